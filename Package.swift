@@ -1,0 +1,127 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "agentos",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "agentos", targets: ["agentos"]),
+        .library(name: "ZeroMQ", targets: ["ZeroMQ"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.7.1"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "4.0.0"..<"6.0.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CZeroMQ",
+            pkgConfig: "libzmq",
+            providers: [.apt(["libzmq3-dev"])]
+        ),
+        .target(
+            name: "ZeroMQ",
+            dependencies: ["CZeroMQ"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "AgentOSWire",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "AgentOSStore",
+            dependencies: [
+                "AgentOSWire",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "AgentOSAuth",
+            dependencies: [
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "AgentOSServer",
+            dependencies: [
+                "ZeroMQ", "AgentOSWire", "AgentOSStore", "AgentOSAuth",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "AgentOSGateway",
+            dependencies: [
+                "ZeroMQ", "AgentOSWire",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "AgentOSWorker",
+            dependencies: [
+                "ZeroMQ", "AgentOSWire",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "AgentOSClient",
+            dependencies: ["AgentOSWire"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "AgentOSDesktop",
+            dependencies: [
+                "AgentOSClient", "AgentOSWorker", "AgentOSWire",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "agentos",
+            dependencies: [
+                "AgentOSServer", "AgentOSGateway", "AgentOSWorker", "AgentOSDesktop", "AgentOSClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
+        .testTarget(name: "AgentOSStoreTests", dependencies: ["AgentOSStore", "AgentOSWire"]),
+        .testTarget(
+            name: "AgentOSServerTests",
+            dependencies: ["AgentOSServer", "AgentOSStore", "AgentOSWire", "AgentOSAuth"]
+        ),
+        .testTarget(
+            name: "AgentOSGatewayTests",
+            dependencies: [
+                "AgentOSGateway", "AgentOSWire",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
+        .testTarget(
+            name: "AgentOSIntegrationTests",
+            dependencies: ["AgentOSClient", "AgentOSWire"]
+        ),
+    ]
+)

@@ -1,0 +1,31 @@
+import HummingbirdBcrypt
+
+/// bcrypt password hashing with a configurable cost.
+public struct Passwords: Sendable {
+    /// bcrypt work factor: 2^cost rounds.
+    public let cost: UInt8
+
+    /// Hashing at `cost` (tests use a low one; production keeps the default).
+    public init(cost: UInt8 = 11) {
+        self.cost = cost
+        self.dummyHash = Bcrypt.hash("agentos-no-such-account", cost: cost)
+    }
+
+    /// A salted bcrypt hash of `password`.
+    public func hash(_ password: String) -> String {
+        Bcrypt.hash(password, cost: cost)
+    }
+
+    /// Whether `password` matches `hash`. With no hash (unknown account) it still spends the
+    /// time of a real check, so a wrong email and a wrong password cannot be told apart.
+    public func verify(_ password: String, hash: String?) -> Bool {
+        guard let hash else {
+            _ = Bcrypt.verify(password, hash: dummyHash)
+            return false
+        }
+        return Bcrypt.verify(password, hash: hash)
+    }
+
+    // A hash of the same cost for unknown accounts; bcrypt's time depends only on the cost.
+    private let dummyHash: String
+}

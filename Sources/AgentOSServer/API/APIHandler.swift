@@ -1,0 +1,169 @@
+import AgentOSAuth
+import AgentOSStore
+import AgentOSWire
+import Foundation
+import Logging
+
+/// Answers the operations gateways forward: authenticates the caller, checks their rights,
+/// and reads or writes the store. Runs on Swift concurrency, off the socket threads.
+public struct APIHandler: Sendable {
+    /// What `GET /cluster` tells desktops.
+    public struct ClusterInfo: Sendable {
+        /// Bus endpoints workers connect to.
+        public var busEndpoints: [String]
+        /// The server's CURVE public key, when the bus is encrypted.
+        public var curvePublicKey: String?
+        /// Heartbeat interval in milliseconds.
+        public var heartbeatMS: Int
+    }
+
+    let store: AppStore
+    let tokens: AccessTokens
+    let passwords: Passwords
+    let watch: JobWatch
+    let directory: WorkerDirectory
+    let cluster: ClusterInfo
+    let jobQueued: @Sendable () -> Void
+    let logger: Logger
+
+    /// Longest `?wait=` a request may ask for, in seconds.
+    public static let maxWaitSeconds = 300.0
+
+    /// Handles one request; every failure becomes an error response, never a crash.
+    public func handle(_ request: APIRequest) async -> APIResponse {
+        do {
+            let (status, body) = try await route(request)
+            return APIResponse(id: request.id, status: status, body: body)
+        } catch let error as APIError {
+            return .error(id: request.id, status: error.status, code: error.code, message: error.message)
+        } catch {
+            logger.error("request failed", metadata: ["op": "\(request.operation.rawValue)", "error": "\(error)"])
+            return .error(id: request.id, status: 503, code: "unavailable", message: "the server could not complete the request; try again")
+        }
+    }
+
+    private func route(_ request: APIRequest) async throws -> (Int, JSONValue) {
+        switch request.operation {
+        case .health:
+            return (200, ["status": "ok", "server_version": .string(AgentOSVersion.current),
+                          "workers": .number(Double(directory.workers.count))])
+        case .login:
+            return try await login(request.body)
+        case .me:
+            return (200, Representation.user(try await authenticate(request)))
+        case .submitJob:
+            return try await submitJob(request, user: try await authenticate(request))
+        case .getJob:
+            return try await getJob(request, user: try await authenticate(request))
+        case .listWorkers:
+            return listWorkers(for: try await authenticate(request))
+        case .cluster:
+            _ = try await authenticate(request)
+            return (200, [
+                "bus": .array(cluster.busEndpoints.map(JSONValue.string)),
+                "curve_public_key": cluster.curvePublicKey.map(JSONValue.string) ?? .null,
+                "heartbeat_ms": .number(Double(cluster.heartbeatMS)),
+                "server_version": .string(AgentOSVersion.current),
+            ])
+        }
+    }
+
+    // MARK: Auth
+
+    private func authenticate(_ request: APIRequest) async throws -> User {
+        guard let token = request.token, !token.isEmpty, let userID = await tokens.verify(token),
+            let user = try store.user(id: userID), !user.disabled
+        else { throw APIError.unauthorized }
+        return user
+    }
+
+    private func login(_ body: JSONValue?) async throws -> (Int, JSONValue) {
+        let reader = try BodyReader(body)
+        let email = try reader.string("email", maxLength: 320, required: true) ?? ""
+        let password = try reader.string("password", maxLength: 1024, required: true) ?? ""
+        let user = try store.user(email: email)
+        let passwordMatches = passwords.verify(password, hash: user?.passwordHash)
+        guard let user, passwordMatches, !user.disabled else {
+            logger.notice("failed login", metadata: ["email": "\(email)"])
+            throw APIError(401, "invalid_credentials", "email or password is wrong")
+        }
+        let token = try await tokens.issue(userID: user.id)
+        logger.info("login", metadata: ["user": "\(user.id)"])
+        return (200, [
+            "access_token": .string(token), "token_type": "Bearer",
+            "expires_in": .number(tokens.lifetime), "user": Representation.user(user),
+        ])
+    }
+
+    // MARK: Projects and rights
+
+    /// The project, if the user may see it; 404 otherwise so existence is not leaked.
+    private func visibleProject(_ idOrName: String?, user: User) throws -> (Project, ProjectRole?) {
+        guard let idOrName, let project = try store.project(idOrName: idOrName) else { throw APIError.notFound("project") }
+        let role = try store.role(of: user.id, in: project.id)
+        guard user.role == .admin || role != nil else { throw APIError.notFound("project") }
+        return (project, role)
+    }
+
+    // MARK: Jobs
+
+    private func submitJob(_ request: APIRequest, user: User) async throws -> (Int, JSONValue) {
+        let (project, role) = try visibleProject(request.params["project"], user: user)
+        guard user.role == .admin || (role ?? .viewer) >= .runner else {
+            throw APIError.forbidden("submitting jobs needs the runner role in \(project.name)")
+        }
+        let wait = try waitSeconds(request.params["wait"])
+        var job = try JobRequest.parse(request.body).job(projectID: project.id, submittedBy: user.id)
+        let submitted = try store.submit(job)
+        job = submitted.job
+        let ticket = wait.map { _ in watch.register(job.id) }
+        if submitted.created { jobQueued() }
+
+        var warnings: [String] = []
+        if !directory.workers.contains(where: { $0.canRun(job) }) {
+            warnings.append(job.target == .private
+                ? "none of your private workers that can run this job is connected; it waits in the queue"
+                : "no connected cloud worker can run this job; it waits in the queue")
+        }
+        if let ticket, let wait {
+            await watch.wait(ticket, timeout: .milliseconds(Int(wait * 1000)))
+            if let finished = try store.job(id: job.id), finished.status.isFinal {
+                return (200, Representation.job(finished, projectName: project.name))
+            }
+        }
+        let current = try store.job(id: job.id) ?? job
+        return (submitted.created ? 202 : 200, Representation.job(current, projectName: project.name, warnings: warnings))
+    }
+
+    private func getJob(_ request: APIRequest, user: User) async throws -> (Int, JSONValue) {
+        guard let id = request.params["id"], let job = try store.job(id: id), let project = try store.project(id: job.projectID)
+        else { throw APIError.notFound("job") }
+        let role = try store.role(of: user.id, in: project.id)
+        guard user.role == .admin || role != nil else { throw APIError.notFound("job") }
+        return (200, Representation.job(job, projectName: project.name))
+    }
+
+    private func waitSeconds(_ text: String?) throws -> Double? {
+        guard let text else { return nil }
+        guard let seconds = Double(text), seconds.isFinite, seconds >= 0, seconds <= Self.maxWaitSeconds else {
+            throw APIError.invalid("wait must be a number of seconds between 0 and \(Int(Self.maxWaitSeconds))")
+        }
+        return seconds
+    }
+
+    // MARK: Workers
+
+    private func listWorkers(for user: User) -> (Int, JSONValue) {
+        let all = directory.workers
+        let cloud = all.filter { $0.kind == .cloud }
+        let visible = user.role == .admin ? all : all.filter { $0.kind == .private && $0.ownerID == user.id }
+        return (200, [
+            "workers": .array(visible.map(Representation.worker)),
+            "cloud": [
+                "workers": .number(Double(cloud.count)),
+                "slots": .number(Double(cloud.reduce(0) { $0 + $1.slots })),
+                "free_slots": .number(Double(cloud.reduce(0) { $0 + $1.freeSlots })),
+            ],
+        ])
+    }
+}

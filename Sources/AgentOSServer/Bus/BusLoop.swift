@@ -1,0 +1,199 @@
+import AgentOSStore
+import AgentOSWire
+import Foundation
+import Logging
+import ZeroMQ
+
+/// The job bus: owns the ROUTER socket workers connect to, and the dispatcher. Everything
+/// here runs on the one bus thread; other threads talk to it through `post(_:)`.
+final class BusLoop: @unchecked Sendable {
+    /// What other threads tell the bus thread.
+    enum Event: Sendable {
+        /// A job was queued: try to dispatch.
+        case jobQueued
+        /// A `HELLO` passed authentication.
+        case helloAccepted(identity: [UInt8], hello: Hello, principal: WorkerPrincipal)
+        /// A `HELLO` failed authentication.
+        case helloRejected(identity: [UInt8], reject: Reject)
+        /// Shut down.
+        case stop
+    }
+
+    typealias Authenticate = @Sendable (Hello) async -> Result<WorkerPrincipal, Reject>
+
+    private let socket: Socket
+    private let mailbox: Mailbox<Event>
+    private let dispatcher: Dispatcher
+    private let directory: WorkerDirectory
+    private let authenticate: Authenticate
+    private let tickInterval: TimeInterval
+    private let logger: Logger
+
+    /// Binds the bus; fails at once when the endpoint cannot be bound.
+    init(
+        context: Context, endpoint: String, dispatcher: Dispatcher, directory: WorkerDirectory,
+        tickInterval: TimeInterval, authenticate: @escaping Authenticate, logger: Logger
+    ) throws {
+        socket = try context.makeSocket(.router)
+        try socket.setLinger(0)
+        try socket.setRouterMandatory(true)
+        try socket.setRouterHandover(true)
+        try socket.setMaxMessageSize(Int64(Bus.maxMessageBytes))
+        try socket.setSendHighWaterMark(10_000)
+        try socket.bind(endpoint)
+        mailbox = try Mailbox()
+        self.dispatcher = dispatcher
+        self.directory = directory
+        self.authenticate = authenticate
+        self.tickInterval = tickInterval
+        self.logger = logger
+    }
+
+    /// Hands an event to the bus thread (any thread).
+    func post(_ event: Event) { mailbox.post(event) }
+
+    /// The bound endpoint (with the real port when bound to `:*` or `:0`).
+    var boundEndpoint: String { (try? socket.lastEndpoint) ?? "" }
+
+    /// The poll loop; returns after `.stop`.
+    func run() {
+        var poller = Poller()
+        let socketIndex = poller.add(socket)
+        let mailboxIndex = poller.add(fd: mailbox.fileDescriptor)
+        var nextTick = Date()
+        defer { socket.close() }
+        while true {
+            let wait = max(0, Int(nextTick.timeIntervalSinceNow * 1000))
+            let ready: Set<Int>
+            do {
+                ready = try poller.poll(timeoutMs: wait)
+            } catch {
+                logger.critical("bus poll failed", metadata: ["error": "\(error)"])
+                return
+            }
+            if ready.contains(mailboxIndex) {
+                for event in mailbox.takeAll() {
+                    if case .stop = event { return }
+                    handle(event)
+                }
+            }
+            if ready.contains(socketIndex) { receiveWaiting() }
+            if Date() >= nextTick {
+                perform("tick") { try dispatcher.tick() }
+                nextTick = Date().addingTimeInterval(tickInterval)
+            }
+            directory.publish(dispatcher.connectedWorkers)
+        }
+    }
+
+    private func handle(_ event: Event) {
+        switch event {
+        case .jobQueued:
+            perform("dispatch") { try dispatcher.dispatch() }
+        case .helloAccepted(let identity, let hello, let principal):
+            perform("hello") { try dispatcher.accept(identity: identity, hello: hello, principal: principal) }
+        case .helloRejected(let identity, let reject):
+            logger.warning("worker rejected", metadata: ["code": "\(reject.code)", "reason": "\(reject.message)"])
+            send([Outbound(identity: identity, message: BusMessage(.reject, reject))])
+        case .stop:
+            break
+        }
+    }
+
+    /// Reads what is waiting, a bounded batch at a time so timers and the mailbox stay served.
+    private func receiveWaiting() {
+        for _ in 0..<1000 {
+            let frames: [[UInt8]]
+            do {
+                guard let received = try socket.receive(dontWait: true) else { return }
+                frames = received
+            } catch {
+                logger.error("bus receive failed", metadata: ["error": "\(error)"])
+                return
+            }
+            guard frames.count >= 2 else { continue }
+            let identity = frames[0]
+            let message: BusMessage
+            do {
+                message = try BusMessage(frames: frames[1...])
+            } catch {
+                logger.warning("dropped malformed bus message", metadata: ["error": "\(error)"])
+                continue
+            }
+            if message.command == .hello {
+                beginHello(identity: identity, message: message)
+            } else {
+                perform(message.command.rawValue) { try dispatcher.receive(identity: identity, message: message) }
+            }
+        }
+    }
+
+    /// Checks a hello's shape here and its credential off-thread (bcrypt, JWT and the
+    /// database stay off the bus thread's hot path); the answer comes back as an event.
+    private func beginHello(identity: [UInt8], message: BusMessage) {
+        let hello: Hello
+        do {
+            hello = try message.decode(Hello.self)
+            try Self.validate(hello)
+        } catch {
+            send([Outbound(identity: identity, message: BusMessage(.reject, Reject(code: "bad_request", message: "\(error)")))])
+            return
+        }
+        let mailbox = self.mailbox
+        let authenticate = self.authenticate
+        Task {
+            switch await authenticate(hello) {
+            case .success(let principal):
+                mailbox.post(.helloAccepted(identity: identity, hello: hello, principal: principal))
+            case .failure(let reject):
+                mailbox.post(.helloRejected(identity: identity, reject: reject))
+            }
+        }
+    }
+
+    static func validate(_ hello: Hello) throws {
+        guard hello.protocolVersion == Bus.protocolVersion else {
+            throw BusDecodingError(description: "protocol \(hello.protocolVersion) is not supported; this server speaks \(Bus.protocolVersion)")
+        }
+        guard !hello.workerID.isEmpty, hello.workerID.utf8.count <= 128 else { throw BusDecodingError(description: "worker_id must be 1-128 bytes") }
+        guard !hello.name.isEmpty, hello.name.utf8.count <= 200 else { throw BusDecodingError(description: "name must be 1-200 bytes") }
+        guard (1...1024).contains(hello.slots) else { throw BusDecodingError(description: "slots must be 1-1024") }
+        guard hello.labels.count <= 64, hello.labels.allSatisfy({ !$0.isEmpty && $0.utf8.count <= 64 }) else {
+            throw BusDecodingError(description: "at most 64 labels of 1-64 bytes")
+        }
+    }
+
+    /// Runs a dispatcher step and sends what it produced; a failing step is logged, never fatal.
+    private func perform(_ what: String, _ step: () throws -> [Outbound]) {
+        do {
+            send(try step())
+        } catch let error as BusDecodingError {
+            logger.warning("dropped bad worker message", metadata: ["command": "\(what)", "error": "\(error)"])
+        } catch {
+            logger.error("bus step failed", metadata: ["step": "\(what)", "error": "\(error)"])
+        }
+    }
+
+    private func send(_ messages: [Outbound]) {
+        var queue = messages[...]
+        while let outbound = queue.popFirst() {
+            let delivered: Bool
+            do {
+                delivered = try socket.send([outbound.identity] + outbound.message.frames, dontWait: true)
+            } catch let error as ZMQError where error.isHostUnreachable {
+                delivered = false
+            } catch {
+                logger.error("bus send failed", metadata: ["error": "\(error)"])
+                delivered = false
+            }
+            // A heartbeat or reject to a vanished peer can be dropped; a job must not be.
+            if !delivered, outbound.message.command == .job {
+                do {
+                    queue.append(contentsOf: try dispatcher.undeliverable(outbound))
+                } catch {
+                    logger.error("could not requeue undelivered job", metadata: ["error": "\(error)"])
+                }
+            }
+        }
+    }
+}

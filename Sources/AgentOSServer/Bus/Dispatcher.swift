@@ -1,0 +1,303 @@
+import AgentOSStore
+import AgentOSWire
+import Foundation
+import Logging
+
+/// A message for one worker connection.
+public struct Outbound: Sendable {
+    /// The worker's ROUTER identity.
+    public let identity: [UInt8]
+    /// What to send.
+    public let message: BusMessage
+}
+
+/// Who a worker connection authenticated as.
+public struct WorkerPrincipal: Sendable, Equatable {
+    /// Cloud (worker token) or private (a user).
+    public let kind: WorkerKind
+    /// For a private worker, the user it serves.
+    public let ownerID: String?
+
+    /// A principal.
+    public init(kind: WorkerKind, ownerID: String?) {
+        self.kind = kind
+        self.ownerID = ownerID
+    }
+}
+
+/// A connected worker as the dispatcher sees it.
+public struct ConnectedWorker: Sendable, Equatable {
+    /// The ROUTER identity of its connection.
+    public let identity: [UInt8]
+    /// Its stable id.
+    public let workerID: String
+    /// Its name.
+    public let name: String
+    /// Cloud or private.
+    public let kind: WorkerKind
+    /// For a private worker, its user.
+    public let ownerID: String?
+    /// Labels it carries.
+    public let labels: Set<String>
+    /// Jobs it runs at once.
+    public let slots: Int
+    /// Its software version.
+    public let version: String
+    /// When it said hello.
+    public let connectedAt: Date
+    /// Jobs it runs now: job id → attempt.
+    public var running: [String: Int]
+    /// When it was last heard from.
+    public var lastHeard: Date
+    /// It asked for no more jobs.
+    public var draining: Bool
+
+    /// Slots it can take a job into now: its credit.
+    public var freeSlots: Int { draining ? 0 : max(0, slots - running.count) }
+
+    /// Whether `job` may run here: the right kind and owner, the named worker if any, every label.
+    public func canRun(_ job: Job) -> Bool {
+        switch job.target {
+        case .cloud:
+            guard kind == .cloud else { return false }
+        case .private:
+            guard kind == .private, ownerID == job.submittedBy else { return false }
+        }
+        if let requested = job.requestedWorker, requested != name, requested != workerID { return false }
+        return labels.isSuperset(of: job.labels)
+    }
+}
+
+/// Matches queued jobs to workers' free slots and keeps job state true when workers
+/// report, go quiet or vanish. Single-threaded: only the bus thread calls it; it returns
+/// the messages to send instead of touching the socket.
+public final class Dispatcher {
+    /// Timing and limits.
+    public struct Settings: Sendable {
+        /// Heartbeat interval both ways.
+        public var heartbeatInterval: TimeInterval = 1
+        /// A peer silent for this many intervals is dead.
+        public var deadAfterIntervals = 5
+        /// A queued job no eligible worker picked up within this fails `no_eligible_worker`.
+        public var queueTimeout: TimeInterval = 3600
+        /// Server software version sent in `WELCOME`.
+        public var serverVersion = AgentOSVersion.current
+
+        /// Defaults: 1 s heartbeats, dead after 5, one hour in the queue.
+        public init() {}
+
+        /// How long a peer may be silent.
+        public var deadPeerTimeout: TimeInterval { heartbeatInterval * Double(deadAfterIntervals) }
+    }
+
+    private let store: AppStore
+    private let settings: Settings
+    private let logger: Logger
+    private let jobFinished: @Sendable (Job) -> Void
+    private var workers: [String: ConnectedWorker] = [:]
+    private var workerIDByIdentity: [[UInt8]: String] = [:]
+    /// Until then, jobs the database calls running may still be claimed by reconnecting workers.
+    private var recoveryDeadline: Date?
+    private var lastHeartbeat = Date.distantPast
+    private var lastQueueSweep = Date.distantPast
+
+    /// A dispatcher over `store`; `jobFinished` hears of every job that reaches a final state.
+    public init(store: AppStore, settings: Settings, logger: Logger, now: Date = Date(), jobFinished: @escaping @Sendable (Job) -> Void) {
+        self.store = store
+        self.settings = settings
+        self.logger = logger
+        self.jobFinished = jobFinished
+        self.recoveryDeadline = now.addingTimeInterval(settings.deadPeerTimeout)
+    }
+
+    /// The workers connected now.
+    public var connectedWorkers: [ConnectedWorker] { Array(workers.values) }
+
+    /// The worker id registered for a connection.
+    public func workerID(for identity: [UInt8]) -> String? { workerIDByIdentity[identity] }
+
+    // MARK: Registration
+
+    /// Registers an authenticated `HELLO`: welcomes the worker, reconciles the jobs it says it
+    /// still runs with the database, and hands it work.
+    public func accept(identity: [UInt8], hello: Hello, principal: WorkerPrincipal, now: Date = Date()) throws -> [Outbound] {
+        if let previous = workerIDByIdentity[identity], previous != hello.workerID {
+            // The same connection now speaks for another worker: forget the old one entirely.
+            try dropWorker(previous, now: now, reason: "connection reused")
+        }
+        if let old = workers[hello.workerID] {
+            workerIDByIdentity[old.identity] = nil
+        }
+        var worker = ConnectedWorker(
+            identity: identity, workerID: hello.workerID, name: hello.name, kind: principal.kind,
+            ownerID: principal.ownerID, labels: Set(hello.labels), slots: max(0, hello.slots), version: hello.version,
+            connectedAt: now, running: [:], lastHeard: now, draining: false)
+
+        var out = [Outbound(identity: identity, message: BusMessage(.welcome, Welcome(
+            workerID: hello.workerID, heartbeatMS: Int(settings.heartbeatInterval * 1000),
+            deadAfterIntervals: settings.deadAfterIntervals, serverVersion: settings.serverVersion)))]
+
+        let reported = Dictionary(hello.running.map { ($0.jobID, $0.attempt) }, uniquingKeysWith: { first, _ in first })
+        for (jobID, attempt) in reported {
+            if let job = try store.job(id: jobID), job.status == .running, job.attempts == attempt,
+                job.workerID == hello.workerID
+            {
+                worker.running[jobID] = attempt
+            } else {
+                // Requeued or finished meanwhile: that run's result would be ignored, so stop it.
+                out.append(Outbound(identity: identity, message: BusMessage(.cancel, RunningJob(jobID: jobID, attempt: attempt))))
+            }
+        }
+        for job in try store.runningJobs(workerID: hello.workerID) where worker.running[job.id] == nil {
+            try lose(job, reason: "not reported by \(hello.name) after reconnecting", now: now)
+        }
+
+        workers[hello.workerID] = worker
+        workerIDByIdentity[identity] = hello.workerID
+        try store.workerConnected(WorkerRecord(
+            id: worker.workerID, name: worker.name, kind: worker.kind, ownerID: worker.ownerID,
+            labels: hello.labels, slots: worker.slots, version: worker.version, online: true,
+            connectedAt: now, lastSeenAt: now))
+        logger.info("worker connected", metadata: [
+            "worker": "\(worker.name)", "id": "\(worker.workerID)", "kind": "\(worker.kind.rawValue)",
+            "slots": "\(worker.slots)", "resumed": "\(worker.running.count)",
+        ])
+        return out + (try dispatch(now: now))
+    }
+
+    // MARK: Worker messages
+
+    /// Handles a message other than `HELLO` from a connection.
+    public func receive(identity: [UInt8], message: BusMessage, now: Date = Date()) throws -> [Outbound] {
+        guard let workerID = workerIDByIdentity[identity], var worker = workers[workerID] else {
+            if message.command == .bye { return [] }
+            return [Outbound(identity: identity, message: BusMessage(.reject, Reject(
+                code: Reject.notRegistered, message: "send HELLO first")))]
+        }
+        worker.lastHeard = now
+        workers[workerID] = worker
+
+        switch message.command {
+        case .heartbeat, .started:
+            return []
+        case .result:
+            let outcome = try message.decode(JobOutcome.self)
+            if worker.running[outcome.jobID] == outcome.attempt {
+                workers[workerID]?.running[outcome.jobID] = nil
+            }
+            if let job = try store.finish(outcome, workerID: workerID, at: now) {
+                logger.debug("job finished", metadata: ["job": "\(job.id)", "status": "\(job.status.rawValue)"])
+                jobFinished(job)
+            } else {
+                logger.info("ignored stale result", metadata: [
+                    "job": "\(outcome.jobID)", "attempt": "\(outcome.attempt)", "worker": "\(worker.name)",
+                ])
+            }
+            return try dispatch(now: now)
+        case .release:
+            let handedBack = try message.decode(RunningJob.self)
+            if worker.running[handedBack.jobID] == handedBack.attempt {
+                workers[workerID]?.running[handedBack.jobID] = nil
+                _ = try store.release(jobID: handedBack.jobID, attempt: handedBack.attempt, workerID: workerID)
+            }
+            return try dispatch(now: now)
+        case .drain:
+            workers[workerID]?.draining = true
+            logger.info("worker draining", metadata: ["worker": "\(worker.name)"])
+            return []
+        case .bye:
+            try dropWorker(workerID, now: now, reason: "said goodbye")
+            return try dispatch(now: now)
+        case .hello, .welcome, .reject, .job, .cancel:
+            throw BusDecodingError(description: "\(message.command.rawValue) is not a worker command here")
+        }
+    }
+
+    /// A message could not be delivered (the connection is gone): forget that worker and
+    /// put an undelivered job straight back in the queue.
+    public func undeliverable(_ outbound: Outbound, now: Date = Date()) throws -> [Outbound] {
+        guard let workerID = workerIDByIdentity[outbound.identity] else { return [] }
+        if outbound.message.command == .job, let job = try? outbound.message.decode(JobAssignment.self) {
+            workers[workerID]?.running[job.jobID] = nil
+            _ = try store.release(jobID: job.jobID, attempt: job.attempt, workerID: workerID)
+        }
+        try dropWorker(workerID, now: now, reason: "unreachable")
+        return try dispatch(now: now)
+    }
+
+    // MARK: Time
+
+    /// Periodic work: heartbeats out, dead peers, the restart grace period, queue timeouts.
+    public func tick(now: Date = Date()) throws -> [Outbound] {
+        var out: [Outbound] = []
+        var changed = false
+        for worker in workers.values where now.timeIntervalSince(worker.lastHeard) > settings.deadPeerTimeout {
+            try dropWorker(worker.workerID, now: now, reason: "silent for \(settings.deadAfterIntervals) heartbeats")
+            changed = true
+        }
+        if let deadline = recoveryDeadline, now >= deadline {
+            recoveryDeadline = nil
+            for job in try store.runningJobs() where job.workerID.flatMap({ workers[$0]?.running[job.id] }) != job.attempts {
+                try lose(job, reason: "its worker did not return after the server restarted", now: now)
+                changed = true
+            }
+        }
+        if now.timeIntervalSince(lastQueueSweep) >= settings.heartbeatInterval {
+            lastQueueSweep = now
+            for job in try store.failUnclaimed(submittedBefore: now.addingTimeInterval(-settings.queueTimeout), at: now) {
+                logger.info("job expired in queue", metadata: ["job": "\(job.id)"])
+                jobFinished(job)
+            }
+        }
+        if now.timeIntervalSince(lastHeartbeat) >= settings.heartbeatInterval {
+            lastHeartbeat = now
+            let beat = BusMessage(.heartbeat, EmptyBody())
+            out += workers.values.map { Outbound(identity: $0.identity, message: beat) }
+        }
+        if changed { out += try dispatch(now: now) }
+        return out
+    }
+
+    // MARK: Dispatch
+
+    /// Assigns queued jobs to eligible workers with free slots, most free slots first.
+    public func dispatch(now: Date = Date()) throws -> [Outbound] {
+        guard workers.values.contains(where: { $0.freeSlots > 0 }) else { return [] }
+        var out: [Outbound] = []
+        for job in try store.queuedJobs(limit: 1000) {
+            guard let worker = workers.values.filter({ $0.freeSlots > 0 && $0.canRun(job) })
+                .max(by: { ($0.freeSlots, $1.workerID) < ($1.freeSlots, $0.workerID) })
+            else { continue }
+            guard let assigned = try store.assign(jobID: job.id, workerID: worker.workerID, workerName: worker.name, at: now)
+            else { continue }
+            workers[worker.workerID]?.running[assigned.id] = assigned.attempts
+            out.append(Outbound(identity: worker.identity, message: BusMessage(.job, JobAssignment(
+                jobID: assigned.id, attempt: assigned.attempts, code: assigned.code, inputs: assigned.inputs,
+                limits: assigned.limits))))
+            if !workers.values.contains(where: { $0.freeSlots > 0 }) { break }
+        }
+        return out
+    }
+
+    // MARK: Loss
+
+    private func dropWorker(_ workerID: String, now: Date, reason: String) throws {
+        guard let worker = workers.removeValue(forKey: workerID) else { return }
+        workerIDByIdentity[worker.identity] = nil
+        logger.warning("worker disconnected", metadata: ["worker": "\(worker.name)", "reason": "\(reason)"])
+        for (jobID, attempt) in worker.running {
+            if let job = try store.job(id: jobID), job.attempts == attempt {
+                try lose(job, reason: "worker \(worker.name) \(reason)", now: now)
+            }
+        }
+        try store.workerDisconnected(id: workerID, at: now)
+    }
+
+    private func lose(_ job: Job, reason: String, now: Date) throws {
+        guard let updated = try store.loseJob(jobID: job.id, attempt: job.attempts, at: now) else { return }
+        logger.warning("job lost its worker", metadata: [
+            "job": "\(job.id)", "attempt": "\(job.attempts)", "reason": "\(reason)", "now": "\(updated.status.rawValue)",
+        ])
+        if updated.status.isFinal { jobFinished(updated) }
+    }
+}

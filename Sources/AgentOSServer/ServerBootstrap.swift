@@ -1,0 +1,70 @@
+import AgentOSAuth
+import AgentOSStore
+import Foundation
+import Logging
+
+/// What the server needs that lives in its data directory.
+struct ServerState: Sendable {
+    let store: AppStore
+    let signingKey: [UInt8]
+}
+
+/// Opens the data directory and, on first start, creates the admin account, the `default`
+/// project and the cloud-worker token exactly as SPEC §2 says.
+enum ServerBootstrap {
+    static func prepare(_ configuration: ServerConfiguration, logger: Logger) throws -> ServerState {
+        let fileManager = FileManager.default
+        try fileManager.createDirectory(
+            atPath: configuration.dataDirectory, withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o700])
+        let store = try AppStore.open(path: configuration.databasePath)
+        let signingKey = try loadOrCreateSigningKey(at: configuration.signingKeyPath)
+        if try !store.hasUsers() {
+            try firstStart(configuration, store: store, logger: logger)
+        }
+        try store.markAllWorkersOffline()
+        return ServerState(store: store, signingKey: signingKey)
+    }
+
+    private static func loadOrCreateSigningKey(at path: String) throws -> [UInt8] {
+        if let hex = try SecretFile.read(path), let key = bytes(fromHex: hex), key.count >= 32 {
+            return key
+        }
+        var generator = SystemRandomNumberGenerator()
+        let key = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+        try SecretFile.write(key.map { String(format: "%02x", $0) }.joined() + "\n", to: path)
+        return key
+    }
+
+    private static func firstStart(_ configuration: ServerConfiguration, store: AppStore, logger: Logger) throws {
+        let password = configuration.adminPassword ?? SecretToken.generate(prefix: "").prefix(24).description
+        let admin = try store.createUser(User(
+            email: configuration.adminEmail, name: "Administrator",
+            passwordHash: Passwords(cost: configuration.bcryptCost).hash(password), role: .admin))
+        try store.createProject(name: "default", owner: admin.id)
+        if configuration.adminPassword == nil {
+            try SecretFile.write(password + "\n", to: configuration.adminPasswordPath)
+            print("agentos: created admin \(admin.email) with password \(password) (saved in \(configuration.adminPasswordPath))")
+        }
+        let workerToken = SecretToken.generate(prefix: "aow_")
+        try store.createWorkerToken(WorkerToken(name: "default", tokenHash: SecretToken.hash(workerToken)))
+        try SecretFile.write(workerToken + "\n", to: configuration.workerTokenPath)
+        logger.notice("first start: admin account, default project and worker token created", metadata: [
+            "admin": "\(admin.email)", "worker_token_file": "\(configuration.workerTokenPath)",
+        ])
+    }
+
+    private static func bytes(fromHex hex: String) -> [UInt8]? {
+        let chars = Array(hex.utf8)
+        guard chars.count % 2 == 0 else { return nil }
+        var out: [UInt8] = []
+        out.reserveCapacity(chars.count / 2)
+        var index = 0
+        while index < chars.count {
+            guard let byte = UInt8(String(decoding: chars[index..<index + 2], as: UTF8.self), radix: 16) else { return nil }
+            out.append(byte)
+            index += 2
+        }
+        return out
+    }
+}

@@ -1,0 +1,133 @@
+import AgentOSWire
+import Foundation
+import GRDB
+
+extension AppStore {
+    /// Persists a new queued job. With an idempotency key already used by the same user in
+    /// the same project, returns that earlier job instead and `created == false`.
+    public func submit(_ job: Job) throws -> (job: Job, created: Bool) {
+        try writer.write { db in
+            if let key = job.idempotencyKey,
+                let existing = try Job.filter(
+                    Column("project_id") == job.projectID && Column("submitted_by") == job.submittedBy
+                        && Column("idempotency_key") == key
+                ).fetchOne(db)
+            {
+                return (existing, false)
+            }
+            return (try job.inserted(db), true)
+        }
+    }
+
+    /// The job with this id.
+    public func job(id: String) throws -> Job? {
+        try writer.read { db in try Job.fetchOne(db, key: id) }
+    }
+
+    /// Queued jobs in dispatch order: higher priority first, then oldest first.
+    public func queuedJobs(limit: Int) throws -> [Job] {
+        try writer.read { db in
+            try Job.filter(Column("status") == JobStatus.queued)
+                .order(Column("priority").desc, Column("created_at"), Column("id"))
+                .limit(limit)
+                .fetchAll(db)
+        }
+    }
+
+    /// Jobs marked running, optionally only those on one worker.
+    public func runningJobs(workerID: String? = nil) throws -> [Job] {
+        try writer.read { db in
+            var request = Job.filter(Column("status") == JobStatus.running)
+            if let workerID { request = request.filter(Column("worker_id") == workerID) }
+            return try request.fetchAll(db)
+        }
+    }
+
+    /// Moves a queued job to running on a worker, counting the attempt. Nil when the job is
+    /// no longer queued (another path took it first).
+    public func assign(jobID: String, workerID: String, workerName: String, at now: Date = Date()) throws -> Job? {
+        try writer.write { db in
+            guard var job = try Job.fetchOne(db, key: jobID), job.status == .queued else { return nil }
+            job.status = .running
+            job.attempts += 1
+            job.workerID = workerID
+            job.workerName = workerName
+            job.startedAt = now
+            try job.update(db)
+            return job
+        }
+    }
+
+    /// Records a worker's outcome, if it belongs to the job's current attempt on that worker;
+    /// nil for a stale or duplicate result, which changes nothing.
+    public func finish(_ outcome: JobOutcome, workerID: String, at now: Date = Date()) throws -> Job? {
+        try writer.write { db in
+            guard var job = try Job.fetchOne(db, key: outcome.jobID), job.status == .running,
+                job.attempts == outcome.attempt, job.workerID == workerID
+            else { return nil }
+            job.status = outcome.status.isFinal ? outcome.status : .failed
+            job.result = outcome.result
+            job.stdout = outcome.stdout
+            job.stderr = outcome.stderr
+            job.exitCode = outcome.exitCode
+            job.error = outcome.error
+            job.outputTruncated = outcome.outputTruncated
+            job.finishedAt = now
+            try job.update(db)
+            return job
+        }
+    }
+
+    /// Puts a running job whose worker handed it back unrun into the queue again. The
+    /// hand-back does not count against `max_attempts`.
+    public func release(jobID: String, attempt: Int, workerID: String) throws -> Job? {
+        try writer.write { db in
+            guard var job = try Job.fetchOne(db, key: jobID), job.status == .running, job.attempts == attempt,
+                job.workerID == workerID
+            else { return nil }
+            job.status = .queued
+            job.attempts -= 1
+            job.workerID = nil
+            job.workerName = nil
+            job.startedAt = nil
+            try job.update(db)
+            return job
+        }
+    }
+
+    /// A running job's worker died or vanished: back to the queue while attempts remain,
+    /// else failed with `worker_lost`. Nil when the job is not running that attempt.
+    public func loseJob(jobID: String, attempt: Int, at now: Date = Date()) throws -> Job? {
+        try writer.write { db in
+            guard var job = try Job.fetchOne(db, key: jobID), job.status == .running, job.attempts == attempt
+            else { return nil }
+            if job.attempts >= job.maxAttempts {
+                job.status = .failed
+                job.error = "worker_lost"
+                job.finishedAt = now
+            } else {
+                job.status = .queued
+                job.workerID = nil
+                job.workerName = nil
+                job.startedAt = nil
+            }
+            try job.update(db)
+            return job
+        }
+    }
+
+    /// Fails queued jobs submitted before `cutoff` with `no_eligible_worker`.
+    public func failUnclaimed(submittedBefore cutoff: Date, at now: Date = Date()) throws -> [Job] {
+        try writer.write { db in
+            let stale = try Job.filter(Column("status") == JobStatus.queued && Column("created_at") < cutoff).fetchAll(db)
+            return try stale.map { job in
+                var job = job
+                job.status = .failed
+                job.error = "no_eligible_worker"
+                job.finishedAt = now
+                try job.update(db)
+                return job
+            }
+        }
+    }
+}

@@ -1,0 +1,21 @@
+import Foundation
+import GRDB
+
+extension AppStore {
+    /// Records a worker's hello (inserting or refreshing its row) as online.
+    public func workerConnected(_ record: WorkerRecord) throws {
+        try writer.write { db in try record.upsert(db) }
+    }
+
+    /// Marks a worker offline.
+    public func workerDisconnected(id: String, at now: Date = Date()) throws {
+        try writer.write { db in
+            try WorkerRecord.filter(key: id).updateAll(db, Column("online").set(to: false), Column("last_seen_at").set(to: now))
+        }
+    }
+
+    /// Marks every worker offline: on start, nothing is connected yet.
+    public func markAllWorkersOffline() throws {
+        try writer.write { db in _ = try WorkerRecord.updateAll(db, Column("online").set(to: false)) }
+    }
+}

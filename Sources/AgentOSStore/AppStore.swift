@@ -1,0 +1,113 @@
+import Foundation
+import GRDB
+
+/// The server's database: migrations plus named reads and writes that keep its invariants.
+public struct AppStore: Sendable {
+    /// The underlying GRDB writer (a WAL `DatabasePool` on disk, a `DatabaseQueue` in tests).
+    public let writer: any DatabaseWriter
+
+    /// Opens (creating if needed) the database file at `path` in WAL mode and migrates it.
+    public static func open(path: String) throws -> AppStore {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(5)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        let pool = try DatabasePool(path: path, configuration: configuration)
+        return try AppStore(writer: pool)
+    }
+
+    /// An empty in-memory database, for tests.
+    public static func inMemory() throws -> AppStore {
+        try AppStore(writer: DatabaseQueue())
+    }
+
+    /// Wraps a writer and applies every migration.
+    public init(writer: any DatabaseWriter) throws {
+        self.writer = writer
+        try Self.migrator.migrate(writer)
+    }
+
+    /// Migrations never change once shipped: add a new one instead.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-core") { db in
+            try db.create(table: "users") { t in
+                t.primaryKey("id", .text)
+                t.column("email", .text).notNull().unique().collate(.nocase)
+                t.column("name", .text).notNull()
+                t.column("password_hash", .text).notNull()
+                t.column("role", .text).notNull()
+                t.column("disabled", .boolean).notNull().defaults(to: false)
+                t.column("created_at", .datetime).notNull()
+            }
+            try db.create(table: "projects") { t in
+                t.primaryKey("id", .text)
+                t.column("name", .text).notNull().unique()
+                t.column("created_by", .text).notNull().references("users")
+                t.column("created_at", .datetime).notNull()
+            }
+            try db.create(table: "project_members") { t in
+                t.column("project_id", .text).notNull().references("projects", onDelete: .cascade)
+                t.column("user_id", .text).notNull().references("users", onDelete: .cascade)
+                t.column("role", .text).notNull()
+                t.primaryKey(["project_id", "user_id"])
+            }
+            try db.create(table: "worker_tokens") { t in
+                t.primaryKey("id", .text)
+                t.column("name", .text).notNull()
+                t.column("token_hash", .text).notNull().unique()
+                t.column("created_at", .datetime).notNull()
+                t.column("revoked_at", .datetime)
+            }
+            try db.create(table: "workers") { t in
+                t.primaryKey("id", .text)
+                t.column("name", .text).notNull()
+                t.column("kind", .text).notNull()
+                t.column("owner_id", .text)
+                t.column("labels", .jsonText).notNull()
+                t.column("slots", .integer).notNull()
+                t.column("version", .text).notNull()
+                t.column("online", .boolean).notNull()
+                t.column("connected_at", .datetime).notNull()
+                t.column("last_seen_at", .datetime).notNull()
+            }
+            try db.create(table: "jobs") { t in
+                t.primaryKey("id", .text)
+                t.column("project_id", .text).notNull().references("projects", onDelete: .cascade)
+                t.column("status", .text).notNull()
+                t.column("origin", .text).notNull()
+                t.column("code", .text).notNull()
+                t.column("inputs", .jsonText).notNull()
+                t.column("target", .text).notNull()
+                t.column("requested_worker", .text)
+                t.column("labels", .jsonText).notNull()
+                t.column("timeout_s", .double).notNull()
+                t.column("max_output_bytes", .integer).notNull()
+                t.column("priority", .integer).notNull()
+                t.column("max_attempts", .integer).notNull()
+                t.column("attempts", .integer).notNull()
+                t.column("worker_id", .text)
+                t.column("worker_name", .text)
+                t.column("submitted_by", .text).notNull()
+                t.column("idempotency_key", .text)
+                t.column("created_at", .datetime).notNull()
+                t.column("started_at", .datetime)
+                t.column("finished_at", .datetime)
+                t.column("result", .jsonText)
+                t.column("stdout", .text).notNull()
+                t.column("stderr", .text).notNull()
+                t.column("exit_code", .integer)
+                t.column("error", .text)
+                t.column("output_truncated", .boolean).notNull()
+            }
+            // The dispatcher's scan: queued jobs by priority, then submission order.
+            try db.create(index: "jobs_queue", on: "jobs", columns: ["status", "priority", "created_at"])
+            try db.create(index: "jobs_worker", on: "jobs", columns: ["worker_id", "status"])
+            try db.create(
+                index: "jobs_idempotency", on: "jobs", columns: ["project_id", "submitted_by", "idempotency_key"],
+                options: .unique, condition: Column("idempotency_key") != nil)
+        }
+        return migrator
+    }
+}

@@ -1,0 +1,121 @@
+import AgentOSWire
+import Foundation
+import GRDB
+
+/// A job: what to run, where it may run, and what happened.
+public struct Job: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "jobs"
+
+    /// Random id.
+    public var id: String
+    /// The project it belongs to.
+    public var projectID: String
+    /// Where it is in its life.
+    public var status: JobStatus
+    /// `server` for dispatched jobs.
+    public var origin: String
+    /// Python source.
+    public var code: String
+    /// Keyword arguments for `main`.
+    public var inputs: [String: JSONValue]
+    /// Cloud or private.
+    public var target: JobTarget
+    /// A worker name or id the submitter asked for.
+    public var requestedWorker: String?
+    /// Labels a worker must all carry.
+    public var labels: [String]
+    /// Limits the worker enforces.
+    public var timeoutSeconds: Double
+    /// Output cap per stream.
+    public var maxOutputBytes: Int
+    /// Higher runs first.
+    public var priority: Int
+    /// How many times it may be dispatched before a lost worker fails it.
+    public var maxAttempts: Int
+    /// How many times it has been dispatched.
+    public var attempts: Int
+    /// The worker running it (or that ran it last).
+    public var workerID: String?
+    /// That worker's name.
+    public var workerName: String?
+    /// The user who submitted it.
+    public var submittedBy: String
+    /// Client-chosen key making a submit idempotent per project.
+    public var idempotencyKey: String?
+    /// When it was submitted.
+    public var createdAt: Date
+    /// When its current attempt was dispatched.
+    public var startedAt: Date?
+    /// When it ended.
+    public var finishedAt: Date?
+    /// `main`'s return value.
+    public var result: JSONValue?
+    /// Captured stdout.
+    public var stdout: String
+    /// Captured stderr.
+    public var stderr: String
+    /// Exit code of the process.
+    public var exitCode: Int?
+    /// Why it did not succeed.
+    public var error: String?
+    /// Whether output was cut.
+    public var outputTruncated: Bool
+
+    /// A new queued job.
+    public init(
+        id: String = UUID().uuidString.lowercased(), projectID: String, code: String, inputs: [String: JSONValue],
+        target: JobTarget, requestedWorker: String? = nil, labels: [String] = [], limits: JobLimits = JobLimits(),
+        priority: Int = 0, maxAttempts: Int = 3, submittedBy: String, idempotencyKey: String? = nil,
+        createdAt: Date = Date()
+    ) {
+        self.id = id
+        self.projectID = projectID
+        self.status = .queued
+        self.origin = "server"
+        self.code = code
+        self.inputs = inputs
+        self.target = target
+        self.requestedWorker = requestedWorker
+        self.labels = labels
+        self.timeoutSeconds = limits.timeoutSeconds
+        self.maxOutputBytes = limits.maxOutputBytes
+        self.priority = priority
+        self.maxAttempts = maxAttempts
+        self.attempts = 0
+        self.submittedBy = submittedBy
+        self.idempotencyKey = idempotencyKey
+        self.createdAt = createdAt
+        self.stdout = ""
+        self.stderr = ""
+        self.outputTruncated = false
+    }
+
+    /// The limits as the bus carries them.
+    public var limits: JobLimits {
+        JobLimits(timeoutSeconds: timeoutSeconds, maxOutputBytes: maxOutputBytes)
+    }
+
+    /// Milliseconds from dispatch to end, once ended.
+    public var durationMS: Int? {
+        guard let startedAt, let finishedAt else { return nil }
+        return Int((finishedAt.timeIntervalSince(startedAt) * 1000).rounded())
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, status, origin, code, inputs, target, labels, priority, attempts, result, stdout, stderr, error
+        case projectID = "project_id"
+        case requestedWorker = "requested_worker"
+        case timeoutSeconds = "timeout_s"
+        case maxOutputBytes = "max_output_bytes"
+        case maxAttempts = "max_attempts"
+        case workerID = "worker_id"
+        case workerName = "worker_name"
+        case submittedBy = "submitted_by"
+        case idempotencyKey = "idempotency_key"
+        case createdAt = "created_at"
+        case startedAt = "started_at"
+        case finishedAt = "finished_at"
+        case exitCode = "exit_code"
+        case outputTruncated = "output_truncated"
+    }
+}

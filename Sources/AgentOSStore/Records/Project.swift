@@ -1,0 +1,74 @@
+import Foundation
+import GRDB
+
+/// A project role, ordered `viewer < runner < editor < owner`.
+public enum ProjectRole: String, Codable, Sendable, CaseIterable, Comparable, DatabaseValueConvertible {
+    case viewer
+    case runner
+    case editor
+    case owner
+
+    private var rank: Int {
+        switch self {
+        case .viewer: 0
+        case .runner: 1
+        case .editor: 2
+        case .owner: 3
+        }
+    }
+
+    public static func < (lhs: ProjectRole, rhs: ProjectRole) -> Bool { lhs.rank < rhs.rank }
+}
+
+/// A project: the unit of ownership for jobs (and, later, skills, files, sessions).
+public struct Project: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "projects"
+
+    /// Random id.
+    public var id: String
+    /// Unique name, usable in URLs.
+    public var name: String
+    /// Who made it.
+    public var createdBy: String
+    /// When it was made.
+    public var createdAt: Date
+
+    /// A new project.
+    public init(id: String = UUID().uuidString.lowercased(), name: String, createdBy: String, createdAt: Date = Date()) {
+        self.id = id
+        self.name = name
+        self.createdBy = createdBy
+        self.createdAt = createdAt
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, name
+        case createdBy = "created_by"
+        case createdAt = "created_at"
+    }
+}
+
+/// A user's role in a project.
+public struct ProjectMember: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "project_members"
+
+    /// The project.
+    public var projectID: String
+    /// The member.
+    public var userID: String
+    /// Their role.
+    public var role: ProjectRole
+
+    /// A membership.
+    public init(projectID: String, userID: String, role: ProjectRole) {
+        self.projectID = projectID
+        self.userID = userID
+        self.role = role
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case projectID = "project_id"
+        case userID = "user_id"
+        case role
+    }
+}

@@ -1,0 +1,34 @@
+import Foundation
+import GRDB
+
+/// A credential cloud workers present in `HELLO`; only its SHA-256 is stored.
+public struct WorkerToken: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "worker_tokens"
+
+    /// Random id.
+    public var id: String
+    /// What it is for.
+    public var name: String
+    /// Hex SHA-256 of the secret.
+    public var tokenHash: String
+    /// When it was made.
+    public var createdAt: Date
+    /// Set when revoked; a revoked token is refused.
+    public var revokedAt: Date?
+
+    /// A new, live token record.
+    public init(id: String = UUID().uuidString.lowercased(), name: String, tokenHash: String, createdAt: Date = Date()) {
+        self.id = id
+        self.name = name
+        self.tokenHash = tokenHash
+        self.createdAt = createdAt
+        self.revokedAt = nil
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, name
+        case tokenHash = "token_hash"
+        case createdAt = "created_at"
+        case revokedAt = "revoked_at"
+    }
+}

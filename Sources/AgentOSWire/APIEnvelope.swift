@@ -1,0 +1,101 @@
+import Foundation
+
+/// The gateway ↔ server API socket: one request frame in, one response frame out.
+public enum API {
+    /// First frame of every API message.
+    public static let protocolTag = "AOS-API/1"
+}
+
+/// The operations the server answers on its API socket; each gateway route maps to one.
+public enum APIOperation: String, Codable, Sendable, CaseIterable {
+    case health
+    case login = "auth.login"
+    case me
+    case submitJob = "jobs.submit"
+    case getJob = "jobs.get"
+    case listWorkers = "workers.list"
+    case cluster
+}
+
+/// A request a gateway forwards to the server.
+public struct APIRequest: Codable, Sendable {
+    /// Correlates the response; unique per gateway connection.
+    public var id: String
+    /// What to do.
+    public var operation: APIOperation
+    /// The caller's bearer token, if any.
+    public var token: String?
+    /// Path and query parameters.
+    public var params: [String: String]
+    /// The JSON body, if any.
+    public var body: JSONValue?
+
+    /// A complete request.
+    public init(id: String, operation: APIOperation, token: String?, params: [String: String] = [:], body: JSONValue? = nil) {
+        self.id = id
+        self.operation = operation
+        self.token = token
+        self.params = params
+        self.body = body
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, token, params, body
+        case operation = "op"
+    }
+}
+
+/// The server's answer: an HTTP status and a JSON body the gateway returns as is.
+public struct APIResponse: Codable, Sendable {
+    /// Echo of the request id.
+    public var id: String
+    /// HTTP status code.
+    public var status: Int
+    /// Response body.
+    public var body: JSONValue
+
+    /// A complete response.
+    public init(id: String, status: Int, body: JSONValue) {
+        self.id = id
+        self.status = status
+        self.body = body
+    }
+
+    /// The contract's error shape: `{"error": {"code", "message"}}`.
+    public static func error(id: String, status: Int, code: String, message: String) -> APIResponse {
+        APIResponse(id: id, status: status, body: ["error": ["code": .string(code), "message": .string(message)]])
+    }
+}
+
+extension APIRequest {
+    /// Encodes for the wire: `[tag, json]`.
+    public var frames: [[UInt8]] {
+        [Array(API.protocolTag.utf8), Array((try? JSONEncoder().encode(self)) ?? Data())]
+    }
+
+    /// Decodes `[tag, json]`.
+    public init(frames: ArraySlice<[UInt8]>) throws {
+        try self = API.decode(APIRequest.self, frames: frames)
+    }
+}
+
+extension APIResponse {
+    /// Encodes for the wire: `[tag, json]`.
+    public var frames: [[UInt8]] {
+        [Array(API.protocolTag.utf8), Array((try? JSONEncoder().encode(self)) ?? Data())]
+    }
+
+    /// Decodes `[tag, json]`.
+    public init(frames: ArraySlice<[UInt8]>) throws {
+        try self = API.decode(APIResponse.self, frames: frames)
+    }
+}
+
+extension API {
+    static func decode<T: Decodable>(_ type: T.Type, frames: ArraySlice<[UInt8]>) throws -> T {
+        guard frames.count == 2, frames[frames.startIndex].elementsEqual(protocolTag.utf8) else {
+            throw BusDecodingError(description: "expected [\(protocolTag), json]")
+        }
+        return try JSONDecoder().decode(T.self, from: Data(frames[frames.startIndex + 1]))
+    }
+}

@@ -1,0 +1,100 @@
+import Foundation
+
+/// The job bus protocol: frame layout, commands and their JSON bodies (see docs/PROTOCOL.md).
+public enum Bus {
+    /// First frame of every bus message; changes only with an incompatible protocol revision.
+    public static let protocolTag = "AOS/1"
+    /// The protocol revision a `HELLO` announces.
+    public static let protocolVersion = 1
+    /// Largest message either side accepts (enforced by ZMQ_MAXMSGSIZE too).
+    public static let maxMessageBytes = 16 << 20
+}
+
+/// The commands of the job bus.
+public enum BusCommand: String, Sendable, CaseIterable {
+    /// worker → server: credentials and capabilities.
+    case hello = "HELLO"
+    /// server → worker: accepted; carries heartbeat timing.
+    case welcome = "WELCOME"
+    /// server → worker: refused or not registered.
+    case reject = "REJECT"
+    /// both ways: liveness.
+    case heartbeat = "HEARTBEAT"
+    /// server → worker: run this job (only ever into a free slot).
+    case job = "JOB"
+    /// worker → server: the job began executing.
+    case started = "STARTED"
+    /// worker → server: the job's outcome.
+    case result = "RESULT"
+    /// server → worker: stop this job.
+    case cancel = "CANCEL"
+    /// worker → server: hand a job back unrun (shutting down).
+    case release = "RELEASE"
+    /// worker → server: send no more jobs.
+    case drain = "DRAIN"
+    /// worker → server: clean disconnect.
+    case bye = "BYE"
+}
+
+/// A bus message that could not be understood.
+public struct BusDecodingError: Error, CustomStringConvertible, Sendable {
+    /// What was wrong with the frames.
+    public let description: String
+
+    /// An error saying what was wrong.
+    public init(description: String) {
+        self.description = description
+    }
+}
+
+/// One decoded bus message: its command and its raw JSON body.
+public struct BusMessage: Sendable {
+    /// The command.
+    public let command: BusCommand
+    /// The JSON body, decoded lazily by `decode(_:)`.
+    public let body: Data
+
+    /// Builds a message from a command and an encodable body.
+    public init<Body: Encodable>(_ command: BusCommand, _ body: Body) {
+        self.command = command
+        self.body = (try? Bus.encoder.encode(body)) ?? Data("{}".utf8)
+    }
+
+    /// Parses the frames after any routing envelope: `[tag, command, body]`.
+    public init(frames: ArraySlice<[UInt8]>) throws {
+        guard frames.count == 3 else {
+            throw BusDecodingError(description: "expected 3 frames, got \(frames.count)")
+        }
+        let tag = frames[frames.startIndex]
+        guard tag.elementsEqual(Bus.protocolTag.utf8) else {
+            throw BusDecodingError(description: "unknown protocol tag")
+        }
+        guard let command = BusCommand(rawValue: String(decoding: frames[frames.startIndex + 1], as: UTF8.self)) else {
+            throw BusDecodingError(description: "unknown command")
+        }
+        self.command = command
+        self.body = Data(frames[frames.startIndex + 2])
+    }
+
+    /// The frames to send: `[tag, command, body]`.
+    public var frames: [[UInt8]] {
+        [Array(Bus.protocolTag.utf8), Array(command.rawValue.utf8), Array(body)]
+    }
+
+    /// Decodes the body as `Body`.
+    public func decode<Body: Decodable>(_ type: Body.Type) throws -> Body {
+        do {
+            return try JSONDecoder().decode(Body.self, from: body)
+        } catch {
+            throw BusDecodingError(description: "bad \(command.rawValue) body: \(error)")
+        }
+    }
+}
+
+extension Bus {
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        return encoder
+    }()
+}

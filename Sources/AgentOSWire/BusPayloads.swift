@@ -1,0 +1,240 @@
+import Foundation
+
+/// How a worker proves who it is in `HELLO`.
+public struct WorkerCredential: Codable, Sendable, Equatable {
+    /// A cloud worker token (from `<data>/worker-token` or `POST /worker-tokens`).
+    public var workerToken: String?
+    /// A user's access token, for a private (desktop) worker.
+    public var accessToken: String?
+
+    /// A credential of either kind.
+    public init(workerToken: String? = nil, accessToken: String? = nil) {
+        self.workerToken = workerToken
+        self.accessToken = accessToken
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case workerToken = "worker_token"
+        case accessToken = "access_token"
+    }
+}
+
+/// A job a worker is running, reported in `HELLO` after a reconnect.
+public struct RunningJob: Codable, Sendable, Hashable {
+    /// The job's id.
+    public var jobID: String
+    /// The attempt the worker is running.
+    public var attempt: Int
+
+    /// A job and attempt.
+    public init(jobID: String, attempt: Int) {
+        self.jobID = jobID
+        self.attempt = attempt
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case jobID = "job_id"
+        case attempt
+    }
+}
+
+/// `HELLO`: a worker introduces itself.
+public struct Hello: Codable, Sendable {
+    /// Protocol revision the worker speaks.
+    public var protocolVersion: Int
+    /// Stable id of this worker process (kept across reconnects).
+    public var workerID: String
+    /// Human name, unique per owner by convention.
+    public var name: String
+    /// Software version.
+    public var version: String
+    /// How many jobs it runs at once.
+    public var slots: Int
+    /// Labels it carries; a job's labels must all be among them.
+    public var labels: [String]
+    /// Runtimes it can execute, e.g. `python3`.
+    public var runtimes: [String]
+    /// Cloud or private.
+    public var kind: WorkerKind
+    /// Who it is.
+    public var credential: WorkerCredential
+    /// Jobs it is still running from before a reconnect.
+    public var running: [RunningJob]
+
+    /// A complete hello.
+    public init(
+        protocolVersion: Int = Bus.protocolVersion, workerID: String, name: String, version: String, slots: Int,
+        labels: [String], runtimes: [String], kind: WorkerKind, credential: WorkerCredential, running: [RunningJob]
+    ) {
+        self.protocolVersion = protocolVersion
+        self.workerID = workerID
+        self.name = name
+        self.version = version
+        self.slots = slots
+        self.labels = labels
+        self.runtimes = runtimes
+        self.kind = kind
+        self.credential = credential
+        self.running = running
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case protocolVersion = "protocol"
+        case workerID = "worker_id"
+        case name, version, slots, labels, runtimes, kind, credential, running
+    }
+}
+
+/// `WELCOME`: the server accepted a worker.
+public struct Welcome: Codable, Sendable {
+    /// Protocol revision the server speaks.
+    public var protocolVersion: Int
+    /// The worker id the server registered.
+    public var workerID: String
+    /// Heartbeat interval both sides use, in milliseconds.
+    public var heartbeatMS: Int
+    /// A peer silent for this many intervals is dead.
+    public var deadAfterIntervals: Int
+    /// Server software version.
+    public var serverVersion: String
+
+    /// A complete welcome.
+    public init(workerID: String, heartbeatMS: Int, deadAfterIntervals: Int, serverVersion: String) {
+        self.protocolVersion = Bus.protocolVersion
+        self.workerID = workerID
+        self.heartbeatMS = heartbeatMS
+        self.deadAfterIntervals = deadAfterIntervals
+        self.serverVersion = serverVersion
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case protocolVersion = "protocol"
+        case workerID = "worker_id"
+        case heartbeatMS = "heartbeat_ms"
+        case deadAfterIntervals = "dead_after_intervals"
+        case serverVersion = "server_version"
+    }
+}
+
+/// `REJECT`: why the server will not talk to this connection.
+public struct Reject: Codable, Sendable, Error {
+    /// Machine-readable reason: `unauthorized`, `not_registered`, `bad_request`, `unsupported_protocol`.
+    public var code: String
+    /// Human explanation.
+    public var message: String
+
+    /// A reason and explanation.
+    public init(code: String, message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    /// The worker should send `HELLO` again (the server forgot it, e.g. after a restart).
+    public static let notRegistered = "not_registered"
+    /// The credential is wrong, revoked or expired; retrying will not help.
+    public static let unauthorized = "unauthorized"
+}
+
+/// An empty body, for `HEARTBEAT`, `DRAIN` and `BYE`.
+public struct EmptyBody: Codable, Sendable {
+    /// The empty body.
+    public init() {}
+}
+
+/// The limits a worker enforces on one job.
+public struct JobLimits: Codable, Sendable, Equatable {
+    /// Wall-clock seconds before the job's process group is killed.
+    public var timeoutSeconds: Double
+    /// Bytes of stdout and of stderr kept, each.
+    public var maxOutputBytes: Int
+
+    /// Limits with defaults for anything not given.
+    public init(timeoutSeconds: Double = 60, maxOutputBytes: Int = 1 << 20) {
+        self.timeoutSeconds = timeoutSeconds
+        self.maxOutputBytes = maxOutputBytes
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case timeoutSeconds = "timeout_s"
+        case maxOutputBytes = "max_output_bytes"
+    }
+}
+
+/// `JOB`: the server assigns a job to a free slot.
+public struct JobAssignment: Codable, Sendable, Equatable {
+    /// The job's id.
+    public var jobID: String
+    /// Which attempt this is (1-based); echoed in `STARTED` and `RESULT`.
+    public var attempt: Int
+    /// Python source to run.
+    public var code: String
+    /// Keyword arguments for `main`.
+    public var inputs: [String: JSONValue]
+    /// Limits to enforce.
+    public var limits: JobLimits
+
+    /// A complete assignment.
+    public init(jobID: String, attempt: Int, code: String, inputs: [String: JSONValue], limits: JobLimits) {
+        self.jobID = jobID
+        self.attempt = attempt
+        self.code = code
+        self.inputs = inputs
+        self.limits = limits
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case jobID = "job_id"
+        case attempt, code, inputs, limits
+    }
+}
+
+/// The outcome of running a job, as a worker reports it in `RESULT`.
+public struct JobOutcome: Codable, Sendable, Equatable {
+    /// The job's id.
+    public var jobID: String
+    /// The attempt this outcome belongs to; results of older attempts are ignored.
+    public var attempt: Int
+    /// `succeeded`, `failed`, `timed_out` or `cancelled`.
+    public var status: JobStatus
+    /// `main`'s return value.
+    public var result: JSONValue?
+    /// Captured stdout (capped).
+    public var stdout: String
+    /// Captured stderr (capped).
+    public var stderr: String
+    /// The process's exit code, when it exited.
+    public var exitCode: Int?
+    /// Why it did not succeed, e.g. `timed_out`, `exception: ValueError: …`.
+    public var error: String?
+    /// Whether stdout or stderr was cut at the limit.
+    public var outputTruncated: Bool
+    /// Wall time of the run.
+    public var durationMS: Int
+
+    /// A complete outcome.
+    public init(
+        jobID: String, attempt: Int, status: JobStatus, result: JSONValue? = nil, stdout: String = "",
+        stderr: String = "", exitCode: Int? = nil, error: String? = nil, outputTruncated: Bool = false,
+        durationMS: Int = 0
+    ) {
+        self.jobID = jobID
+        self.attempt = attempt
+        self.status = status
+        self.result = result
+        self.stdout = stdout
+        self.stderr = stderr
+        self.exitCode = exitCode
+        self.error = error
+        self.outputTruncated = outputTruncated
+        self.durationMS = durationMS
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case jobID = "job_id"
+        case attempt, status, result, stdout, stderr
+        case exitCode = "exit_code"
+        case error
+        case outputTruncated = "output_truncated"
+        case durationMS = "duration_ms"
+    }
+}
