@@ -34,6 +34,12 @@ let package = Package(
             dependencies: ["CZeroMQ"],
             swiftSettings: swiftSettings
         ),
+        .target(name: "CSpawn"),
+        .target(
+            name: "AgentOSSandbox",
+            dependencies: ["CSpawn", "AgentOSWire"],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "AgentOSWire",
             swiftSettings: swiftSettings
@@ -76,7 +82,7 @@ let package = Package(
         .target(
             name: "AgentOSWorker",
             dependencies: [
-                "ZeroMQ", "AgentOSWire",
+                "ZeroMQ", "AgentOSWire", "AgentOSSandbox",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -107,6 +113,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
+        .testTarget(name: "AgentOSSandboxTests", dependencies: ["AgentOSSandbox", "AgentOSWire"]),
         .testTarget(name: "AgentOSStoreTests", dependencies: ["AgentOSStore", "AgentOSWire"]),
         .testTarget(
             name: "AgentOSServerTests",

@@ -1,0 +1,8 @@
+import AgentOSWire
+
+/// Runs one job to an outcome. Workers, desktops and the sandbox service all execute
+/// through this interface; cancelling the calling task stops the job.
+public protocol JobEngine: Sendable {
+    /// Runs `job` and reports how it ended; never throws: failures are outcomes.
+    func run(_ job: JobAssignment) async -> JobOutcome
+}

@@ -1,0 +1,114 @@
+import AgentOSWire
+import Foundation
+import Synchronization
+
+/// Runs each job as a plain Python child process in a fresh temporary work directory with a
+/// clean environment, a wall-time limit on its whole process group and capped output.
+/// It isolates nothing else: the sandboxed engine replaces it where isolation is needed.
+public struct ProcessEngine: JobEngine {
+    /// The Python interpreter, an absolute path.
+    public let python: String
+    /// Where work directories are made.
+    public let workRoot: String
+
+    /// An engine using `python` (default: the system's python3) under `workRoot` (default: the temp dir).
+    public init(python: String? = nil, workRoot: String? = nil) throws {
+        self.python = try python ?? ProcessEngine.findPython()
+        self.workRoot = workRoot ?? NSTemporaryDirectory()
+    }
+
+    /// The system interpreter, preferring /usr/bin/python3 over wrappers earlier on PATH.
+    public static func findPython() throws -> String {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
+        let candidates = ["/usr/bin/python3", "/usr/local/bin/python3"] + path.split(separator: ":").map { "\($0)/python3" }
+        guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            throw SpawnError(code: ENOENT)
+        }
+        return found
+    }
+
+    public func run(_ job: JobAssignment) async -> JobOutcome {
+        let cancelled = CancelFlag()
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                // Blocking reads and waitpid belong on their own thread, not the cooperative pool.
+                let thread = Thread { continuation.resume(returning: runBlocking(job, cancelled: cancelled)) }
+                thread.name = "agentos-job"
+                thread.start()
+            }
+        } onCancel: {
+            cancelled.set()
+        }
+    }
+
+    private func runBlocking(_ job: JobAssignment, cancelled: CancelFlag) -> JobOutcome {
+        let started = ContinuousClock.now
+        let fileManager = FileManager.default
+        let workDir = (workRoot as NSString).appendingPathComponent("agentos-job-\(UUID().uuidString.lowercased())")
+        defer { try? fileManager.removeItem(atPath: workDir) }
+        func failure(_ error: String) -> JobOutcome {
+            JobOutcome(jobID: job.jobID, attempt: job.attempt, status: .failed, error: error,
+                       durationMS: Self.milliseconds(ContinuousClock.now - started))
+        }
+        do {
+            try fileManager.createDirectory(atPath: workDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            try Data(RunnerScript.source.utf8).write(to: URL(fileURLWithPath: workDir + "/" + RunnerScript.fileName))
+            try Data(job.code.utf8).write(to: URL(fileURLWithPath: workDir + "/" + RunnerScript.codeFile))
+            try JSONValue.object(job.inputs).encoded().write(to: URL(fileURLWithPath: workDir + "/" + RunnerScript.inputsFile))
+        } catch {
+            return failure("engine_error: could not prepare the work directory: \(error)")
+        }
+        let child: ChildResult
+        do {
+            child = try ChildProcess.run(
+                arguments: [python, "-I", "-X", "utf8", workDir + "/" + RunnerScript.fileName, workDir],
+                environment: [
+                    "PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": workDir, "TMPDIR": workDir, "LANG": "C.UTF-8",
+                    "PYTHONDONTWRITEBYTECODE": "1",
+                ],
+                directory: workDir, timeout: .milliseconds(Int64(job.limits.timeoutSeconds * 1000)),
+                maxOutputBytes: job.limits.maxOutputBytes, isCancelled: { cancelled.isSet })
+        } catch {
+            return failure("engine_error: \(error)")
+        }
+        var outcome = JobOutcome(
+            jobID: job.jobID, attempt: job.attempt, status: .failed,
+            stdout: String(decoding: child.stdout, as: UTF8.self), stderr: String(decoding: child.stderr, as: UTF8.self),
+            exitCode: child.exitCode, outputTruncated: child.outputTruncated, durationMS: Self.milliseconds(child.duration))
+        if child.timedOut {
+            outcome.status = .timedOut
+            outcome.error = "timed_out: the job ran longer than \(job.limits.timeoutSeconds)s"
+        } else if child.cancelled {
+            outcome.status = .cancelled
+            outcome.error = "cancelled"
+        } else if let report = Self.readReport(workDir + "/" + RunnerScript.resultFile) {
+            if report["ok"] == .bool(true), child.exitCode == 0 {
+                outcome.status = .succeeded
+                outcome.result = report["result"] ?? .null
+            } else {
+                outcome.error = report["error"]?.stringValue ?? "failed"
+            }
+        } else if let signal = child.signal {
+            outcome.error = "killed: the process died of signal \(signal)"
+        } else {
+            outcome.error = "exit: the process exited with code \(child.exitCode ?? -1) before reporting a result"
+        }
+        return outcome
+    }
+
+    private static func readReport(_ path: String) -> JSONValue? {
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        return try? JSONValue.parse(data)
+    }
+
+    static func milliseconds(_ duration: Duration) -> Int {
+        Int(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
+    }
+}
+
+/// Set once from any thread, read by the job's thread.
+final class CancelFlag: Sendable {
+    private let flag = Atomic<Bool>(false)
+    func set() { flag.store(true, ordering: .relaxed) }
+    var isSet: Bool { flag.load(ordering: .relaxed) }
+}

@@ -1,0 +1,277 @@
+import AgentOSSandbox
+import AgentOSWire
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+import ZeroMQ
+
+/// A worker: connects a DEALER to the server's bus, says hello, runs the jobs it is given
+/// through its engine, heartbeats, reconnects with backoff when the server goes away, and
+/// on shutdown drains, hands back what it could not finish, and says goodbye.
+///
+/// The socket lives on one owner thread; jobs run as tasks that report back via a mailbox.
+public final class WorkerAgent: Service, @unchecked Sendable {
+    private enum Event: Sendable {
+        case finished(JobOutcome)
+        case shutdown
+    }
+
+    private struct RunningTask {
+        let attempt: Int
+        let task: Task<Void, Never>
+    }
+
+    private let configuration: WorkerConfiguration
+    private let engine: any JobEngine
+    private let logger: Logger
+    private let context: Context
+    private let mailbox: Mailbox<Event>
+    private let fatal = Mutex<WorkerStopped?>(nil)
+
+    // Owner-thread state.
+    private var socket: Socket?
+    private var welcomed = false
+    private var heartbeatInterval: TimeInterval = 1
+    private var deadAfterIntervals = 5
+    private var lastHeard = Date()
+    private var lastSent = Date.distantPast
+    private var helloSentAt = Date.distantPast
+    private var reconnectDelay: TimeInterval = 0.2
+    private var running: [String: RunningTask] = [:]
+    /// Outcomes not yet acknowledged by a live connection; resent after a reconnect.
+    private var unsent: [String: JobOutcome] = [:]
+    /// Outcomes sent recently. The bus has no acknowledgement, so a result sent just before
+    /// the server went down may be lost: these are reported and resent after a reconnect,
+    /// and the server ignores any it already has.
+    private var recentlySent: [String: (outcome: JobOutcome, at: Date)] = [:]
+    private var draining = false
+
+    /// A worker running jobs through `engine`.
+    public init(configuration: WorkerConfiguration, engine: any JobEngine, logger: Logger) throws {
+        self.configuration = configuration
+        self.engine = engine
+        self.logger = logger
+        self.context = try Context()
+        self.mailbox = try Mailbox()
+    }
+
+    /// Runs until graceful shutdown (after draining) or until the server refuses it for good.
+    public func run() async throws {
+        let thread = OwnerThread(name: "agentos-worker") { [self] in loop() }
+        await withGracefulShutdownHandler {
+            await thread.join()
+        } onGracefulShutdown: { [mailbox] in
+            mailbox.post(.shutdown)
+        }
+        if let stopped = fatal.withLock({ $0 }) { throw stopped }
+    }
+
+    // MARK: Loop
+
+    private func loop() {
+        connect()
+        var shutdownDeadline: Date?
+        defer {
+            socket?.close()
+            socket = nil
+        }
+        while true {
+            guard let socket else { return }
+            var poller = Poller()
+            let socketIndex = poller.add(socket)
+            let mailboxIndex = poller.add(fd: mailbox.fileDescriptor)
+            let ready: Set<Int>
+            do {
+                ready = try poller.poll(timeoutMs: Int(max(10, heartbeatInterval * 250)))
+            } catch {
+                logger.critical("worker poll failed", metadata: ["error": "\(error)"])
+                return
+            }
+            if ready.contains(mailboxIndex) {
+                for event in mailbox.takeAll() {
+                    switch event {
+                    case .finished(let outcome):
+                        running[outcome.jobID] = nil
+                        unsent[outcome.jobID] = outcome
+                        sendUnsent()
+                    case .shutdown:
+                        guard shutdownDeadline == nil else { continue }
+                        shutdownDeadline = Date().addingTimeInterval(configuration.drainTimeout)
+                        draining = true
+                        logger.notice("draining", metadata: ["running": "\(running.count)"])
+                        send(.drain, EmptyBody())
+                    }
+                }
+            }
+            if ready.contains(socketIndex) { receiveWaiting() }
+            if fatal.withLock({ $0 }) != nil { return }
+            if let deadline = shutdownDeadline, (running.isEmpty && unsent.isEmpty) || Date() >= deadline {
+                handBackAndLeave()
+                return
+            }
+            keepAlive()
+        }
+    }
+
+    private func connect() {
+        socket?.close()
+        welcomed = false
+        do {
+            let socket = try context.makeSocket(.dealer)
+            try socket.setLinger(0)
+            try socket.setMaxMessageSize(Int64(Bus.maxMessageBytes))
+            try socket.setReconnectInterval(100, max: 2000)
+            try socket.connect(configuration.serverEndpoint)
+            self.socket = socket
+        } catch {
+            logger.critical("cannot create the bus socket", metadata: ["error": "\(error)"])
+            fatal.withLock { $0 = WorkerStopped(description: "cannot connect to \(configuration.serverEndpoint): \(error)") }
+            socket = nil
+            return
+        }
+        sendHello()
+    }
+
+    private func sendHello() {
+        for (jobID, sent) in recentlySent { unsent[jobID] = sent.outcome }
+        recentlySent.removeAll()
+        let reported = running.map { RunningJob(jobID: $0.key, attempt: $0.value.attempt) }
+            + unsent.values.map { RunningJob(jobID: $0.jobID, attempt: $0.attempt) }
+        send(.hello, Hello(
+            workerID: configuration.workerID, name: configuration.name, version: AgentOSVersion.current,
+            slots: configuration.slots, labels: configuration.labels, runtimes: ["python3"], kind: configuration.kind,
+            credential: configuration.credential, running: reported))
+        helloSentAt = Date()
+        lastHeard = Date()
+    }
+
+    /// Heartbeats while welcomed; reconnects (with backoff) when the server has gone quiet.
+    private func keepAlive() {
+        let now = Date()
+        let silence = now.timeIntervalSince(lastHeard)
+        let deadAfter = heartbeatInterval * Double(deadAfterIntervals)
+        recentlySent = recentlySent.filter { now.timeIntervalSince($0.value.at) < deadAfter * 2 }
+        if welcomed {
+            if silence > deadAfter {
+                logger.warning("server silent; reconnecting", metadata: ["silent_s": "\(Int(silence))"])
+                reconnectDelay = 0.2
+                connect()
+            } else if now.timeIntervalSince(lastSent) >= heartbeatInterval {
+                send(.heartbeat, EmptyBody())
+            }
+        } else if now.timeIntervalSince(helloSentAt) >= max(reconnectDelay, deadAfter) {
+            logger.info("no welcome yet; retrying", metadata: ["endpoint": "\(configuration.serverEndpoint)"])
+            reconnectDelay = min(configuration.maxReconnectDelay, reconnectDelay * 2)
+            connect()
+        }
+    }
+
+    // MARK: Messages from the server
+
+    private func receiveWaiting() {
+        while let socket, let frames = try? socket.receive(dontWait: true) {
+            lastHeard = Date()
+            let message: BusMessage
+            do {
+                message = try BusMessage(frames: frames[...])
+            } catch {
+                logger.warning("dropped malformed message from server", metadata: ["error": "\(error)"])
+                continue
+            }
+            do {
+                try handle(message)
+            } catch {
+                logger.warning("bad message from server", metadata: ["command": "\(message.command.rawValue)", "error": "\(error)"])
+            }
+        }
+    }
+
+    private func handle(_ message: BusMessage) throws {
+        switch message.command {
+        case .welcome:
+            let welcome = try message.decode(Welcome.self)
+            welcomed = true
+            heartbeatInterval = max(0.05, Double(welcome.heartbeatMS) / 1000)
+            deadAfterIntervals = max(2, welcome.deadAfterIntervals)
+            reconnectDelay = 0.2
+            logger.info("connected", metadata: ["server": "\(configuration.serverEndpoint)", "worker": "\(configuration.name)"])
+            if draining { send(.drain, EmptyBody()) }
+            sendUnsent()
+        case .reject:
+            let reject = try message.decode(Reject.self)
+            if reject.code == Reject.notRegistered {
+                // The server forgot us (it restarted): introduce ourselves again.
+                if welcomed { sendHello() }
+                welcomed = false
+            } else {
+                logger.critical("server refused this worker", metadata: ["code": "\(reject.code)", "reason": "\(reject.message)"])
+                fatal.withLock { $0 = WorkerStopped(description: "the server refused this worker: \(reject.message)") }
+            }
+        case .heartbeat:
+            break
+        case .job:
+            start(try message.decode(JobAssignment.self))
+        case .cancel:
+            let cancel = try message.decode(RunningJob.self)
+            if let task = running[cancel.jobID], task.attempt == cancel.attempt {
+                task.task.cancel()
+            }
+            if unsent[cancel.jobID]?.attempt == cancel.attempt { unsent[cancel.jobID] = nil }
+            if recentlySent[cancel.jobID]?.outcome.attempt == cancel.attempt { recentlySent[cancel.jobID] = nil }
+        case .hello, .started, .result, .release, .drain, .bye:
+            throw BusDecodingError(description: "not a server command")
+        }
+    }
+
+    private func start(_ job: JobAssignment) {
+        guard !draining, running[job.jobID] == nil else {
+            send(.release, RunningJob(jobID: job.jobID, attempt: job.attempt))
+            return
+        }
+        let engine = self.engine
+        let mailbox = self.mailbox
+        let task = Task {
+            let outcome = await engine.run(job)
+            mailbox.post(.finished(outcome))
+        }
+        running[job.jobID] = RunningTask(attempt: job.attempt, task: task)
+        send(.started, RunningJob(jobID: job.jobID, attempt: job.attempt))
+    }
+
+    // MARK: Sending
+
+    private func sendUnsent() {
+        guard welcomed else { return }
+        for outcome in unsent.values where send(.result, outcome) {
+            unsent[outcome.jobID] = nil
+            recentlySent[outcome.jobID] = (outcome, Date())
+        }
+    }
+
+    private func handBackAndLeave() {
+        for (jobID, task) in running {
+            task.task.cancel()
+            send(.release, RunningJob(jobID: jobID, attempt: task.attempt))
+        }
+        if !running.isEmpty { logger.notice("handed back unfinished jobs", metadata: ["count": "\(running.count)"]) }
+        running.removeAll()
+        send(.bye, EmptyBody())
+        // Give the goodbye a moment to leave before the socket closes with linger 0.
+        try? socket?.setLinger(500)
+        logger.notice("worker stopped")
+    }
+
+    @discardableResult
+    private func send<Body: Encodable>(_ command: BusCommand, _ body: Body) -> Bool {
+        guard let socket else { return false }
+        do {
+            let sent = try socket.send(BusMessage(command, body).frames, dontWait: true)
+            if sent { lastSent = Date() }
+            return sent
+        } catch {
+            logger.warning("send failed", metadata: ["command": "\(command.rawValue)", "error": "\(error)"])
+            return false
+        }
+    }
+}
