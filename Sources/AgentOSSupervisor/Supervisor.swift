@@ -1,0 +1,199 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// `agentos up`: starts every process of a topology, restarts any that dies (with backoff),
+/// prefixes their output with their name, and stops them all on shutdown.
+public final class Supervisor: Service, Sendable {
+    /// One supervised process.
+    public struct ProcessSpec: Sendable, Equatable {
+        /// Prefix for its output lines.
+        public let name: String
+        /// Arguments after the executable.
+        public let arguments: [String]
+    }
+
+    private let executable: String
+    private let topology: Topology
+    private let dataDirectory: String
+    private let logger: Logger
+    private let output = Mutex<Void>(())
+    private let stopping = Atomic<Bool>(false)
+    private let children = Mutex<[String: Process]>([:])
+
+    /// A supervisor starting `executable` (this binary) in the roles `topology` names.
+    public init(executable: String, topology: Topology, dataDirectory: String, logger: Logger) {
+        self.executable = executable
+        self.topology = topology
+        self.dataDirectory = dataDirectory
+        self.logger = logger
+    }
+
+    /// The processes after the server, which need its worker token.
+    public func dependentProcesses() -> [ProcessSpec] {
+        var specs: [ProcessSpec] = []
+        let server = topology.server
+        for (index, gateway) in (topology.gateways ?? []).enumerated() {
+            specs.append(ProcessSpec(
+                name: "gateway-\(index + 1)",
+                arguments: ["gateway", "--listen", gateway.listen, "--server", server?.api ?? "tcp://127.0.0.1:5556"]))
+        }
+        for group in topology.workers ?? [] {
+            for number in 1...max(1, group.count) where group.count > 0 {
+                var arguments = [
+                    "worker", "--server", server?.bus ?? "tcp://127.0.0.1:5555", "--token-file", workerTokenPath,
+                    "--name", "\(group.name)-\(number)", "--drain-timeout", "10",
+                ]
+                if let slots = group.slots { arguments += ["--slots", String(slots)] }
+                if let labels = group.labels, !labels.isEmpty { arguments += ["--labels", labels.joined(separator: ",")] }
+                specs.append(ProcessSpec(name: "\(group.name)-\(number)", arguments: arguments))
+            }
+        }
+        return specs
+    }
+
+    /// The server process, if the topology has one.
+    public func serverProcess() -> ProcessSpec? {
+        topology.server.map { server in
+            ProcessSpec(name: "server", arguments: ["server", "--data", dataDirectory, "--bus", server.bus, "--api", server.api] + (server.args ?? []))
+        }
+    }
+
+    var workerTokenPath: String { dataDirectory + "/worker-token" }
+
+    public func run() async throws {
+        await withGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { group in
+                if let server = serverProcess() {
+                    group.addTask { await self.supervise(server) }
+                    guard await waitForWorkerToken() else {
+                        logger.critical("the server did not write \(workerTokenPath); stopping")
+                        stopAll()
+                        return
+                    }
+                }
+                for spec in dependentProcesses() {
+                    group.addTask { await self.supervise(spec) }
+                }
+                announce()
+            }
+        } onGracefulShutdown: {
+            self.stopAll()
+        }
+    }
+
+    private func announce() {
+        var lines = ["agentos up: topology \(topology.name) running; Ctrl-C stops everything"]
+        for gateway in topology.gateways ?? [] { lines.append("  gateway: http://\(gateway.listen)") }
+        if topology.server != nil {
+            lines.append("  admin:   \(ProcessInfo.processInfo.environment["AGENTOS_ADMIN_EMAIL"] ?? "admin@localhost"), password in \(dataDirectory)/admin-password (unless AGENTOS_ADMIN_PASSWORD was set)")
+            lines.append("  workers: token in \(workerTokenPath)")
+        }
+        write(lines.joined(separator: "\n") + "\n")
+    }
+
+    private func waitForWorkerToken() async -> Bool {
+        for _ in 0..<600 {
+            if FileManager.default.fileExists(atPath: workerTokenPath) { return true }
+            if stopping.load(ordering: .relaxed) { return false }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        return false
+    }
+
+    /// Runs a process until shutdown, restarting it with exponential backoff (reset after a
+    /// minute of healthy running) whenever it exits.
+    private func supervise(_ spec: ProcessSpec) async {
+        var delay: Duration = .milliseconds(500)
+        while !stopping.load(ordering: .relaxed) {
+            let started = ContinuousClock.now
+            let status = await runOnce(spec)
+            if stopping.load(ordering: .relaxed) { break }
+            if ContinuousClock.now - started > .seconds(60) { delay = .milliseconds(500) }
+            write("[\(spec.name)] exited with status \(status); restarting in \(delay)\n")
+            try? await Task.sleep(for: delay)
+            delay = min(delay * 2, .seconds(30))
+        }
+    }
+
+    private func runOnce(_ spec: ProcessSpec) async -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = spec.arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        let prefixer = LinePrefixer(prefix: "[\(spec.name)] ") { [self] text in write(text) }
+        pipe.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            prefixer.feed(data)
+        }
+        let status: Int32 = await withCheckedContinuation { continuation in
+            process.terminationHandler = { process in continuation.resume(returning: process.terminationStatus) }
+            do {
+                try process.run()
+                children.withLock { $0[spec.name] = process }
+            } catch {
+                process.terminationHandler = nil
+                write("[\(spec.name)] cannot start: \(error)\n")
+                continuation.resume(returning: 127)
+            }
+        }
+        children.withLock { _ = $0.removeValue(forKey: spec.name) }
+        pipe.fileHandleForReading.readabilityHandler = nil
+        prefixer.feed(pipe.fileHandleForReading.readDataToEndOfFile())
+        prefixer.flush()
+        return status
+    }
+
+    /// SIGTERM to every child now, SIGKILL to any still alive 20 seconds later.
+    private func stopAll() {
+        guard !stopping.exchange(true, ordering: .relaxed) else { return }
+        let pids = children.withLock { $0.values.map(\.processIdentifier) }
+        for pid in pids { kill(pid, SIGTERM) }
+        let survivors = Set(pids)
+        Task.detached { [self] in
+            try? await Task.sleep(for: .seconds(20))
+            let alive = children.withLock { $0.values.map(\.processIdentifier) }
+            for pid in alive where survivors.contains(pid) { kill(pid, SIGKILL) }
+        }
+    }
+
+    private func write(_ text: String) {
+        output.withLock { _ in FileHandle.standardOutput.write(Data(text.utf8)) }
+    }
+}
+
+/// Splits a byte stream into lines and hands each on with a prefix.
+final class LinePrefixer: Sendable {
+    private let prefix: String
+    private let sink: @Sendable (String) -> Void
+    private let pending = Mutex<[UInt8]>([])
+
+    init(prefix: String, sink: @escaping @Sendable (String) -> Void) {
+        self.prefix = prefix
+        self.sink = sink
+    }
+
+    func feed(_ data: Data) {
+        let lines = pending.withLock { pending -> [String] in
+            pending.append(contentsOf: data)
+            var lines: [String] = []
+            while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                lines.append(String(decoding: pending[..<newline], as: UTF8.self))
+                pending.removeSubrange(...newline)
+            }
+            return lines
+        }
+        if !lines.isEmpty { sink(lines.map { prefix + $0 + "\n" }.joined()) }
+    }
+
+    func flush() {
+        let rest = pending.withLock { pending -> [UInt8] in
+            defer { pending.removeAll() }
+            return pending
+        }
+        if !rest.isEmpty { sink(prefix + String(decoding: rest, as: UTF8.self) + "\n") }
+    }
+}

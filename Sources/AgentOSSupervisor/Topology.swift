@@ -1,0 +1,81 @@
+import Foundation
+import Yams
+
+/// A deployment: which processes `agentos up` starts and supervises.
+public struct Topology: Codable, Sendable, Equatable {
+    /// The server's endpoints.
+    public struct ServerSpec: Codable, Sendable, Equatable {
+        /// Job bus endpoint.
+        public var bus: String
+        /// API endpoint.
+        public var api: String
+        /// Extra arguments for `agentos server`.
+        public var args: [String]?
+    }
+
+    /// One gateway.
+    public struct GatewaySpec: Codable, Sendable, Equatable {
+        /// HOST:PORT.
+        public var listen: String
+    }
+
+    /// A group of identical cloud workers.
+    public struct WorkerGroup: Codable, Sendable, Equatable {
+        /// Name prefix: workers are NAME-1, NAME-2, …
+        public var name: String
+        /// How many.
+        public var count: Int
+        /// Slots each.
+        public var slots: Int?
+        /// Labels each carries.
+        public var labels: [String]?
+    }
+
+    /// The topology's name.
+    public var name: String
+    /// The server, if this topology runs one.
+    public var server: ServerSpec?
+    /// Gateways.
+    public var gateways: [GatewaySpec]?
+    /// Worker groups.
+    public var workers: [WorkerGroup]?
+
+    /// Parses YAML, with a clear error for a bad file.
+    public static func parse(_ yaml: String) throws -> Topology {
+        let topology: Topology
+        do {
+            topology = try YAMLDecoder().decode(Topology.self, from: yaml)
+        } catch {
+            throw TopologyError(message: "invalid topology: \(error)")
+        }
+        for group in topology.workers ?? [] where group.count < 0 || group.count > 256 {
+            throw TopologyError(message: "workers.\(group.name).count must be 0-256")
+        }
+        return topology
+    }
+
+    /// The built-in `single-node` topology (the same as `topology/single-node.yaml`).
+    public static let singleNodeYAML = """
+        # One machine, everything on loopback: a server, one gateway, two cloud workers.
+        # `agentos up` runs this file when given no --topology (a copy is built into the binary).
+        name: single-node
+        server:
+          bus: tcp://127.0.0.1:5555
+          api: tcp://127.0.0.1:5556
+        gateways:
+          - listen: 127.0.0.1:8080
+        workers:
+          - name: cloud
+            count: 2
+            slots: 2
+            labels: []
+
+        """
+}
+
+/// A topology file that cannot be used.
+public struct TopologyError: Error, CustomStringConvertible, Sendable {
+    /// What is wrong.
+    public let message: String
+    public var description: String { message }
+}

@@ -1,0 +1,53 @@
+import ArgumentParser
+import Foundation
+
+/// The `agentos` command: one binary for every role.
+struct Agentos: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "agentos",
+        abstract: "AgentOS: run versioned Python skills for agents on cloud workers and desktops.",
+        version: "0.1.0",
+        subcommands: [
+            UpCommand.self, ServerCommand.self, GatewayCommand.self, WorkerCommand.self, LoginCommand.self,
+            SubmitCommand.self, JobsCommand.self, WorkersCommand.self, DesktopCommand.self,
+        ])
+}
+
+@main
+enum Main {
+    static func main() async {
+        do {
+            var command = try Agentos.parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
+
+    /// Exit codes of SPEC §2: 0 success, 1 failure, 2 usage error; one clear line on stderr.
+    static func exit(withError error: any Error) -> Never {
+        let code = Agentos.exitCode(for: error)
+        if code == .success {
+            let message = Agentos.fullMessage(for: error)
+            if !message.isEmpty { print(message) }
+            Foundation.exit(0)
+        }
+        if error is ExitCode || error is CommandFailed {
+            if let failed = error as? CommandFailed { FileHandle.standardError.write(Data("agentos: \(failed.message)\n".utf8)) }
+            Foundation.exit(code.rawValue == 0 ? 1 : code.rawValue)
+        }
+        let isUsage = code == .validationFailure
+        let message = isUsage ? Agentos.fullMessage(for: error) : "agentos: \(error)"
+        FileHandle.standardError.write(Data((message + "\n").utf8))
+        Foundation.exit(isUsage ? 2 : 1)
+    }
+}
+
+/// A command failed for a reason already worded for the user.
+struct CommandFailed: Error {
+    let message: String
+}

@@ -1,0 +1,167 @@
+import AgentOSClient
+import AgentOSWire
+import ArgumentParser
+import Foundation
+
+struct LoginCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "login", abstract: "Log in to a gateway and store the credentials (mode 0600).")
+
+    @Option(help: "Gateway URL, e.g. http://127.0.0.1:8080 (AGENTOS_GATEWAY)") var gateway: String?
+    @Option(help: "Account email (AGENTOS_EMAIL)") var email: String?
+    @Flag(help: "Read the password from standard input") var passwordStdin = false
+
+    func run() async throws {
+        guard let gateway = Settings.value(gateway, env: "GATEWAY"), let url = URL(string: gateway), url.scheme != nil else {
+            throw ValidationError("give the gateway URL with --gateway (e.g. http://127.0.0.1:8080)")
+        }
+        guard let email = Settings.value(email, env: "EMAIL") else { throw ValidationError("give the account with --email") }
+        let password: String
+        if passwordStdin {
+            password = (readLine(strippingNewline: true) ?? "")
+        } else if let fromEnv = Settings.environment("PASSWORD") {
+            password = fromEnv
+        } else {
+            guard let typed = getpass("Password for \(email): ") else { throw CommandFailed(message: "no password given") }
+            password = String(cString: typed)
+        }
+        guard !password.isEmpty else { throw CommandFailed(message: "the password is empty") }
+        let credentials = try await GatewayClient(baseURL: url).login(email: email, password: password)
+        let directory = ConfigDirectory()
+        try directory.save(credentials)
+        print("logged in as \(email); credentials saved in \(directory.credentialsPath)")
+    }
+}
+
+struct SubmitCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "submit", abstract: "Submit a job and, with --wait, wait for its outcome.")
+
+    @Option(help: "Project name or id (AGENTOS_PROJECT)") var project: String?
+    @Option(name: .customShort("c"), help: "Python source to run") var command: String?
+    @Option(help: "File with the Python source to run") var code: String?
+    @Option(help: "Inputs as a JSON object, passed to main(**inputs)") var input: String?
+    @Option(help: "cloud or private") var target: String?
+    @Option(help: "Run on the worker with this name or id") var worker: String?
+    @Option(help: "Comma-separated labels the worker must carry") var labels: String?
+    @Option(help: "Wall-time limit in seconds") var timeout: Double?
+    @Flag(help: "Wait for the job to finish; exit 1 unless it succeeded") var wait = false
+
+    func validate() throws {
+        if (command == nil) == (code == nil) { throw ValidationError("give exactly one of -c CODE and --code FILE") }
+    }
+
+    func run() async throws {
+        guard let project = Settings.value(project, env: "PROJECT") else { throw ValidationError("give the project with --project") }
+        let credentials = try ConfigDirectory().loadCredentials()
+        let client = try GatewayClient(credentials: credentials)
+        var body: [String: JSONValue] = ["code": .string(try source())]
+        if let input {
+            guard let parsed = try? JSONValue.parse(Data(input.utf8)), parsed.objectValue != nil else {
+                throw ValidationError("--input must be a JSON object, e.g. '{\"n\": 1000}'")
+            }
+            body["inputs"] = parsed
+        }
+        if let target { body["target"] = .string(target) }
+        if let worker { body["worker"] = .string(worker) }
+        if let labels { body["labels"] = .array(labels.split(separator: ",").map { .string(String($0)) }) }
+        if let timeout { body["limits"] = ["timeout_s": .number(timeout)] }
+        let path = "/api/v1/projects/\(project.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? project)/jobs"
+        var job = try await client.send("POST", path, query: wait ? ["wait": "60"] : [:], body: .object(body), timeout: 90)
+        for warning in job["warnings"]?.arrayValue ?? [] {
+            FileHandle.standardError.write(Data("warning: \(warning.stringValue ?? "")\n".utf8))
+        }
+        guard wait else {
+            print(job.prettyString)
+            return
+        }
+        while let status = job["status"]?.stringValue, status == "queued" || status == "running", let id = job["id"]?.stringValue {
+            try await Task.sleep(for: .milliseconds(500))
+            job = try await client.send("GET", "/api/v1/jobs/\(id)")
+        }
+        try JobOutput.print(job)
+    }
+
+    private func source() throws -> String {
+        if let command { return command }
+        guard let code, let data = FileManager.default.contents(atPath: code) else {
+            throw CommandFailed(message: "cannot read \(code ?? "")")
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+struct JobsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "jobs", abstract: "Inspect jobs.", subcommands: [Get.self])
+
+    struct Get: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "get", abstract: "Show a job as JSON.")
+        @Argument(help: "The job id") var id: String
+
+        func run() async throws {
+            let client = try GatewayClient(credentials: try ConfigDirectory().loadCredentials())
+            print(try await client.send("GET", "/api/v1/jobs/\(id)").prettyString)
+        }
+    }
+}
+
+struct WorkersCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "workers", abstract: "List connected workers.")
+
+    @Flag(help: "Print the raw JSON") var json = false
+
+    func run() async throws {
+        let client = try GatewayClient(credentials: try ConfigDirectory().loadCredentials())
+        let answer = try await client.send("GET", "/api/v1/workers")
+        if json {
+            print(answer.prettyString)
+            return
+        }
+        let rows = (answer["workers"]?.arrayValue ?? []).map { worker -> [String] in
+            [
+                worker["name"]?.stringValue ?? "", worker["kind"]?.stringValue ?? "",
+                "\(worker["running"]?.intValue ?? 0)/\(worker["slots"]?.intValue ?? 0)",
+                (worker["labels"]?.arrayValue ?? []).compactMap(\.stringValue).joined(separator: ","),
+                worker["draining"] == .bool(true) ? "draining" : "online", worker["id"]?.stringValue ?? "",
+            ]
+        }
+        print(Table.render(header: ["NAME", "KIND", "BUSY", "LABELS", "STATE", "ID"], rows: rows))
+        if let cloud = answer["cloud"] {
+            print("cloud: \(cloud["workers"]?.intValue ?? 0) workers, \(cloud["free_slots"]?.intValue ?? 0)/\(cloud["slots"]?.intValue ?? 0) slots free")
+        }
+    }
+}
+
+/// Prints a finished job for `submit --wait`.
+enum JobOutput {
+    static func print(_ job: JSONValue) throws {
+        let stdout = job["stdout"]?.stringValue ?? ""
+        let stderr = job["stderr"]?.stringValue ?? ""
+        if !stdout.isEmpty { FileHandle.standardError.write(Data(stdout.utf8)) }
+        if !stderr.isEmpty { FileHandle.standardError.write(Data(stderr.utf8)) }
+        let status = job["status"]?.stringValue ?? "unknown"
+        guard status == "succeeded" else {
+            throw CommandFailed(message: "job \(job["id"]?.stringValue ?? "") \(status): \(job["error"]?.stringValue ?? "no error given")")
+        }
+        Swift.print((job["result"] ?? .null).prettyString)
+    }
+}
+
+/// Left-aligned columns.
+enum Table {
+    static func render(header: [String], rows: [[String]]) -> String {
+        let all = [header] + rows
+        let widths = header.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
+        return all.map { row in
+            row.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }
+                .joined(separator: "  ").trimmingCharacters(in: .whitespaces)
+        }.joined(separator: "\n")
+    }
+}
+
+extension JSONValue {
+    /// Indented JSON with sorted keys, for people.
+    var prettyString: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return (try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
+    }
+}

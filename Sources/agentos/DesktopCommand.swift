@@ -1,0 +1,34 @@
+import AgentOSClient
+import AgentOSDesktop
+import AgentOSSandbox
+import ArgumentParser
+import Logging
+import ServiceLifecycle
+
+struct DesktopCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "desktop", abstract: "Use this machine with AgentOS.", subcommands: [Attach.self])
+
+    struct Attach: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "attach", abstract: "Serve the logged-in user's private jobs on this machine until stopped.")
+
+        @Option(help: "Worker name (AGENTOS_NAME). Default HOST-desktop") var name: String?
+        @Option(help: "Jobs run at once (AGENTOS_SLOTS). Default: number of CPUs") var slots: Int?
+
+        func run() async throws {
+            Settings.bootstrapLogging()
+            let logger = Logger(label: "agentos.desktop")
+            let directory = ConfigDirectory()
+            let slotCount = try slots ?? Settings.environment("SLOTS").map { text in
+                guard let value = Int(text) else { throw ValidationError("AGENTOS_SLOTS must be an integer") }
+                return value
+            }
+            if let slotCount, !(1...1024).contains(slotCount) { throw ValidationError("--slots must be 1-1024") }
+            let agent = try await DesktopAttach.makeWorker(
+                credentials: try directory.loadCredentials(), configDirectory: directory,
+                name: Settings.value(name, env: "NAME"), slots: slotCount, engine: try ProcessEngine(), logger: logger)
+            let group = ServiceGroup(services: [agent], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            try await group.run()
+        }
+    }
+}

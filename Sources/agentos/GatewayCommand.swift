@@ -1,0 +1,27 @@
+import AgentOSGateway
+import ArgumentParser
+import Hummingbird
+import Logging
+import ServiceLifecycle
+
+struct GatewayCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "gateway", abstract: "Run the HTTP gateway in front of a server.")
+
+    @Option(help: "HOST:PORT to listen on (AGENTOS_LISTEN). Default 127.0.0.1:8080") var listen: String?
+    @Option(help: "The server's API endpoint (AGENTOS_SERVER). Default tcp://127.0.0.1:5556") var server: String?
+    @Option(help: "Largest request body in bytes (AGENTOS_MAX_BODY). Default 8388608") var maxBody: Int?
+
+    func run() async throws {
+        Settings.bootstrapLogging()
+        let (host, port) = try Settings.hostAndPort(Settings.value(listen, env: "LISTEN", default: "127.0.0.1:8080"))
+        var configuration = GatewayConfiguration(
+            host: host, port: port, serverEndpoint: Settings.value(server, env: "SERVER", default: "tcp://127.0.0.1:5556"))
+        configuration.maxBodyBytes = try Settings.int(maxBody, env: "MAX_BODY", default: configuration.maxBodyBytes)
+        let logger = Logger(label: "agentos.gateway")
+        let client = try ServerClient(endpoint: configuration.serverEndpoint, logger: logger)
+        let app = buildGateway(client: client, configuration: configuration, logger: logger)
+        let group = ServiceGroup(
+            configuration: .init(services: [.init(service: app), .init(service: client)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}

@@ -1,0 +1,33 @@
+import AgentOSSupervisor
+import ArgumentParser
+import Foundation
+import Logging
+import ServiceLifecycle
+
+struct UpCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "up", abstract: "Start and supervise every process of a topology.")
+
+    @Option(help: "Topology file (AGENTOS_TOPOLOGY). Default topology/single-node.yaml, else the built-in single-node topology") var topology: String?
+    @Option(help: "Data directory for the server (AGENTOS_DATA). Default ./.agentos") var data: String?
+
+    func run() async throws {
+        Settings.bootstrapLogging()
+        let logger = Logger(label: "agentos.up")
+        let parsed: Topology
+        if let path = Settings.value(topology, env: "TOPOLOGY") {
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw CommandFailed(message: "cannot read topology file \(path)")
+            }
+            parsed = try Topology.parse(text)
+        } else if let text = try? String(contentsOfFile: "topology/single-node.yaml", encoding: .utf8) {
+            parsed = try Topology.parse(text)
+        } else {
+            parsed = try Topology.parse(Topology.singleNodeYAML)
+        }
+        let dataDirectory = URL(fileURLWithPath: Settings.value(data, env: "DATA", default: "./.agentos")).standardizedFileURL.path
+        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        let supervisor = Supervisor(executable: executable, topology: parsed, dataDirectory: dataDirectory, logger: logger)
+        let group = ServiceGroup(services: [supervisor], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        try await group.run()
+    }
+}

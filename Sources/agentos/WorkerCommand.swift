@@ -1,0 +1,49 @@
+import AgentOSSandbox
+import AgentOSWire
+import AgentOSWorker
+import ArgumentParser
+import Foundation
+import Logging
+import ServiceLifecycle
+
+struct WorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "worker", abstract: "Run a cloud worker connected to a server's job bus.")
+
+    @Option(help: "The server's bus endpoint (AGENTOS_SERVER). Default tcp://127.0.0.1:5555") var server: String?
+    @Option(help: "Worker token (AGENTOS_TOKEN)") var token: String?
+    @Option(help: "File holding the worker token (AGENTOS_TOKEN_FILE)") var tokenFile: String?
+    @Option(help: "Jobs run at once (AGENTOS_SLOTS). Default: number of CPUs") var slots: Int?
+    @Option(help: "Comma-separated labels (AGENTOS_LABELS)") var labels: String?
+    @Option(help: "Worker name (AGENTOS_NAME). Default HOST-PID") var name: String?
+    @Option(help: "Seconds to finish running jobs on shutdown before handing them back (AGENTOS_DRAIN_TIMEOUT). Default 30") var drainTimeout: Int?
+
+    func run() async throws {
+        Settings.bootstrapLogging()
+        let secret = try WorkerCommand.readToken(token: Settings.value(token, env: "TOKEN"), file: Settings.value(tokenFile, env: "TOKEN_FILE"))
+        var configuration = WorkerConfiguration(
+            serverEndpoint: Settings.value(server, env: "SERVER", default: "tcp://127.0.0.1:5555"), kind: .cloud,
+            credential: WorkerCredential(workerToken: secret))
+        configuration.slots = try Settings.int(slots, env: "SLOTS", default: configuration.slots)
+        guard (1...1024).contains(configuration.slots) else { throw ValidationError("--slots must be 1-1024") }
+        configuration.labels = (Settings.value(labels, env: "LABELS") ?? "").split(separator: ",").map {
+            $0.trimmingCharacters(in: .whitespaces)
+        }.filter { !$0.isEmpty }
+        if let name = Settings.value(name, env: "NAME") { configuration.name = name }
+        configuration.drainTimeout = Double(try Settings.int(drainTimeout, env: "DRAIN_TIMEOUT", default: 30))
+        let logger = Logger(label: "agentos.worker")
+        let agent = try WorkerAgent(configuration: configuration, engine: try ProcessEngine(), logger: logger)
+        let group = ServiceGroup(services: [agent], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        try await group.run()
+    }
+
+    static func readToken(token: String?, file: String?) throws -> String {
+        if let token { return token }
+        guard let file else { throw ValidationError("give the worker token with --token or --token-file (or AGENTOS_TOKEN / AGENTOS_TOKEN_FILE)") }
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw CommandFailed(message: "cannot read the worker token file \(file)")
+        }
+        let secret = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !secret.isEmpty else { throw CommandFailed(message: "the worker token file \(file) is empty") }
+        return secret
+    }
+}
