@@ -38,7 +38,8 @@ except SystemExit as exit:
         sys.exit(code)
     result = None
 except BaseException as error:
-    traceback.print_exc()
+    # Show the job's own frames, not this runner's.
+    traceback.print_exception(type(error), error, error.__traceback__.tb_next)
     message = "%s: %s" % (type(error).__name__, error)
     finish(json.dumps({"ok": False, "error": "exception: " + message[:2000]}))
     sys.exit(1)

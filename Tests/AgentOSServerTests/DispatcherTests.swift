@@ -1,0 +1,258 @@
+import AgentOSServer
+import AgentOSStore
+import AgentOSWire
+import Foundation
+import Logging
+import Synchronization
+import Testing
+
+/// Ids of jobs the dispatcher reported finished, in order.
+final class FinishedJobs: Sendable {
+    let ids = Mutex<[String]>([])
+}
+
+/// Drives a `Dispatcher` over an in-memory store with a controlled clock.
+final class DispatcherHarness {
+    let store: AppStore
+    let dispatcher: Dispatcher
+    let alice: User
+    let bob: User
+    let project: Project
+    let recorder = FinishedJobs()
+    var now = Date(timeIntervalSince1970: 1_700_000_000)
+
+    init(heartbeat: TimeInterval = 1) throws {
+        store = try AppStore.inMemory()
+        alice = try store.createUser(User(email: "alice@example.com", name: "Alice", passwordHash: "x", role: .user))
+        bob = try store.createUser(User(email: "bob@example.com", name: "Bob", passwordHash: "x", role: .user))
+        project = try store.createProject(name: "p", owner: alice.id)
+        var settings = Dispatcher.Settings()
+        settings.heartbeatInterval = heartbeat
+        let recorder = self.recorder
+        dispatcher = Dispatcher(store: store, settings: settings, logger: Logger(label: "test"), now: now) { job in
+            recorder.ids.withLock { $0.append(job.id) }
+        }
+    }
+
+    func submit(
+        target: JobTarget = .cloud, by user: User? = nil, labels: [String] = [], worker: String? = nil, maxAttempts: Int = 3
+    ) throws -> Job {
+        now += 0.001
+        return try store.submit(Job(
+            projectID: project.id, code: "pass", inputs: [:], target: target, requestedWorker: worker, labels: labels,
+            maxAttempts: maxAttempts, submittedBy: (user ?? alice).id, createdAt: now)).job
+    }
+
+    @discardableResult
+    func connect(
+        _ name: String, slots: Int = 1, kind: WorkerKind = .cloud, owner: User? = nil, labels: [String] = [],
+        running: [RunningJob] = []
+    ) throws -> [Outbound] {
+        let hello = Hello(
+            workerID: "id-\(name)", name: name, version: "test", slots: slots, labels: labels, runtimes: ["python3"],
+            kind: kind, credential: WorkerCredential(), running: running)
+        return try dispatcher.accept(
+            identity: Array(name.utf8), hello: hello, principal: WorkerPrincipal(kind: kind, ownerID: owner?.id), now: now)
+    }
+
+    func send(_ name: String, _ command: BusCommand, _ body: some Encodable) throws -> [Outbound] {
+        try dispatcher.receive(identity: Array(name.utf8), message: BusMessage(command, body), now: now)
+    }
+
+    func succeed(_ name: String, _ assignment: JobAssignment) throws -> [Outbound] {
+        try send(name, .result, JobOutcome(jobID: assignment.jobID, attempt: assignment.attempt, status: .succeeded, result: 1))
+    }
+}
+
+extension Array where Element == Outbound {
+    /// The jobs assigned, by worker name.
+    func jobs(to name: String) throws -> [JobAssignment] {
+        try filter { $0.identity == [UInt8](name.utf8) && $0.message.command == .job }.map { try $0.message.decode(JobAssignment.self) }
+    }
+
+    var allJobs: [JobAssignment] { compactMap { $0.message.command == .job ? try? $0.message.decode(JobAssignment.self) : nil } }
+
+    func commands(to name: String) -> [BusCommand] { filter { $0.identity == [UInt8](name.utf8) }.map(\.message.command) }
+}
+
+@Suite struct DispatcherTests {
+    @Test func workerGetsOnlyAsManyJobsAsItHasFreeSlots() throws {
+        let h = try DispatcherHarness()
+        for _ in 0..<5 { _ = try h.submit() }
+        let out = try h.connect("w", slots: 2)
+        #expect(out.commands(to: "w").first == .welcome)
+        let first = try out.jobs(to: "w")
+        #expect(first.count == 2)
+        #expect(try h.dispatcher.dispatch(now: h.now).isEmpty, "no credit left, nothing more is sent")
+        let next = try h.succeed("w", first[0])
+        #expect(try next.jobs(to: "w").count == 1, "one result frees exactly one slot")
+    }
+
+    @Test func privateJobsGoOnlyToTheSubmittersPrivateWorker() throws {
+        let h = try DispatcherHarness()
+        try h.connect("cloud", slots: 4)
+        try h.connect("bobs-desk", slots: 4, kind: .private, owner: h.bob)
+        _ = try h.submit(target: .private, by: h.alice)
+        #expect(try h.dispatcher.dispatch(now: h.now).allJobs.isEmpty, "neither a cloud worker nor another user's desktop")
+        let out = try h.connect("alices-desk", slots: 1, kind: .private, owner: h.alice)
+        #expect(try out.jobs(to: "alices-desk").count == 1)
+    }
+
+    @Test func cloudJobsNeverGoToPrivateWorkers() throws {
+        let h = try DispatcherHarness()
+        try h.connect("desk", slots: 4, kind: .private, owner: h.alice)
+        _ = try h.submit(target: .cloud)
+        #expect(try h.dispatcher.dispatch(now: h.now).allJobs.isEmpty)
+    }
+
+    @Test func aNamedPrivateWorkerIsHonoured() throws {
+        let h = try DispatcherHarness()
+        try h.connect("laptop", slots: 2, kind: .private, owner: h.alice)
+        try h.connect("tower", slots: 2, kind: .private, owner: h.alice)
+        let job = try h.submit(target: .private, worker: "tower")
+        let out = try h.dispatcher.dispatch(now: h.now)
+        #expect(try out.jobs(to: "tower").map(\.jobID) == [job.id])
+    }
+
+    @Test func everyLabelMustBeCarried() throws {
+        let h = try DispatcherHarness()
+        try h.connect("gpu-only", slots: 2, labels: ["gpu"])
+        let job = try h.submit(labels: ["gpu", "big"])
+        #expect(try h.dispatcher.dispatch(now: h.now).allJobs.isEmpty)
+        let out = try h.connect("gpu-big", slots: 1, labels: ["gpu", "big", "extra"])
+        #expect(try out.jobs(to: "gpu-big").map(\.jobID) == [job.id])
+    }
+
+    @Test func silentWorkerIsDeclaredDeadAndItsJobsRequeued() throws {
+        let h = try DispatcherHarness()
+        let job = try h.submit()
+        let first = try h.connect("a", slots: 1)
+        #expect(try first.jobs(to: "a").map(\.attempt) == [1])
+        try h.connect("b", slots: 1)
+        h.now += 5.5  // more than 5 intervals without a word from either
+        _ = try h.send("b", .heartbeat, EmptyBody())
+        let out = try h.dispatcher.tick(now: h.now)
+        #expect(h.dispatcher.connectedWorkers.map(\.name) == ["b"])
+        let retried = try out.jobs(to: "b")
+        #expect(retried.map(\.jobID) == [job.id] && retried.map(\.attempt) == [2])
+    }
+
+    @Test func staleResultFromAnEarlierAttemptIsIgnored() throws {
+        let h = try DispatcherHarness()
+        let job = try h.submit()
+        let firstRun = try h.connect("a", slots: 1).jobs(to: "a")[0]
+        _ = try h.send("a", .bye, EmptyBody())  // lost: attempt 1 goes back to the queue
+        let secondRun = try h.connect("b", slots: 1).jobs(to: "b")[0]
+        #expect(secondRun.attempt == 2)
+        try h.connect("a", slots: 1)
+        _ = try h.send("a", .result, JobOutcome(jobID: job.id, attempt: firstRun.attempt, status: .failed, error: "old"))
+        #expect(try h.store.job(id: job.id)?.status == .running, "the old attempt's result changed nothing")
+        _ = try h.succeed("b", secondRun)
+        #expect(try h.store.job(id: job.id)?.status == .succeeded)
+        #expect(h.recorder.ids.withLock { $0 } == [job.id])
+    }
+
+    @Test func attemptsRunOutWithWorkerLost() throws {
+        let h = try DispatcherHarness()
+        let job = try h.submit(maxAttempts: 2)
+        for attempt in 1...2 {
+            let out = try h.connect("w\(attempt)", slots: 1)
+            #expect(try out.jobs(to: "w\(attempt)").map(\.attempt) == [attempt])
+            _ = try h.send("w\(attempt)", .bye, EmptyBody())
+        }
+        let failed = try #require(try h.store.job(id: job.id))
+        #expect(failed.status == .failed && failed.error == "worker_lost" && failed.attempts == 2)
+        #expect(h.recorder.ids.withLock { $0 } == [job.id])
+    }
+
+    @Test func releasedJobGoesToAnotherWorkerWithoutCountingAnAttempt() throws {
+        let h = try DispatcherHarness()
+        let job = try h.submit()
+        let run = try h.connect("a", slots: 1).jobs(to: "a")[0]
+        _ = try h.send("a", .drain, EmptyBody())
+        _ = try h.send("a", .release, RunningJob(jobID: run.jobID, attempt: run.attempt))
+        #expect(try h.store.job(id: job.id)?.status == .queued, "a draining worker gets nothing back")
+        let out = try h.connect("b", slots: 1)
+        #expect(try out.jobs(to: "b").map(\.attempt) == [1])
+    }
+
+    @Test func reconnectingWorkerKeepsWhatItReportsAndLosesTheRest() throws {
+        let h = try DispatcherHarness()
+        let kept = try h.submit()
+        let dropped = try h.submit()
+        let runs = try h.connect("a", slots: 2).jobs(to: "a")
+        #expect(runs.count == 2)
+        let keptRun = try #require(runs.first { $0.jobID == kept.id })
+        let out = try h.connect("a", slots: 2, running: [RunningJob(jobID: kept.id, attempt: keptRun.attempt)])
+        #expect(try h.store.job(id: kept.id)?.status == .running)
+        #expect(try out.jobs(to: "a").map(\.jobID) == [dropped.id], "the unreported job was requeued and sent again")
+        #expect(try h.store.job(id: dropped.id)?.attempts == 2)
+    }
+
+    @Test func reportedJobThatMovedOnIsCancelled() throws {
+        let h = try DispatcherHarness()
+        let job = try h.submit()
+        let run = try h.connect("a", slots: 1).jobs(to: "a")[0]
+        _ = try h.succeed("a", run)
+        let out = try h.connect("a", slots: 1, running: [RunningJob(jobID: job.id, attempt: run.attempt)])
+        #expect(out.commands(to: "a").contains(.cancel))
+    }
+
+    @Test func afterRestartRunningJobsWaitForTheirWorkerThenRequeue() throws {
+        let h = try DispatcherHarness()
+        let survivor = try h.submit()
+        let orphan = try h.submit()
+        _ = try h.store.assign(jobID: survivor.id, workerID: "id-back", workerName: "back")
+        _ = try h.store.assign(jobID: orphan.id, workerID: "id-gone", workerName: "gone")
+        // A fresh dispatcher is a restarted server: the database says both are running.
+        var settings = Dispatcher.Settings()
+        settings.heartbeatInterval = 1
+        let restarted = Dispatcher(store: h.store, settings: settings, logger: Logger(label: "test"), now: h.now) { _ in }
+        let hello = Hello(
+            workerID: "id-back", name: "back", version: "t", slots: 1, labels: [], runtimes: [], kind: .cloud,
+            credential: WorkerCredential(), running: [RunningJob(jobID: survivor.id, attempt: 1)])
+        _ = try restarted.accept(identity: Array("back".utf8), hello: hello, principal: WorkerPrincipal(kind: .cloud, ownerID: nil), now: h.now)
+        _ = try restarted.tick(now: h.now + 1)
+        #expect(try h.store.job(id: orphan.id)?.status == .running, "still within the grace period")
+        _ = try restarted.receive(identity: Array("back".utf8), message: BusMessage(.heartbeat, EmptyBody()), now: h.now + 5)
+        _ = try restarted.tick(now: h.now + 5.5)
+        #expect(try h.store.job(id: orphan.id)?.status == .queued)
+        #expect(try h.store.job(id: survivor.id)?.status == .running)
+    }
+
+    @Test func unknownConnectionIsToldToSayHello() throws {
+        let h = try DispatcherHarness()
+        let out = try h.send("stranger", .heartbeat, EmptyBody())
+        #expect(out.commands(to: "stranger") == [.reject])
+        #expect(try out[0].message.decode(Reject.self).code == Reject.notRegistered)
+    }
+
+    @Test func garbageResultBodyThrowsAndChangesNothing() throws {
+        let h = try DispatcherHarness()
+        let job = try h.submit()
+        _ = try h.connect("a", slots: 1)
+        #expect(throws: BusDecodingError.self) {
+            _ = try h.dispatcher.receive(identity: Array("a".utf8), message: BusMessage(.result, ["nonsense": 1]), now: h.now)
+        }
+        #expect(try h.store.job(id: job.id)?.status == .running)
+    }
+
+    @Test func heartbeatsGoToEveryWorker() throws {
+        let h = try DispatcherHarness()
+        try h.connect("a")
+        try h.connect("b")
+        let out = try h.dispatcher.tick(now: h.now + 1)
+        #expect(Set(out.filter { $0.message.command == .heartbeat }.map(\.identity)) == [Array("a".utf8), Array("b".utf8)])
+    }
+
+    @Test func undeliverableJobIsRequeuedWithoutCountingAnAttempt() throws {
+        let h = try DispatcherHarness()
+        let job = try h.submit()
+        let out = try h.connect("a", slots: 1)
+        let sent = try #require(out.first { $0.message.command == .job })
+        _ = try h.dispatcher.undeliverable(sent, now: h.now)
+        let stored = try #require(try h.store.job(id: job.id))
+        #expect(stored.status == .queued && stored.attempts == 0)
+        #expect(h.dispatcher.connectedWorkers.isEmpty)
+    }
+}

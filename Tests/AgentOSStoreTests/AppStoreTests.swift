@@ -1,0 +1,117 @@
+import AgentOSStore
+import AgentOSWire
+import Foundation
+import Testing
+
+@Suite struct AppStoreTests {
+    let store: AppStore
+    let owner: User
+    let project: Project
+
+    init() throws {
+        store = try AppStore.inMemory()
+        owner = try store.createUser(User(email: "Owner@Example.com", name: "Owner", passwordHash: "x", role: .admin))
+        project = try store.createProject(name: "default", owner: owner.id)
+    }
+
+    @Test func emailsAreUniqueIgnoringCase() throws {
+        #expect(try store.user(email: "owner@example.com")?.id == owner.id)
+        #expect(throws: StoreError.self) {
+            try store.createUser(User(email: "OWNER@example.com", name: "Again", passwordHash: "x", role: .user))
+        }
+    }
+
+    @Test func projectCreatorIsOwnerAndNamesAreUnique() throws {
+        #expect(try store.role(of: owner.id, in: project.id) == .owner)
+        #expect(try store.project(idOrName: "default")?.id == project.id)
+        #expect(try store.project(idOrName: project.id)?.name == "default")
+        #expect(throws: StoreError.conflict("a project named default already exists")) {
+            try store.createProject(name: "default", owner: owner.id)
+        }
+    }
+
+    @Test func jobRoundTripsInputsAndResultOfAnyShape() throws {
+        let inputs: [String: JSONValue] = ["n": 3, "s": "x", "list": [1, "two", nil], "obj": ["k": true]]
+        let (job, created) = try store.submit(Job(projectID: project.id, code: "pass", inputs: inputs, target: .cloud, submittedBy: owner.id))
+        #expect(created)
+        let assigned = try #require(try store.assign(jobID: job.id, workerID: "w", workerName: "w"))
+        for result: JSONValue in ["plain string", 42, ["a": [1, 2]], nil] {
+            var copy = assigned
+            copy.result = result
+            try store.writer.write { db in try copy.update(db) }
+            #expect(try store.job(id: job.id)?.result == result)
+        }
+        #expect(try store.job(id: job.id)?.inputs == inputs)
+    }
+
+    @Test func idempotencyKeyReturnsTheFirstJob() throws {
+        let first = try store.submit(Job(projectID: project.id, code: "a", inputs: [:], target: .cloud, submittedBy: owner.id, idempotencyKey: "k1"))
+        let second = try store.submit(Job(projectID: project.id, code: "b", inputs: [:], target: .cloud, submittedBy: owner.id, idempotencyKey: "k1"))
+        #expect(first.created && !second.created)
+        #expect(second.job.id == first.job.id && second.job.code == "a")
+    }
+
+    @Test func queueOrderIsPriorityThenAge() throws {
+        let base = Date(timeIntervalSince1970: 1_000_000)
+        let old = try store.submit(Job(projectID: project.id, code: "old", inputs: [:], target: .cloud, submittedBy: owner.id, createdAt: base)).job
+        let new = try store.submit(Job(projectID: project.id, code: "new", inputs: [:], target: .cloud, submittedBy: owner.id, createdAt: base + 10)).job
+        let urgent = try store.submit(Job(projectID: project.id, code: "urgent", inputs: [:], target: .cloud, priority: 5, submittedBy: owner.id, createdAt: base + 20)).job
+        #expect(try store.queuedJobs(limit: 10).map(\.id) == [urgent.id, old.id, new.id])
+    }
+
+    @Test func assignCountsAttemptsAndOnlyOnce() throws {
+        let job = try store.submit(Job(projectID: project.id, code: "x", inputs: [:], target: .cloud, submittedBy: owner.id)).job
+        let assigned = try #require(try store.assign(jobID: job.id, workerID: "w1", workerName: "one"))
+        #expect(assigned.status == .running && assigned.attempts == 1 && assigned.workerName == "one")
+        #expect(try store.assign(jobID: job.id, workerID: "w2", workerName: "two") == nil)
+    }
+
+    @Test func finishIgnoresStaleAttemptsAndOtherWorkers() throws {
+        let job = try store.submit(Job(projectID: project.id, code: "x", inputs: [:], target: .cloud, submittedBy: owner.id)).job
+        _ = try store.assign(jobID: job.id, workerID: "w1", workerName: "one")
+        _ = try store.loseJob(jobID: job.id, attempt: 1)
+        _ = try store.assign(jobID: job.id, workerID: "w2", workerName: "two")
+        let stale = JobOutcome(jobID: job.id, attempt: 1, status: .succeeded, result: 1)
+        #expect(try store.finish(stale, workerID: "w1") == nil)
+        let wrongWorker = JobOutcome(jobID: job.id, attempt: 2, status: .succeeded, result: 2)
+        #expect(try store.finish(wrongWorker, workerID: "w1") == nil)
+        let finished = try #require(try store.finish(wrongWorker, workerID: "w2"))
+        #expect(finished.status == .succeeded && finished.result == 2)
+        #expect(try store.finish(wrongWorker, workerID: "w2") == nil, "a duplicate result changes nothing")
+    }
+
+    @Test func losingAJobRequeuesUntilMaxAttemptsThenFails() throws {
+        let job = try store.submit(Job(projectID: project.id, code: "x", inputs: [:], target: .cloud, maxAttempts: 2, submittedBy: owner.id)).job
+        _ = try store.assign(jobID: job.id, workerID: "w", workerName: "w")
+        #expect(try store.loseJob(jobID: job.id, attempt: 1)?.status == .queued)
+        _ = try store.assign(jobID: job.id, workerID: "w", workerName: "w")
+        let failed = try #require(try store.loseJob(jobID: job.id, attempt: 2))
+        #expect(failed.status == .failed && failed.error == "worker_lost" && failed.attempts == 2)
+    }
+
+    @Test func releaseDoesNotCountAnAttempt() throws {
+        let job = try store.submit(Job(projectID: project.id, code: "x", inputs: [:], target: .cloud, submittedBy: owner.id)).job
+        _ = try store.assign(jobID: job.id, workerID: "w", workerName: "w")
+        let released = try #require(try store.release(jobID: job.id, attempt: 1, workerID: "w"))
+        #expect(released.status == .queued && released.attempts == 0 && released.workerID == nil)
+    }
+
+    @Test func unclaimedJobsExpire() throws {
+        let base = Date(timeIntervalSince1970: 2_000_000)
+        let old = try store.submit(Job(projectID: project.id, code: "x", inputs: [:], target: .cloud, submittedBy: owner.id, createdAt: base)).job
+        let fresh = try store.submit(Job(projectID: project.id, code: "x", inputs: [:], target: .cloud, submittedBy: owner.id, createdAt: base + 100)).job
+        let expired = try store.failUnclaimed(submittedBefore: base + 50)
+        #expect(expired.map(\.id) == [old.id])
+        #expect(try store.job(id: old.id)?.error == "no_eligible_worker")
+        #expect(try store.job(id: fresh.id)?.status == .queued)
+    }
+
+    @Test func databaseOnDiskUsesWAL() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("agentos-store-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let disk = try AppStore.open(path: directory.appendingPathComponent("db.sqlite").path)
+        let mode = try disk.writer.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") }
+        #expect(mode == "wal")
+    }
+}
