@@ -37,5 +37,14 @@ pid_t agentos_spawn(const char *path, char *const argv[], char *const envp[], co
 }
 
 int agentos_pipe(int fds[2]) {
-    return pipe2(fds, O_CLOEXEC | O_NONBLOCK) == 0 ? 0 : -errno;
+    if (pipe2(fds, O_CLOEXEC) != 0) return -errno;
+    /* Only the parent's read end is non-blocking: the child must see an ordinary, blocking stdout. */
+    int flags = fcntl(fds[0], F_GETFL);
+    if (flags < 0 || fcntl(fds[0], F_SETFL, flags | O_NONBLOCK) != 0) {
+        int saved = errno;
+        close(fds[0]);
+        close(fds[1]);
+        return -saved;
+    }
+    return 0;
 }

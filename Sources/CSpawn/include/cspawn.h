@@ -10,7 +10,7 @@
 pid_t agentos_spawn(const char *path, char *const argv[], char *const envp[], const char *cwd,
                     int stdout_fd, int stderr_fd);
 
-/// Creates a pipe whose ends are close-on-exec and non-blocking. Returns 0 or -errno.
+/// Creates a close-on-exec pipe whose read end (fds[0]) is non-blocking. Returns 0 or -errno.
 int agentos_pipe(int fds[2]);
 
 #endif
