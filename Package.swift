@@ -137,7 +137,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AgentOSIntegrationTests",
-            dependencies: ["AgentOSClient", "AgentOSWire"]
+            dependencies: ["AgentOSClient", "AgentOSWire", "AgentOSStore", "AgentOSAuth"]
         ),
     ]
 )

@@ -1,0 +1,195 @@
+import AgentOSAuth
+import AgentOSStore
+import AgentOSWire
+import Foundation
+import Testing
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// Real `agentos` processes on random loopback ports with a temporary data directory.
+/// Everything started is killed by process id in `shutdown()`.
+final class Cluster: @unchecked Sendable {
+    static let repositoryRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    static var binary: String {
+        ProcessInfo.processInfo.environment["AGENTOS_BIN"] ?? repositoryRoot.appendingPathComponent(".build/debug/agentos").path
+    }
+
+    let directory: URL
+    let busPort: Int
+    let apiPort: Int
+    let httpPort: Int
+    let adminPassword = "admin-pass-1"
+    let heartbeatMS = 200
+    private let lock = NSLock()
+    private var processes: [String: Process] = [:]
+
+    init() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "build the agentos binary first (swift build)")
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("agentos-it-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let ports = try Self.freePorts(3)
+        (busPort, apiPort, httpPort) = (ports[0], ports[1], ports[2])
+    }
+
+    var dataDirectory: String { directory.appendingPathComponent("data").path }
+    var busEndpoint: String { "tcp://127.0.0.1:\(busPort)" }
+    var apiEndpoint: String { "tcp://127.0.0.1:\(apiPort)" }
+    var gatewayURL: String { "http://127.0.0.1:\(httpPort)" }
+
+    // MARK: Processes
+
+    @discardableResult
+    func start(_ name: String, _ arguments: [String], environment extra: [String: String] = [:]) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["AGENTOS_BCRYPT_COST"] = "4"
+        environment["AGENTOS_ADMIN_PASSWORD"] = adminPassword
+        environment["AGENTOS_LOG_LEVEL"] = "debug"
+        for (key, value) in extra { environment[key] = value }
+        process.environment = environment
+        let log = directory.appendingPathComponent("\(name).log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: log)
+        handle.seekToEndOfFile()
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        lock.withLock { processes[name] = process }
+        return process
+    }
+
+    func startServer() throws {
+        try start("server", ["server", "--data", dataDirectory, "--bus", busEndpoint, "--api", apiEndpoint, "--heartbeat-ms", String(heartbeatMS)])
+    }
+
+    func startGateway() throws {
+        try start("gateway", ["gateway", "--listen", "127.0.0.1:\(httpPort)", "--server", apiEndpoint])
+    }
+
+    func startWorker(_ name: String, slots: Int = 1, labels: [String] = []) async throws {
+        try await waitFor("the worker token") { FileManager.default.fileExists(atPath: self.dataDirectory + "/worker-token") }
+        var arguments = ["worker", "--server", busEndpoint, "--token-file", dataDirectory + "/worker-token", "--name", name, "--slots", String(slots)]
+        if !labels.isEmpty { arguments += ["--labels", labels.joined(separator: ",")] }
+        try start(name, arguments)
+    }
+
+    /// Logs in with the CLI (its own config dir) and attaches a desktop as that user.
+    func attachDesktop(_ name: String, email: String, password: String) async throws {
+        let config = directory.appendingPathComponent("config-\(name)").path
+        let login = try start("login-\(name)", ["login", "--gateway", gatewayURL, "--email", email], environment: [
+            "XDG_CONFIG_HOME": config, "AGENTOS_PASSWORD": password,
+        ])
+        login.waitUntilExit()
+        try #require(login.terminationStatus == 0, "login failed: \(log("login-\(name)"))")
+        try start(name, ["desktop", "attach", "--name", name, "--slots", "1"], environment: ["XDG_CONFIG_HOME": config])
+    }
+
+    func kill(_ name: String, signal: Int32 = SIGKILL) {
+        guard let process = lock.withLock({ processes[name] }) else { return }
+        Foundation.kill(process.processIdentifier, signal)
+        process.waitUntilExit()
+    }
+
+    func log(_ name: String) -> String {
+        (try? String(contentsOf: directory.appendingPathComponent("\(name).log"), encoding: .utf8)) ?? ""
+    }
+
+    func shutdown() {
+        let all = lock.withLock { Array(processes.values) }
+        for process in all where process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
+        for process in all { process.waitUntilExit() }
+        if ProcessInfo.processInfo.environment["AGENTOS_KEEP_TEST_DIRS"] == nil {
+            try? FileManager.default.removeItem(at: directory)
+        }
+    }
+
+    // MARK: HTTP
+
+    func http(_ method: String, _ path: String, body: JSONValue? = nil, token: String? = nil) async throws -> (Int, JSONValue) {
+        var request = URLRequest(url: URL(string: gatewayURL + path)!, timeoutInterval: 60)
+        request.httpMethod = method
+        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+        if let body { request.httpBody = body.encoded() }
+        let (data, response) = try await URLSession.shared.data(for: request)
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, (try? JSONValue.parse(data)) ?? .null)
+    }
+
+    func login(_ email: String = "admin@localhost", password: String? = nil) async throws -> String {
+        let (status, body) = try await http("POST", "/api/v1/auth/login", body: ["email": .string(email), "password": .string(password ?? adminPassword)])
+        try #require(status == 200, "login answered \(status): \(body)")
+        return try #require(body["access_token"]?.stringValue)
+    }
+
+    func waitUntilHealthy() async throws {
+        try await waitFor("the gateway and server to be healthy", timeout: 60) {
+            (try? await self.http("GET", "/healthz").0) == 200
+        }
+    }
+
+    func waitForWorkers(_ names: Set<String>, token: String) async throws {
+        try await waitFor("workers \(names.sorted())") {
+            let (_, body) = (try? await self.http("GET", "/api/v1/workers", token: token)) ?? (0, .null)
+            let online = Set((body["workers"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue })
+            return names.isSubset(of: online)
+        }
+    }
+
+    func job(_ id: String, token: String) async throws -> JSONValue {
+        try await http("GET", "/api/v1/jobs/\(id)", token: token).1
+    }
+
+    func waitForStatus(_ id: String, token: String, timeout: Double = 60, _ accept: @escaping @Sendable (String) -> Bool) async throws -> JSONValue {
+        var last: JSONValue = .null
+        try await waitFor("job \(id) status", timeout: timeout) {
+            last = (try? await self.job(id, token: token)) ?? .null
+            return last["status"]?.stringValue.map(accept) ?? false
+        }
+        return last
+    }
+
+    func waitFor(_ what: String, timeout: Double = 30, _ condition: @escaping () async throws -> Bool) async throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if try await condition() { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        Issue.record("timed out waiting for \(what)\n--- server ---\n\(log("server").suffix(3000))")
+        throw CancellationError()
+    }
+
+    // MARK: Database
+
+    /// Adds an account straight into the server's database (the users API is a later issue).
+    func addUser(email: String, password: String, projectRole: ProjectRole) throws -> User {
+        let store = try AppStore.open(path: dataDirectory + "/agentos.sqlite")
+        let user = try store.createUser(User(email: email, name: email, passwordHash: Passwords(cost: 4).hash(password), role: .user))
+        let project = try #require(try store.project(idOrName: "default"))
+        try store.setMember(projectID: project.id, userID: user.id, role: projectRole)
+        return user
+    }
+
+    static func freePorts(_ count: Int) throws -> [Int] {
+        var sockets: [Int32] = []
+        defer { sockets.forEach { close($0) } }
+        return try (0..<count).map { _ in
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            sockets.append(fd)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            address.sin_port = 0
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let bound = withUnsafeMutablePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+            }
+            try #require(bound)
+            return Int(UInt16(bigEndian: address.sin_port))
+        }
+    }
+}
