@@ -54,7 +54,8 @@ final class Cluster: @unchecked Sendable {
         for (key, value) in extra { environment[key] = value }
         process.environment = environment
         let log = directory.appendingPathComponent("\(name).log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        // A restarted process appends to its earlier log.
+        if !FileManager.default.fileExists(atPath: log.path) { FileManager.default.createFile(atPath: log.path, contents: nil) }
         let handle = try FileHandle(forWritingTo: log)
         handle.seekToEndOfFile()
         process.standardOutput = handle
