@@ -137,7 +137,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AgentOSIntegrationTests",
-            dependencies: ["AgentOSClient", "AgentOSWire", "AgentOSStore", "AgentOSAuth"]
+            dependencies: ["AgentOSClient", "AgentOSWire", "AgentOSStore", "AgentOSAuth", "ZeroMQ"]
         ),
     ]
 )

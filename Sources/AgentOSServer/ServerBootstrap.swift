@@ -44,7 +44,9 @@ enum ServerBootstrap {
         try store.createProject(name: "default", owner: admin.id)
         if configuration.adminPassword == nil {
             try SecretFile.write(password + "\n", to: configuration.adminPasswordPath)
-            print("agentos: created admin \(admin.email) with password \(password) (saved in \(configuration.adminPasswordPath))")
+            // Straight to the descriptor: a buffered print would sit unseen behind a pipe.
+            FileHandle.standardOutput.write(Data(
+                "agentos: created admin \(admin.email) with password \(password) (saved in \(configuration.adminPasswordPath))\n".utf8))
         }
         let workerToken = SecretToken.generate(prefix: "aow_")
         try store.createWorkerToken(WorkerToken(name: "default", tokenHash: SecretToken.hash(workerToken)))

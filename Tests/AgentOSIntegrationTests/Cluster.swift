@@ -23,7 +23,8 @@ final class Cluster: @unchecked Sendable {
     let apiPort: Int
     let httpPort: Int
     let adminPassword = "admin-pass-1"
-    let heartbeatMS = 200
+    // Short enough to keep dead-peer tests quick, long enough for a loaded CI machine.
+    let heartbeatMS = 500
     private let lock = NSLock()
     private var processes: [String: Process] = [:]
 

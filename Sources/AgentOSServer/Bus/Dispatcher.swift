@@ -133,9 +133,8 @@ public final class Dispatcher {
             ownerID: principal.ownerID, labels: Set(hello.labels), slots: max(0, hello.slots), version: hello.version,
             connectedAt: now, running: [:], lastHeard: now, draining: false)
 
-        var out = [Outbound(identity: identity, message: BusMessage(.welcome, Welcome(
-            workerID: hello.workerID, heartbeatMS: Int(settings.heartbeatInterval * 1000),
-            deadAfterIntervals: settings.deadAfterIntervals, serverVersion: settings.serverVersion)))]
+        // Cancels go before the welcome so the worker drops those runs before it resends results.
+        var out: [Outbound] = []
 
         let reported = Dictionary(hello.running.map { ($0.jobID, $0.attempt) }, uniquingKeysWith: { first, _ in first })
         for (jobID, attempt) in reported {
@@ -152,6 +151,9 @@ public final class Dispatcher {
             try lose(job, reason: "not reported by \(hello.name) after reconnecting", now: now)
         }
 
+        out.append(Outbound(identity: identity, message: BusMessage(.welcome, Welcome(
+            workerID: hello.workerID, heartbeatMS: Int(settings.heartbeatInterval * 1000),
+            deadAfterIntervals: settings.deadAfterIntervals, serverVersion: settings.serverVersion))))
         workers[hello.workerID] = worker
         workerIDByIdentity[identity] = hello.workerID
         try store.workerConnected(WorkerRecord(
@@ -199,6 +201,11 @@ public final class Dispatcher {
             if worker.running[handedBack.jobID] == handedBack.attempt {
                 workers[workerID]?.running[handedBack.jobID] = nil
                 _ = try store.release(jobID: handedBack.jobID, attempt: handedBack.attempt, workerID: workerID)
+                logger.info("job handed back", metadata: ["job": "\(handedBack.jobID)", "worker": "\(worker.name)"])
+            } else {
+                logger.info("ignored hand-back of a job the worker does not hold", metadata: [
+                    "job": "\(handedBack.jobID)", "attempt": "\(handedBack.attempt)", "worker": "\(worker.name)",
+                ])
             }
             return try dispatch(now: now)
         case .drain:
