@@ -121,6 +121,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
+        .testTarget(name: "AgentOSWireTests", dependencies: ["AgentOSWire"]),
         .testTarget(name: "AgentOSSupervisorTests", dependencies: ["AgentOSSupervisor"]),
         .testTarget(name: "AgentOSSandboxTests", dependencies: ["AgentOSSandbox", "AgentOSWire"]),
         .testTarget(name: "AgentOSStoreTests", dependencies: ["AgentOSStore", "AgentOSWire"]),

@@ -24,10 +24,15 @@ extension AppStore {
         try writer.read { db in try Job.fetchOne(db, key: id) }
     }
 
-    /// Queued jobs in dispatch order: higher priority first, then oldest first.
-    public func queuedJobs(limit: Int) throws -> [Job] {
-        try writer.read { db in
-            try Job.filter(Column("status") == JobStatus.queued)
+    /// Queued jobs in dispatch order (higher priority first, then oldest first) that could
+    /// go somewhere: cloud jobs when `includeCloud`, private jobs only of `privateOwners`.
+    /// Filtering here keeps jobs no connected worker could take from crowding out the rest.
+    public func queuedJobs(limit: Int, includeCloud: Bool = true, privateOwners: Set<String> = []) throws -> [Job] {
+        guard includeCloud || !privateOwners.isEmpty else { return [] }
+        return try writer.read { db in
+            var eligible = Column("target") == JobTarget.private && privateOwners.contains(Column("submitted_by"))
+            if includeCloud { eligible = eligible || Column("target") == JobTarget.cloud }
+            return try Job.filter(Column("status") == JobStatus.queued && eligible)
                 .order(Column("priority").desc, Column("created_at"), Column("id"))
                 .limit(limit)
                 .fetchAll(db)

@@ -104,6 +104,8 @@ public struct AppStore: Sendable {
             // The dispatcher's scan: queued jobs by priority, then submission order.
             try db.create(index: "jobs_queue", on: "jobs", columns: ["status", "priority", "created_at"])
             try db.create(index: "jobs_worker", on: "jobs", columns: ["worker_id", "status"])
+            // The queue-timeout sweep: queued jobs by age.
+            try db.create(index: "jobs_age", on: "jobs", columns: ["status", "created_at"])
             try db.create(
                 index: "jobs_idempotency", on: "jobs", columns: ["project_id", "submitted_by", "idempotency_key"],
                 options: .unique, condition: Column("idempotency_key") != nil)

@@ -115,3 +115,18 @@ import Testing
         #expect(mode == "wal")
     }
 }
+
+@Suite struct QueueFilterTests {
+    @Test func onlyJobsSomeConnectedWorkerCouldTakeAreScanned() throws {
+        let store = try AppStore.inMemory()
+        let alice = try store.createUser(User(email: "a@x", name: "A", passwordHash: "x", role: .user))
+        let bob = try store.createUser(User(email: "b@x", name: "B", passwordHash: "x", role: .user))
+        let project = try store.createProject(name: "p", owner: alice.id)
+        let cloud = try store.submit(Job(projectID: project.id, code: "", inputs: [:], target: .cloud, submittedBy: alice.id)).job
+        let alices = try store.submit(Job(projectID: project.id, code: "", inputs: [:], target: .private, submittedBy: alice.id)).job
+        _ = try store.submit(Job(projectID: project.id, code: "", inputs: [:], target: .private, submittedBy: bob.id))
+        #expect(Set(try store.queuedJobs(limit: 10, includeCloud: true, privateOwners: [alice.id]).map(\.id)) == [cloud.id, alices.id])
+        #expect(try store.queuedJobs(limit: 10, includeCloud: false, privateOwners: [alice.id]).map(\.id) == [alices.id])
+        #expect(try store.queuedJobs(limit: 10, includeCloud: false, privateOwners: []).isEmpty)
+    }
+}

@@ -36,6 +36,10 @@ public struct APIHandler: Sendable {
             return APIResponse(id: request.id, status: status, body: body)
         } catch let error as APIError {
             return .error(id: request.id, status: error.status, code: error.code, message: error.message)
+        } catch StoreError.conflict(let message) {
+            return .error(id: request.id, status: 409, code: "conflict", message: message)
+        } catch StoreError.notFound(let what) {
+            return .error(id: request.id, status: 404, code: "not_found", message: "\(what) not found")
         } catch {
             logger.error("request failed", metadata: ["op": "\(request.operation.rawValue)", "error": "\(error)"])
             return .error(id: request.id, status: 503, code: "unavailable", message: "the server could not complete the request; try again")

@@ -267,11 +267,18 @@ public final class Dispatcher {
 
     // MARK: Dispatch
 
+    /// Queued jobs considered per dispatch round.
+    static let scanLimit = 500
+
     /// Assigns queued jobs to eligible workers with free slots, most free slots first.
     public func dispatch(now: Date = Date()) throws -> [Outbound] {
-        guard workers.values.contains(where: { $0.freeSlots > 0 }) else { return [] }
+        let available = workers.values.filter { $0.freeSlots > 0 }
+        guard !available.isEmpty else { return [] }
+        let candidates = try store.queuedJobs(
+            limit: Self.scanLimit, includeCloud: available.contains { $0.kind == .cloud },
+            privateOwners: Set(available.compactMap { $0.kind == .private ? $0.ownerID : nil }))
         var out: [Outbound] = []
-        for job in try store.queuedJobs(limit: 1000) {
+        for job in candidates {
             guard let worker = workers.values.filter({ $0.freeSlots > 0 && $0.canRun(job) })
                 .max(by: { ($0.freeSlots, $1.workerID) < ($1.freeSlots, $0.workerID) })
             else { continue }
