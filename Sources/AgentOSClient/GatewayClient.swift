@@ -47,7 +47,9 @@ public struct GatewayClient: Sendable {
 
     /// Sends a request; returns the JSON body of a 2xx answer and throws `ClientError.http` otherwise.
     public func send(_ method: String, _ path: String, query: [String: String] = [:], body: JSONValue? = nil, timeout: TimeInterval = 30) async throws -> JSONValue {
-        var components = URLComponents(url: baseURL.appendingPathComponent(path), resolvingAgainstBaseURL: false)
+        // Appended as text: `path` is already escaped and must not be escaped again.
+        let base = baseURL.absoluteString.hasSuffix("/") ? String(baseURL.absoluteString.dropLast()) : baseURL.absoluteString
+        var components = URLComponents(string: base + path)
         if !query.isEmpty { components?.queryItems = query.sorted { $0.key < $1.key }.map { URLQueryItem(name: $0.key, value: $0.value) } }
         guard let url = components?.url else { throw ClientError.io("bad URL for \(path)") }
         var request = URLRequest(url: url, timeoutInterval: timeout)

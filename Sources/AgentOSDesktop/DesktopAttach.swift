@@ -5,10 +5,35 @@ import AgentOSWorker
 import Foundation
 import Logging
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Holds `<config>/desktop.lock` so two attaches sharing one desktop identity cannot run at once.
+public final class DesktopLock: Sendable {
+    private let descriptor: Int32
+
+    /// Takes the lock or explains who holds it.
+    public init(configDirectory: ConfigDirectory) throws {
+        try FileManager.default.createDirectory(atPath: configDirectory.path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let path = configDirectory.path + "/desktop.lock"
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw ClientError.io("cannot open \(path)") }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            close(fd)
+            throw ClientError.io("another `agentos desktop attach` is already running with \(configDirectory.path); stop it first")
+        }
+        descriptor = fd
+    }
+
+    deinit { close(descriptor) }
+}
+
 /// `agentos desktop attach`: turns this machine into the logged-in user's private worker.
 public enum DesktopAttach {
     /// Finds the bus through the gateway (`GET /cluster`) and prepares a private worker
-    /// authenticated as the stored user.
+    /// authenticated as the stored user. Hold a `DesktopLock` while it runs: the worker id is
+    /// per config directory.
     public static func makeWorker(
         credentials: Credentials, configDirectory: ConfigDirectory, name: String?, slots: Int?,
         engine: any JobEngine, logger: Logger

@@ -76,6 +76,9 @@ public func buildGateway(client: ServerClient, configuration: GatewayConfigurati
 
 /// Turns an HTTP request into a server API request and the answer back into HTTP.
 struct Forwarder: Sendable {
+    /// The server refuses longer `?wait=`; the gateway never waits past it.
+    static let maxWaitSeconds = 300.0
+
     let client: ServerClient
     let configuration: GatewayConfiguration
 
@@ -97,7 +100,7 @@ struct Forwarder: Sendable {
         }
         var timeout = configuration.serverTimeout
         if let wait = params["wait"].flatMap(Double.init), wait.isFinite, wait > 0 {
-            timeout += .milliseconds(Int64(min(wait, 3600) * 1000))
+            timeout += .milliseconds(Int64(min(wait, Self.maxWaitSeconds) * 1000))
         }
         switch await client.call(route.operation, token: Self.bearerToken(request), params: params, body: body, timeout: timeout) {
         case .success(let response):

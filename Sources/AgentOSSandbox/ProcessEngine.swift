@@ -6,6 +6,9 @@ import Synchronization
 /// clean environment, a wall-time limit on its whole process group and capped output.
 /// It isolates nothing else: the sandboxed engine replaces it where isolation is needed.
 public struct ProcessEngine: JobEngine {
+    /// Largest `main` return value, as JSON, that a job may produce.
+    public static let maxResultBytes = 4 << 20
+
     /// The Python interpreter, an absolute path.
     public let python: String
     /// Where work directories are made.
@@ -82,9 +85,14 @@ public struct ProcessEngine: JobEngine {
             outcome.status = .cancelled
             outcome.error = "cancelled"
         } else if let report = Self.readReport(workDir + "/" + RunnerScript.resultFile) {
+            let result = report["result"] ?? .null
             if report["ok"] == .bool(true), child.exitCode == 0 {
-                outcome.status = .succeeded
-                outcome.result = report["result"] ?? .null
+                if result.encoded().count > Self.maxResultBytes {
+                    outcome.error = "output_limit: the result is larger than \(Self.maxResultBytes >> 20) MiB"
+                } else {
+                    outcome.status = .succeeded
+                    outcome.result = result
+                }
             } else {
                 outcome.error = report["error"]?.stringValue ?? "failed"
             }

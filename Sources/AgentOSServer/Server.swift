@@ -39,7 +39,7 @@ public struct Server: Service {
             cluster: .init(
                 busEndpoints: [configuration.advertisedBusEndpoint ?? bus.boundEndpoint], curvePublicKey: nil,
                 heartbeatMS: Int(configuration.dispatch.heartbeatInterval * 1000)),
-            jobQueued: { bus.post(.jobQueued) }, logger: logger)
+            busEvents: { bus.post($0) }, logger: logger)
         let api = try APILoop(context: context, endpoint: configuration.apiEndpoint, handler: handler, logger: logger)
 
         let busThread = OwnerThread(name: "agentos-bus") { bus.run() }

@@ -36,21 +36,24 @@ enum ServerBootstrap {
         return key
     }
 
+    /// Writes the secret files first and commits the accounts last: a crash in between
+    /// leaves no users, so the next start simply does it all again with fresh secrets.
     private static func firstStart(_ configuration: ServerConfiguration, store: AppStore, logger: Logger) throws {
-        let password = configuration.adminPassword ?? SecretToken.generate(prefix: "").prefix(24).description
-        let admin = try store.createUser(User(
-            email: configuration.adminEmail, name: "Administrator",
-            passwordHash: Passwords(cost: configuration.bcryptCost).hash(password), role: .admin))
-        try store.createProject(name: "default", owner: admin.id)
+        let password = configuration.adminPassword ?? String(SecretToken.generate(prefix: "").prefix(24))
+        let workerToken = SecretToken.generate(prefix: "aow_")
         if configuration.adminPassword == nil {
             try SecretFile.write(password + "\n", to: configuration.adminPasswordPath)
+        }
+        try SecretFile.write(workerToken + "\n", to: configuration.workerTokenPath)
+        let admin = User(
+            email: configuration.adminEmail, name: "Administrator",
+            passwordHash: Passwords(cost: configuration.bcryptCost).hash(password), role: .admin)
+        try store.createFirstStart(admin: admin, workerToken: WorkerToken(name: "default", tokenHash: SecretToken.hash(workerToken)))
+        if configuration.adminPassword == nil {
             // Straight to the descriptor: a buffered print would sit unseen behind a pipe.
             FileHandle.standardOutput.write(Data(
                 "agentos: created admin \(admin.email) with password \(password) (saved in \(configuration.adminPasswordPath))\n".utf8))
         }
-        let workerToken = SecretToken.generate(prefix: "aow_")
-        try store.createWorkerToken(WorkerToken(name: "default", tokenHash: SecretToken.hash(workerToken)))
-        try SecretFile.write(workerToken + "\n", to: configuration.workerTokenPath)
         logger.notice("first start: admin account, default project and worker token created", metadata: [
             "admin": "\(admin.email)", "worker_token_file": "\(configuration.workerTokenPath)",
         ])

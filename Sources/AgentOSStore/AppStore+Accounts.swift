@@ -15,6 +15,17 @@ extension AppStore {
         }
     }
 
+    /// First start, in one transaction: the admin, the `default` project they own, and the
+    /// cloud-worker token. Nothing is written unless all of it is.
+    public func createFirstStart(admin: User, workerToken: WorkerToken) throws {
+        try writer.write { db in
+            try admin.insert(db)
+            let project = try Project(name: "default", createdBy: admin.id).inserted(db)
+            try ProjectMember(projectID: project.id, userID: admin.id, role: .owner).insert(db)
+            try workerToken.insert(db)
+        }
+    }
+
     /// The account with this id.
     public func user(id: String) throws -> User? {
         try writer.read { db in try User.fetchOne(db, key: id) }

@@ -27,14 +27,14 @@ extension AppStore {
     /// Queued jobs in dispatch order (higher priority first, then oldest first) that could
     /// go somewhere: cloud jobs when `includeCloud`, private jobs only of `privateOwners`.
     /// Filtering here keeps jobs no connected worker could take from crowding out the rest.
-    public func queuedJobs(limit: Int, includeCloud: Bool = true, privateOwners: Set<String> = []) throws -> [Job] {
+    public func queuedJobs(limit: Int, offset: Int = 0, includeCloud: Bool = true, privateOwners: Set<String> = []) throws -> [Job] {
         guard includeCloud || !privateOwners.isEmpty else { return [] }
         return try writer.read { db in
             var eligible = Column("target") == JobTarget.private && privateOwners.contains(Column("submitted_by"))
             if includeCloud { eligible = eligible || Column("target") == JobTarget.cloud }
             return try Job.filter(Column("status") == JobStatus.queued && eligible)
                 .order(Column("priority").desc, Column("created_at"), Column("id"))
-                .limit(limit)
+                .limit(limit, offset: offset)
                 .fetchAll(db)
         }
     }
@@ -85,12 +85,13 @@ extension AppStore {
 
     /// Puts a running job whose worker handed it back unrun into the queue again. The
     /// hand-back does not count against `max_attempts`.
-    public func release(jobID: String, attempt: Int, workerID: String) throws -> Job? {
+    public func release(jobID: String, attempt: Int, workerID: String, at now: Date = Date()) throws -> Job? {
         try writer.write { db in
             guard var job = try Job.fetchOne(db, key: jobID), job.status == .running, job.attempts == attempt,
                 job.workerID == workerID
             else { return nil }
             job.status = .queued
+            job.queuedAt = now
             job.attempts -= 1
             job.workerID = nil
             job.workerName = nil
@@ -112,6 +113,7 @@ extension AppStore {
                 job.finishedAt = now
             } else {
                 job.status = .queued
+                job.queuedAt = now
                 job.workerID = nil
                 job.workerName = nil
                 job.startedAt = nil
@@ -121,10 +123,36 @@ extension AppStore {
         }
     }
 
-    /// Fails queued jobs submitted before `cutoff` with `no_eligible_worker`.
-    public func failUnclaimed(submittedBefore cutoff: Date, at now: Date = Date()) throws -> [Job] {
+    /// Cancels a queued or running job; nil when it has already ended.
+    public func cancel(jobID: String, at now: Date = Date()) throws -> Job? {
         try writer.write { db in
-            let stale = try Job.filter(Column("status") == JobStatus.queued && Column("created_at") < cutoff).fetchAll(db)
+            guard var job = try Job.fetchOne(db, key: jobID), !job.status.isFinal else { return nil }
+            job.status = .cancelled
+            job.error = "cancelled"
+            job.finishedAt = now
+            try job.update(db)
+            return job
+        }
+    }
+
+    /// A page of a project's jobs, newest first, after the job `after` (a keyset cursor).
+    public func jobs(projectID: String, status: JobStatus?, origin: String?, after: (createdAt: Date, id: String)?, limit: Int) throws -> [Job] {
+        try writer.read { db in
+            var request = Job.filter(Column("project_id") == projectID)
+            if let status { request = request.filter(Column("status") == status) }
+            if let origin { request = request.filter(Column("origin") == origin) }
+            if let after {
+                request = request.filter(
+                    Column("created_at") < after.createdAt || (Column("created_at") == after.createdAt && Column("id") < after.id))
+            }
+            return try request.order(Column("created_at").desc, Column("id").desc).limit(limit).fetchAll(db)
+        }
+    }
+
+    /// Fails jobs waiting in the queue since before `cutoff` with `no_eligible_worker`.
+    public func failUnclaimed(queuedBefore cutoff: Date, at now: Date = Date()) throws -> [Job] {
+        try writer.write { db in
+            let stale = try Job.filter(Column("status") == JobStatus.queued && Column("queued_at") < cutoff).fetchAll(db)
             return try stale.map { job in
                 var job = job
                 job.status = .failed

@@ -7,6 +7,11 @@ extension AppStore {
         try writer.write { db in try record.upsert(db) }
     }
 
+    /// The worker with this id, connected or not.
+    public func worker(id: String) throws -> WorkerRecord? {
+        try writer.read { db in try WorkerRecord.fetchOne(db, key: id) }
+    }
+
     /// Marks a worker offline.
     public func workerDisconnected(id: String, at now: Date = Date()) throws {
         try writer.write { db in

@@ -92,6 +92,7 @@ public struct AppStore: Sendable {
                 t.column("submitted_by", .text).notNull()
                 t.column("idempotency_key", .text)
                 t.column("created_at", .datetime).notNull()
+                t.column("queued_at", .datetime).notNull()
                 t.column("started_at", .datetime)
                 t.column("finished_at", .datetime)
                 t.column("result", .jsonText)
@@ -104,8 +105,10 @@ public struct AppStore: Sendable {
             // The dispatcher's scan: queued jobs by priority, then submission order.
             try db.create(index: "jobs_queue", on: "jobs", columns: ["status", "priority", "created_at"])
             try db.create(index: "jobs_worker", on: "jobs", columns: ["worker_id", "status"])
-            // The queue-timeout sweep: queued jobs by age.
-            try db.create(index: "jobs_age", on: "jobs", columns: ["status", "created_at"])
+            // A project's job history, newest first.
+            try db.create(index: "jobs_history", on: "jobs", columns: ["project_id", "created_at", "id"])
+            // The queue-timeout sweep: queued jobs by time in the queue.
+            try db.create(index: "jobs_age", on: "jobs", columns: ["status", "queued_at"])
             try db.create(
                 index: "jobs_idempotency", on: "jobs", columns: ["project_id", "submitted_by", "idempotency_key"],
                 options: .unique, condition: Column("idempotency_key") != nil)

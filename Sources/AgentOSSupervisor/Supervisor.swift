@@ -134,6 +134,8 @@ public final class Supervisor: Service, Sendable {
             do {
                 try process.run()
                 children.withLock { $0[spec.name] = process }
+                // stopAll may have signalled the children just before this one was recorded.
+                if stopping.load(ordering: .relaxed) { kill(process.processIdentifier, SIGTERM) }
             } catch {
                 process.terminationHandler = nil
                 write("[\(spec.name)] cannot start: \(error)\n")

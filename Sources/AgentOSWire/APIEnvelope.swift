@@ -13,6 +13,8 @@ public enum APIOperation: String, Codable, Sendable, CaseIterable {
     case me
     case submitJob = "jobs.submit"
     case getJob = "jobs.get"
+    case listJobs = "jobs.list"
+    case cancelJob = "jobs.cancel"
     case listWorkers = "workers.list"
     case cluster
 }

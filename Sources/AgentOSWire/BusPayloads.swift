@@ -118,7 +118,8 @@ public struct Welcome: Codable, Sendable {
 
 /// `REJECT`: why the server will not talk to this connection.
 public struct Reject: Codable, Sendable, Error {
-    /// Machine-readable reason: `unauthorized`, `not_registered`, `bad_request`, `unsupported_protocol`.
+    /// Machine-readable reason: `not_registered`, `unauthorized`, `bad_request`,
+    /// `unsupported_protocol`, `worker_id_taken`.
     public var code: String
     /// Human explanation.
     public var message: String
@@ -133,6 +134,12 @@ public struct Reject: Codable, Sendable, Error {
     public static let notRegistered = "not_registered"
     /// The credential is wrong, revoked or expired; retrying will not help.
     public static let unauthorized = "unauthorized"
+    /// The hello is malformed or out of bounds.
+    public static let badRequest = "bad_request"
+    /// The worker speaks another protocol revision.
+    public static let unsupportedProtocol = "unsupported_protocol"
+    /// Another principal (another user, or cloud vs private) already uses this worker id.
+    public static let workerIDTaken = "worker_id_taken"
 }
 
 /// An empty body, for `HEARTBEAT`, `DRAIN` and `BYE`.

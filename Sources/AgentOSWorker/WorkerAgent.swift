@@ -37,7 +37,10 @@ public final class WorkerAgent: Service, @unchecked Sendable {
     private var lastHeard = Date()
     private var lastSent = Date.distantPast
     private var helloSentAt = Date.distantPast
-    private var reconnectDelay: TimeInterval = 0.2
+    /// How long to wait for a `WELCOME` before starting over with a new socket; doubles per
+    /// try up to `maxReconnectDelay`, from the dead-peer timeout. (libzmq itself reconnects
+    /// the TCP connection within seconds; a new socket only clears a stuck session.)
+    private var helloTimeout: TimeInterval?
     private var running: [String: RunningTask] = [:]
     /// Outcomes not yet acknowledged by a live connection; resent after a reconnect.
     private var unsent: [String: JobOutcome] = [:]
@@ -93,7 +96,7 @@ public final class WorkerAgent: Service, @unchecked Sendable {
                     switch event {
                     case .finished(let outcome):
                         running[outcome.jobID] = nil
-                        unsent[outcome.jobID] = outcome
+                        unsent[outcome.jobID] = Self.fitting(outcome)
                         sendUnsent()
                     case .shutdown:
                         guard shutdownDeadline == nil else { continue }
@@ -105,7 +108,10 @@ public final class WorkerAgent: Service, @unchecked Sendable {
                 }
             }
             if ready.contains(socketIndex) { receiveWaiting() }
-            if fatal.withLock({ $0 }) != nil { return }
+            if fatal.withLock({ $0 }) != nil {
+                stopJobs()
+                return
+            }
             if let deadline = shutdownDeadline, (running.isEmpty && unsent.isEmpty) || Date() >= deadline {
                 handBackAndLeave()
                 return
@@ -155,14 +161,13 @@ public final class WorkerAgent: Service, @unchecked Sendable {
         if welcomed {
             if silence > deadAfter {
                 logger.warning("server silent; reconnecting", metadata: ["silent_s": "\(Int(silence))"])
-                reconnectDelay = 0.2
                 connect()
             } else if now.timeIntervalSince(lastSent) >= heartbeatInterval {
                 send(.heartbeat, EmptyBody())
             }
-        } else if now.timeIntervalSince(helloSentAt) >= max(reconnectDelay, deadAfter) {
+        } else if now.timeIntervalSince(helloSentAt) >= helloTimeout ?? deadAfter {
             logger.info("no welcome yet; retrying", metadata: ["endpoint": "\(configuration.serverEndpoint)"])
-            reconnectDelay = min(configuration.maxReconnectDelay, reconnectDelay * 2)
+            helloTimeout = min(configuration.maxReconnectDelay, max(deadAfter, (helloTimeout ?? deadAfter) * 2))
             connect()
         }
     }
@@ -194,7 +199,7 @@ public final class WorkerAgent: Service, @unchecked Sendable {
             welcomed = true
             heartbeatInterval = max(0.05, Double(welcome.heartbeatMS) / 1000)
             deadAfterIntervals = max(2, welcome.deadAfterIntervals)
-            reconnectDelay = 0.2
+            helloTimeout = nil
             logger.info("connected", metadata: ["server": "\(configuration.serverEndpoint)", "worker": "\(configuration.name)"])
             if draining { send(.drain, EmptyBody()) }
             sendUnsent()
@@ -206,7 +211,9 @@ public final class WorkerAgent: Service, @unchecked Sendable {
                 welcomed = false
             } else {
                 logger.critical("server refused this worker", metadata: ["code": "\(reject.code)", "reason": "\(reject.message)"])
-                fatal.withLock { $0 = WorkerStopped(description: "the server refused this worker: \(reject.message)") }
+                let advice = configuration.kind == .private && reject.code == Reject.unauthorized
+                    ? " (your login may have expired: run `agentos login` again)" : ""
+                fatal.withLock { $0 = WorkerStopped(description: "the server refused this worker: \(reject.message)\(advice)") }
             }
         case .heartbeat:
             break
@@ -251,15 +258,49 @@ public final class WorkerAgent: Service, @unchecked Sendable {
 
     private func handBackAndLeave() {
         for (jobID, task) in running {
-            task.task.cancel()
             send(.release, RunningJob(jobID: jobID, attempt: task.attempt))
         }
         if !running.isEmpty { logger.notice("handed back unfinished jobs", metadata: ["count": "\(running.count)"]) }
-        running.removeAll()
+        stopJobs()
         send(.bye, EmptyBody())
-        // Give the goodbye a moment to leave before the socket closes with linger 0.
+        // Give the goodbye a moment to leave before the socket closes.
         try? socket?.setLinger(500)
         logger.notice("worker stopped")
+    }
+
+    /// Cancels every running job and waits (briefly) until their engines report back, so no
+    /// job process outlives the worker.
+    private func stopJobs() {
+        guard !running.isEmpty else { return }
+        running.values.forEach { $0.task.cancel() }
+        var poller = Poller()
+        let mailboxIndex = poller.add(fd: mailbox.fileDescriptor)
+        let deadline = Date().addingTimeInterval(5)
+        while !running.isEmpty, Date() < deadline {
+            guard let ready = try? poller.poll(timeoutMs: 100), ready.contains(mailboxIndex) else { continue }
+            for case .finished(let outcome) in mailbox.takeAll() {
+                running[outcome.jobID] = nil
+            }
+        }
+        if !running.isEmpty {
+            logger.error("jobs did not stop in time", metadata: ["jobs": "\(running.keys.sorted())"])
+        }
+        running.removeAll()
+    }
+
+    /// An outcome small enough for one bus message: an engine that lets a result through
+    /// past the bus limit gets it replaced by an `output_limit` failure, never a lost result.
+    static func fitting(_ outcome: JobOutcome) -> JobOutcome {
+        let size = BusMessage(.result, outcome).body.count
+        guard size > Bus.maxMessageBytes - 4096 else { return outcome }
+        var small = outcome
+        small.status = .failed
+        small.result = nil
+        small.error = "output_limit: the outcome is \(size) bytes, over the bus limit of \(Bus.maxMessageBytes)"
+        small.stdout = String(decoding: Array(outcome.stdout.utf8.prefix(65_536)), as: UTF8.self)
+        small.stderr = String(decoding: Array(outcome.stderr.utf8.prefix(65_536)), as: UTF8.self)
+        small.outputTruncated = true
+        return small
     }
 
     @discardableResult

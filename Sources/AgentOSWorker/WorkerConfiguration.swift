@@ -33,7 +33,7 @@ public struct WorkerConfiguration: Sendable {
         self.name = "\(host)-\(ProcessInfo.processInfo.processIdentifier)"
         self.workerID = UUID().uuidString.lowercased()
         self.drainTimeout = 30
-        self.maxReconnectDelay = 10
+        self.maxReconnectDelay = 30
     }
 }
 

@@ -64,7 +64,7 @@ struct SubmitCommand: AsyncParsableCommand {
         if let worker { body["worker"] = .string(worker) }
         if let labels { body["labels"] = .array(labels.split(separator: ",").map { .string(String($0)) }) }
         if let timeout { body["limits"] = ["timeout_s": .number(timeout)] }
-        let path = "/api/v1/projects/\(project.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? project)/jobs"
+        let path = "/api/v1/projects/\(project.pathEscaped)/jobs"
         var job = try await client.send("POST", path, query: wait ? ["wait": "60"] : [:], body: .object(body), timeout: 90)
         for warning in job["warnings"]?.arrayValue ?? [] {
             FileHandle.standardError.write(Data("warning: \(warning.stringValue ?? "")\n".utf8))
@@ -90,7 +90,31 @@ struct SubmitCommand: AsyncParsableCommand {
 }
 
 struct JobsCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "jobs", abstract: "Inspect jobs.", subcommands: [Get.self])
+    static let configuration = CommandConfiguration(
+        commandName: "jobs", abstract: "List, inspect and cancel jobs.", subcommands: [List.self, Get.self, Logs.self, Cancel.self])
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "List a project's jobs, newest first.")
+        @Option(help: "Project name or id (AGENTOS_PROJECT)") var project: String?
+        @Option(help: "Only jobs with this status") var status: String?
+        @Option(help: "How many (1-200)") var limit: Int = 20
+
+        func run() async throws {
+            guard let project = Settings.value(project, env: "PROJECT") else { throw ValidationError("give the project with --project") }
+            let client = try GatewayClient(credentials: try ConfigDirectory().loadCredentials())
+            var query = ["limit": String(limit)]
+            if let status { query["status"] = status }
+            let answer = try await client.send("GET", "/api/v1/projects/\(project.pathEscaped)/jobs", query: query)
+            let rows = (answer["jobs"]?.arrayValue ?? []).map { job -> [String] in
+                [
+                    job["id"]?.stringValue ?? "", job["status"]?.stringValue ?? "", job["target"]?.stringValue ?? "",
+                    job["worker"]?.stringValue ?? "-", job["created_at"]?.stringValue ?? "",
+                    job["error"]?.stringValue ?? "",
+                ]
+            }
+            print(Table.render(header: ["ID", "STATUS", "TARGET", "WORKER", "CREATED", "ERROR"], rows: rows))
+        }
+    }
 
     struct Get: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "get", abstract: "Show a job as JSON.")
@@ -98,8 +122,38 @@ struct JobsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let client = try GatewayClient(credentials: try ConfigDirectory().loadCredentials())
-            print(try await client.send("GET", "/api/v1/jobs/\(id)").prettyString)
+            print(try await client.send("GET", "/api/v1/jobs/\(id.pathEscaped)").prettyString)
         }
+    }
+
+    struct Logs: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "logs", abstract: "Print a job's captured stdout and stderr.")
+        @Argument(help: "The job id") var id: String
+
+        func run() async throws {
+            let client = try GatewayClient(credentials: try ConfigDirectory().loadCredentials())
+            let job = try await client.send("GET", "/api/v1/jobs/\(id.pathEscaped)")
+            FileHandle.standardOutput.write(Data((job["stdout"]?.stringValue ?? "").utf8))
+            FileHandle.standardError.write(Data((job["stderr"]?.stringValue ?? "").utf8))
+        }
+    }
+
+    struct Cancel: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "cancel", abstract: "Cancel a queued or running job.")
+        @Argument(help: "The job id") var id: String
+
+        func run() async throws {
+            let client = try GatewayClient(credentials: try ConfigDirectory().loadCredentials())
+            let job = try await client.send("POST", "/api/v1/jobs/\(id.pathEscaped)/cancel")
+            print("job \(job["id"]?.stringValue ?? id) \(job["status"]?.stringValue ?? "")")
+        }
+    }
+}
+
+extension String {
+    /// Escaped for use as one URL path segment.
+    var pathEscaped: String {
+        addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? self
     }
 }
 

@@ -23,7 +23,9 @@ struct ServerCommand: AsyncParsableCommand {
         let heartbeat = try Settings.int(heartbeatMs, env: "HEARTBEAT_MS", default: 1000)
         guard (10...60_000).contains(heartbeat) else { throw ValidationError("--heartbeat-ms must be 10-60000") }
         configuration.dispatch.heartbeatInterval = Double(heartbeat) / 1000
-        configuration.dispatch.queueTimeout = Double(try Settings.int(queueTimeout, env: "QUEUE_TIMEOUT", default: 3600))
+        let queueSeconds = try Settings.int(queueTimeout, env: "QUEUE_TIMEOUT", default: 3600)
+        guard queueSeconds >= 1 else { throw ValidationError("--queue-timeout must be at least 1 second") }
+        configuration.dispatch.queueTimeout = Double(queueSeconds)
         configuration.adminEmail = Settings.environment("ADMIN_EMAIL") ?? "admin@localhost"
         configuration.adminPassword = Settings.environment("ADMIN_PASSWORD")
         if let cost = Settings.environment("BCRYPT_COST").flatMap(UInt8.init), (4...31).contains(cost) {

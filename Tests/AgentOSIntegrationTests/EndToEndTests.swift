@@ -145,3 +145,51 @@ import Testing
         #expect(lines.sorted() == (0..<8).map(String.init).sorted(), "every job ran exactly once")
     }
 }
+
+@Suite(.serialized) struct JobControlTests {
+    @Test func cancelListAndProjectRoles() async throws {
+        let cluster = try Cluster()
+        defer { cluster.shutdown() }
+        try cluster.startServer()
+        try cluster.startGateway()
+        try await cluster.startWorker("only", slots: 1)
+        try await cluster.waitUntilHealthy()
+        _ = try cluster.addUser(email: "viewer@example.com", password: "viewer-pass", projectRole: .viewer)
+        _ = try cluster.addUser(email: "runner@example.com", password: "runner-pass", projectRole: .runner)
+        let admin = try await cluster.login()
+        let viewer = try await cluster.login("viewer@example.com", password: "viewer-pass")
+        let runner = try await cluster.login("runner@example.com", password: "runner-pass")
+        try await cluster.waitForWorkers(["only"], token: admin)
+
+        // A viewer reads but may not submit.
+        let (viewerSubmit, viewerError) = try await cluster.http("POST", "/api/v1/projects/default/jobs", body: ["code": "pass"], token: viewer)
+        #expect(viewerSubmit == 403 && viewerError["error"]?["code"] == "forbidden")
+
+        // Cancelling a running job frees its worker's only slot.
+        let (_, sleeper) = try await cluster.http(
+            "POST", "/api/v1/projects/default/jobs", body: ["code": "import time\ndef main():\n    time.sleep(60)"], token: admin)
+        let sleeperID = try #require(sleeper["id"]?.stringValue)
+        _ = try await cluster.waitForStatus(sleeperID, token: admin) { $0 == "running" }
+        #expect(try await cluster.http("POST", "/api/v1/jobs/\(sleeperID)/cancel", token: viewer).0 == 403)
+        #expect(try await cluster.http("POST", "/api/v1/jobs/\(sleeperID)/cancel", token: runner).0 == 403, "a runner cancels only its own jobs")
+        let (cancelStatus, cancelled) = try await cluster.http("POST", "/api/v1/jobs/\(sleeperID)/cancel", token: admin)
+        #expect(cancelStatus == 200 && cancelled["status"] == "cancelled")
+        #expect(try await cluster.http("POST", "/api/v1/jobs/\(sleeperID)/cancel", token: admin).0 == 409)
+        let (_, next) = try await cluster.http("POST", "/api/v1/projects/default/jobs?wait=30", body: ["code": "def main():\n    return 'next'"], token: runner)
+        #expect(next["result"] == "next", "the cancelled job's slot came back")
+        #expect(try await cluster.job(sleeperID, token: admin)["status"] == "cancelled", "the worker's late report changed nothing")
+
+        // Listing pages newest first with a cursor.
+        for i in 0..<3 {
+            _ = try await cluster.http("POST", "/api/v1/projects/default/jobs?wait=30", body: ["code": .string("def main():\n    return \(i)")], token: admin)
+        }
+        let (_, first) = try await cluster.http("GET", "/api/v1/projects/default/jobs?limit=2&status=succeeded", token: viewer)
+        let firstPage = first["jobs"]?.arrayValue ?? []
+        #expect(firstPage.map { $0["result"] } == [2, 1])
+        let cursor = try #require(first["next_cursor"]?.stringValue)
+        let (_, second) = try await cluster.http("GET", "/api/v1/projects/default/jobs?limit=2&status=succeeded&cursor=\(cursor)", token: viewer)
+        #expect((second["jobs"]?.arrayValue ?? []).map { $0["result"] } == [0, "next"])
+        #expect(try await cluster.http("GET", "/api/v1/projects/default/jobs?status=bogus", token: viewer).0 == 400)
+        #expect(try await cluster.http("GET", "/api/v1/projects/default/jobs?cursor=%%%", token: viewer).0 == 400)
+    }
+}

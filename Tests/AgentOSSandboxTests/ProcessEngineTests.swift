@@ -112,3 +112,13 @@ import Testing
         #expect(outcome.status == .cancelled)
     }
 }
+
+@Suite struct ProcessEngineLimitTests {
+    @Test func resultOverTheLimitFailsWithOutputLimit() async throws {
+        let outcome = await (try ProcessEngine()).run(JobAssignment(
+            jobID: "big", attempt: 1, code: "def main():\n    return 'x' * (5 * 1024 * 1024)", inputs: [:], limits: JobLimits()))
+        #expect(outcome.status == .failed)
+        #expect(outcome.error?.hasPrefix("output_limit") == true)
+        #expect(outcome.result == nil)
+    }
+}

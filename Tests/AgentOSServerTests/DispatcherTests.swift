@@ -237,6 +237,32 @@ extension Array where Element == Outbound {
         #expect(try h.store.job(id: job.id)?.status == .running)
     }
 
+    @Test func anotherPrincipalCannotTakeOverAWorkerID() throws {
+        let h = try DispatcherHarness()
+        let job = try h.submit()
+        let run = try h.connect("cloud", slots: 1).jobs(to: "cloud")[0]
+        // Alice's desktop claims the cloud worker's id and its running job.
+        let hijack = Hello(
+            workerID: "id-cloud", name: "evil", version: "t", slots: 1, labels: [], runtimes: [], kind: .private,
+            credential: WorkerCredential(), running: [RunningJob(jobID: job.id, attempt: run.attempt)])
+        let out = try h.dispatcher.accept(
+            identity: Array("evil".utf8), hello: hijack, principal: WorkerPrincipal(kind: .private, ownerID: h.alice.id), now: h.now)
+        #expect(out.commands(to: "evil") == [.reject])
+        #expect(try out[0].message.decode(Reject.self).code == Reject.workerIDTaken)
+        let forged = try h.send("evil", .result, JobOutcome(jobID: job.id, attempt: run.attempt, status: .succeeded, result: "forged"))
+        #expect(forged.commands(to: "evil") == [.reject])
+        #expect(try h.store.job(id: job.id)?.status == .running)
+        #expect(h.dispatcher.connectedWorkers.map(\.name) == ["cloud"])
+    }
+
+    @Test func jobsNoWorkerCanTakeDoNotStarveTheRest() throws {
+        let h = try DispatcherHarness()
+        for _ in 0..<600 { _ = try h.submit(labels: ["nobody-has-this"]) }
+        let runnable = try h.submit()
+        let out = try h.connect("plain", slots: 1)
+        #expect(try out.jobs(to: "plain").map(\.jobID) == [runnable.id])
+    }
+
     @Test func heartbeatsGoToEveryWorker() throws {
         let h = try DispatcherHarness()
         try h.connect("a")
@@ -245,14 +271,16 @@ extension Array where Element == Outbound {
         #expect(Set(out.filter { $0.message.command == .heartbeat }.map(\.identity)) == [Array("a".utf8), Array("b".utf8)])
     }
 
-    @Test func undeliverableJobIsRequeuedWithoutCountingAnAttempt() throws {
+    @Test func undeliverableJobsAreRequeuedWithoutCountingAnAttempt() throws {
         let h = try DispatcherHarness()
         let job = try h.submit()
-        let out = try h.connect("a", slots: 1)
-        let sent = try #require(out.first { $0.message.command == .job })
-        _ = try h.dispatcher.undeliverable(sent, now: h.now)
-        let stored = try #require(try h.store.job(id: job.id))
-        #expect(stored.status == .queued && stored.attempts == 0)
+        let other = try h.submit()
+        let out = try h.connect("a", slots: 2)
+        _ = try h.dispatcher.undeliverable(try out.jobs(to: "a"), to: Array("a".utf8), now: h.now)
+        for id in [job.id, other.id] {
+            let stored = try #require(try h.store.job(id: id))
+            #expect(stored.status == .queued && stored.attempts == 0)
+        }
         #expect(h.dispatcher.connectedWorkers.isEmpty)
     }
 }

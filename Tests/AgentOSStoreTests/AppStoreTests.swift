@@ -100,10 +100,19 @@ import Testing
         let base = Date(timeIntervalSince1970: 2_000_000)
         let old = try store.submit(Job(projectID: project.id, code: "x", inputs: [:], target: .cloud, submittedBy: owner.id, createdAt: base)).job
         let fresh = try store.submit(Job(projectID: project.id, code: "x", inputs: [:], target: .cloud, submittedBy: owner.id, createdAt: base + 100)).job
-        let expired = try store.failUnclaimed(submittedBefore: base + 50)
+        let expired = try store.failUnclaimed(queuedBefore: base + 50)
         #expect(expired.map(\.id) == [old.id])
         #expect(try store.job(id: old.id)?.error == "no_eligible_worker")
         #expect(try store.job(id: fresh.id)?.status == .queued)
+    }
+
+    @Test func queueTimeCountsFromTheLastRequeueNotTheSubmit() throws {
+        let base = Date(timeIntervalSince1970: 3_000_000)
+        let job = try store.submit(Job(projectID: project.id, code: "x", inputs: [:], target: .cloud, submittedBy: owner.id, createdAt: base)).job
+        _ = try store.assign(jobID: job.id, workerID: "w", workerName: "w", at: base + 10)
+        _ = try store.loseJob(jobID: job.id, attempt: 1, at: base + 100)
+        #expect(try store.failUnclaimed(queuedBefore: base + 50).isEmpty, "it has waited only since its worker was lost")
+        #expect(try store.job(id: job.id)?.queuedAt == base + 100)
     }
 
     @Test func databaseOnDiskUsesWAL() throws {

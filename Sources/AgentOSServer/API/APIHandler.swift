@@ -23,7 +23,7 @@ public struct APIHandler: Sendable {
     let watch: JobWatch
     let directory: WorkerDirectory
     let cluster: ClusterInfo
-    let jobQueued: @Sendable () -> Void
+    let busEvents: @Sendable (BusLoop.Event) -> Void
     let logger: Logger
 
     /// Longest `?wait=` a request may ask for, in seconds.
@@ -59,6 +59,10 @@ public struct APIHandler: Sendable {
             return try await submitJob(request, user: try await authenticate(request))
         case .getJob:
             return try await getJob(request, user: try await authenticate(request))
+        case .listJobs:
+            return try await listJobs(request, user: try await authenticate(request))
+        case .cancelJob:
+            return try await cancelJob(request, user: try await authenticate(request))
         case .listWorkers:
             return listWorkers(for: try await authenticate(request))
         case .cluster:
@@ -121,7 +125,7 @@ public struct APIHandler: Sendable {
         let submitted = try store.submit(job)
         job = submitted.job
         let ticket = wait.map { _ in watch.register(job.id) }
-        if submitted.created { jobQueued() }
+        if submitted.created { busEvents(.jobQueued) }
 
         var warnings: [String] = []
         if !directory.workers.contains(where: { $0.canRun(job) }) {
@@ -139,12 +143,56 @@ public struct APIHandler: Sendable {
         return (submitted.created ? 202 : 200, Representation.job(current, projectName: project.name, warnings: warnings))
     }
 
-    private func getJob(_ request: APIRequest, user: User) async throws -> (Int, JSONValue) {
-        guard let id = request.params["id"], let job = try store.job(id: id), let project = try store.project(id: job.projectID)
+    /// The job and its project, if the user may see them; 404 otherwise.
+    private func visibleJob(_ id: String?, user: User) throws -> (Job, Project, ProjectRole?) {
+        guard let id, let job = try store.job(id: id), let project = try store.project(id: job.projectID)
         else { throw APIError.notFound("job") }
         let role = try store.role(of: user.id, in: project.id)
         guard user.role == .admin || role != nil else { throw APIError.notFound("job") }
+        return (job, project, role)
+    }
+
+    private func getJob(_ request: APIRequest, user: User) async throws -> (Int, JSONValue) {
+        let (job, project, _) = try visibleJob(request.params["id"], user: user)
         return (200, Representation.job(job, projectName: project.name))
+    }
+
+    private func cancelJob(_ request: APIRequest, user: User) async throws -> (Int, JSONValue) {
+        let (job, project, role) = try visibleJob(request.params["id"], user: user)
+        let mayCancel = user.role == .admin || (role ?? .viewer) >= .editor || ((role ?? .viewer) >= .runner && job.submittedBy == user.id)
+        guard mayCancel else { throw APIError.forbidden("cancelling this job needs the editor role, or the runner role and being its submitter") }
+        guard let cancelled = try store.cancel(jobID: job.id) else {
+            throw APIError(409, "conflict", "job \(job.id) already ended as \(job.status.rawValue)")
+        }
+        if job.status == .running, let workerID = job.workerID {
+            busEvents(.jobCancelled(jobID: job.id, workerID: workerID, attempt: job.attempts))
+        }
+        watch.finished(job.id)
+        logger.info("job cancelled", metadata: ["job": "\(job.id)", "by": "\(user.id)"])
+        return (200, Representation.job(cancelled, projectName: project.name))
+    }
+
+    private func listJobs(_ request: APIRequest, user: User) async throws -> (Int, JSONValue) {
+        let (project, _) = try visibleProject(request.params["project"], user: user)
+        var status: JobStatus?
+        if let text = request.params["status"] {
+            guard let parsed = JobStatus(rawValue: text) else {
+                throw APIError.invalid("status must be one of \(JobStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            status = parsed
+        }
+        var limit = 50
+        if let text = request.params["limit"] {
+            guard let parsed = Int(text), (1...200).contains(parsed) else { throw APIError.invalid("limit must be 1-200") }
+            limit = parsed
+        }
+        let after = try request.params["cursor"].map(JobCursor.decode)
+        let jobs = try store.jobs(projectID: project.id, status: status, origin: request.params["origin"], after: after, limit: limit)
+        let next = jobs.count == limit ? jobs.last.map { JobCursor.encode(createdAt: $0.createdAt, id: $0.id) } : nil
+        return (200, [
+            "jobs": .array(jobs.map { Representation.job($0, projectName: project.name) }),
+            "next_cursor": next.map(JSONValue.string) ?? .null,
+        ])
     }
 
     private func waitSeconds(_ text: String?) throws -> Double? {

@@ -43,7 +43,8 @@ struct JobRequest: Equatable {
             if let timeout = try limitReader.number("timeout_s", in: 0.001...86_400, path: "limits.timeout_s") {
                 limits.timeoutSeconds = timeout
             }
-            if let kilobytes = try limitReader.number("max_output_kb", in: 1...65_536, path: "limits.max_output_kb") {
+            // Both streams and the result must fit one bus message (16 MiB).
+            if let kilobytes = try limitReader.number("max_output_kb", in: 1...4096, path: "limits.max_output_kb") {
                 limits.maxOutputBytes = Int(kilobytes) * 1024
             }
         }

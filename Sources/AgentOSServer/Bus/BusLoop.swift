@@ -11,6 +11,8 @@ final class BusLoop: @unchecked Sendable {
     enum Event: Sendable {
         /// A job was queued: try to dispatch.
         case jobQueued
+        /// A running job was cancelled: tell its worker to stop it.
+        case jobCancelled(jobID: String, workerID: String, attempt: Int)
         /// A `HELLO` passed authentication.
         case helloAccepted(identity: [UInt8], hello: Hello, principal: WorkerPrincipal)
         /// A `HELLO` failed authentication.
@@ -90,6 +92,8 @@ final class BusLoop: @unchecked Sendable {
         switch event {
         case .jobQueued:
             perform("dispatch") { try dispatcher.dispatch() }
+        case .jobCancelled(let jobID, let workerID, let attempt):
+            perform("cancel") { dispatcher.cancel(jobID: jobID, attempt: attempt, on: workerID) }
         case .helloAccepted(let identity, let hello, let principal):
             perform("hello") { try dispatcher.accept(identity: identity, hello: hello, principal: principal) }
         case .helloRejected(let identity, let reject):
@@ -128,15 +132,18 @@ final class BusLoop: @unchecked Sendable {
         }
     }
 
-    /// Checks a hello's shape here and its credential off-thread (bcrypt, JWT and the
-    /// database stay off the bus thread's hot path); the answer comes back as an event.
+    /// Checks a hello's shape here and its credential off-thread (JWT verification and the
+    /// token lookup stay off the bus thread); the answer comes back as an event.
     private func beginHello(identity: [UInt8], message: BusMessage) {
         let hello: Hello
         do {
             hello = try message.decode(Hello.self)
-            try Self.validate(hello)
         } catch {
-            send([Outbound(identity: identity, message: BusMessage(.reject, Reject(code: "bad_request", message: "\(error)")))])
+            send([Outbound(identity: identity, message: BusMessage(.reject, Reject(code: Reject.badRequest, message: "\(error)")))])
+            return
+        }
+        if let problem = Self.problem(with: hello) {
+            send([Outbound(identity: identity, message: BusMessage(.reject, problem))])
             return
         }
         let mailbox = self.mailbox
@@ -151,16 +158,19 @@ final class BusLoop: @unchecked Sendable {
         }
     }
 
-    static func validate(_ hello: Hello) throws {
+    /// Why a hello is unacceptable, or nil when it is fine.
+    static func problem(with hello: Hello) -> Reject? {
         guard hello.protocolVersion == Bus.protocolVersion else {
-            throw BusDecodingError(description: "protocol \(hello.protocolVersion) is not supported; this server speaks \(Bus.protocolVersion)")
+            return Reject(code: Reject.unsupportedProtocol, message: "protocol \(hello.protocolVersion) is not supported; this server speaks \(Bus.protocolVersion)")
         }
-        guard !hello.workerID.isEmpty, hello.workerID.utf8.count <= 128 else { throw BusDecodingError(description: "worker_id must be 1-128 bytes") }
-        guard !hello.name.isEmpty, hello.name.utf8.count <= 200 else { throw BusDecodingError(description: "name must be 1-200 bytes") }
-        guard (1...1024).contains(hello.slots) else { throw BusDecodingError(description: "slots must be 1-1024") }
-        guard hello.labels.count <= 64, hello.labels.allSatisfy({ !$0.isEmpty && $0.utf8.count <= 64 }) else {
-            throw BusDecodingError(description: "at most 64 labels of 1-64 bytes")
-        }
+        let problem: String? =
+            if hello.workerID.isEmpty || hello.workerID.utf8.count > 128 { "worker_id must be 1-128 bytes" }
+            else if hello.name.isEmpty || hello.name.utf8.count > 200 { "name must be 1-200 bytes" }
+            else if !(1...1024).contains(hello.slots) { "slots must be 1-1024" }
+            else if hello.labels.count > 64 || !hello.labels.allSatisfy({ !$0.isEmpty && $0.utf8.count <= 64 }) { "at most 64 labels of 1-64 bytes" }
+            else if hello.running.count > 4096 { "at most 4096 running jobs" }
+            else { nil }
+        return problem.map { Reject(code: Reject.badRequest, message: $0) }
     }
 
     /// Runs a dispatcher step and sends what it produced; a failing step is logged, never fatal.
@@ -186,12 +196,16 @@ final class BusLoop: @unchecked Sendable {
                 logger.error("bus send failed", metadata: ["error": "\(error)"])
                 delivered = false
             }
-            // A heartbeat or reject to a vanished peer can be dropped; a job must not be.
+            // A heartbeat or reject to a vanished peer can be dropped; a job must not be, nor
+            // any other job still waiting in this batch for the same connection.
             if !delivered, outbound.message.command == .job {
+                let sameConnection = queue.filter { $0.identity == outbound.identity && $0.message.command == .job }
+                queue.removeAll { $0.identity == outbound.identity }
+                let jobs = ([outbound] + sameConnection).compactMap { try? $0.message.decode(JobAssignment.self) }
                 do {
-                    queue.append(contentsOf: try dispatcher.undeliverable(outbound))
+                    queue.append(contentsOf: try dispatcher.undeliverable(jobs, to: outbound.identity))
                 } catch {
-                    logger.error("could not requeue undelivered job", metadata: ["error": "\(error)"])
+                    logger.error("could not requeue undelivered jobs", metadata: ["error": "\(error)"])
                 }
             }
         }

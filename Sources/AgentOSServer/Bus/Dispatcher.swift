@@ -121,6 +121,14 @@ public final class Dispatcher {
     /// Registers an authenticated `HELLO`: welcomes the worker, reconciles the jobs it says it
     /// still runs with the database, and hands it work.
     public func accept(identity: [UInt8], hello: Hello, principal: WorkerPrincipal, now: Date = Date()) throws -> [Outbound] {
+        // A worker id belongs to whoever first used it: nobody else may take over its jobs.
+        let owner = try workers[hello.workerID].map { WorkerPrincipal(kind: $0.kind, ownerID: $0.ownerID) }
+            ?? store.worker(id: hello.workerID).map { WorkerPrincipal(kind: $0.kind, ownerID: $0.ownerID) }
+        if let owner, owner != principal {
+            logger.warning("hello with another principal's worker id", metadata: ["id": "\(hello.workerID)"])
+            return [Outbound(identity: identity, message: BusMessage(.reject, Reject(
+                code: Reject.workerIDTaken, message: "worker id \(hello.workerID) belongs to another account or kind of worker")))]
+        }
         if let previous = workerIDByIdentity[identity], previous != hello.workerID {
             // The same connection now speaks for another worker: forget the old one entirely.
             try dropWorker(previous, now: now, reason: "connection reused")
@@ -191,7 +199,7 @@ public final class Dispatcher {
                 logger.debug("job finished", metadata: ["job": "\(job.id)", "status": "\(job.status.rawValue)"])
                 jobFinished(job)
             } else {
-                logger.info("ignored stale result", metadata: [
+                logger.info("ignored a result for an attempt that no longer counts", metadata: [
                     "job": "\(outcome.jobID)", "attempt": "\(outcome.attempt)", "worker": "\(worker.name)",
                 ])
             }
@@ -200,7 +208,7 @@ public final class Dispatcher {
             let handedBack = try message.decode(RunningJob.self)
             if worker.running[handedBack.jobID] == handedBack.attempt {
                 workers[workerID]?.running[handedBack.jobID] = nil
-                _ = try store.release(jobID: handedBack.jobID, attempt: handedBack.attempt, workerID: workerID)
+                _ = try store.release(jobID: handedBack.jobID, attempt: handedBack.attempt, workerID: workerID, at: now)
                 logger.info("job handed back", metadata: ["job": "\(handedBack.jobID)", "worker": "\(worker.name)"])
             } else {
                 logger.info("ignored hand-back of a job the worker does not hold", metadata: [
@@ -220,16 +228,23 @@ public final class Dispatcher {
         }
     }
 
-    /// A message could not be delivered (the connection is gone): forget that worker and
-    /// put an undelivered job straight back in the queue.
-    public func undeliverable(_ outbound: Outbound, now: Date = Date()) throws -> [Outbound] {
-        guard let workerID = workerIDByIdentity[outbound.identity] else { return [] }
-        if outbound.message.command == .job, let job = try? outbound.message.decode(JobAssignment.self) {
+    /// Jobs could not be delivered (the connection is gone): forget that worker and put
+    /// the undelivered jobs straight back in the queue, their attempts uncounted.
+    public func undeliverable(_ jobs: [JobAssignment], to identity: [UInt8], now: Date = Date()) throws -> [Outbound] {
+        guard let workerID = workerIDByIdentity[identity] else { return [] }
+        for job in jobs where workers[workerID]?.running[job.jobID] == job.attempt {
             workers[workerID]?.running[job.jobID] = nil
-            _ = try store.release(jobID: job.jobID, attempt: job.attempt, workerID: workerID)
+            _ = try store.release(jobID: job.jobID, attempt: job.attempt, workerID: workerID, at: now)
         }
         try dropWorker(workerID, now: now, reason: "unreachable")
         return try dispatch(now: now)
+    }
+
+    /// A job was cancelled while running: ask its worker to stop it. The slot stays taken
+    /// until the worker reports the run ended.
+    public func cancel(jobID: String, attempt: Int, on workerID: String) -> [Outbound] {
+        guard let worker = workers[workerID], worker.running[jobID] == attempt else { return [] }
+        return [Outbound(identity: worker.identity, message: BusMessage(.cancel, RunningJob(jobID: jobID, attempt: attempt)))]
     }
 
     // MARK: Time
@@ -251,7 +266,7 @@ public final class Dispatcher {
         }
         if now.timeIntervalSince(lastQueueSweep) >= settings.heartbeatInterval {
             lastQueueSweep = now
-            for job in try store.failUnclaimed(submittedBefore: now.addingTimeInterval(-settings.queueTimeout), at: now) {
+            for job in try store.failUnclaimed(queuedBefore: now.addingTimeInterval(-settings.queueTimeout), at: now) {
                 logger.info("job expired in queue", metadata: ["job": "\(job.id)"])
                 jobFinished(job)
             }
@@ -267,28 +282,38 @@ public final class Dispatcher {
 
     // MARK: Dispatch
 
-    /// Queued jobs considered per dispatch round.
-    static let scanLimit = 500
+    /// Queued jobs read per page, and the most pages one dispatch round reads.
+    static let pageSize = 256
+    static let maxPages = 40
 
     /// Assigns queued jobs to eligible workers with free slots, most free slots first.
     public func dispatch(now: Date = Date()) throws -> [Outbound] {
         let available = workers.values.filter { $0.freeSlots > 0 }
         guard !available.isEmpty else { return [] }
-        let candidates = try store.queuedJobs(
-            limit: Self.scanLimit, includeCloud: available.contains { $0.kind == .cloud },
-            privateOwners: Set(available.compactMap { $0.kind == .private ? $0.ownerID : nil }))
+        let includeCloud = available.contains { $0.kind == .cloud }
+        let privateOwners = Set(available.compactMap { $0.kind == .private ? $0.ownerID : nil })
         var out: [Outbound] = []
-        for job in candidates {
-            guard let worker = workers.values.filter({ $0.freeSlots > 0 && $0.canRun(job) })
-                .max(by: { ($0.freeSlots, $1.workerID) < ($1.freeSlots, $0.workerID) })
-            else { continue }
-            guard let assigned = try store.assign(jobID: job.id, workerID: worker.workerID, workerName: worker.name, at: now)
-            else { continue }
-            workers[worker.workerID]?.running[assigned.id] = assigned.attempts
-            out.append(Outbound(identity: worker.identity, message: BusMessage(.job, JobAssignment(
-                jobID: assigned.id, attempt: assigned.attempts, code: assigned.code, inputs: assigned.inputs,
-                limits: assigned.limits))))
-            if !workers.values.contains(where: { $0.freeSlots > 0 }) { break }
+        // Page through the queue until the free slots are filled or the queue ends, so jobs
+        // no connected worker can take (labels, a named worker) cannot starve those behind.
+        var skipped = 0
+        for _ in 0..<Self.maxPages {
+            let page = try store.queuedJobs(
+                limit: Self.pageSize, offset: skipped, includeCloud: includeCloud, privateOwners: privateOwners)
+            for job in page {
+                guard let worker = workers.values.filter({ $0.freeSlots > 0 && $0.canRun(job) })
+                    .max(by: { ($0.freeSlots, $1.workerID) < ($1.freeSlots, $0.workerID) }),
+                    let assigned = try store.assign(jobID: job.id, workerID: worker.workerID, workerName: worker.name, at: now)
+                else {
+                    skipped += 1
+                    continue
+                }
+                workers[worker.workerID]?.running[assigned.id] = assigned.attempts
+                out.append(Outbound(identity: worker.identity, message: BusMessage(.job, JobAssignment(
+                    jobID: assigned.id, attempt: assigned.attempts, code: assigned.code, inputs: assigned.inputs,
+                    limits: assigned.limits))))
+                if !workers.values.contains(where: { $0.freeSlots > 0 }) { return out }
+            }
+            if page.count < Self.pageSize { break }
         }
         return out
     }

@@ -44,6 +44,8 @@ public struct Job: Codable, Sendable, Equatable, FetchableRecord, PersistableRec
     public var idempotencyKey: String?
     /// When it was submitted.
     public var createdAt: Date
+    /// When it last entered the queue (submit, or back after a lost worker or a hand-back).
+    public var queuedAt: Date
     /// When its current attempt was dispatched.
     public var startedAt: Date?
     /// When it ended.
@@ -85,6 +87,7 @@ public struct Job: Codable, Sendable, Equatable, FetchableRecord, PersistableRec
         self.submittedBy = submittedBy
         self.idempotencyKey = idempotencyKey
         self.createdAt = createdAt
+        self.queuedAt = createdAt
         self.stdout = ""
         self.stderr = ""
         self.outputTruncated = false
@@ -113,6 +116,7 @@ public struct Job: Codable, Sendable, Equatable, FetchableRecord, PersistableRec
         case submittedBy = "submitted_by"
         case idempotencyKey = "idempotency_key"
         case createdAt = "created_at"
+        case queuedAt = "queued_at"
         case startedAt = "started_at"
         case finishedAt = "finished_at"
         case exitCode = "exit_code"

@@ -1,0 +1,102 @@
+@testable import AgentOSWorker
+import AgentOSSandbox
+import AgentOSWire
+import Foundation
+import Logging
+import ServiceLifecycle
+import Testing
+import ZeroMQ
+
+/// The worker against a scripted server: a plain ROUTER socket in the test speaking the bus
+/// protocol from docs/PROTOCOL.md.
+@Suite struct WorkerAgentTests {
+    final class FakeServer: @unchecked Sendable {
+        let socket: Socket
+        let endpoint: String
+
+        init() throws {
+            socket = try Context().makeSocket(.router)
+            try socket.setLinger(0)
+            try socket.setReceiveTimeout(10_000)
+            try socket.bind("tcp://127.0.0.1:*")
+            endpoint = try socket.lastEndpoint
+        }
+
+        /// The next message other than a heartbeat, with the sender's identity. The blocking
+        /// receive runs on its own thread, never on the cooperative pool the worker needs.
+        func next() async throws -> ([UInt8], BusMessage) {
+            let frames: [[UInt8]]? = try await withCheckedThrowingContinuation { continuation in
+                Thread { [socket] in
+                    do {
+                        while true {
+                            guard let frames = try socket.receive() else { return continuation.resume(returning: nil) }
+                            if try BusMessage(frames: frames[1...]).command != .heartbeat { return continuation.resume(returning: frames) }
+                        }
+                    } catch {
+                        continuation.resume(throwing: error)
+                    }
+                }.start()
+            }
+            let received = try #require(frames, "the worker sent nothing")
+            return (received[0], try BusMessage(frames: received[1...]))
+        }
+
+        func send(_ identity: [UInt8], _ command: BusCommand, _ body: some Encodable) throws {
+            try socket.send([identity] + BusMessage(command, body).frames)
+        }
+    }
+
+    @Test func helloJobStartedResultAndGoodbye() async throws {
+        let server = try FakeServer()
+        var configuration = WorkerConfiguration(serverEndpoint: server.endpoint, kind: .cloud, credential: WorkerCredential(workerToken: "t"))
+        configuration.slots = 3
+        configuration.labels = ["gpu"]
+        configuration.name = "under-test"
+        let agent = try WorkerAgent(configuration: configuration, engine: try ProcessEngine(), logger: Logger(label: "test"))
+        let group = ServiceGroup(services: [agent], logger: Logger(label: "test"))
+        let running = Task { try await group.run() }
+
+        let (identity, helloMessage) = try await server.next()
+        #expect(helloMessage.command == .hello)
+        let hello = try helloMessage.decode(Hello.self)
+        #expect(hello.slots == 3 && hello.labels == ["gpu"] && hello.name == "under-test" && hello.credential.workerToken == "t")
+        try server.send(identity, .welcome, Welcome(workerID: hello.workerID, heartbeatMS: 200, deadAfterIntervals: 5, serverVersion: "t"))
+
+        let job = JobAssignment(jobID: "j1", attempt: 4, code: "def main(a):\n    return a + 1", inputs: ["a": 41], limits: JobLimits())
+        try server.send(identity, .job, job)
+        let (_, started) = try await server.next()
+        #expect(started.command == .started)
+        #expect(try started.decode(RunningJob.self) == RunningJob(jobID: "j1", attempt: 4))
+        let (_, result) = try await server.next()
+        let outcome = try result.decode(JobOutcome.self)
+        #expect(outcome.jobID == "j1" && outcome.attempt == 4 && outcome.status == .succeeded && outcome.result == 42)
+
+        await group.triggerGracefulShutdown()
+        let (_, drain) = try await server.next()
+        #expect(drain.command == .drain)
+        let (_, bye) = try await server.next()
+        #expect(bye.command == .bye)
+        try await running.value
+    }
+
+    @Test func fatalRejectStopsTheWorkerWithTheReason() async throws {
+        let server = try FakeServer()
+        let agent = try WorkerAgent(
+            configuration: WorkerConfiguration(serverEndpoint: server.endpoint, kind: .private, credential: WorkerCredential(accessToken: "old")),
+            engine: try ProcessEngine(), logger: Logger(label: "test"))
+        let running = Task { try await agent.run() }
+        let (identity, hello) = try await server.next()
+        #expect(hello.command == .hello)
+        try server.send(identity, .reject, Reject(code: Reject.unauthorized, message: "expired"))
+        await #expect(throws: WorkerStopped.self) { try await running.value }
+    }
+
+    @Test func oversizedOutcomeBecomesAnOutputLimitFailure() {
+        let huge = JobOutcome(jobID: "j", attempt: 1, status: .succeeded, result: .string(String(repeating: "x", count: Bus.maxMessageBytes)))
+        let fitted = WorkerAgent.fitting(huge)
+        #expect(fitted.status == .failed && fitted.result == nil && fitted.error?.hasPrefix("output_limit") == true)
+        #expect(BusMessage(.result, fitted).body.count < Bus.maxMessageBytes)
+        let small = JobOutcome(jobID: "j", attempt: 1, status: .succeeded, result: 1)
+        #expect(WorkerAgent.fitting(small) == small)
+    }
+}
