@@ -123,6 +123,19 @@ extension AppStore {
         }
     }
 
+    /// Ends a run whose worker never reported within the time limit and its grace period:
+    /// `timed_out`. Nil when that attempt is no longer running.
+    public func expire(jobID: String, attempt: Int, at now: Date = Date()) throws -> Job? {
+        try writer.write { db in
+            guard var job = try Job.fetchOne(db, key: jobID), job.status == .running, job.attempts == attempt else { return nil }
+            job.status = .timedOut
+            job.error = "timed_out: no result from worker \(job.workerName ?? "?") within the time limit"
+            job.finishedAt = now
+            try job.update(db)
+            return job
+        }
+    }
+
     /// Cancels a queued or running job; nil when it has already ended.
     public func cancel(jobID: String, at now: Date = Date()) throws -> Job? {
         try writer.write { db in

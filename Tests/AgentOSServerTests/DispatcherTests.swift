@@ -263,6 +263,24 @@ extension Array where Element == Outbound {
         #expect(try out.jobs(to: "plain").map(\.jobID) == [runnable.id])
     }
 
+    @Test func aRunThatNeverReportsTimesOutOnTheServer() throws {
+        let h = try DispatcherHarness()
+        let job = try h.submit()
+        let run = try h.connect("mute", slots: 1).jobs(to: "mute")[0]
+        let limit = run.limits.timeoutSeconds
+        _ = try h.send("mute", .heartbeat, EmptyBody())
+        h.now += limit + 1
+        _ = try h.send("mute", .heartbeat, EmptyBody())
+        #expect(try h.dispatcher.tick(now: h.now).commands(to: "mute").contains(.cancel) == false, "still within the grace period")
+        h.now += 60
+        _ = try h.send("mute", .heartbeat, EmptyBody())
+        let out = try h.dispatcher.tick(now: h.now)
+        #expect(out.commands(to: "mute").contains(.cancel))
+        let expired = try #require(try h.store.job(id: job.id))
+        #expect(expired.status == .timedOut && expired.error?.hasPrefix("timed_out") == true)
+        #expect(h.recorder.ids.withLock { $0 } == [job.id])
+    }
+
     @Test func heartbeatsGoToEveryWorker() throws {
         let h = try DispatcherHarness()
         try h.connect("a")

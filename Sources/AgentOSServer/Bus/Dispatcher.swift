@@ -98,6 +98,9 @@ public final class Dispatcher {
     private var workerIDByIdentity: [[UInt8]: String] = [:]
     /// Until then, jobs the database calls running may still be claimed by reconnecting workers.
     private var recoveryDeadline: Date?
+    /// When each dispatched run must have reported by: its time limit plus a grace period.
+    /// A worker that is alive but never reports must not hold a job forever.
+    private var deadlines: [String: (attempt: Int, at: Date)] = [:]
     private var lastHeartbeat = Date.distantPast
     private var lastQueueSweep = Date.distantPast
 
@@ -150,6 +153,7 @@ public final class Dispatcher {
                 job.workerID == hello.workerID
             {
                 worker.running[jobID] = attempt
+                deadlines[jobID] = (attempt, deadline(for: job, from: job.startedAt ?? now))
             } else {
                 // Requeued or finished meanwhile: that run's result would be ignored, so stop it.
                 out.append(Outbound(identity: identity, message: BusMessage(.cancel, RunningJob(jobID: jobID, attempt: attempt))))
@@ -194,6 +198,7 @@ public final class Dispatcher {
             let outcome = try message.decode(JobOutcome.self)
             if worker.running[outcome.jobID] == outcome.attempt {
                 workers[workerID]?.running[outcome.jobID] = nil
+                deadlines[outcome.jobID] = nil
             }
             if let job = try store.finish(outcome, workerID: workerID, at: now) {
                 logger.debug("job finished", metadata: ["job": "\(job.id)", "status": "\(job.status.rawValue)"])
@@ -264,6 +269,13 @@ public final class Dispatcher {
                 changed = true
             }
         }
+        for (jobID, deadline) in deadlines where now >= deadline.at {
+            deadlines[jobID] = nil
+            guard let expired = try store.expire(jobID: jobID, attempt: deadline.attempt, at: now) else { continue }
+            logger.warning("job overran its time limit without a result", metadata: ["job": "\(jobID)", "worker": "\(expired.workerName ?? "")"])
+            jobFinished(expired)
+            if let workerID = expired.workerID { out += cancel(jobID: jobID, attempt: deadline.attempt, on: workerID) }
+        }
         if now.timeIntervalSince(lastQueueSweep) >= settings.heartbeatInterval {
             lastQueueSweep = now
             for job in try store.failUnclaimed(queuedBefore: now.addingTimeInterval(-settings.queueTimeout), at: now) {
@@ -308,6 +320,7 @@ public final class Dispatcher {
                     continue
                 }
                 workers[worker.workerID]?.running[assigned.id] = assigned.attempts
+                deadlines[assigned.id] = (assigned.attempts, deadline(for: assigned, from: now))
                 out.append(Outbound(identity: worker.identity, message: BusMessage(.job, JobAssignment(
                     jobID: assigned.id, attempt: assigned.attempts, code: assigned.code, inputs: assigned.inputs,
                     limits: assigned.limits))))
@@ -319,6 +332,10 @@ public final class Dispatcher {
     }
 
     // MARK: Loss
+
+    private func deadline(for job: Job, from start: Date) -> Date {
+        start.addingTimeInterval(job.timeoutSeconds + max(30, settings.deadPeerTimeout * 2))
+    }
 
     private func dropWorker(_ workerID: String, now: Date, reason: String) throws {
         guard let worker = workers.removeValue(forKey: workerID) else { return }
