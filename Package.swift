@@ -122,6 +122,7 @@ let package = Package(
         ),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
         .testTarget(name: "AgentOSWireTests", dependencies: ["AgentOSWire"]),
+        .testTarget(name: "AgentOSAuthTests", dependencies: ["AgentOSAuth"]),
         .testTarget(name: "AgentOSWorkerTests", dependencies: ["AgentOSWorker", "AgentOSSandbox", "AgentOSWire", "ZeroMQ"]),
         .testTarget(name: "AgentOSSupervisorTests", dependencies: ["AgentOSSupervisor"]),
         .testTarget(name: "AgentOSSandboxTests", dependencies: ["AgentOSSandbox", "AgentOSWire"]),

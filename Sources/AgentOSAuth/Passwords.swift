@@ -1,3 +1,4 @@
+import Dispatch
 import HummingbirdBcrypt
 
 /// bcrypt password hashing with a configurable cost.
@@ -24,6 +25,16 @@ public struct Passwords: Sendable {
             return false
         }
         return Bcrypt.verify(password, hash: hash)
+    }
+
+    /// `verify(_:hash:)` on a GCD thread: bcrypt takes tens of milliseconds by design and
+    /// must not hold one of the few cooperative threads every request shares.
+    public func verifyOffloaded(_ password: String, hash: String?) async -> Bool {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global(qos: .userInitiated).async {
+                continuation.resume(returning: verify(password, hash: hash))
+            }
+        }
     }
 
     // A hash of the same cost for unknown accounts; bcrypt's time depends only on the cost.

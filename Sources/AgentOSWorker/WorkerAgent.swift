@@ -76,6 +76,8 @@ public final class WorkerAgent: Service, @unchecked Sendable {
         connect()
         var shutdownDeadline: Date?
         defer {
+            // However the loop ends, no job process outlives the worker.
+            stopJobs()
             socket?.close()
             socket = nil
         }
@@ -108,10 +110,7 @@ public final class WorkerAgent: Service, @unchecked Sendable {
                 }
             }
             if ready.contains(socketIndex) { receiveWaiting() }
-            if fatal.withLock({ $0 }) != nil {
-                stopJobs()
-                return
-            }
+            if fatal.withLock({ $0 }) != nil { return }
             if let deadline = shutdownDeadline, (running.isEmpty && unsent.isEmpty) || Date() >= deadline {
                 handBackAndLeave()
                 return

@@ -90,7 +90,7 @@ public struct APIHandler: Sendable {
         let email = try reader.string("email", maxLength: 320, required: true) ?? ""
         let password = try reader.string("password", maxLength: 1024, required: true) ?? ""
         let user = try store.user(email: email)
-        let passwordMatches = passwords.verify(password, hash: user?.passwordHash)
+        let passwordMatches = await passwords.verifyOffloaded(password, hash: user?.passwordHash)
         guard let user, passwordMatches, !user.disabled else {
             logger.notice("failed login", metadata: ["email": "\(email)"])
             throw APIError(401, "invalid_credentials", "email or password is wrong")

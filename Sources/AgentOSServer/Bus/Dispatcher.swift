@@ -116,9 +116,6 @@ public final class Dispatcher {
     /// The workers connected now.
     public var connectedWorkers: [ConnectedWorker] { Array(workers.values) }
 
-    /// The worker id registered for a connection.
-    public func workerID(for identity: [UInt8]) -> String? { workerIDByIdentity[identity] }
-
     // MARK: Registration
 
     /// Registers an authenticated `HELLO`: welcomes the worker, reconciles the jobs it says it
