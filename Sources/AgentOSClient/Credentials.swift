@@ -73,9 +73,11 @@ public struct ConfigDirectory: Sendable {
         return credentials
     }
 
-    /// A stable id for this machine's private worker, made on first use.
-    public func desktopWorkerID() throws -> String {
-        let idPath = path + "/desktop-id"
+    /// A stable id for this machine's private worker serving `userID`, made on first use.
+    /// Per user: the server binds a worker id to the account that first used it.
+    public func desktopWorkerID(userID: String) throws -> String {
+        let safeUser = userID.filter { $0.isLetter || $0.isNumber || $0 == "-" }
+        let idPath = path + "/desktop-id-\(safeUser)"
         if let data = FileManager.default.contents(atPath: idPath) {
             let id = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             if !id.isEmpty { return id }

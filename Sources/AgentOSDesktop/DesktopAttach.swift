@@ -47,7 +47,7 @@ public enum DesktopAttach {
         }
         var configuration = WorkerConfiguration(
             serverEndpoint: endpoint, kind: .private, credential: WorkerCredential(accessToken: credentials.accessToken))
-        configuration.workerID = try configDirectory.desktopWorkerID()
+        configuration.workerID = try configDirectory.desktopWorkerID(userID: credentials.userID)
         let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "desktop"
         configuration.name = name ?? "\(host)-desktop"
         if let slots { configuration.slots = slots }

@@ -136,27 +136,29 @@ extension AppStore {
         }
     }
 
-    /// Cancels a queued or running job; nil when it has already ended.
-    public func cancel(jobID: String, at now: Date = Date()) throws -> Job? {
+    /// Cancels a queued or running job, returning it as it was just before and as it is now;
+    /// nil when it has already ended.
+    public func cancel(jobID: String, at now: Date = Date()) throws -> (before: Job, after: Job)? {
         try writer.write { db in
-            guard var job = try Job.fetchOne(db, key: jobID), !job.status.isFinal else { return nil }
+            guard let before = try Job.fetchOne(db, key: jobID), !before.status.isFinal else { return nil }
+            var job = before
             job.status = .cancelled
             job.error = "cancelled"
             job.finishedAt = now
             try job.update(db)
-            return job
+            return (before, job)
         }
     }
 
-    /// A page of a project's jobs, newest first, after the job `after` (a keyset cursor).
-    public func jobs(projectID: String, status: JobStatus?, origin: String?, after: (createdAt: Date, id: String)?, limit: Int) throws -> [Job] {
+    /// A page of a project's jobs, newest first, after the job with id `after` (a keyset
+    /// cursor compared on the stored values, so no precision is lost in between).
+    public func jobs(projectID: String, status: JobStatus?, origin: String?, after: String?, limit: Int) throws -> [Job] {
         try writer.read { db in
             var request = Job.filter(Column("project_id") == projectID)
             if let status { request = request.filter(Column("status") == status) }
             if let origin { request = request.filter(Column("origin") == origin) }
             if let after {
-                request = request.filter(
-                    Column("created_at") < after.createdAt || (Column("created_at") == after.createdAt && Column("id") < after.id))
+                request = request.filter(literal: "(created_at, id) < (SELECT created_at, id FROM jobs WHERE id = \(after))")
             }
             return try request.order(Column("created_at").desc, Column("id").desc).limit(limit).fetchAll(db)
         }

@@ -223,7 +223,7 @@ public final class WorkerAgent: Service, @unchecked Sendable {
             if let task = running[cancel.jobID], task.attempt == cancel.attempt {
                 task.task.cancel()
             }
-            if unsent[cancel.jobID]?.attempt == cancel.attempt { unsent[cancel.jobID] = nil }
+            // An unsent outcome still goes out: the server frees the slot on it and ignores the rest.
             if recentlySent[cancel.jobID]?.outcome.attempt == cancel.attempt { recentlySent[cancel.jobID] = nil }
         case .hello, .started, .result, .release, .drain, .bye:
             throw BusDecodingError(description: "not a server command")

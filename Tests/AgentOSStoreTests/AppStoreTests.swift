@@ -139,3 +139,24 @@ import Testing
         #expect(try store.queuedJobs(limit: 10, includeCloud: false, privateOwners: []).isEmpty)
     }
 }
+
+@Suite struct JobHistoryTests {
+    @Test func pagesVisitEveryJobOnceEvenWithEqualTimestamps() throws {
+        let store = try AppStore.inMemory()
+        let user = try store.createUser(User(email: "a@x", name: "A", passwordHash: "x", role: .user))
+        let project = try store.createProject(name: "p", owner: user.id)
+        let instant = Date(timeIntervalSince1970: 1_700_000_000.1234)
+        var ids: Set<String> = []
+        for _ in 0..<5 {
+            ids.insert(try store.submit(Job(projectID: project.id, code: "", inputs: [:], target: .cloud, submittedBy: user.id, createdAt: instant)).job.id)
+        }
+        var seen: [String] = []
+        var after: String?
+        repeat {
+            let page = try store.jobs(projectID: project.id, status: nil, origin: nil, after: after, limit: 2)
+            seen += page.map(\.id)
+            after = page.count == 2 ? page.last?.id : nil
+        } while after != nil
+        #expect(seen.count == 5 && Set(seen) == ids)
+    }
+}

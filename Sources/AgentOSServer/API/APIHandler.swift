@@ -161,11 +161,12 @@ public struct APIHandler: Sendable {
         let (job, project, role) = try visibleJob(request.params["id"], user: user)
         let mayCancel = user.role == .admin || (role ?? .viewer) >= .editor || ((role ?? .viewer) >= .runner && job.submittedBy == user.id)
         guard mayCancel else { throw APIError.forbidden("cancelling this job needs the editor role, or the runner role and being its submitter") }
-        guard let cancelled = try store.cancel(jobID: job.id) else {
-            throw APIError(409, "conflict", "job \(job.id) already ended as \(job.status.rawValue)")
+        guard let (before, cancelled) = try store.cancel(jobID: job.id) else {
+            throw APIError(409, "conflict", "job \(job.id) already ended")
         }
-        if job.status == .running, let workerID = job.workerID {
-            busEvents(.jobCancelled(jobID: job.id, workerID: workerID, attempt: job.attempts))
+        // The state inside the cancelling transaction decides, not the earlier read.
+        if before.status == .running, let workerID = before.workerID {
+            busEvents(.jobCancelled(jobID: before.id, workerID: workerID, attempt: before.attempts))
         }
         watch.finished(job.id)
         logger.info("job cancelled", metadata: ["job": "\(job.id)", "by": "\(user.id)"])
@@ -188,7 +189,7 @@ public struct APIHandler: Sendable {
         }
         let after = try request.params["cursor"].map(JobCursor.decode)
         let jobs = try store.jobs(projectID: project.id, status: status, origin: request.params["origin"], after: after, limit: limit)
-        let next = jobs.count == limit ? jobs.last.map { JobCursor.encode(createdAt: $0.createdAt, id: $0.id) } : nil
+        let next = jobs.count == limit ? jobs.last.map { JobCursor.encode(lastJobID: $0.id) } : nil
         return (200, [
             "jobs": .array(jobs.map { Representation.job($0, projectName: project.name) }),
             "next_cursor": next.map(JSONValue.string) ?? .null,

@@ -310,12 +310,14 @@ public final class Dispatcher {
                 limit: Self.pageSize, offset: skipped, includeCloud: includeCloud, privateOwners: privateOwners)
             for job in page {
                 guard let worker = workers.values.filter({ $0.freeSlots > 0 && $0.canRun(job) })
-                    .max(by: { ($0.freeSlots, $1.workerID) < ($1.freeSlots, $0.workerID) }),
-                    let assigned = try store.assign(jobID: job.id, workerID: worker.workerID, workerName: worker.name, at: now)
+                    .max(by: { ($0.freeSlots, $1.workerID) < ($1.freeSlots, $0.workerID) })
                 else {
                     skipped += 1
                     continue
                 }
+                // Nil when the job left the queue meanwhile (cancelled): it no longer takes a place.
+                guard let assigned = try store.assign(jobID: job.id, workerID: worker.workerID, workerName: worker.name, at: now)
+                else { continue }
                 workers[worker.workerID]?.running[assigned.id] = assigned.attempts
                 deadlines[assigned.id] = (assigned.attempts, deadline(for: assigned, from: now))
                 out.append(Outbound(identity: worker.identity, message: BusMessage(.job, JobAssignment(
