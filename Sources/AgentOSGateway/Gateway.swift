@@ -74,6 +74,12 @@ public func buildGateway(client: ServerClient, configuration: GatewayConfigurati
         logger: logger)
 }
 
+/// A readable reason when `error` is a failure to listen (address in use, not allowed, …).
+public func listenFailureDescription(_ error: any Error, configuration: GatewayConfiguration) -> String? {
+    guard let failure = error as? IOError else { return nil }
+    return "cannot listen on \(configuration.host):\(configuration.port): \(String(cString: strerror(failure.errnoCode)))"
+}
+
 /// Turns an HTTP request into a server API request and the answer back into HTTP.
 struct Forwarder: Sendable {
     /// The server refuses longer `?wait=`; the gateway never waits past it.

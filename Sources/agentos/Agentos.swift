@@ -16,32 +16,46 @@ struct Agentos: AsyncParsableCommand {
 @main
 enum Main {
     static func main() async {
+        var command: any ParsableCommand
         do {
-            var command = try Agentos.parseAsRoot()
+            command = try Agentos.parseAsRoot()
+        } catch {
+            exit(withError: error, command: Agentos.self)
+        }
+        do {
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
                 try command.run()
             }
         } catch {
-            exit(withError: error)
+            exit(withError: error, command: type(of: command))
         }
     }
 
     /// Exit codes of SPEC §2: 0 success, 1 failure, 2 usage error; one clear line on stderr.
-    static func exit(withError error: any Error) -> Never {
-        let code = Agentos.exitCode(for: error)
+    static func exit(withError error: any Error, command: any ParsableCommand.Type) -> Never {
+        let code = command.exitCode(for: error)
         if code == .success {
-            let message = Agentos.fullMessage(for: error)
+            let message = command.fullMessage(for: error)
             if !message.isEmpty { print(message) }
             Foundation.exit(0)
         }
-        if error is ExitCode || error is CommandFailed {
-            if let failed = error as? CommandFailed { FileHandle.standardError.write(Data("agentos: \(failed.message)\n".utf8)) }
-            Foundation.exit(code.rawValue == 0 ? 1 : code.rawValue)
+        if let failed = error as? CommandFailed {
+            FileHandle.standardError.write(Data("agentos: \(failed.message)\n".utf8))
+            Foundation.exit(1)
         }
+        if error is ExitCode { Foundation.exit(code.rawValue) }
         let isUsage = code == .validationFailure
-        let message = isUsage ? Agentos.fullMessage(for: error) : "agentos: \(error)"
+        let message: String
+        if !isUsage {
+            message = "agentos: \(error)"
+        } else if command == Agentos.self {
+            message = Agentos.fullMessage(for: error)
+        } else {
+            // Found while running: the parser's usage text would not name the subcommand.
+            message = "agentos: \(command.message(for: error))\nRun the command with --help for its usage."
+        }
         FileHandle.standardError.write(Data((message + "\n").utf8))
         Foundation.exit(isUsage ? 2 : 1)
     }

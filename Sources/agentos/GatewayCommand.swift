@@ -22,6 +22,10 @@ struct GatewayCommand: AsyncParsableCommand {
         let app = buildGateway(client: client, configuration: configuration, logger: logger)
         let group = ServiceGroup(
             configuration: .init(services: [.init(service: app), .init(service: client)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        do {
+            try await group.run()
+        } catch {
+            throw listenFailureDescription(error, configuration: configuration).map { CommandFailed(message: $0) } ?? error
+        }
     }
 }

@@ -27,7 +27,11 @@ final class APILoop: @unchecked Sendable {
         try socket.setLinger(0)
         try socket.setRouterMandatory(true)
         try socket.setMaxMessageSize(Int64(Bus.maxMessageBytes))
-        try socket.bind(endpoint)
+        do {
+            try socket.bind(endpoint)
+        } catch {
+            throw BindError(what: "the API socket", endpoint: endpoint, underlying: error)
+        }
         mailbox = try Mailbox()
         self.handler = handler
         self.logger = logger

@@ -42,7 +42,11 @@ final class BusLoop: @unchecked Sendable {
         try socket.setRouterHandover(true)
         try socket.setMaxMessageSize(Int64(Bus.maxMessageBytes))
         try socket.setSendHighWaterMark(10_000)
-        try socket.bind(endpoint)
+        do {
+            try socket.bind(endpoint)
+        } catch {
+            throw BindError(what: "the job bus", endpoint: endpoint, underlying: error)
+        }
         mailbox = try Mailbox()
         self.dispatcher = dispatcher
         self.directory = directory
