@@ -90,7 +90,7 @@ let package = Package(
         ),
         .target(
             name: "AgentOSClient",
-            dependencies: ["AgentOSWire"],
+            dependencies: ["AgentOSWire", "AgentOSAuth"],
             swiftSettings: swiftSettings
         ),
         .target(

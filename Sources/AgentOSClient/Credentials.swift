@@ -1,8 +1,5 @@
+import AgentOSAuth
 import Foundation
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// What `agentos login` stores for the CLI and the desktop.
 public struct Credentials: Codable, Sendable, Equatable {
@@ -57,7 +54,7 @@ public struct ConfigDirectory: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         encoder.dateEncodingStrategy = .iso8601
-        try writePrivate(try encoder.encode(credentials), to: credentialsPath)
+        try SecretFile.write(try encoder.encode(credentials), to: credentialsPath)
     }
 
     /// The stored credentials; a clear error when there are none.
@@ -84,16 +81,7 @@ public struct ConfigDirectory: Sendable {
         }
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let id = "desktop-" + UUID().uuidString.lowercased()
-        try writePrivate(Data((id + "\n").utf8), to: idPath)
+        try SecretFile.write(id + "\n", to: idPath)
         return id
-    }
-
-    private func writePrivate(_ data: Data, to path: String) throws {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw ClientError.io("cannot write \(path): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        fchmod(fd, 0o600)
-        let written = data.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-        guard written == data.count else { throw ClientError.io("cannot write \(path)") }
     }
 }

@@ -74,11 +74,23 @@ final class Cluster: @unchecked Sendable {
         try start("gateway", ["gateway", "--listen", "127.0.0.1:\(httpPort)", "--server", apiEndpoint])
     }
 
-    func startWorker(_ name: String, slots: Int = 1, labels: [String] = []) async throws {
+    func startWorker(_ name: String, slots: Int = 1, extraArguments: [String] = []) async throws {
         try await waitFor("the worker token") { FileManager.default.fileExists(atPath: self.dataDirectory + "/worker-token") }
-        var arguments = ["worker", "--server", busEndpoint, "--token-file", dataDirectory + "/worker-token", "--name", name, "--slots", String(slots)]
-        if !labels.isEmpty { arguments += ["--labels", labels.joined(separator: ",")] }
-        try start(name, arguments)
+        try start(name, [
+            "worker", "--server", busEndpoint, "--token-file", dataDirectory + "/worker-token", "--name", name, "--slots", String(slots),
+        ] + extraArguments)
+    }
+
+    /// Starts a server, a gateway and the named workers (name → slots), waits until all are
+    /// up, and returns an admin access token.
+    func boot(workers: [String: Int] = [:]) async throws -> String {
+        try startServer()
+        try startGateway()
+        for (name, slots) in workers.sorted(by: { $0.key < $1.key }) { try await startWorker(name, slots: slots) }
+        try await waitUntilHealthy()
+        let token = try await login()
+        try await waitForWorkers(Set(workers.keys), token: token)
+        return token
     }
 
     /// Logs in with the CLI (its own config dir) and attaches a desktop as that user.

@@ -10,12 +10,7 @@ import Testing
     @Test func jobOverHTTPRunsOnACloudWorker() async throws {
         let cluster = try Cluster()
         defer { cluster.shutdown() }
-        try cluster.startServer()
-        try cluster.startGateway()
-        try await cluster.startWorker("cloud-1", slots: 2)
-        try await cluster.waitUntilHealthy()
-        let token = try await cluster.login()
-        try await cluster.waitForWorkers(["cloud-1"], token: token)
+        let token = try await cluster.boot(workers: ["cloud-1": 2])
 
         let (status, job) = try await cluster.http(
             "POST", "/api/v1/projects/default/jobs?wait=30", body: ["code": .string(Self.sumCode), "inputs": ["n": 1000]], token: token)
@@ -39,12 +34,8 @@ import Testing
     @Test func privateJobsRunOnlyOnTheirOwnersDesktop() async throws {
         let cluster = try Cluster()
         defer { cluster.shutdown() }
-        try cluster.startServer()
-        try cluster.startGateway()
-        try await cluster.startWorker("cloud-1", slots: 2)
-        try await cluster.waitUntilHealthy()
+        let admin = try await cluster.boot(workers: ["cloud-1": 2])
         _ = try cluster.addUser(email: "bob@example.com", password: "bob-pass-1", projectRole: .runner)
-        let admin = try await cluster.login()
         let bob = try await cluster.login("bob@example.com", password: "bob-pass-1")
         try await cluster.attachDesktop("admin-desk", email: "admin@localhost", password: cluster.adminPassword)
         try await cluster.waitForWorkers(["cloud-1", "admin-desk"], token: admin)
@@ -78,12 +69,7 @@ import Testing
     @Test func workerKilledMidJobFinishesOnAnotherWorker() async throws {
         let cluster = try Cluster()
         defer { cluster.shutdown() }
-        try cluster.startServer()
-        try cluster.startGateway()
-        try await cluster.startWorker("doomed", slots: 1)
-        try await cluster.waitUntilHealthy()
-        let token = try await cluster.login()
-        try await cluster.waitForWorkers(["doomed"], token: token)
+        let token = try await cluster.boot(workers: ["doomed": 1])
 
         let (status, job) = try await cluster.http(
             "POST", "/api/v1/projects/default/jobs",
@@ -107,10 +93,7 @@ import Testing
     @Test func serverKilledAndRestartedFinishesEveryJobOnce() async throws {
         let cluster = try Cluster()
         defer { cluster.shutdown() }
-        try cluster.startServer()
-        try cluster.startGateway()
-        try await cluster.waitUntilHealthy()
-        let token = try await cluster.login()
+        let token = try await cluster.boot()
 
         // Each run appends its job id to a ledger, so a job run twice would show twice.
         let ledger = cluster.directory.appendingPathComponent("ledger").path
@@ -150,16 +133,11 @@ import Testing
     @Test func cancelListAndProjectRoles() async throws {
         let cluster = try Cluster()
         defer { cluster.shutdown() }
-        try cluster.startServer()
-        try cluster.startGateway()
-        try await cluster.startWorker("only", slots: 1)
-        try await cluster.waitUntilHealthy()
+        let admin = try await cluster.boot(workers: ["only": 1])
         _ = try cluster.addUser(email: "viewer@example.com", password: "viewer-pass", projectRole: .viewer)
         _ = try cluster.addUser(email: "runner@example.com", password: "runner-pass", projectRole: .runner)
-        let admin = try await cluster.login()
         let viewer = try await cluster.login("viewer@example.com", password: "viewer-pass")
         let runner = try await cluster.login("runner@example.com", password: "runner-pass")
-        try await cluster.waitForWorkers(["only"], token: admin)
 
         // A viewer reads but may not submit.
         let (viewerSubmit, viewerError) = try await cluster.http("POST", "/api/v1/projects/default/jobs", body: ["code": "pass"], token: viewer)

@@ -14,10 +14,7 @@ import ZeroMQ
     @Test func garbageOnTheBusIsDroppedOrRejectedAndTheServerKeepsWorking() async throws {
         let cluster = try Cluster()
         defer { cluster.shutdown() }
-        try cluster.startServer()
-        try cluster.startGateway()
-        try await cluster.waitUntilHealthy()
-        let token = try await cluster.login()
+        let token = try await cluster.boot()
 
         let context = try Context()
         let raw = try context.makeSocket(.dealer)
@@ -82,10 +79,7 @@ import ZeroMQ
     @Test func badHTTPInputGetsClearErrors() async throws {
         let cluster = try Cluster()
         defer { cluster.shutdown() }
-        try cluster.startServer()
-        try cluster.startGateway()
-        try await cluster.waitUntilHealthy()
-        let token = try await cluster.login()
+        let token = try await cluster.boot()
         let cases: [(String, JSONValue, String)] = [
             ("/api/v1/projects/default/jobs", ["code": "x", "inputs": [1, 2]], "inputs must be an object"),
             ("/api/v1/projects/default/jobs", ["code": "x", "inputs": ["not-an-identifier": 1]], "inputs.not-an-identifier"),
@@ -110,15 +104,8 @@ import ZeroMQ
     @Test func sigtermDrainsAWorkerAndHandsBackWhatItCannotFinish() async throws {
         let cluster = try Cluster()
         defer { cluster.shutdown() }
-        try cluster.startServer()
-        try cluster.startGateway()
-        try await cluster.waitUntilHealthy()
-        let token = try await cluster.login()
-        try await cluster.waitFor("the worker token") { FileManager.default.fileExists(atPath: cluster.dataDirectory + "/worker-token") }
-        try cluster.start("quitter", [
-            "worker", "--server", cluster.busEndpoint, "--token-file", cluster.dataDirectory + "/worker-token",
-            "--name", "quitter", "--slots", "2", "--drain-timeout", "1",
-        ])
+        let token = try await cluster.boot()
+        try await cluster.startWorker("quitter", slots: 2, extraArguments: ["--drain-timeout", "1"])
         try await cluster.waitForWorkers(["quitter"], token: token)
 
         let short = try #require(try await cluster.http(
