@@ -291,9 +291,9 @@ public final class Dispatcher {
 
     // MARK: Dispatch
 
-    /// Queued jobs read per page, and the most pages one dispatch round reads.
+    /// Most queued jobs read per page, and the most pages one dispatch round reads.
     static let pageSize = 256
-    static let maxPages = 40
+    static let maxPages = 64
 
     /// Assigns queued jobs to eligible workers with free slots, most free slots first.
     public func dispatch(now: Date = Date()) throws -> [Outbound] {
@@ -304,10 +304,12 @@ public final class Dispatcher {
         var out: [Outbound] = []
         // Page through the queue until the free slots are filled or the queue ends, so jobs
         // no connected worker can take (labels, a named worker) cannot starve those behind.
+        // Pages sized to the free slots: a result that frees one slot reads a few rows, not hundreds.
+        let pageSize = min(Self.pageSize, max(16, 4 * available.reduce(0) { $0 + $1.freeSlots }))
         var skipped = 0
         for _ in 0..<Self.maxPages {
             let page = try store.queuedJobs(
-                limit: Self.pageSize, offset: skipped, includeCloud: includeCloud, privateOwners: privateOwners)
+                limit: pageSize, offset: skipped, includeCloud: includeCloud, privateOwners: privateOwners)
             for job in page {
                 guard let worker = workers.values.filter({ $0.freeSlots > 0 && $0.canRun(job) })
                     .max(by: { ($0.freeSlots, $1.workerID) < ($1.freeSlots, $0.workerID) })
@@ -325,7 +327,7 @@ public final class Dispatcher {
                     limits: assigned.limits))))
                 if !workers.values.contains(where: { $0.freeSlots > 0 }) { return out }
             }
-            if page.count < Self.pageSize { break }
+            if page.count < pageSize { break }
         }
         return out
     }
