@@ -97,6 +97,8 @@ public final class WorkerAgent: Service, @unchecked Sendable {
                 for event in mailbox.takeAll() {
                     switch event {
                     case .finished(let outcome):
+                        // The end of a replaced, older attempt is nobody's business any more.
+                        guard running[outcome.jobID]?.attempt == outcome.attempt else { continue }
                         running[outcome.jobID] = nil
                         unsent[outcome.jobID] = Self.fitting(outcome)
                         sendUnsent()
@@ -231,9 +233,15 @@ public final class WorkerAgent: Service, @unchecked Sendable {
     }
 
     private func start(_ job: JobAssignment) {
-        guard !draining, running[job.jobID] == nil else {
+        guard !draining else {
             send(.release, RunningJob(jobID: job.jobID, attempt: job.attempt))
             return
+        }
+        if let current = running[job.jobID] {
+            // A repeated JOB changes nothing. A newer attempt of a job this worker still runs
+            // (the server gave up on the old one, e.g. during a reconnect) replaces the old run.
+            guard job.attempt > current.attempt else { return }
+            current.task.cancel()
         }
         let engine = self.engine
         let mailbox = self.mailbox
@@ -277,7 +285,7 @@ public final class WorkerAgent: Service, @unchecked Sendable {
         let deadline = Date().addingTimeInterval(5)
         while !running.isEmpty, Date() < deadline {
             guard let ready = try? poller.poll(timeoutMs: 100), ready.contains(mailboxIndex) else { continue }
-            for case .finished(let outcome) in mailbox.takeAll() {
+            for case .finished(let outcome) in mailbox.takeAll() where running[outcome.jobID]?.attempt == outcome.attempt {
                 running[outcome.jobID] = nil
             }
         }

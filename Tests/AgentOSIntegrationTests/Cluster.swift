@@ -26,7 +26,7 @@ final class Cluster: @unchecked Sendable {
     // Short enough to keep dead-peer tests quick, long enough for a loaded CI machine.
     let heartbeatMS = 500
     private let lock = NSLock()
-    private var processes: [String: Process] = [:]
+    private var processes: [String: TestProcess] = [:]
 
     init() throws {
         try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "build the agentos binary first (swift build)")
@@ -44,24 +44,16 @@ final class Cluster: @unchecked Sendable {
     // MARK: Processes
 
     @discardableResult
-    func start(_ name: String, _ arguments: [String], environment extra: [String: String] = [:]) throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = arguments
+    func start(_ name: String, _ arguments: [String], environment extra: [String: String] = [:]) throws -> TestProcess {
         var environment = ProcessInfo.processInfo.environment
         environment["AGENTOS_BCRYPT_COST"] = "4"
         environment["AGENTOS_ADMIN_PASSWORD"] = adminPassword
         environment["AGENTOS_LOG_LEVEL"] = "debug"
         for (key, value) in extra { environment[key] = value }
-        process.environment = environment
-        let log = directory.appendingPathComponent("\(name).log")
         // A restarted process appends to its earlier log.
-        if !FileManager.default.fileExists(atPath: log.path) { FileManager.default.createFile(atPath: log.path, contents: nil) }
-        let handle = try FileHandle(forWritingTo: log)
-        handle.seekToEndOfFile()
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
+        let process = try TestProcess(
+            executable: Self.binary, arguments: arguments, environment: environment,
+            logPath: directory.appendingPathComponent("\(name).log").path)
         lock.withLock { processes[name] = process }
         return process
     }
@@ -96,18 +88,25 @@ final class Cluster: @unchecked Sendable {
     /// Logs in with the CLI (its own config dir) and attaches a desktop as that user.
     func attachDesktop(_ name: String, email: String, password: String) async throws {
         let config = directory.appendingPathComponent("config-\(name)").path
-        let login = try start("login-\(name)", ["login", "--gateway", gatewayURL, "--email", email], environment: [
+        try start("login-\(name)", ["login", "--gateway", gatewayURL, "--email", email], environment: [
             "XDG_CONFIG_HOME": config, "AGENTOS_PASSWORD": password,
         ])
-        login.waitUntilExit()
-        try #require(login.terminationStatus == 0, "login failed: \(log("login-\(name)"))")
+        let status = try await waitForExit("login-\(name)")
+        try #require(status == 0, "login failed: \(log("login-\(name)"))")
         try start(name, ["desktop", "attach", "--name", name, "--slots", "1"], environment: ["XDG_CONFIG_HOME": config])
     }
 
-    func kill(_ name: String, signal: Int32 = SIGKILL) {
+    func kill(_ name: String, signal: Int32 = SIGKILL, wait: Bool = true) async throws {
         guard let process = lock.withLock({ processes[name] }) else { return }
-        Foundation.kill(process.processIdentifier, signal)
-        process.waitUntilExit()
+        process.signal(signal)
+        if wait { _ = try await waitForExit(name) }
+    }
+
+    /// Waits for a process to end without blocking a cooperative thread (tests share a few).
+    func waitForExit(_ name: String, timeout: Double = 60) async throws -> Int32? {
+        guard let process = lock.withLock({ processes[name] }) else { return nil }
+        try await waitFor("\(name) to exit", timeout: timeout) { !process.isRunning }
+        return process.status
     }
 
     func log(_ name: String) -> String {
@@ -116,8 +115,10 @@ final class Cluster: @unchecked Sendable {
 
     func shutdown() {
         let all = lock.withLock { Array(processes.values) }
-        for process in all where process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
-        for process in all { process.waitUntilExit() }
+        for process in all { process.signal(SIGKILL) }
+        // Bounded: never hang a test run on a process that will not go.
+        let deadline = Date().addingTimeInterval(5)
+        while all.contains(where: \.isRunning), Date() < deadline { usleep(10_000) }
         if ProcessInfo.processInfo.environment["AGENTOS_KEEP_TEST_DIRS"] == nil {
             try? FileManager.default.removeItem(at: directory)
         }
@@ -175,6 +176,18 @@ final class Cluster: @unchecked Sendable {
         }
         Issue.record("timed out waiting for \(what)\n--- server ---\n\(log("server").suffix(3000))")
         throw CancellationError()
+    }
+
+    /// Python for a job that blocks until the test creates `flag`, then returns `value`:
+    /// timing-free control over when a run may finish.
+    func codeWaiting(for flag: String, returning value: String) -> String {
+        let path = JSONValue.string(directory.appendingPathComponent(flag).path).encodedString()
+        return "import os, time\ndef main():\n    while not os.path.exists(\(path)):\n        time.sleep(0.02)\n    return \(JSONValue.string(value).encodedString())\n"
+    }
+
+    /// Creates a flag file that jobs from `codeWaiting(for:returning:)` wait for.
+    func raise(_ flag: String) {
+        FileManager.default.createFile(atPath: directory.appendingPathComponent(flag).path, contents: Data())
     }
 
     // MARK: Database

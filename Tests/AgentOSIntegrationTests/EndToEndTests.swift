@@ -73,7 +73,7 @@ import Testing
 
         let (status, job) = try await cluster.http(
             "POST", "/api/v1/projects/default/jobs",
-            body: ["code": "import time\ndef main():\n    time.sleep(2)\n    return 'done'"], token: token)
+            body: ["code": .string(cluster.codeWaiting(for: "go", returning: "done"))], token: token)
         #expect(status == 202)
         let id = try #require(job["id"]?.stringValue)
         let running = try await cluster.waitForStatus(id, token: token) { $0 == "running" }
@@ -81,7 +81,8 @@ import Testing
 
         try await cluster.startWorker("survivor", slots: 1)
         try await cluster.waitForWorkers(["survivor"], token: token)
-        cluster.kill("doomed", signal: SIGKILL)
+        try await cluster.kill("doomed", signal: SIGKILL)
+        cluster.raise("go")
 
         let finished = try await cluster.waitForStatus(id, token: token) { $0 != "queued" && $0 != "running" }
         #expect(finished["status"] == "succeeded")
@@ -115,7 +116,7 @@ import Testing
         // Two are mid-run and six queued when the server dies.
         try await cluster.startWorker("w1", slots: 2)
         _ = try await cluster.waitForStatus(ids[0], token: token) { $0 == "running" }
-        cluster.kill("server", signal: SIGKILL)
+        try await cluster.kill("server", signal: SIGKILL)
         try await Task.sleep(for: .milliseconds(300))
         try cluster.startServer()
         try await cluster.waitUntilHealthy()

@@ -105,22 +105,28 @@ import ZeroMQ
         let cluster = try Cluster()
         defer { cluster.shutdown() }
         let token = try await cluster.boot()
-        try await cluster.startWorker("quitter", slots: 2, extraArguments: ["--drain-timeout", "1"])
+        try await cluster.startWorker("quitter", slots: 2, extraArguments: ["--drain-timeout", "2"])
         try await cluster.waitForWorkers(["quitter"], token: token)
 
         let short = try #require(try await cluster.http(
-            "POST", "/api/v1/projects/default/jobs", body: ["code": "import time\ndef main():\n    time.sleep(0.3)\n    return 'short'"], token: token).1["id"]?.stringValue)
+            "POST", "/api/v1/projects/default/jobs", body: ["code": .string(cluster.codeWaiting(for: "short", returning: "short"))],
+            token: token).1["id"]?.stringValue)
         let long = try #require(try await cluster.http(
-            "POST", "/api/v1/projects/default/jobs", body: ["code": "import time\ndef main():\n    time.sleep(5)\n    return 'long'"], token: token).1["id"]?.stringValue)
+            "POST", "/api/v1/projects/default/jobs", body: ["code": .string(cluster.codeWaiting(for: "finish", returning: "long"))],
+            token: token).1["id"]?.stringValue)
+        _ = try await cluster.waitForStatus(short, token: token) { $0 == "running" }
         _ = try await cluster.waitForStatus(long, token: token) { $0 == "running" }
-        cluster.kill("quitter", signal: SIGTERM)
-        #expect(cluster.log("quitter").contains("draining"))
+        try await cluster.kill("quitter", signal: SIGTERM, wait: false)
+        try await cluster.waitFor("the worker to drain") { cluster.log("quitter").contains("draining") }
+        cluster.raise("short")
+        #expect(try await cluster.waitForExit("quitter") == 0, "a drained worker exits cleanly")
 
         let finished = try await cluster.waitForStatus(short, token: token) { $0 == "succeeded" }
         #expect(finished["worker"] == "quitter", "a running job is finished while draining")
         let handedBack = try await cluster.job(long, token: token)
         #expect(handedBack["status"] == "queued" && handedBack["attempts"] == 0, "the unfinished job went back unpenalised")
 
+        cluster.raise("finish")
         try await cluster.startWorker("heir")
         let done = try await cluster.waitForStatus(long, token: token) { $0 == "succeeded" }
         #expect(done["worker"] == "heir" && done["attempts"] == 1)

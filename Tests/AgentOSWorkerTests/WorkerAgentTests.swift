@@ -79,6 +79,36 @@ import ZeroMQ
         try await running.value
     }
 
+    @Test func aNewerAttemptReplacesTheOldRunAndARepeatIsIgnored() async throws {
+        let server = try FakeServer()
+        let agent = try WorkerAgent(
+            configuration: WorkerConfiguration(serverEndpoint: server.endpoint, kind: .cloud, credential: WorkerCredential(workerToken: "t")),
+            engine: try ProcessEngine(), logger: Logger(label: "test"))
+        let group = ServiceGroup(services: [agent], logger: Logger(label: "test"))
+        let running = Task { try await group.run() }
+        let (identity, helloMessage) = try await server.next()
+        let hello = try helloMessage.decode(Hello.self)
+        try server.send(identity, .welcome, Welcome(workerID: hello.workerID, heartbeatMS: 200, deadAfterIntervals: 5, serverVersion: "t"))
+
+        let stuck = JobAssignment(jobID: "j", attempt: 1, code: "import time\ntime.sleep(60)", inputs: [:], limits: JobLimits())
+        try server.send(identity, .job, stuck)
+        #expect(try await server.next().1.command == .started)
+        try server.send(identity, .job, stuck)
+        var retry = stuck
+        retry.attempt = 2
+        retry.code = "def main():\n    return 'second'"
+        try server.send(identity, .job, retry)
+        let (_, started) = try await server.next()
+        #expect(try started.decode(RunningJob.self) == RunningJob(jobID: "j", attempt: 2), "the repeat was ignored, not released")
+        let (_, result) = try await server.next()
+        let outcome = try result.decode(JobOutcome.self)
+        #expect(outcome.attempt == 2 && outcome.result == "second")
+        await group.triggerGracefulShutdown()
+        #expect(try await server.next().1.command == .drain)
+        #expect(try await server.next().1.command == .bye, "no result for the replaced attempt")
+        try await running.value
+    }
+
     @Test func fatalRejectStopsTheWorkerWithTheReason() async throws {
         let server = try FakeServer()
         let agent = try WorkerAgent(
