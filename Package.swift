@@ -35,6 +35,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(name: "CSpawn"),
+        .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl")]),
         .target(
             name: "AgentOSSandbox",
             dependencies: ["CSpawn", "AgentOSWire"],
@@ -90,7 +91,7 @@ let package = Package(
         ),
         .target(
             name: "AgentOSClient",
-            dependencies: ["AgentOSWire", "AgentOSAuth"],
+            dependencies: ["CCurl", "AgentOSWire", "AgentOSAuth"],
             swiftSettings: swiftSettings
         ),
         .target(

@@ -1,9 +1,6 @@
 import AgentOSWire
 import Foundation
 
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 /// A client-side failure, worded for the command line.
 public enum ClientError: Error, CustomStringConvertible, Sendable {
@@ -26,7 +23,7 @@ public enum ClientError: Error, CustomStringConvertible, Sendable {
     }
 }
 
-/// Talks to the gateway's REST API over HTTP (URLSession, which is libcurl on Linux).
+/// Talks to the gateway's REST API over HTTP with libcurl.
 public struct GatewayClient: Sendable {
     /// The gateway's base URL, e.g. `http://127.0.0.1:8080`.
     public let baseURL: URL
@@ -52,21 +49,11 @@ public struct GatewayClient: Sendable {
         var components = URLComponents(string: base + path)
         if !query.isEmpty { components?.queryItems = query.sorted { $0.key < $1.key }.map { URLQueryItem(name: $0.key, value: $0.value) } }
         guard let url = components?.url else { throw ClientError.io("bad URL for \(path)") }
-        var request = URLRequest(url: url, timeoutInterval: timeout)
-        request.httpMethod = method
-        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
-        if let body {
-            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-            request.httpBody = body.encoded()
-        }
-        let data: Data
-        let response: URLResponse
-        do {
-            (data, response) = try await URLSession.shared.data(for: request)
-        } catch {
-            throw ClientError.unreachable("\(baseURL.absoluteString): \(error.localizedDescription)")
-        }
-        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        var headers = ["Accept: application/json"]
+        if let token { headers.append("Authorization: Bearer \(token)") }
+        if body != nil { headers.append("Content-Type: application/json") }
+        let (status, data) = try await CurlTransport.perform(
+            method: method, url: url.absoluteString, headers: headers, body: body?.encoded(), timeout: timeout)
         let json = (try? JSONValue.parse(data)) ?? .null
         guard (200..<300).contains(status) else {
             throw ClientError.http(

@@ -23,7 +23,7 @@ public enum GatewayRoutes {
         GatewayRoute(method: .get, path: "/api/v1/me", operation: .me, hasBody: false, query: []),
         GatewayRoute(method: .post, path: "/api/v1/projects/:project/jobs", operation: .submitJob, hasBody: true, query: ["wait"]),
         GatewayRoute(method: .get, path: "/api/v1/projects/:project/jobs", operation: .listJobs, hasBody: false, query: ["status", "origin", "limit", "cursor"]),
-        GatewayRoute(method: .get, path: "/api/v1/jobs/:id", operation: .getJob, hasBody: false, query: []),
+        GatewayRoute(method: .get, path: "/api/v1/jobs/:id", operation: .getJob, hasBody: false, query: ["wait"]),
         GatewayRoute(method: .post, path: "/api/v1/jobs/:id/cancel", operation: .cancelJob, hasBody: false, query: []),
         GatewayRoute(method: .get, path: "/api/v1/workers", operation: .listWorkers, hasBody: false, query: []),
         GatewayRoute(method: .get, path: "/api/v1/cluster", operation: .cluster, hasBody: false, query: []),

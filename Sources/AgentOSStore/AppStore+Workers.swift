@@ -14,13 +14,13 @@ extension AppStore {
 
     /// Marks a worker offline.
     public func workerDisconnected(id: String, at now: Date = Date()) throws {
-        try writer.write { db in
+        _ = try writer.write { db in
             try WorkerRecord.filter(key: id).updateAll(db, Column("online").set(to: false), Column("last_seen_at").set(to: now))
         }
     }
 
     /// Marks every worker offline: on start, nothing is connected yet.
     public func markAllWorkersOffline() throws {
-        try writer.write { db in _ = try WorkerRecord.updateAll(db, Column("online").set(to: false)) }
+        _ = try writer.write { db in try WorkerRecord.updateAll(db, Column("online").set(to: false)) }
     }
 }

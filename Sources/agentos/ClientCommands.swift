@@ -65,7 +65,7 @@ struct SubmitCommand: AsyncParsableCommand {
         if let labels { body["labels"] = .array(labels.split(separator: ",").map { .string(String($0)) }) }
         if let timeout { body["limits"] = ["timeout_s": .number(timeout)] }
         let path = "/api/v1/projects/\(project.pathEscaped)/jobs"
-        var job = try await client.send("POST", path, query: wait ? ["wait": "60"] : [:], body: .object(body), timeout: 90)
+        var job = try await client.send("POST", path, body: .object(body))
         for warning in job["warnings"]?.arrayValue ?? [] {
             FileHandle.standardError.write(Data("warning: \(warning.stringValue ?? "")\n".utf8))
         }
@@ -73,9 +73,9 @@ struct SubmitCommand: AsyncParsableCommand {
             print(job.prettyString)
             return
         }
+        // Long polls: each asks the server to answer as soon as the job ends.
         while let status = job["status"]?.stringValue, status == "queued" || status == "running", let id = job["id"]?.stringValue {
-            try await Task.sleep(for: .milliseconds(500))
-            job = try await client.send("GET", "/api/v1/jobs/\(id)")
+            job = try await client.send("GET", "/api/v1/jobs/\(id.pathEscaped)", query: ["wait": "25"], timeout: 45)
         }
         try JobOutput.print(job)
     }
@@ -83,7 +83,7 @@ struct SubmitCommand: AsyncParsableCommand {
     private func source() throws -> String {
         if let command { return command }
         guard let code, let data = FileManager.default.contents(atPath: code) else {
-            throw CommandFailed(message: "cannot read \(code ?? "")")
+            throw ValidationError("cannot read the code file \(code ?? ""); use -c to pass source text")
         }
         return String(decoding: data, as: UTF8.self)
     }
@@ -98,12 +98,14 @@ struct JobsCommand: AsyncParsableCommand {
         @Option(help: "Project name or id (AGENTOS_PROJECT)") var project: String?
         @Option(help: "Only jobs with this status") var status: String?
         @Option(help: "How many (1-200)") var limit: Int = 20
+        @Option(help: "Continue after a previous page (its next cursor)") var cursor: String?
 
         func run() async throws {
             guard let project = Settings.value(project, env: "PROJECT") else { throw ValidationError("give the project with --project") }
             let client = try GatewayClient(credentials: try ConfigDirectory().loadCredentials())
             var query = ["limit": String(limit)]
             if let status { query["status"] = status }
+            if let cursor { query["cursor"] = cursor }
             let answer = try await client.send("GET", "/api/v1/projects/\(project.pathEscaped)/jobs", query: query)
             let rows = (answer["jobs"]?.arrayValue ?? []).map { job -> [String] in
                 [
@@ -113,6 +115,7 @@ struct JobsCommand: AsyncParsableCommand {
                 ]
             }
             print(Table.render(header: ["ID", "STATUS", "TARGET", "WORKER", "CREATED", "ERROR"], rows: rows))
+            if let next = answer["next_cursor"]?.stringValue { print("more: --cursor \(next)") }
         }
     }
 
@@ -193,7 +196,9 @@ enum JobOutput {
         if !stderr.isEmpty { FileHandle.standardError.write(Data(stderr.utf8)) }
         let status = job["status"]?.stringValue ?? "unknown"
         guard status == "succeeded" else {
-            throw CommandFailed(message: "job \(job["id"]?.stringValue ?? "") \(status): \(job["error"]?.stringValue ?? "no error given")")
+            let error = job["error"]?.stringValue ?? "no error given"
+            let reason = error.hasPrefix(status) ? error : "\(status): \(error)"
+            throw CommandFailed(message: "job \(job["id"]?.stringValue ?? "") \(reason)")
         }
         Swift.print((job["result"] ?? .null).prettyString)
     }

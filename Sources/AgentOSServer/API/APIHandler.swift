@@ -128,10 +128,17 @@ public struct APIHandler: Sendable {
         if submitted.created { busEvents(.jobQueued) }
 
         var warnings: [String] = []
-        if !directory.workers.contains(where: { $0.canRun(job) }) {
-            warnings.append(job.target == .private
-                ? "none of your private workers that can run this job is connected; it waits in the queue"
-                : "no connected cloud worker can run this job; it waits in the queue")
+        let connected = directory.workers
+        if !connected.contains(where: { $0.canRun(job) }) {
+            if job.target == .cloud, let requested = job.requestedWorker,
+                connected.contains(where: { $0.kind == .private && ($0.name == requested || $0.workerID == requested) })
+            {
+                warnings.append("\(requested) is a private worker: submit with target \"private\" to run there; this job waits in the queue")
+            } else {
+                warnings.append(job.target == .private
+                    ? "none of your private workers that can run this job is connected; it waits in the queue"
+                    : "no connected cloud worker can run this job; it waits in the queue")
+            }
         }
         if let ticket, let wait {
             await watch.wait(ticket, timeout: .milliseconds(Int(wait * 1000)))
@@ -152,8 +159,19 @@ public struct APIHandler: Sendable {
         return (job, project, role)
     }
 
+    /// The job; with `?wait=SECONDS`, once it has ended or the wait is over (a long poll).
     private func getJob(_ request: APIRequest, user: User) async throws -> (Int, JSONValue) {
-        let (job, project, _) = try visibleJob(request.params["id"], user: user)
+        let wait = try waitSeconds(request.params["wait"])
+        var (job, project, _) = try visibleJob(request.params["id"], user: user)
+        if let wait, !job.status.isFinal {
+            let ticket = watch.register(job.id)
+            if let current = try store.job(id: job.id), !current.status.isFinal {
+                await watch.wait(ticket, timeout: .milliseconds(Int(wait * 1000)))
+            } else {
+                await watch.wait(ticket, timeout: .zero)
+            }
+            job = try store.job(id: job.id) ?? job
+        }
         return (200, Representation.job(job, projectName: project.name))
     }
 
