@@ -8,7 +8,15 @@ enum RunnerScript {
     static let resultFile = ".agentos_result.json"
 
     static let source = #"""
-import json, os, sys, traceback, types
+import ctypes, json, os, signal, sys, traceback, types
+
+# Die with the worker: if it is killed outright, nothing else would stop this job.
+try:
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+except Exception:
+    pass
+if os.getppid() == 1:
+    sys.exit(1)
 
 def finish(outcome):
     sys.stdout.flush()

@@ -180,9 +180,35 @@ final class Cluster: @unchecked Sendable {
 
     /// Python for a job that blocks until the test creates `flag`, then returns `value`:
     /// timing-free control over when a run may finish.
+    /// Each run appends its process id to `<directory>/<flag>.pids` first.
     func codeWaiting(for flag: String, returning value: String) -> String {
         let path = JSONValue.string(directory.appendingPathComponent(flag).path).encodedString()
-        return "import os, time\ndef main():\n    while not os.path.exists(\(path)):\n        time.sleep(0.02)\n    return \(JSONValue.string(value).encodedString())\n"
+        let pids = JSONValue.string(directory.appendingPathComponent(flag + ".pids").path).encodedString()
+        return """
+            import os, time
+            def main():
+                with open(\(pids), 'a') as f:
+                    f.write(str(os.getpid()) + '\\n')
+                while not os.path.exists(\(path)):
+                    time.sleep(0.02)
+                return \(JSONValue.string(value).encodedString())
+
+            """
+    }
+
+    /// The process ids that runs waiting for `flag` recorded.
+    func runPIDs(waitingFor flag: String) -> [Int32] {
+        let text = (try? String(contentsOf: directory.appendingPathComponent(flag + ".pids"), encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").compactMap { Int32($0) }
+    }
+
+    /// Whether a process exists and is not a zombie.
+    static func isAlive(_ pid: Int32) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return false }
+        let state = stat[stat.index(close, offsetBy: 2)]
+        return state != "Z" && state != "X"
     }
 
     /// Creates a flag file that jobs from `codeWaiting(for:returning:)` wait for.

@@ -82,6 +82,8 @@ import Testing
         try await cluster.startWorker("survivor", slots: 1)
         try await cluster.waitForWorkers(["survivor"], token: token)
         try await cluster.kill("doomed", signal: SIGKILL)
+        let orphan = try #require(cluster.runPIDs(waitingFor: "go").first)
+        try await cluster.waitFor("the killed worker's job process to die with it", timeout: 10) { !Cluster.isAlive(orphan) }
         cluster.raise("go")
 
         let finished = try await cluster.waitForStatus(id, token: token) { $0 != "queued" && $0 != "running" }
