@@ -140,11 +140,8 @@ public struct APIHandler: Sendable {
                     : "no connected cloud worker can run this job; it waits in the queue")
             }
         }
-        if let ticket, let wait {
-            await watch.wait(ticket, timeout: .milliseconds(Int(wait * 1000)))
-            if let finished = try store.job(id: job.id), finished.status.isFinal {
-                return (200, Representation.job(finished, projectName: project.name))
-            }
+        if let ticket, let wait, let finished = try await waitUntilEnded(ticket, seconds: wait), finished.status.isFinal {
+            return (200, Representation.job(finished, projectName: project.name))
         }
         let current = try store.job(id: job.id) ?? job
         return (submitted.created ? 202 : 200, Representation.job(current, projectName: project.name, warnings: warnings))
@@ -164,15 +161,20 @@ public struct APIHandler: Sendable {
         let wait = try waitSeconds(request.params["wait"])
         var (job, project, _) = try visibleJob(request.params["id"], user: user)
         if let wait, !job.status.isFinal {
-            let ticket = watch.register(job.id)
-            if let current = try store.job(id: job.id), !current.status.isFinal {
-                await watch.wait(ticket, timeout: .milliseconds(Int(wait * 1000)))
-            } else {
-                await watch.wait(ticket, timeout: .zero)
-            }
-            job = try store.job(id: job.id) ?? job
+            job = try await waitUntilEnded(watch.register(job.id), seconds: wait) ?? job
         }
         return (200, Representation.job(job, projectName: project.name))
+    }
+
+    /// Waits up to `seconds` for the ticket's job to end and returns it as it is then. The
+    /// ticket is taken before this re-reads the job, so an end in between is not missed.
+    private func waitUntilEnded(_ ticket: JobWatch.Ticket, seconds: Double) async throws -> Job? {
+        if let current = try store.job(id: ticket.jobID), current.status.isFinal {
+            watch.forget(ticket)
+            return current
+        }
+        await watch.wait(ticket, timeout: .milliseconds(Int(seconds * 1000)))
+        return try store.job(id: ticket.jobID)
     }
 
     private func cancelJob(_ request: APIRequest, user: User) async throws -> (Int, JSONValue) {

@@ -11,7 +11,8 @@ public final class JobWatch: Sendable {
 
     /// A registration made before the caller checks the job, so a finish in between is not missed.
     public struct Ticket: Sendable {
-        let jobID: String
+        /// The job listened for.
+        public let jobID: String
         let id: UUID
     }
 
@@ -51,6 +52,11 @@ public final class JobWatch: Sendable {
             await group.next()
             group.cancelAll()
         }
+        forget(ticket)
+    }
+
+    /// Stops listening without waiting (the caller found the job already ended).
+    public func forget(_ ticket: Ticket) {
         waiters.withLock { waiters in
             waiters[ticket.jobID]?[ticket.id] = nil
             if waiters[ticket.jobID]?.isEmpty == true { waiters[ticket.jobID] = nil }
