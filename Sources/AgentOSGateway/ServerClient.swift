@@ -38,7 +38,7 @@ public final class ServerClient: Service, @unchecked Sendable {
         try socket.setLinger(0)
         // Queue nothing for a server that is not connected: fail fast with 503 instead.
         try socket.setImmediate(true)
-        try socket.setMaxMessageSize(Int64(Bus.maxMessageBytes))
+        try socket.setMaxMessageSize(Int64(API.maxMessageBytes))
         try socket.setReconnectInterval(100, max: 1000)
         try socket.connect(endpoint)
         mailbox = try Mailbox()

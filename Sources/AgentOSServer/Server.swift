@@ -33,19 +33,22 @@ public struct Server: Service {
             tickInterval: min(0.25, configuration.dispatch.heartbeatInterval / 2),
             authenticate: { hello in await WorkerAuthentication.check(hello, store: store, tokens: tokens) },
             logger: logger)
+        let busEndpoint = bus.boundEndpoint
         let handler = APIHandler(
             store: store, tokens: tokens, passwords: Passwords(cost: configuration.bcryptCost), watch: watch,
             directory: directory,
             cluster: .init(
-                busEndpoints: [configuration.advertisedBusEndpoint ?? bus.boundEndpoint], curvePublicKey: nil,
+                busEndpoints: [configuration.advertisedBusEndpoint ?? busEndpoint], curvePublicKey: nil,
                 heartbeatMS: Int(configuration.dispatch.heartbeatInterval * 1000)),
             busEvents: { bus.post($0) }, logger: logger)
         let api = try APILoop(context: context, endpoint: configuration.apiEndpoint, handler: handler, logger: logger)
 
+        // Read before the owner threads start: after that only they touch their sockets.
+        let apiEndpoint = api.boundEndpoint
         let busThread = OwnerThread(name: "agentos-bus") { bus.run() }
         let apiThread = OwnerThread(name: "agentos-api") { api.run() }
         logger.notice("server ready", metadata: [
-            "bus": "\(bus.boundEndpoint)", "api": "\(api.boundEndpoint)", "data": "\(configuration.dataDirectory)",
+            "bus": "\(busEndpoint)", "api": "\(apiEndpoint)", "data": "\(configuration.dataDirectory)",
         ])
 
         try? await gracefulShutdown()
@@ -61,17 +64,21 @@ public struct Server: Service {
 enum WorkerAuthentication {
     static func check(_ hello: Hello, store: AppStore, tokens: AccessTokens) async -> Result<WorkerPrincipal, Reject> {
         let denied = Reject(code: Reject.unauthorized, message: "the worker credential is missing, wrong or revoked")
-        switch hello.kind {
-        case .cloud:
-            guard let secret = hello.credential.workerToken,
-                (try? store.liveWorkerToken(hash: SecretToken.hash(secret))) != nil
-            else { return .failure(denied) }
-            return .success(WorkerPrincipal(kind: .cloud, ownerID: nil))
-        case .private:
-            guard let token = hello.credential.accessToken, let userID = await tokens.verify(token),
-                let user = try? store.user(id: userID), !user.disabled
-            else { return .failure(denied) }
-            return .success(WorkerPrincipal(kind: .private, ownerID: user.id))
+        do {
+            switch hello.kind {
+            case .cloud:
+                guard let secret = hello.credential.workerToken, try store.liveWorkerToken(hash: SecretToken.hash(secret)) != nil
+                else { return .failure(denied) }
+                return .success(WorkerPrincipal(kind: .cloud, ownerID: nil))
+            case .private:
+                guard let token = hello.credential.accessToken, let userID = await tokens.verify(token),
+                    let user = try store.user(id: userID), !user.disabled
+                else { return .failure(denied) }
+                return .success(WorkerPrincipal(kind: .private, ownerID: user.id))
+            }
+        } catch {
+            // The server's own trouble, not the worker's: it should try again, not give up.
+            return .failure(Reject(code: Reject.unavailable, message: "the server cannot check credentials right now: \(error)"))
         }
     }
 }

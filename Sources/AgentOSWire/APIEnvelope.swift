@@ -72,7 +72,7 @@ public struct APIResponse: Codable, Sendable {
 extension APIRequest {
     /// Encodes for the wire: `[tag, json]`.
     public var frames: [[UInt8]] {
-        [Array(API.protocolTag.utf8), Array((try? JSONEncoder().encode(self)) ?? Data())]
+        [Array(API.protocolTag.utf8), Array((try? API.encoder.encode(self)) ?? Data())]
     }
 
     /// Decodes `[tag, json]`.
@@ -84,7 +84,7 @@ extension APIRequest {
 extension APIResponse {
     /// Encodes for the wire: `[tag, json]`.
     public var frames: [[UInt8]] {
-        [Array(API.protocolTag.utf8), Array((try? JSONEncoder().encode(self)) ?? Data())]
+        [Array(API.protocolTag.utf8), Array((try? API.encoder.encode(self)) ?? Data())]
     }
 
     /// Decodes `[tag, json]`.
@@ -94,6 +94,16 @@ extension APIResponse {
 }
 
 extension API {
+    /// Largest API message either side accepts: a response carries a whole job (inputs,
+    /// result and both output streams, up to 4 MiB each) with room for JSON escaping.
+    public static let maxMessageBytes = 64 << 20
+
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        return encoder
+    }()
+
     static func decode<T: Decodable>(_ type: T.Type, frames: ArraySlice<[UInt8]>) throws -> T {
         guard frames.count == 2, frames[frames.startIndex].elementsEqual(protocolTag.utf8) else {
             throw BusDecodingError(description: "expected [\(protocolTag), json]")

@@ -118,8 +118,8 @@ public struct Welcome: Codable, Sendable {
 
 /// `REJECT`: why the server will not talk to this connection.
 public struct Reject: Codable, Sendable, Error {
-    /// Machine-readable reason: `not_registered`, `unauthorized`, `bad_request`,
-    /// `unsupported_protocol`, `worker_id_taken`.
+    /// Machine-readable reason: `not_registered`, `unavailable` (retry), or the fatal
+    /// `unauthorized`, `bad_request`, `unsupported_protocol`, `worker_id_taken`.
     public var code: String
     /// Human explanation.
     public var message: String
@@ -140,6 +140,8 @@ public struct Reject: Codable, Sendable, Error {
     public static let unsupportedProtocol = "unsupported_protocol"
     /// Another principal (another user, or cloud vs private) already uses this worker id.
     public static let workerIDTaken = "worker_id_taken"
+    /// The server could not decide now (e.g. its database is busy); send `HELLO` again later.
+    public static let unavailable = "unavailable"
 }
 
 /// An empty body, for `HEARTBEAT`, `DRAIN` and `BYE`.

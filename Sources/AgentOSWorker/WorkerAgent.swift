@@ -210,6 +210,10 @@ public final class WorkerAgent: Service, @unchecked Sendable {
                 // The server forgot us (it restarted): introduce ourselves again.
                 if welcomed { sendHello() }
                 welcomed = false
+            } else if reject.code == Reject.unavailable {
+                // The server could not decide now; the hello timer tries again.
+                logger.warning("server could not accept this worker yet", metadata: ["reason": "\(reject.message)"])
+                welcomed = false
             } else {
                 logger.critical("server refused this worker", metadata: ["code": "\(reject.code)", "reason": "\(reject.message)"])
                 let advice = configuration.kind == .private && reject.code == Reject.unauthorized
@@ -224,6 +228,10 @@ public final class WorkerAgent: Service, @unchecked Sendable {
             let cancel = try message.decode(RunningJob.self)
             if let task = running[cancel.jobID], task.attempt == cancel.attempt {
                 task.task.cancel()
+            } else if unsent[cancel.jobID]?.attempt != cancel.attempt {
+                // Nothing of that run here (its JOB never arrived whole): say so, or the
+                // server would hold its slot until the next hello.
+                send(.release, cancel)
             }
             // An unsent outcome still goes out: the server frees the slot on it and ignores the rest.
             if recentlySent[cancel.jobID]?.outcome.attempt == cancel.attempt { recentlySent[cancel.jobID] = nil }
@@ -263,11 +271,11 @@ public final class WorkerAgent: Service, @unchecked Sendable {
         }
     }
 
+    /// Stops what still runs, then says goodbye: the server puts those runs back in the queue
+    /// with the attempt counted (they did start), so a job that never fits a drain window
+    /// cannot come back for ever.
     private func handBackAndLeave() {
-        for (jobID, task) in running {
-            send(.release, RunningJob(jobID: jobID, attempt: task.attempt))
-        }
-        if !running.isEmpty { logger.notice("handed back unfinished jobs", metadata: ["count": "\(running.count)"]) }
+        if !running.isEmpty { logger.notice("stopping unfinished jobs", metadata: ["count": "\(running.count)"]) }
         stopJobs()
         send(.bye, EmptyBody())
         // Give the goodbye a moment to leave before the socket closes.

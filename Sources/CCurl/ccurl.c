@@ -12,6 +12,7 @@ static void init_curl(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
 static size_t collect(char *data, size_t size, size_t count, void *context) {
     agentos_http_response *response = context;
     size_t length = size * count;
+    if (length == 0) return 0;
     char *grown = realloc(response->body, response->body_length + length);
     if (grown == NULL) return 0; /* makes libcurl fail the transfer */
     memcpy(grown + response->body_length, data, length);

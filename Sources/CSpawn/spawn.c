@@ -44,6 +44,7 @@ int agentos_pipe(int fds[2]) {
         int saved = errno;
         close(fds[0]);
         close(fds[1]);
+        fds[0] = fds[1] = -1;
         return -saved;
     }
     return 0;

@@ -28,6 +28,8 @@ public struct APIHandler: Sendable {
 
     /// Longest `?wait=` a request may ask for, in seconds.
     public static let maxWaitSeconds = 300.0
+    /// Largest encoded page of a job listing; items past it go to the next page.
+    static let maxListBytes = 8 << 20
 
     /// Handles one request; every failure becomes an error response, never a crash.
     public func handle(_ request: APIRequest) async -> APIResponse {
@@ -169,7 +171,14 @@ public struct APIHandler: Sendable {
     /// Waits up to `seconds` for the ticket's job to end and returns it as it is then. The
     /// ticket is taken before this re-reads the job, so an end in between is not missed.
     private func waitUntilEnded(_ ticket: JobWatch.Ticket, seconds: Double) async throws -> Job? {
-        if let current = try store.job(id: ticket.jobID), current.status.isFinal {
+        let current: Job?
+        do {
+            current = try store.job(id: ticket.jobID)
+        } catch {
+            watch.forget(ticket)
+            throw error
+        }
+        if let current, current.status.isFinal {
             watch.forget(ticket)
             return current
         }
@@ -209,9 +218,21 @@ public struct APIHandler: Sendable {
         }
         let after = try request.params["cursor"].map(JobCursor.decode)
         let jobs = try store.jobs(projectID: project.id, status: status, origin: request.params["origin"], after: after, limit: limit)
-        let next = jobs.count == limit ? jobs.last.map { JobCursor.encode(lastJobID: $0.id) } : nil
+        // List items leave out stdout and stderr (GET /jobs/{id} has them), and a page stops
+        // early rather than grow past a few MiB: inputs and results can be large too.
+        var items: [JSONValue] = []
+        var bytes = 0
+        for job in jobs {
+            var item = Representation.job(job, projectName: project.name).objectValue ?? [:]
+            item["stdout"] = nil
+            item["stderr"] = nil
+            bytes += JSONValue.object(item).encoded().count
+            if bytes > Self.maxListBytes, !items.isEmpty { break }
+            items.append(.object(item))
+        }
+        let next = items.count < jobs.count || jobs.count == limit ? items.last?["id"]?.stringValue.map(JobCursor.encode) : nil
         return (200, [
-            "jobs": .array(jobs.map { Representation.job($0, projectName: project.name) }),
+            "jobs": .array(items),
             "next_cursor": next.map(JSONValue.string) ?? .null,
         ])
     }

@@ -26,7 +26,7 @@ final class APILoop: @unchecked Sendable {
         socket = try context.makeSocket(.router)
         try socket.setLinger(0)
         try socket.setRouterMandatory(true)
-        try socket.setMaxMessageSize(Int64(Bus.maxMessageBytes))
+        try socket.setMaxMessageSize(Int64(API.maxMessageBytes))
         do {
             try socket.bind(endpoint)
         } catch {

@@ -3,7 +3,7 @@ import Foundation
 
 /// The opaque `cursor` of job listings: the id of the last job of the previous page.
 enum JobCursor {
-    static func encode(lastJobID: String) -> String {
+    static func encode(_ lastJobID: String) -> String {
         SecretToken.base64URL(Data("job:\(lastJobID)".utf8))
     }
 

@@ -13,8 +13,8 @@ final class BusLoop: @unchecked Sendable {
         case jobQueued
         /// A running job was cancelled: tell its worker to stop it.
         case jobCancelled(jobID: String, workerID: String, attempt: Int)
-        /// A `HELLO` passed authentication.
-        case helloAccepted(identity: [UInt8], hello: Hello, principal: WorkerPrincipal)
+        /// A `HELLO` passed authentication; `sequence` orders hellos of one worker id.
+        case helloAccepted(identity: [UInt8], hello: Hello, principal: WorkerPrincipal, sequence: Int)
         /// A `HELLO` failed authentication.
         case helloRejected(identity: [UInt8], reject: Reject)
         /// Shut down.
@@ -30,6 +30,9 @@ final class BusLoop: @unchecked Sendable {
     private let authenticate: Authenticate
     private let tickInterval: TimeInterval
     private let logger: Logger
+    /// The latest hello per worker id: a slower verdict for an older hello must not win.
+    private var latestHello: [String: Int] = [:]
+    private var helloCount = 0
 
     /// Binds the bus; fails at once when the endpoint cannot be bound.
     init(
@@ -98,7 +101,12 @@ final class BusLoop: @unchecked Sendable {
             perform("dispatch") { try dispatcher.dispatch() }
         case .jobCancelled(let jobID, let workerID, let attempt):
             perform("cancel") { dispatcher.cancel(jobID: jobID, attempt: attempt, on: workerID) }
-        case .helloAccepted(let identity, let hello, let principal):
+        case .helloAccepted(let identity, let hello, let principal, let sequence):
+            guard latestHello[hello.workerID] == sequence else {
+                logger.info("dropped the verdict on an older hello", metadata: ["worker": "\(hello.name)"])
+                return
+            }
+            latestHello[hello.workerID] = nil
             perform("hello") { try dispatcher.accept(identity: identity, hello: hello, principal: principal) }
         case .helloRejected(let identity, let reject):
             logger.warning("worker rejected", metadata: ["code": "\(reject.code)", "reason": "\(reject.message)"])
@@ -150,12 +158,15 @@ final class BusLoop: @unchecked Sendable {
             send([Outbound(identity: identity, message: BusMessage(.reject, problem))])
             return
         }
+        helloCount += 1
+        let sequence = helloCount
+        latestHello[hello.workerID] = sequence
         let mailbox = self.mailbox
         let authenticate = self.authenticate
         Task {
             switch await authenticate(hello) {
             case .success(let principal):
-                mailbox.post(.helloAccepted(identity: identity, hello: hello, principal: principal))
+                mailbox.post(.helloAccepted(identity: identity, hello: hello, principal: principal, sequence: sequence))
             case .failure(let reject):
                 mailbox.post(.helloRejected(identity: identity, reject: reject))
             }
@@ -192,10 +203,13 @@ final class BusLoop: @unchecked Sendable {
         var queue = messages[...]
         while let outbound = queue.popFirst() {
             let delivered: Bool
+            var connectionGone = false
             do {
+                // false: the peer's queue is full (it is alive but not reading).
                 delivered = try socket.send([outbound.identity] + outbound.message.frames, dontWait: true)
             } catch let error as ZMQError where error.isHostUnreachable {
                 delivered = false
+                connectionGone = true
             } catch {
                 logger.error("bus send failed", metadata: ["error": "\(error)"])
                 delivered = false
@@ -207,7 +221,7 @@ final class BusLoop: @unchecked Sendable {
                 queue.removeAll { $0.identity == outbound.identity }
                 let jobs = ([outbound] + sameConnection).compactMap { try? $0.message.decode(JobAssignment.self) }
                 do {
-                    queue.append(contentsOf: try dispatcher.undeliverable(jobs, to: outbound.identity))
+                    queue.append(contentsOf: try dispatcher.undeliverable(jobs, to: outbound.identity, connectionGone: connectionGone))
                 } catch {
                     logger.error("could not requeue undelivered jobs", metadata: ["error": "\(error)"])
                 }

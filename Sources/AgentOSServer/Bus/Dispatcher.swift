@@ -193,11 +193,13 @@ public final class Dispatcher {
             return []
         case .result:
             let outcome = try message.decode(JobOutcome.self)
+            // Stored first: if that fails the run stays held (and under its deadline), not lost.
+            let finished = try store.finish(outcome, workerID: workerID, at: now)
             if worker.running[outcome.jobID] == outcome.attempt {
                 workers[workerID]?.running[outcome.jobID] = nil
                 deadlines[outcome.jobID] = nil
             }
-            if let job = try store.finish(outcome, workerID: workerID, at: now) {
+            if let job = finished {
                 logger.debug("job finished", metadata: ["job": "\(job.id)", "status": "\(job.status.rawValue)"])
                 jobFinished(job)
             } else {
@@ -210,6 +212,7 @@ public final class Dispatcher {
             let handedBack = try message.decode(RunningJob.self)
             if worker.running[handedBack.jobID] == handedBack.attempt {
                 workers[workerID]?.running[handedBack.jobID] = nil
+                deadlines[handedBack.jobID] = nil
                 _ = try store.release(jobID: handedBack.jobID, attempt: handedBack.attempt, workerID: workerID, at: now)
                 logger.info("job handed back", metadata: ["job": "\(handedBack.jobID)", "worker": "\(worker.name)"])
             } else {
@@ -230,15 +233,22 @@ public final class Dispatcher {
         }
     }
 
-    /// Jobs could not be delivered (the connection is gone): forget that worker and put
-    /// the undelivered jobs straight back in the queue, their attempts uncounted.
-    public func undeliverable(_ jobs: [JobAssignment], to identity: [UInt8], now: Date = Date()) throws -> [Outbound] {
+    /// Jobs could not be delivered: put them straight back in the queue, their attempts
+    /// uncounted, and forget the worker when its connection is gone.
+    public func undeliverable(_ jobs: [JobAssignment], to identity: [UInt8], connectionGone: Bool = true, now: Date = Date()) throws -> [Outbound] {
         guard let workerID = workerIDByIdentity[identity] else { return [] }
         for job in jobs where workers[workerID]?.running[job.jobID] == job.attempt {
             workers[workerID]?.running[job.jobID] = nil
+            deadlines[job.jobID] = nil
             _ = try store.release(jobID: job.jobID, attempt: job.attempt, workerID: workerID, at: now)
         }
-        try dropWorker(workerID, now: now, reason: "unreachable")
+        if connectionGone {
+            try dropWorker(workerID, now: now, reason: "unreachable")
+        } else {
+            // Alive but not reading (its queue is full): no more jobs until it catches up.
+            workers[workerID]?.draining = true
+            logger.warning("worker not keeping up; it gets no more jobs", metadata: ["worker": "\(workerID)"])
+        }
         return try dispatch(now: now)
     }
 
@@ -260,11 +270,12 @@ public final class Dispatcher {
             changed = true
         }
         if let deadline = recoveryDeadline, now >= deadline {
-            recoveryDeadline = nil
             for job in try store.runningJobs() where job.workerID.flatMap({ workers[$0]?.running[job.id] }) != job.attempts {
                 try lose(job, reason: "its worker did not return after the server restarted", now: now)
                 changed = true
             }
+            // Only once all of them are settled: a failure above retries on the next tick.
+            recoveryDeadline = nil
         }
         for (jobID, deadline) in deadlines where now >= deadline.at {
             deadlines[jobID] = nil
@@ -318,8 +329,16 @@ public final class Dispatcher {
                     continue
                 }
                 // Nil when the job left the queue meanwhile (cancelled): it no longer takes a place.
-                guard let assigned = try store.assign(jobID: job.id, workerID: worker.workerID, workerName: worker.name, at: now)
-                else { continue }
+                // A failure ends the round, but what was assigned so far must still be sent.
+                let assigned: Job
+                do {
+                    guard let taken = try store.assign(jobID: job.id, workerID: worker.workerID, workerName: worker.name, at: now)
+                    else { continue }
+                    assigned = taken
+                } catch {
+                    logger.error("dispatch stopped early", metadata: ["error": "\(error)"])
+                    return out
+                }
                 workers[worker.workerID]?.running[assigned.id] = assigned.attempts
                 deadlines[assigned.id] = (assigned.attempts, deadline(for: assigned, from: now))
                 out.append(Outbound(identity: worker.identity, message: BusMessage(.job, JobAssignment(
