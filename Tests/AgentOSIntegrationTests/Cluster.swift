@@ -19,9 +19,12 @@ final class Cluster: @unchecked Sendable {
     }
 
     let directory: URL
-    let busPort: Int
-    let apiPort: Int
-    let httpPort: Int
+    /// Endpoints as the processes report them once bound: every port is picked by the
+    /// kernel at bind time, so concurrent tests never race for one.
+    private let endpoints = NSLock()
+    private var boundBus = ""
+    private var boundAPI = ""
+    private var boundHTTP = ""
     let adminPassword = "admin-pass-1"
     // Short enough to keep dead-peer tests quick, long enough for a loaded CI machine.
     let heartbeatMS = 500
@@ -32,14 +35,12 @@ final class Cluster: @unchecked Sendable {
         try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "build the agentos binary first (swift build)")
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("agentos-it-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let ports = try Self.freePorts(3)
-        (busPort, apiPort, httpPort) = (ports[0], ports[1], ports[2])
     }
 
     var dataDirectory: String { directory.appendingPathComponent("data").path }
-    var busEndpoint: String { "tcp://127.0.0.1:\(busPort)" }
-    var apiEndpoint: String { "tcp://127.0.0.1:\(apiPort)" }
-    var gatewayURL: String { "http://127.0.0.1:\(httpPort)" }
+    var busEndpoint: String { endpoints.withLock { boundBus } }
+    var apiEndpoint: String { endpoints.withLock { boundAPI } }
+    var gatewayURL: String { endpoints.withLock { "http://\(boundHTTP)" } }
 
     // MARK: Processes
 
@@ -58,12 +59,34 @@ final class Cluster: @unchecked Sendable {
         return process
     }
 
-    func startServer() throws {
-        try start("server", ["server", "--data", dataDirectory, "--bus", busEndpoint, "--api", apiEndpoint, "--heartbeat-ms", String(heartbeatMS)])
+    /// Starts the server on kernel-chosen ports (or, after a first start, the same ones again)
+    /// and waits until it says where it listens.
+    func startServer() async throws {
+        let (bus, api) = endpoints.withLock { (boundBus, boundAPI) }
+        let marker = log("server").components(separatedBy: "server ready").count
+        try start("server", [
+            "server", "--data", dataDirectory, "--bus", bus.isEmpty ? "tcp://127.0.0.1:*" : bus,
+            "--api", api.isEmpty ? "tcp://127.0.0.1:*" : api, "--heartbeat-ms", String(heartbeatMS),
+        ])
+        try await waitFor("the server to listen") { self.log("server").components(separatedBy: "server ready").count > marker }
+        let line = try #require(log("server").split(separator: "\n").last { $0.contains("server ready") })
+        endpoints.withLock {
+            boundBus = Self.field("bus=", in: line) ?? bus
+            boundAPI = Self.field("api=", in: line) ?? api
+        }
     }
 
-    func startGateway() throws {
-        try start("gateway", ["gateway", "--listen", "127.0.0.1:\(httpPort)", "--server", apiEndpoint])
+    func startGateway() async throws {
+        try start("gateway", ["gateway", "--listen", "127.0.0.1:0", "--server", apiEndpoint])
+        try await waitFor("the gateway to listen") { self.log("gateway").contains("listening on ") }
+        let line = try #require(log("gateway").split(separator: "\n").first { $0.contains("listening on ") })
+        let address = try #require(line.components(separatedBy: "listening on ").last?.trimmingCharacters(in: .whitespaces))
+        endpoints.withLock { boundHTTP = address }
+    }
+
+    private static func field(_ name: String, in line: Substring) -> String? {
+        guard let range = line.range(of: name) else { return nil }
+        return line[range.upperBound...].split(separator: " ").first.map(String.init)
     }
 
     func startWorker(_ name: String, slots: Int = 1, extraArguments: [String] = []) async throws {
@@ -76,8 +99,8 @@ final class Cluster: @unchecked Sendable {
     /// Starts a server, a gateway and the named workers (name → slots), waits until all are
     /// up, and returns an admin access token.
     func boot(workers: [String: Int] = [:]) async throws -> String {
-        try startServer()
-        try startGateway()
+        try await startServer()
+        try await startGateway()
         for (name, slots) in workers.sorted(by: { $0.key < $1.key }) { try await startWorker(name, slots: slots) }
         try await waitUntilHealthy()
         let token = try await login()
@@ -225,24 +248,5 @@ final class Cluster: @unchecked Sendable {
         let project = try #require(try store.project(idOrName: "default"))
         try store.setMember(projectID: project.id, userID: user.id, role: projectRole)
         return user
-    }
-
-    static func freePorts(_ count: Int) throws -> [Int] {
-        var sockets: [Int32] = []
-        defer { sockets.forEach { close($0) } }
-        return try (0..<count).map { _ in
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            sockets.append(fd)
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            address.sin_port = 0
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            let bound = withUnsafeMutablePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-            }
-            try #require(bound)
-            return Int(UInt16(bigEndian: address.sin_port))
-        }
     }
 }

@@ -120,7 +120,7 @@ import Testing
         _ = try await cluster.waitForStatus(ids[0], token: token) { $0 == "running" }
         try await cluster.kill("server", signal: SIGKILL)
         try await Task.sleep(for: .milliseconds(300))
-        try cluster.startServer()
+        try await cluster.startServer()
         try await cluster.waitUntilHealthy()
 
         for id in ids {
