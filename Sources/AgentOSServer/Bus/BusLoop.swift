@@ -16,7 +16,7 @@ final class BusLoop: @unchecked Sendable {
         /// A `HELLO` passed authentication; `sequence` orders hellos of one worker id.
         case helloAccepted(identity: [UInt8], hello: Hello, principal: WorkerPrincipal, sequence: Int)
         /// A `HELLO` failed authentication.
-        case helloRejected(identity: [UInt8], reject: Reject)
+        case helloRejected(identity: [UInt8], workerID: String, reject: Reject, sequence: Int)
         /// Shut down.
         case stop
     }
@@ -98,7 +98,7 @@ final class BusLoop: @unchecked Sendable {
     private func handle(_ event: Event) {
         switch event {
         case .jobQueued:
-            perform("dispatch") { try dispatcher.dispatch() }
+            perform("dispatch") { dispatcher.dispatch() }
         case .jobCancelled(let jobID, let workerID, let attempt):
             perform("cancel") { dispatcher.cancel(jobID: jobID, attempt: attempt, on: workerID) }
         case .helloAccepted(let identity, let hello, let principal, let sequence):
@@ -108,7 +108,8 @@ final class BusLoop: @unchecked Sendable {
             }
             latestHello[hello.workerID] = nil
             perform("hello") { try dispatcher.accept(identity: identity, hello: hello, principal: principal) }
-        case .helloRejected(let identity, let reject):
+        case .helloRejected(let identity, let workerID, let reject, let sequence):
+            if latestHello[workerID] == sequence { latestHello[workerID] = nil }
             logger.warning("worker rejected", metadata: ["code": "\(reject.code)", "reason": "\(reject.message)"])
             send([Outbound(identity: identity, message: BusMessage(.reject, reject))])
         case .stop:
@@ -168,7 +169,7 @@ final class BusLoop: @unchecked Sendable {
             case .success(let principal):
                 mailbox.post(.helloAccepted(identity: identity, hello: hello, principal: principal, sequence: sequence))
             case .failure(let reject):
-                mailbox.post(.helloRejected(identity: identity, reject: reject))
+                mailbox.post(.helloRejected(identity: identity, workerID: hello.workerID, reject: reject, sequence: sequence))
             }
         }
     }

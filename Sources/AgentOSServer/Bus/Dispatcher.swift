@@ -173,7 +173,7 @@ public final class Dispatcher {
             "worker": "\(worker.name)", "id": "\(worker.workerID)", "kind": "\(worker.kind.rawValue)",
             "slots": "\(worker.slots)", "resumed": "\(worker.running.count)",
         ])
-        return out + (try dispatch(now: now))
+        return out + dispatch(now: now)
     }
 
     // MARK: Worker messages
@@ -207,7 +207,7 @@ public final class Dispatcher {
                     "job": "\(outcome.jobID)", "attempt": "\(outcome.attempt)", "worker": "\(worker.name)",
                 ])
             }
-            return try dispatch(now: now)
+            return dispatch(now: now)
         case .release:
             let handedBack = try message.decode(RunningJob.self)
             if worker.running[handedBack.jobID] == handedBack.attempt {
@@ -220,14 +220,14 @@ public final class Dispatcher {
                     "job": "\(handedBack.jobID)", "attempt": "\(handedBack.attempt)", "worker": "\(worker.name)",
                 ])
             }
-            return try dispatch(now: now)
+            return dispatch(now: now)
         case .drain:
             workers[workerID]?.draining = true
             logger.info("worker draining", metadata: ["worker": "\(worker.name)"])
             return []
         case .bye:
             try dropWorker(workerID, now: now, reason: "said goodbye")
-            return try dispatch(now: now)
+            return dispatch(now: now)
         case .hello, .welcome, .reject, .job, .cancel:
             throw BusDecodingError(description: "\(message.command.rawValue) is not a worker command here")
         }
@@ -249,7 +249,7 @@ public final class Dispatcher {
             workers[workerID]?.draining = true
             logger.warning("worker not keeping up; it gets no more jobs", metadata: ["worker": "\(workerID)"])
         }
-        return try dispatch(now: now)
+        return dispatch(now: now)
     }
 
     /// A job was cancelled while running: ask its worker to stop it. The slot stays taken
@@ -296,7 +296,7 @@ public final class Dispatcher {
             let beat = BusMessage(.heartbeat, EmptyBody())
             out += workers.values.map { Outbound(identity: $0.identity, message: beat) }
         }
-        if changed { out += try dispatch(now: now) }
+        if changed { out += dispatch(now: now) }
         return out
     }
 
@@ -307,14 +307,25 @@ public final class Dispatcher {
     static let maxPages = 64
 
     /// Assigns queued jobs to eligible workers with free slots, most free slots first.
-    public func dispatch(now: Date = Date()) throws -> [Outbound] {
+    /// A database failure ends the round, but what was assigned so far is still returned,
+    /// to be sent.
+    public func dispatch(now: Date = Date()) -> [Outbound] {
+        var out: [Outbound] = []
+        do {
+            try fillFreeSlots(into: &out, now: now)
+        } catch {
+            logger.error("dispatch stopped early", metadata: ["error": "\(error)"])
+        }
+        return out
+    }
+
+    private func fillFreeSlots(into out: inout [Outbound], now: Date) throws {
         let available = workers.values.filter { $0.freeSlots > 0 }
-        guard !available.isEmpty else { return [] }
+        guard !available.isEmpty else { return }
         let includeCloud = available.contains { $0.kind == .cloud }
         let privateOwners = Set(available.compactMap { $0.kind == .private ? $0.ownerID : nil })
-        var out: [Outbound] = []
         // Page through the queue until the free slots are filled or the queue ends, so jobs
-        // no connected worker can take (labels, a named worker) cannot starve those behind.
+        // no connected worker can take (labels, a named worker) do not starve those behind.
         // Pages sized to the free slots: a result that frees one slot reads a few rows, not hundreds.
         let pageSize = min(Self.pageSize, max(16, 4 * available.reduce(0) { $0 + $1.freeSlots }))
         var skipped = 0
@@ -329,26 +340,17 @@ public final class Dispatcher {
                     continue
                 }
                 // Nil when the job left the queue meanwhile (cancelled): it no longer takes a place.
-                // A failure ends the round, but what was assigned so far must still be sent.
-                let assigned: Job
-                do {
-                    guard let taken = try store.assign(jobID: job.id, workerID: worker.workerID, workerName: worker.name, at: now)
-                    else { continue }
-                    assigned = taken
-                } catch {
-                    logger.error("dispatch stopped early", metadata: ["error": "\(error)"])
-                    return out
-                }
+                guard let assigned = try store.assign(jobID: job.id, workerID: worker.workerID, workerName: worker.name, at: now)
+                else { continue }
                 workers[worker.workerID]?.running[assigned.id] = assigned.attempts
                 deadlines[assigned.id] = (assigned.attempts, deadline(for: assigned, from: now))
                 out.append(Outbound(identity: worker.identity, message: BusMessage(.job, JobAssignment(
                     jobID: assigned.id, attempt: assigned.attempts, code: assigned.code, inputs: assigned.inputs,
                     limits: assigned.limits))))
-                if !workers.values.contains(where: { $0.freeSlots > 0 }) { return out }
+                if !workers.values.contains(where: { $0.freeSlots > 0 }) { return }
             }
-            if page.count < pageSize { break }
+            if page.count < pageSize { return }
         }
-        return out
     }
 
     // MARK: Loss
