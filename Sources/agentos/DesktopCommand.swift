@@ -19,10 +19,7 @@ struct DesktopCommand: AsyncParsableCommand {
             Settings.bootstrapLogging()
             let logger = Logger(label: "agentos.desktop")
             let directory = ConfigDirectory()
-            let slotCount = try slots ?? Settings.environment("SLOTS").map { text in
-                guard let value = Int(text) else { throw ValidationError("AGENTOS_SLOTS must be an integer") }
-                return value
-            }
+            let slotCount = try Settings.int(slots, env: "SLOTS")
             if let slotCount, !(1...1024).contains(slotCount) { throw ValidationError("--slots must be 1-1024") }
             let lock = try DesktopLock(configDirectory: directory)
             let agent = try await DesktopAttach.makeWorker(

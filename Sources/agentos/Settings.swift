@@ -12,8 +12,12 @@ enum Settings {
     }
 
     static func int(_ option: Int?, env name: String, default fallback: Int) throws -> Int {
+        try int(option, env: name) ?? fallback
+    }
+
+    static func int(_ option: Int?, env name: String) throws -> Int? {
         if let option { return option }
-        guard let text = environment(name) else { return fallback }
+        guard let text = environment(name) else { return nil }
         guard let number = Int(text) else { throw CommandFailed(message: "AGENTOS_\(name) must be an integer, got \(text)") }
         return number
     }
