@@ -50,6 +50,7 @@ let package = Package(
             dependencies: [
                 "AgentOSWire",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -11,12 +11,15 @@ public struct AccessClaims: JWTPayload, Equatable {
     public var issuedAt: IssuedAtClaim
     /// Always `access`, so another kind of signed token cannot pass as one.
     public var kind: String
+    /// The login session it belongs to; revoking the session stops the token.
+    public var sessionID: String
 
     enum CodingKeys: String, CodingKey {
         case subject = "sub"
         case expiration = "exp"
         case issuedAt = "iat"
         case kind = "knd"
+        case sessionID = "sid"
     }
 
     public func verify(using algorithm: some JWTAlgorithm) async throws {
@@ -39,19 +42,20 @@ public struct AccessTokens: Sendable {
         self.lifetime = lifetime
     }
 
-    /// A signed token for `userID`.
-    public func issue(userID: String, now: Date = Date()) async throws -> String {
+    /// A signed token for `userID` in login session `sessionID`.
+    public func issue(userID: String, sessionID: String, now: Date = Date()) async throws -> String {
         let claims = AccessClaims(
             subject: SubjectClaim(value: userID),
             expiration: ExpirationClaim(value: now.addingTimeInterval(lifetime)),
             issuedAt: IssuedAtClaim(value: now),
-            kind: "access")
+            kind: "access",
+            sessionID: sessionID)
         return try await keys.sign(claims)
     }
 
-    /// The user id of a valid, unexpired token; nil for anything else.
-    public func verify(_ token: String) async -> String? {
+    /// The user and session of a valid, unexpired token; nil for anything else.
+    public func verify(_ token: String) async -> (userID: String, sessionID: String)? {
         guard let claims = try? await keys.verify(token, as: AccessClaims.self) else { return nil }
-        return claims.subject.value
+        return (claims.subject.value, claims.sessionID)
     }
 }

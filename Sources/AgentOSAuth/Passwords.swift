@@ -37,6 +37,15 @@ public struct Passwords: Sendable {
         }
     }
 
+    /// `hash(_:)` on a GCD thread, for the same reason.
+    public func hashOffloaded(_ password: String) async -> String {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global(qos: .userInitiated).async {
+                continuation.resume(returning: hash(password))
+            }
+        }
+    }
+
     // A hash of the same cost for unknown accounts; bcrypt's time depends only on the cost.
     private let dummyHash: String
 }

@@ -13,8 +13,10 @@ public struct GatewayConfiguration: Sendable {
     public var port: Int
     /// The server's API endpoint.
     public var serverEndpoint: String
-    /// Largest request body accepted.
+    /// Largest JSON request body accepted.
     public var maxBodyBytes: Int
+    /// Largest file upload accepted (the server may set a lower limit).
+    public var maxUploadBytes: Int
     /// How long a request may wait for the server beyond any `?wait=`.
     public var serverTimeout: Duration
 
@@ -24,13 +26,26 @@ public struct GatewayConfiguration: Sendable {
         self.port = port
         self.serverEndpoint = serverEndpoint
         self.maxBodyBytes = 8 << 20
+        self.maxUploadBytes = 32 << 20
         self.serverTimeout = .seconds(15)
     }
 }
 
-/// Builds the gateway's router: `/healthz` and every `GatewayRoutes` entry forwarded to the server.
-public func buildGatewayRouter(client: ServerClient, configuration: GatewayConfiguration) -> Router<BasicRequestContext> {
-    let router = Router(context: BasicRequestContext.self)
+/// The gateway's request context: the client's address goes to the server for rate limits and audit.
+public struct GatewayRequestContext: RequestContext, RemoteAddressRequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let remoteAddress: SocketAddress?
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        remoteAddress = source.channel.remoteAddress
+    }
+}
+
+/// Builds the gateway's router: `/healthz`, the API document, and every `APIRoutes` entry
+/// forwarded to the server.
+public func buildGatewayRouter(client: ServerClient, configuration: GatewayConfiguration) -> Router<GatewayRequestContext> {
+    let router = Router(context: GatewayRequestContext.self)
     router.middlewares.add(JSONErrorMiddleware())
     let forwarder = Forwarder(client: client, configuration: configuration)
 
@@ -44,19 +59,25 @@ public func buildGatewayRouter(client: ServerClient, configuration: GatewayConfi
             ]])
         }
     }
+    let document = OpenAPIDocument.json.encoded()
+    router.get(RouterPath(OpenAPIDocument.path)) { _, _ -> Response in
+        Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(data: document)))
+    }
 
     let methods: [HTTPRequest.Method] = [.get, .post, .put, .patch, .delete]
-    for (path, routes) in Dictionary(grouping: GatewayRoutes.all, by: \.path) {
-        for route in routes {
-            router.on(RouterPath(path), method: route.method) { request, context in
+    var byPath = Dictionary(grouping: APIRoutes.all, by: \.path).mapValues { $0.map { ($0.method, Optional($0)) } }
+    byPath[OpenAPIDocument.path] = [("GET", nil)]
+    for (path, routes) in byPath {
+        for case (let method, let route?) in routes {
+            router.on(RouterPath(path), method: HTTPRequest.Method(rawValue: method) ?? .get) { request, context in
                 try await forwarder.forward(request, context: context, route: route)
             }
         }
         // A known path with another method is 405, not 404.
-        let allowed = routes.map(\.method.rawValue).joined(separator: ", ")
-        for method in methods where !routes.contains(where: { $0.method == method }) {
+        let allowed = routes.map(\.0).joined(separator: ", ")
+        for method in methods where !routes.contains(where: { $0.0 == method.rawValue }) {
             router.on(RouterPath(path), method: method) { _, _ -> Response in
-                var response = JSONErrorMiddleware<BasicRequestContext>.response(
+                var response = JSONErrorMiddleware<GatewayRequestContext>.response(
                     status: .methodNotAllowed, message: "allowed: \(allowed)")
                 response.headers[.allow] = allowed
                 return response
@@ -88,14 +109,18 @@ struct Forwarder: Sendable {
     let client: ServerClient
     let configuration: GatewayConfiguration
 
-    func forward(_ request: Request, context: BasicRequestContext, route: GatewayRoute) async throws -> Response {
+    func forward(_ request: Request, context: GatewayRequestContext, route: APIRoute) async throws -> Response {
         var params: [String: String] = [:]
         for (key, value) in context.parameters { params[String(key)] = String(value) }
         for name in route.query {
             if let value = request.uri.queryParameters.get(name) { params[name] = value }
         }
         var body: JSONValue?
-        if route.hasBody {
+        var raw: Data?
+        switch route.body {
+        case .none:
+            break
+        case .json:
             var request = request
             let buffer = try await request.collectBody(upTo: configuration.maxBodyBytes)
             do {
@@ -103,14 +128,28 @@ struct Forwarder: Sendable {
             } catch {
                 throw HTTPError(.badRequest, message: "the request body is not valid JSON")
             }
+        case .raw:
+            var request = request
+            if let length = request.headers[.contentLength].flatMap(Int.init), length > configuration.maxUploadBytes {
+                throw HTTPError(.contentTooLarge, message: "files may be at most \(configuration.maxUploadBytes >> 20) MiB")
+            }
+            do {
+                raw = Data(buffer: try await request.collectBody(upTo: configuration.maxUploadBytes))
+            } catch let error as HTTPError where error.status == .contentTooLarge {
+                throw HTTPError(.contentTooLarge, message: "files may be at most \(configuration.maxUploadBytes >> 20) MiB")
+            }
         }
         var timeout = configuration.serverTimeout
         if let wait = params["wait"].flatMap(Double.init), wait.isFinite, wait > 0 {
             timeout += .milliseconds(Int64(min(wait, Self.maxWaitSeconds) * 1000))
         }
-        switch await client.call(route.operation, token: Self.bearerToken(request), params: params, body: body, timeout: timeout) {
+        let client = context.remoteAddress?.ipAddress
+        switch await self.client.call(
+            route.operation, token: Self.bearerToken(request), params: params, body: body, raw: raw,
+            contentType: raw == nil ? nil : request.headers[.contentType], client: client, timeout: timeout)
+        {
         case .success(let response):
-            return Self.json(status: HTTPResponse.Status(code: response.status), response.body)
+            return Self.response(response)
         case .failure(.unreachable):
             throw HTTPError(.serviceUnavailable, message: "the server is unreachable; try again shortly")
         case .failure(.timedOut):
@@ -123,6 +162,22 @@ struct Forwarder: Sendable {
         let parts = header.split(separator: " ", maxSplits: 1)
         guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
         return parts[1].trimmingCharacters(in: .whitespaces)
+    }
+
+    /// The server's answer as HTTP: JSON, raw bytes, or nothing for 204.
+    static func response(_ answer: APIResponse) -> Response {
+        let status = HTTPResponse.Status(code: answer.status)
+        var headers = HTTPFields()
+        for (name, value) in answer.headers ?? [:] {
+            if let field = HTTPField.Name(name) { headers[field] = value }
+        }
+        if status.code == 204 { return Response(status: status, headers: headers) }
+        if let raw = answer.raw {
+            if headers[.contentType] == nil { headers[.contentType] = "application/octet-stream" }
+            return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(data: raw)))
+        }
+        headers[.contentType] = "application/json"
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(data: answer.body.encoded())))
     }
 
     static func json(status: HTTPResponse.Status, _ body: JSONValue) -> Response {

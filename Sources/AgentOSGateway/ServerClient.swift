@@ -51,10 +51,12 @@ public final class ServerClient: Service, @unchecked Sendable {
     /// Sends a request and waits for the response, at most `timeout`.
     public func call(
         _ operation: APIOperation, token: String?, params: [String: String] = [:], body: JSONValue? = nil,
-        timeout: Duration
+        raw: Data? = nil, contentType: String? = nil, client: String? = nil, timeout: Duration
     ) async -> Result<APIResponse, ServerClientError> {
         let id = String(nextID.add(1, ordering: .relaxed).newValue)
-        let request = APIRequest(id: id, operation: operation, token: token, params: params, body: body)
+        let request = APIRequest(
+            id: id, operation: operation, token: token, params: params, body: body, raw: raw, contentType: contentType,
+            client: client)
         var timer: Task<Void, Never>?
         defer { timer?.cancel() }
         return await withCheckedContinuation { continuation in

@@ -22,25 +22,28 @@ public struct Server: Service {
         let state = try ServerBootstrap.prepare(configuration, logger: logger)
         let store = state.store
         let tokens = await AccessTokens(secret: state.signingKey, lifetime: configuration.accessTokenLifetime)
+        let fileTokens = JobFileTokens(secret: state.signingKey)
+        let authenticator = Authenticator(store: store, tokens: tokens, fileTokens: fileTokens)
         let watch = JobWatch()
         let directory = WorkerDirectory()
         let context = try Context()
         let dispatcher = Dispatcher(
-            store: store, settings: configuration.dispatch, logger: logger,
+            store: store, settings: configuration.dispatch, logger: logger, fileTokens: fileTokens,
             jobFinished: { watch.finished($0.id) })
         let bus = try BusLoop(
             context: context, endpoint: configuration.busEndpoint, dispatcher: dispatcher, directory: directory,
             tickInterval: min(0.25, configuration.dispatch.heartbeatInterval / 2),
-            authenticate: { hello in await WorkerAuthentication.check(hello, store: store, tokens: tokens) },
+            authenticate: { hello in await WorkerAuthentication.check(hello, store: store, authenticator: authenticator) },
             logger: logger)
         let busEndpoint = bus.boundEndpoint
         let handler = APIHandler(
-            store: store, tokens: tokens, passwords: Passwords(cost: configuration.bcryptCost), watch: watch,
+            store: store, tokens: tokens, fileTokens: fileTokens, passwords: Passwords(cost: configuration.bcryptCost),
+            secrets: SecretBox(key: state.secretKey), blobs: try BlobStore(root: configuration.blobsPath), watch: watch,
             directory: directory,
             cluster: .init(
                 busEndpoints: [configuration.advertisedBusEndpoint ?? busEndpoint], curvePublicKey: nil,
                 heartbeatMS: Int(configuration.dispatch.heartbeatInterval * 1000)),
-            busEvents: { bus.post($0) }, logger: logger)
+            limits: configuration.apiLimits, busEvents: { bus.post($0) }, logger: logger)
         let api = try APILoop(context: context, endpoint: configuration.apiEndpoint, handler: handler, logger: logger)
 
         // Read before the owner threads start: after that only they touch their sockets.
@@ -60,21 +63,31 @@ public struct Server: Service {
     }
 }
 
-/// Checks a worker's `HELLO` credential.
+/// Checks a worker's `HELLO` credential: a live cloud worker token (whose labels, when it
+/// pins some, must cover the worker's), or a user's access or personal token for a private
+/// worker. The credential is remembered, so revoking it disconnects the worker.
 enum WorkerAuthentication {
-    static func check(_ hello: Hello, store: AppStore, tokens: AccessTokens) async -> Result<WorkerPrincipal, Reject> {
+    static func check(_ hello: Hello, store: AppStore, authenticator: Authenticator) async -> Result<WorkerPrincipal, Reject> {
         let denied = Reject(code: Reject.unauthorized, message: "the worker credential is missing, wrong or revoked")
         do {
             switch hello.kind {
             case .cloud:
-                guard let secret = hello.credential.workerToken, try store.liveWorkerToken(hash: SecretToken.hash(secret)) != nil
+                guard let secret = hello.credential.workerToken, let token = try store.liveWorkerToken(hash: SecretToken.hash(secret))
                 else { return .failure(denied) }
-                return .success(WorkerPrincipal(kind: .cloud, ownerID: nil))
+                if let allowed = token.labels {
+                    let extra = Set(hello.labels).subtracting(allowed)
+                    guard extra.isEmpty else {
+                        return .failure(Reject(code: Reject.unauthorized, message: "worker token \(token.name) does not allow the labels \(extra.sorted().joined(separator: ", "))"))
+                    }
+                }
+                return .success(WorkerPrincipal(kind: .cloud, ownerID: nil, credential: .workerToken(token.id)))
             case .private:
-                guard let token = hello.credential.accessToken, let userID = await tokens.verify(token),
-                    let user = try store.user(id: userID), !user.disabled
-                else { return .failure(denied) }
-                return .success(WorkerPrincipal(kind: .private, ownerID: user.id))
+                guard let caller = try await authenticator.caller(hello.credential.accessToken) else { return .failure(denied) }
+                let credential: WorkerCredentialRef = switch caller.credential {
+                case .session(let id): .session(id)
+                case .personalToken(let id): .personalToken(id)
+                }
+                return .success(WorkerPrincipal(kind: .private, ownerID: caller.user.id, credential: credential))
             }
         } catch {
             // The server's own trouble, not the worker's: it should try again, not give up.

@@ -7,6 +7,8 @@ import Logging
 struct ServerState: Sendable {
     let store: AppStore
     let signingKey: [UInt8]
+    /// Seals secrets at rest; never stored in the database.
+    let secretKey: [UInt8]
 }
 
 /// Opens the data directory and, on first start, creates the admin account, the `default`
@@ -18,15 +20,17 @@ enum ServerBootstrap {
             atPath: configuration.dataDirectory, withIntermediateDirectories: true,
             attributes: [.posixPermissions: 0o700])
         let store = try AppStore.open(path: configuration.databasePath)
-        let signingKey = try loadOrCreateSigningKey(at: configuration.signingKeyPath)
+        let signingKey = try loadOrCreateKey(at: configuration.signingKeyPath)
+        let secretKey = try loadOrCreateKey(at: configuration.secretKeyPath)
         if try !store.hasUsers() {
             try firstStart(configuration, store: store, logger: logger)
         }
         try store.markAllWorkersOffline()
-        return ServerState(store: store, signingKey: signingKey)
+        return ServerState(store: store, signingKey: signingKey, secretKey: Array(secretKey.prefix(32)))
     }
 
-    private static func loadOrCreateSigningKey(at path: String) throws -> [UInt8] {
+    /// A 32-byte key kept hex-encoded in a 0600 file, made on first use.
+    private static func loadOrCreateKey(at path: String) throws -> [UInt8] {
         if let hex = try SecretFile.read(path), let key = bytes(fromHex: hex), key.count >= 32 {
             return key
         }

@@ -21,6 +21,8 @@ public struct ServerConfiguration: Sendable {
     public var adminEmail: String
     /// First-start admin password; random when nil.
     public var adminPassword: String?
+    /// Upload size, session lifetime and login limits.
+    public var apiLimits: APIHandler.Limits
 
     /// Configuration with the contract's defaults.
     public init(
@@ -32,15 +34,18 @@ public struct ServerConfiguration: Sendable {
         self.apiEndpoint = apiEndpoint
         self.advertisedBusEndpoint = nil
         self.dispatch = Dispatcher.Settings()
-        self.accessTokenLifetime = 3600
+        self.accessTokenLifetime = 900
         self.bcryptCost = 11
         self.adminEmail = "admin@localhost"
         self.adminPassword = nil
+        self.apiLimits = APIHandler.Limits()
     }
 
     /// Paths inside the data directory.
     var databasePath: String { dataDirectory + "/agentos.sqlite" }
     var signingKeyPath: String { dataDirectory + "/signing-key" }
+    var secretKeyPath: String { dataDirectory + "/secret-key" }
+    var blobsPath: String { dataDirectory + "/blobs" }
     var adminPasswordPath: String { dataDirectory + "/admin-password" }
     var workerTokenPath: String { dataDirectory + "/worker-token" }
 }

@@ -38,44 +38,6 @@ extension AppStore {
         }
     }
 
-    /// Creates a project and makes `owner` its owner, in one transaction.
-    @discardableResult
-    public func createProject(name: String, owner: String) throws -> Project {
-        try StoreError.mapping("a project named \(name) already exists") {
-            try writer.write { db in
-                let project = try Project(name: name, createdBy: owner).inserted(db)
-                try ProjectMember(projectID: project.id, userID: owner, role: .owner).insert(db)
-                return project
-            }
-        }
-    }
-
-    /// The project with this id or, failing that, this name.
-    public func project(idOrName: String) throws -> Project? {
-        try writer.read { db in
-            try Project.fetchOne(db, key: idOrName) ?? Project.filter(Column("name") == idOrName).fetchOne(db)
-        }
-    }
-
-    /// The project with this id.
-    public func project(id: String) throws -> Project? {
-        try writer.read { db in try Project.fetchOne(db, key: id) }
-    }
-
-    /// Sets a user's role in a project, adding them if needed.
-    public func setMember(projectID: String, userID: String, role: ProjectRole) throws {
-        try writer.write { db in
-            try ProjectMember(projectID: projectID, userID: userID, role: role).upsert(db)
-        }
-    }
-
-    /// The user's role in the project, or nil when not a member.
-    public func role(of userID: String, in projectID: String) throws -> ProjectRole? {
-        try writer.read { db in
-            try ProjectMember.fetchOne(db, key: ["project_id": projectID, "user_id": userID])?.role
-        }
-    }
-
     /// Stores a worker token record (the secret itself is never stored).
     @discardableResult
     public func createWorkerToken(_ token: WorkerToken) throws -> WorkerToken {

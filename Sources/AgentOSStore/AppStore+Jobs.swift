@@ -5,13 +5,29 @@ import GRDB
 extension AppStore {
     /// Persists a new queued job. With an idempotency key already used by the same user in
     /// the same project, returns that earlier job instead and `created == false`.
-    public func submit(_ job: Job) throws -> (job: Job, created: Bool) {
+    /// `files` are recorded with the job in the same transaction.
+    public func submit(_ job: Job, files: [JobFile] = []) throws -> (job: Job, created: Bool) {
         try writer.write { db in
             if let key = job.idempotencyKey,
                 let existing = try Job.filter(
                     Column("project_id") == job.projectID && Column("submitted_by") == job.submittedBy
                         && Column("idempotency_key") == key
                 ).fetchOne(db)
+            {
+                return (existing, false)
+            }
+            let inserted = try job.inserted(db)
+            for file in files { try file.insert(db) }
+            return (inserted, true)
+        }
+    }
+
+    /// Stores a run record (a job a desktop ran locally, `origin` `local`). Idempotent by the
+    /// desktop's id within the project: a second post returns the stored record.
+    public func recordRun(_ job: Job) throws -> (job: Job, created: Bool) {
+        try writer.write { db in
+            if let clientID = job.clientRunID,
+                let existing = try Job.filter(Column("project_id") == job.projectID && Column("client_run_id") == clientID).fetchOne(db)
             {
                 return (existing, false)
             }
@@ -152,11 +168,16 @@ extension AppStore {
 
     /// A page of a project's jobs, newest first, after the job with id `after` (a keyset
     /// cursor compared on the stored values, so no precision is lost in between).
-    public func jobs(projectID: String, status: JobStatus?, origin: String?, after: String?, limit: Int) throws -> [Job] {
+    public func jobs(
+        projectID: String, status: JobStatus?, origin: String?, skill: String? = nil, sessionID: String? = nil,
+        after: String?, limit: Int
+    ) throws -> [Job] {
         try writer.read { db in
             var request = Job.filter(Column("project_id") == projectID)
             if let status { request = request.filter(Column("status") == status) }
             if let origin { request = request.filter(Column("origin") == origin) }
+            if let skill { request = request.filter(Column("skill") == skill) }
+            if let sessionID { request = request.filter(Column("session_id") == sessionID) }
             if let after {
                 request = request.filter(literal: "(created_at, id) < (SELECT created_at, id FROM jobs WHERE id = \(after))")
             }

@@ -113,6 +113,7 @@ public struct AppStore: Sendable {
                 index: "jobs_idempotency", on: "jobs", columns: ["project_id", "submitted_by", "idempotency_key"],
                 options: .unique, condition: Column("idempotency_key") != nil)
         }
+        migrator.registerMigration("v2-control-plane", migrate: Self.controlPlane)
         return migrator
     }
 }

@@ -6,19 +6,6 @@ public enum API {
     public static let protocolTag = "AOS-API/1"
 }
 
-/// The operations the server answers on its API socket; each gateway route maps to one.
-public enum APIOperation: String, Codable, Sendable, CaseIterable {
-    case health
-    case login = "auth.login"
-    case me
-    case submitJob = "jobs.submit"
-    case getJob = "jobs.get"
-    case listJobs = "jobs.list"
-    case cancelJob = "jobs.cancel"
-    case listWorkers = "workers.list"
-    case cluster
-}
-
 /// A request a gateway forwards to the server.
 public struct APIRequest: Codable, Sendable {
     /// Correlates the response; unique per gateway connection.
@@ -31,19 +18,32 @@ public struct APIRequest: Codable, Sendable {
     public var params: [String: String]
     /// The JSON body, if any.
     public var body: JSONValue?
+    /// A raw body (file upload), base64 on the wire.
+    public var raw: Data?
+    /// The raw body's content type.
+    public var contentType: String?
+    /// The client's address as the gateway saw it (rate limits, audit).
+    public var client: String?
 
     /// A complete request.
-    public init(id: String, operation: APIOperation, token: String?, params: [String: String] = [:], body: JSONValue? = nil) {
+    public init(
+        id: String, operation: APIOperation, token: String?, params: [String: String] = [:], body: JSONValue? = nil,
+        raw: Data? = nil, contentType: String? = nil, client: String? = nil
+    ) {
         self.id = id
         self.operation = operation
         self.token = token
         self.params = params
         self.body = body
+        self.raw = raw
+        self.contentType = contentType
+        self.client = client
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, token, params, body
+        case id, token, params, body, raw, client
         case operation = "op"
+        case contentType = "content_type"
     }
 }
 
@@ -55,12 +55,18 @@ public struct APIResponse: Codable, Sendable {
     public var status: Int
     /// Response body.
     public var body: JSONValue
+    /// Raw bytes returned instead of `body` (file download).
+    public var raw: Data?
+    /// Extra response headers (`Retry-After`, `Content-Type` of raw bytes, …).
+    public var headers: [String: String]?
 
     /// A complete response.
-    public init(id: String, status: Int, body: JSONValue) {
+    public init(id: String, status: Int, body: JSONValue, raw: Data? = nil, headers: [String: String]? = nil) {
         self.id = id
         self.status = status
         self.body = body
+        self.raw = raw
+        self.headers = headers
     }
 
     /// The contract's error shape: `{"error": {"code", "message"}}`.

@@ -156,16 +156,52 @@ public struct JobLimits: Codable, Sendable, Equatable {
     public var timeoutSeconds: Double
     /// Bytes of stdout and of stderr kept, each.
     public var maxOutputBytes: Int
+    /// Memory (address space) limit in MiB; the engine's default when absent.
+    public var memoryMB: Int?
+    /// Whether the job may use the network.
+    public var network: Bool
 
     /// Limits with defaults for anything not given.
-    public init(timeoutSeconds: Double = 60, maxOutputBytes: Int = 1 << 20) {
+    public init(timeoutSeconds: Double = 60, maxOutputBytes: Int = 1 << 20, memoryMB: Int? = nil, network: Bool = false) {
         self.timeoutSeconds = timeoutSeconds
         self.maxOutputBytes = maxOutputBytes
+        self.memoryMB = memoryMB
+        self.network = network
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        timeoutSeconds = try container.decode(Double.self, forKey: .timeoutSeconds)
+        maxOutputBytes = try container.decode(Int.self, forKey: .maxOutputBytes)
+        memoryMB = try container.decodeIfPresent(Int.self, forKey: .memoryMB)
+        network = try container.decodeIfPresent(Bool.self, forKey: .network) ?? false
     }
 
     enum CodingKeys: String, CodingKey {
         case timeoutSeconds = "timeout_s"
         case maxOutputBytes = "max_output_bytes"
+        case memoryMB = "memory_mb"
+        case network
+    }
+}
+
+/// A file a job gets read-only in its work dir, fetched from the gateway.
+public struct JobFileRef: Codable, Sendable, Equatable {
+    /// File id: `GET /api/v1/files/{id}/content`.
+    public var id: String
+    /// Name in the job's `files/` dir.
+    public var name: String
+    /// Hex SHA-256 the fetched bytes must have.
+    public var sha256: String
+    /// Size in bytes.
+    public var size: Int
+
+    /// A complete reference.
+    public init(id: String, name: String, sha256: String, size: Int) {
+        self.id = id
+        self.name = name
+        self.sha256 = sha256
+        self.size = size
     }
 }
 
@@ -181,19 +217,48 @@ public struct JobAssignment: Codable, Sendable, Equatable {
     public var inputs: [String: JSONValue]
     /// Limits to enforce.
     public var limits: JobLimits
+    /// The function called with the inputs (default `main`).
+    public var entrypoint: String
+    /// pip requirements (requirements.txt text); empty for none.
+    public var requirements: String
+    /// Files to place read-only in the work dir.
+    public var files: [JobFileRef]
+    /// Bearer token that reads exactly these files, while this attempt runs.
+    public var fileToken: String?
 
     /// A complete assignment.
-    public init(jobID: String, attempt: Int, code: String, inputs: [String: JSONValue], limits: JobLimits) {
+    public init(
+        jobID: String, attempt: Int, code: String, inputs: [String: JSONValue], limits: JobLimits,
+        entrypoint: String = "main", requirements: String = "", files: [JobFileRef] = [], fileToken: String? = nil
+    ) {
         self.jobID = jobID
         self.attempt = attempt
         self.code = code
         self.inputs = inputs
         self.limits = limits
+        self.entrypoint = entrypoint
+        self.requirements = requirements
+        self.files = files
+        self.fileToken = fileToken
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        jobID = try container.decode(String.self, forKey: .jobID)
+        attempt = try container.decode(Int.self, forKey: .attempt)
+        code = try container.decode(String.self, forKey: .code)
+        inputs = try container.decode([String: JSONValue].self, forKey: .inputs)
+        limits = try container.decode(JobLimits.self, forKey: .limits)
+        entrypoint = try container.decodeIfPresent(String.self, forKey: .entrypoint) ?? "main"
+        requirements = try container.decodeIfPresent(String.self, forKey: .requirements) ?? ""
+        files = try container.decodeIfPresent([JobFileRef].self, forKey: .files) ?? []
+        fileToken = try container.decodeIfPresent(String.self, forKey: .fileToken)
     }
 
     enum CodingKeys: String, CodingKey {
         case jobID = "job_id"
-        case attempt, code, inputs, limits
+        case fileToken = "file_token"
+        case attempt, code, inputs, limits, entrypoint, requirements, files
     }
 }
 

@@ -45,6 +45,12 @@ public enum JSONValue: Sendable, Hashable {
         return nil
     }
 
+    /// The flag when this is a boolean.
+    public var boolValue: Bool? {
+        if case .bool(let value) = self { return value }
+        return nil
+    }
+
     /// Whether this is `null`.
     public var isNull: Bool { self == .null }
 

@@ -23,22 +23,24 @@ import Testing
 
     @Test func issuedTokenVerifiesToItsUser() async throws {
         let tokens = await AccessTokens(secret: key, lifetime: 60)
-        let token = try await tokens.issue(userID: "user-1")
-        #expect(await tokens.verify(token) == "user-1")
+        let token = try await tokens.issue(userID: "user-1", sessionID: "s-1")
+        let claims = await tokens.verify(token)
+        #expect(claims?.userID == "user-1")
+        #expect(claims?.sessionID == "s-1")
     }
 
     @Test func expiredTamperedOrForeignTokensFail() async throws {
         let tokens = await AccessTokens(secret: key, lifetime: 60)
-        let expired = try await tokens.issue(userID: "u", now: Date().addingTimeInterval(-120))
+        let expired = try await tokens.issue(userID: "u", sessionID: "s", now: Date().addingTimeInterval(-120))
         #expect(await tokens.verify(expired) == nil)
 
-        let good = try await tokens.issue(userID: "u")
+        let good = try await tokens.issue(userID: "u", sessionID: "s")
         var parts = good.split(separator: ".").map(String.init)
-        parts[1] = SecretToken.base64URL(Data(#"{"sub":"admin","exp":9999999999,"iat":0,"knd":"access"}"#.utf8))
+        parts[1] = SecretToken.base64URL(Data(#"{"sub":"admin","exp":9999999999,"iat":0,"knd":"access","sid":"s"}"#.utf8))
         #expect(await tokens.verify(parts.joined(separator: ".")) == nil)
 
         let other = await AccessTokens(secret: Array("another-key-another-key-another!!".utf8), lifetime: 60)
-        #expect(await tokens.verify(try await other.issue(userID: "u")) == nil)
+        #expect(await tokens.verify(try await other.issue(userID: "u", sessionID: "s")) == nil)
         #expect(await tokens.verify("not a jwt") == nil)
         #expect(await tokens.verify("") == nil)
     }

@@ -3,9 +3,23 @@ import AgentOSStore
 import AgentOSWire
 import Foundation
 import Logging
+import Synchronization
 
-/// Answers the operations gateways forward: authenticates the caller, checks their rights,
-/// and reads or writes the store. Runs on Swift concurrency, off the socket threads.
+/// What a handler answers: a status with a JSON body, or raw bytes (file downloads).
+struct Reply: Sendable {
+    var status: Int
+    var body: JSONValue
+    var raw: Data? = nil
+    var headers: [String: String] = [:]
+
+    static func ok(_ body: JSONValue) -> Reply { Reply(status: 200, body: body) }
+    static func created(_ body: JSONValue) -> Reply { Reply(status: 201, body: body) }
+    static let noContent = Reply(status: 204, body: .null)
+}
+
+/// Answers the operations gateways forward: authenticates the caller, checks their rights
+/// against the permission table, and reads or writes the store. Runs on Swift concurrency,
+/// off the socket threads.
 public struct APIHandler: Sendable {
     /// What `GET /cluster` tells desktops.
     public struct ClusterInfo: Sendable {
@@ -17,27 +31,71 @@ public struct APIHandler: Sendable {
         public var heartbeatMS: Int
     }
 
+    /// Limits on what clients may store.
+    public struct Limits: Sendable {
+        /// Largest file upload.
+        public var maxFileBytes = 32 << 20
+        /// How long a login session (its refresh tokens) lasts.
+        public var sessionLifetime: TimeInterval = 30 * 86_400
+        /// Failed-login limits.
+        public var login = LoginThrottle.Limits()
+
+        /// The defaults.
+        public init() {}
+    }
+
     let store: AppStore
     let tokens: AccessTokens
     let passwords: Passwords
+    let authenticator: Authenticator
+    let throttle: LoginThrottle
+    let secrets: SecretBox
+    let blobs: BlobStore
     let watch: JobWatch
     let directory: WorkerDirectory
     let cluster: ClusterInfo
+    let limits: Limits
     let busEvents: @Sendable (BusLoop.Event) -> Void
     let logger: Logger
 
+    init(
+        store: AppStore, tokens: AccessTokens, fileTokens: JobFileTokens, passwords: Passwords, secrets: SecretBox,
+        blobs: BlobStore, watch: JobWatch, directory: WorkerDirectory, cluster: ClusterInfo, limits: Limits,
+        busEvents: @escaping @Sendable (BusLoop.Event) -> Void, logger: Logger
+    ) {
+        self.store = store
+        self.tokens = tokens
+        self.passwords = passwords
+        self.authenticator = Authenticator(store: store, tokens: tokens, fileTokens: fileTokens)
+        self.throttle = LoginThrottle(limits: limits.login)
+        self.secrets = secrets
+        self.blobs = blobs
+        self.watch = watch
+        self.directory = directory
+        self.cluster = cluster
+        self.limits = limits
+        self.busEvents = busEvents
+        self.logger = logger
+    }
+
     /// Longest `?wait=` a request may ask for, in seconds.
     public static let maxWaitSeconds = 300.0
-    /// Largest encoded page of a job listing; items past it go to the next page.
-    static let maxListBytes = 8 << 20
 
     /// Handles one request; every failure becomes an error response, never a crash.
     public func handle(_ request: APIRequest) async -> APIResponse {
         do {
-            let (status, body) = try await route(request)
-            return APIResponse(id: request.id, status: status, body: body)
+            let reply = try await route(request)
+            return APIResponse(
+                id: request.id, status: reply.status, body: reply.body, raw: reply.raw,
+                headers: reply.headers.isEmpty ? nil : reply.headers)
         } catch let error as APIError {
-            return .error(id: request.id, status: error.status, code: error.code, message: error.message)
+            var response = APIResponse.error(id: request.id, status: error.status, code: error.code, message: error.message)
+            if !error.details.isEmpty, var fields = response.body["error"]?.objectValue {
+                fields.merge(error.details) { current, _ in current }
+                response.body = ["error": .object(fields)]
+            }
+            if !error.headers.isEmpty { response.headers = error.headers }
+            return response
         } catch StoreError.conflict(let message) {
             return .error(id: request.id, status: 409, code: "conflict", message: message)
         } catch StoreError.notFound(let what) {
@@ -48,216 +106,128 @@ public struct APIHandler: Sendable {
         }
     }
 
-    private func route(_ request: APIRequest) async throws -> (Int, JSONValue) {
+    private func route(_ request: APIRequest) async throws -> Reply {
         switch request.operation {
         case .health:
-            return (200, ["status": "ok", "server_version": .string(AgentOSVersion.current),
-                          "workers": .number(Double(directory.workers.count))])
-        case .login:
-            return try await login(request.body)
-        case .me:
-            return (200, Representation.user(try await authenticate(request)))
-        case .submitJob:
-            return try await submitJob(request, user: try await authenticate(request))
-        case .getJob:
-            return try await getJob(request, user: try await authenticate(request))
-        case .listJobs:
-            return try await listJobs(request, user: try await authenticate(request))
-        case .cancelJob:
-            return try await cancelJob(request, user: try await authenticate(request))
-        case .listWorkers:
-            return listWorkers(for: try await authenticate(request))
+            return .ok(["status": "ok", "server_version": .string(AgentOSVersion.current), "workers": .number(Double(directory.workers.count))])
+        case .login: return try await login(request)
+        case .refresh: return try await refresh(request)
+        case .downloadFile:
+            // Workers fetch job files with a job-scoped token; everyone else with their own.
+            if let grant = try authenticator.fileGrant(request.token) { return try downloadFile(request, grant: grant) }
+            return try downloadFile(request, caller: try await authenticate(request))
+        default:
+            break
+        }
+        let caller = try await authenticate(request)
+        switch request.operation {
+        case .health, .login, .refresh, .downloadFile: throw APIError.notFound("operation")
+        case .logout: return try logout(caller)
+        case .me: return .ok(Representation.user(caller.user))
+        case .listUsers: return try listUsers(caller)
+        case .createUser: return try await createUser(request, caller: caller)
+        case .updateUser: return try await updateUser(request, caller: caller)
+        case .createToken: return try createToken(request, caller: caller)
+        case .listTokens: return try listTokens(caller)
+        case .deleteToken: return try deleteToken(request, caller: caller)
+        case .listTeams: return try listTeams(caller)
+        case .createTeam: return try createTeam(request, caller: caller)
+        case .getTeam: return try getTeam(request, caller: caller)
+        case .addTeamMember: return try addTeamMember(request, caller: caller)
+        case .removeTeamMember: return try removeTeamMember(request, caller: caller)
+        case .listProjects: return try listProjects(caller)
+        case .createProject: return try createProject(request, caller: caller)
+        case .getProject: return try getProject(request, caller: caller)
+        case .deleteProject: return try deleteProject(request, caller: caller)
+        case .setProjectMember: return try setProjectMember(request, caller: caller)
+        case .removeProjectMember: return try removeProjectMember(request, caller: caller)
+        case .listSkills: return try listSkills(request, caller: caller)
+        case .createSkill: return try createSkill(request, caller: caller)
+        case .getSkill: return try getSkill(request, caller: caller)
+        case .createSkillVersion: return try createSkillVersion(request, caller: caller)
+        case .listSkillVersions: return try listSkillVersions(request, caller: caller)
+        case .getSkillVersion: return try getSkillVersion(request, caller: caller)
+        case .listProviders: return try listProviders(request, caller: caller)
+        case .createProvider: return try createProvider(request, caller: caller)
+        case .getProvider: return try getProvider(request, caller: caller)
+        case .updateProvider: return try updateProvider(request, caller: caller)
+        case .revealProvider: return try revealProvider(request, caller: caller)
+        case .listAgents: return try listAgents(request, caller: caller)
+        case .createAgent: return try createAgent(request, caller: caller)
+        case .getAgent: return try getAgent(request, caller: caller)
+        case .updateAgent: return try updateAgent(request, caller: caller)
+        case .listAgentVersions: return try listAgentVersions(request, caller: caller)
+        case .submitJob: return try await submitJob(request, caller: caller)
+        case .getJob: return try await getJob(request, caller: caller)
+        case .listJobs: return try listJobs(request, caller: caller)
+        case .cancelJob: return try cancelJob(request, caller: caller)
+        case .createRuns: return try createRuns(request, caller: caller)
+        case .listSessions: return try listSessions(request, caller: caller)
+        case .createSession: return try createSession(request, caller: caller)
+        case .getSession: return try getSession(request, caller: caller)
+        case .listMessages: return try listMessages(request, caller: caller)
+        case .createMessage: return try createMessage(request, caller: caller)
+        case .uploadFile: return try uploadFile(request, caller: caller)
+        case .listFiles: return try listFiles(request, caller: caller)
+        case .getFile: return try getFile(request, caller: caller)
+        case .deleteFile: return try deleteFile(request, caller: caller)
+        case .listWorkers: return listWorkers(caller)
+        case .listWorkerTokens: return try listWorkerTokens(caller)
+        case .createWorkerToken: return try createWorkerToken(request, caller: caller)
+        case .deleteWorkerToken: return try deleteWorkerToken(request, caller: caller)
         case .cluster:
-            _ = try await authenticate(request)
-            return (200, [
+            return .ok([
                 "bus": .array(cluster.busEndpoints.map(JSONValue.string)),
                 "curve_public_key": cluster.curvePublicKey.map(JSONValue.string) ?? .null,
                 "heartbeat_ms": .number(Double(cluster.heartbeatMS)),
                 "server_version": .string(AgentOSVersion.current),
             ])
+        case .audit: return try listAudit(request, caller: caller)
         }
     }
 
-    // MARK: Auth
+    // MARK: Shared checks
 
-    private func authenticate(_ request: APIRequest) async throws -> User {
-        guard let token = request.token, !token.isEmpty, let userID = await tokens.verify(token),
-            let user = try store.user(id: userID), !user.disabled
-        else { throw APIError.unauthorized }
-        return user
+    func authenticate(_ request: APIRequest) async throws -> Caller {
+        guard let caller = try await authenticator.caller(request.token) else { throw APIError.unauthorized }
+        return caller
     }
 
-    private func login(_ body: JSONValue?) async throws -> (Int, JSONValue) {
-        let reader = try BodyReader(body)
-        let email = try reader.string("email", maxLength: 320, required: true) ?? ""
-        let password = try reader.string("password", maxLength: 1024, required: true) ?? ""
-        let user = try store.user(email: email)
-        let passwordMatches = await passwords.verifyOffloaded(password, hash: user?.passwordHash)
-        guard let user, passwordMatches, !user.disabled else {
-            logger.notice("failed login", metadata: ["email": "\(email)"])
-            throw APIError(401, "invalid_credentials", "email or password is wrong")
-        }
-        let token = try await tokens.issue(userID: user.id)
-        logger.info("login", metadata: ["user": "\(user.id)"])
-        return (200, [
-            "access_token": .string(token), "token_type": "Bearer",
-            "expires_in": .number(tokens.lifetime), "user": Representation.user(user),
-        ])
+    func requireAdmin(_ caller: Caller) throws(APIError) {
+        guard caller.isAdmin else { throw APIError.adminOnly }
     }
 
-    // MARK: Projects and rights
-
-    /// The project, if the user may see it; 404 otherwise so existence is not leaked.
-    private func visibleProject(_ idOrName: String?, user: User) throws -> (Project, ProjectRole?) {
+    /// The caller's access to a project; 404 when they may not see it, so existence is not leaked.
+    func projectAccess(_ idOrName: String?, caller: Caller) throws -> ProjectAccess {
         guard let idOrName, let project = try store.project(idOrName: idOrName) else { throw APIError.notFound("project") }
-        let role = try store.role(of: user.id, in: project.id)
-        guard user.role == .admin || role != nil else { throw APIError.notFound("project") }
-        return (project, role)
+        return try access(to: project, caller: caller, notFound: "project")
     }
 
-    // MARK: Jobs
-
-    private func submitJob(_ request: APIRequest, user: User) async throws -> (Int, JSONValue) {
-        let (project, role) = try visibleProject(request.params["project"], user: user)
-        guard user.role == .admin || (role ?? .viewer) >= .runner else {
-            throw APIError.forbidden("submitting jobs needs the runner role in \(project.name)")
-        }
-        let wait = try waitSeconds(request.params["wait"])
-        var job = try JobRequest.parse(request.body).job(projectID: project.id, submittedBy: user.id)
-        let submitted = try store.submit(job)
-        job = submitted.job
-        let ticket = wait.map { _ in watch.register(job.id) }
-        if submitted.created { busEvents(.jobQueued) }
-
-        var warnings: [String] = []
-        let connected = directory.workers
-        if !connected.contains(where: { $0.canRun(job) }) {
-            if job.target == .cloud, let requested = job.requestedWorker,
-                connected.contains(where: { $0.kind == .private && ($0.name == requested || $0.workerID == requested) })
-            {
-                warnings.append("\(requested) is a private worker: submit with target \"private\" to run there; this job waits in the queue")
-            } else {
-                warnings.append(job.target == .private
-                    ? "none of your private workers that can run this job is connected; it waits in the queue"
-                    : "no connected cloud worker can run this job; it waits in the queue")
-            }
-        }
-        if let ticket, let wait, let finished = try await waitUntilEnded(ticket, seconds: wait), finished.status.isFinal {
-            return (200, Representation.job(finished, projectName: project.name))
-        }
-        let current = try store.job(id: job.id) ?? job
-        return (submitted.created ? 202 : 200, Representation.job(current, projectName: project.name, warnings: warnings))
+    /// The caller's access to `project`; 404 naming `notFound` when they are not in it.
+    func access(to project: Project, caller: Caller, notFound: String) throws -> ProjectAccess {
+        let role = try store.role(of: caller.user.id, in: project.id)
+        guard caller.isAdmin || role != nil else { throw APIError.notFound(notFound) }
+        return ProjectAccess(project: project, role: role, isAdmin: caller.isAdmin)
     }
 
-    /// The job and its project, if the user may see them; 404 otherwise.
-    private func visibleJob(_ id: String?, user: User) throws -> (Job, Project, ProjectRole?) {
-        guard let id, let job = try store.job(id: id), let project = try store.project(id: job.projectID)
-        else { throw APIError.notFound("job") }
-        let role = try store.role(of: user.id, in: project.id)
-        guard user.role == .admin || role != nil else { throw APIError.notFound("job") }
-        return (job, project, role)
-    }
-
-    /// The job; with `?wait=SECONDS`, once it has ended or the wait is over (a long poll).
-    private func getJob(_ request: APIRequest, user: User) async throws -> (Int, JSONValue) {
-        let wait = try waitSeconds(request.params["wait"])
-        var (job, project, _) = try visibleJob(request.params["id"], user: user)
-        if let wait, !job.status.isFinal {
-            job = try await waitUntilEnded(watch.register(job.id), seconds: wait) ?? job
-        }
-        return (200, Representation.job(job, projectName: project.name))
-    }
-
-    /// Waits up to `seconds` for the ticket's job to end and returns it as it is then. The
-    /// ticket is taken before this re-reads the job, so an end in between is not missed.
-    private func waitUntilEnded(_ ticket: JobWatch.Ticket, seconds: Double) async throws -> Job? {
-        let current: Job?
+    /// Appends to the audit log; a failure to write it is logged, not passed to the client.
+    func audit(
+        _ action: String, caller: Caller?, target: String? = nil, projectID: String? = nil,
+        detail: [String: JSONValue] = [:], address: String? = nil, actorEmail: String? = nil
+    ) {
         do {
-            current = try store.job(id: ticket.jobID)
+            try store.audit(AuditEntry(
+                action: action, actorID: caller?.user.id, actorEmail: caller?.user.email ?? actorEmail, target: target,
+                projectID: projectID, detail: detail, address: address))
         } catch {
-            watch.forget(ticket)
-            throw error
+            logger.error("audit write failed", metadata: ["action": "\(action)", "error": "\(error)"])
         }
-        if let current, current.status.isFinal {
-            watch.forget(ticket)
-            return current
-        }
-        await watch.wait(ticket, timeout: .milliseconds(Int(seconds * 1000)))
-        return try store.job(id: ticket.jobID)
     }
 
-    private func cancelJob(_ request: APIRequest, user: User) async throws -> (Int, JSONValue) {
-        let (job, project, role) = try visibleJob(request.params["id"], user: user)
-        let mayCancel = user.role == .admin || (role ?? .viewer) >= .editor || ((role ?? .viewer) >= .runner && job.submittedBy == user.id)
-        guard mayCancel else { throw APIError.forbidden("cancelling this job needs the editor role, or the runner role and being its submitter") }
-        guard let (before, cancelled) = try store.cancel(jobID: job.id) else {
-            throw APIError(409, "conflict", "job \(job.id) already ended")
-        }
-        // The state inside the cancelling transaction decides, not the earlier read.
-        if before.status == .running, let workerID = before.workerID {
-            busEvents(.jobCancelled(jobID: before.id, workerID: workerID, attempt: before.attempts))
-        }
-        watch.finished(job.id)
-        logger.info("job cancelled", metadata: ["job": "\(job.id)", "by": "\(user.id)"])
-        return (200, Representation.job(cancelled, projectName: project.name))
-    }
-
-    private func listJobs(_ request: APIRequest, user: User) async throws -> (Int, JSONValue) {
-        let (project, _) = try visibleProject(request.params["project"], user: user)
-        var status: JobStatus?
-        if let text = request.params["status"] {
-            guard let parsed = JobStatus(rawValue: text) else {
-                throw APIError.invalid("status must be one of \(JobStatus.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            status = parsed
-        }
-        var limit = 50
-        if let text = request.params["limit"] {
-            guard let parsed = Int(text), (1...200).contains(parsed) else { throw APIError.invalid("limit must be 1-200") }
-            limit = parsed
-        }
-        let after = try request.params["cursor"].map(JobCursor.decode)
-        let jobs = try store.jobs(projectID: project.id, status: status, origin: request.params["origin"], after: after, limit: limit)
-        // List items leave out stdout and stderr (GET /jobs/{id} has them), and a page stops
-        // early rather than grow past a few MiB: inputs and results can be large too.
-        var items: [JSONValue] = []
-        var bytes = 0
-        for job in jobs {
-            var item = Representation.job(job, projectName: project.name).objectValue ?? [:]
-            item["stdout"] = nil
-            item["stderr"] = nil
-            bytes += JSONValue.object(item).encoded().count
-            if bytes > Self.maxListBytes, !items.isEmpty { break }
-            items.append(.object(item))
-        }
-        let next = items.count < jobs.count || jobs.count == limit ? items.last?["id"]?.stringValue.map(JobCursor.encode) : nil
-        return (200, [
-            "jobs": .array(items),
-            "next_cursor": next.map(JSONValue.string) ?? .null,
-        ])
-    }
-
-    private func waitSeconds(_ text: String?) throws -> Double? {
-        guard let text else { return nil }
-        guard let seconds = Double(text), seconds.isFinite, seconds >= 0, seconds <= Self.maxWaitSeconds else {
-            throw APIError.invalid("wait must be a number of seconds between 0 and \(Int(Self.maxWaitSeconds))")
-        }
-        return seconds
-    }
-
-    // MARK: Workers
-
-    private func listWorkers(for user: User) -> (Int, JSONValue) {
-        let all = directory.workers
-        let cloud = all.filter { $0.kind == .cloud }
-        let visible = user.role == .admin ? all : all.filter { $0.kind == .private && $0.ownerID == user.id }
-        return (200, [
-            "workers": .array(visible.map(Representation.worker)),
-            "cloud": [
-                "workers": .number(Double(cloud.count)),
-                "slots": .number(Double(cloud.reduce(0) { $0 + $1.slots })),
-                "free_slots": .number(Double(cloud.reduce(0) { $0 + $1.freeSlots })),
-            ],
-        ])
+    /// `limit` from the query, 1…`maximum`, default `fallback`.
+    func pageLimit(_ text: String?, fallback: Int = 50, maximum: Int = 200) throws(APIError) -> Int {
+        guard let text else { return fallback }
+        guard let limit = Int(text), (1...maximum).contains(limit) else { throw .invalid("limit must be 1-\(maximum)") }
+        return limit
     }
 }

@@ -17,6 +17,8 @@ final class BusLoop: @unchecked Sendable {
         case helloAccepted(identity: [UInt8], hello: Hello, principal: WorkerPrincipal, sequence: Int)
         /// A `HELLO` failed authentication.
         case helloRejected(identity: [UInt8], workerID: String, reject: Reject, sequence: Int)
+        /// A credential was revoked or a user disabled: disconnect the workers using it.
+        case revoke(Revocation)
         /// Shut down.
         case stop
     }
@@ -112,6 +114,8 @@ final class BusLoop: @unchecked Sendable {
             if latestHello[workerID] == sequence { latestHello[workerID] = nil }
             logger.warning("worker rejected", metadata: ["code": "\(reject.code)", "reason": "\(reject.message)"])
             send([Outbound(identity: identity, message: BusMessage(.reject, reject))])
+        case .revoke(let revocation):
+            perform("revoke") { try dispatcher.revoke(revocation) }
         case .stop:
             break
         }

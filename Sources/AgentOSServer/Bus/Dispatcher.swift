@@ -1,3 +1,4 @@
+import AgentOSAuth
 import AgentOSStore
 import AgentOSWire
 import Foundation
@@ -11,18 +12,42 @@ public struct Outbound: Sendable {
     public let message: BusMessage
 }
 
+/// The credential a worker connection authenticated with; revoking it disconnects the worker.
+public enum WorkerCredentialRef: Sendable, Equatable {
+    /// A login session (a desktop's access token).
+    case session(String)
+    /// A personal access token.
+    case personalToken(String)
+    /// A cloud worker token.
+    case workerToken(String)
+}
+
+/// What stops working: connected workers that depend on it are disconnected at once.
+public enum Revocation: Sendable, Equatable {
+    /// A user was disabled: all their private workers.
+    case user(String)
+    /// A credential was revoked.
+    case credential(WorkerCredentialRef)
+}
+
 /// Who a worker connection authenticated as.
 public struct WorkerPrincipal: Sendable, Equatable {
     /// Cloud (worker token) or private (a user).
     public let kind: WorkerKind
     /// For a private worker, the user it serves.
     public let ownerID: String?
+    /// The credential used, when known.
+    public let credential: WorkerCredentialRef?
 
     /// A principal.
-    public init(kind: WorkerKind, ownerID: String?) {
+    public init(kind: WorkerKind, ownerID: String?, credential: WorkerCredentialRef? = nil) {
         self.kind = kind
         self.ownerID = ownerID
+        self.credential = credential
     }
+
+    /// Same kind of worker for the same account (whatever the credential).
+    func sameAccount(as other: WorkerPrincipal) -> Bool { kind == other.kind && ownerID == other.ownerID }
 }
 
 /// A connected worker as the dispatcher sees it.
@@ -37,6 +62,8 @@ public struct ConnectedWorker: Sendable, Equatable {
     public let kind: WorkerKind
     /// For a private worker, its user.
     public let ownerID: String?
+    /// What it authenticated with.
+    public var credential: WorkerCredentialRef? = nil
     /// Labels it carries.
     public let labels: Set<String>
     /// Jobs it runs at once.
@@ -94,6 +121,7 @@ public final class Dispatcher {
     private let settings: Settings
     private let logger: Logger
     private let jobFinished: @Sendable (Job) -> Void
+    private let fileTokens: JobFileTokens?
     private var workers: [String: ConnectedWorker] = [:]
     private var workerIDByIdentity: [[UInt8]: String] = [:]
     /// Until then, jobs the database calls running may still be claimed by reconnecting workers.
@@ -105,8 +133,13 @@ public final class Dispatcher {
     private var lastQueueSweep = Date.distantPast
 
     /// A dispatcher over `store`; `jobFinished` hears of every job that reaches a final state.
-    public init(store: AppStore, settings: Settings, logger: Logger, now: Date = Date(), jobFinished: @escaping @Sendable (Job) -> Void) {
+    /// `fileTokens` signs the tokens jobs with files fetch them with.
+    public init(
+        store: AppStore, settings: Settings, logger: Logger, fileTokens: JobFileTokens? = nil, now: Date = Date(),
+        jobFinished: @escaping @Sendable (Job) -> Void
+    ) {
         self.store = store
+        self.fileTokens = fileTokens
         self.settings = settings
         self.logger = logger
         self.jobFinished = jobFinished
@@ -124,7 +157,7 @@ public final class Dispatcher {
         // A worker id belongs to whoever first used it: nobody else may take over its jobs.
         let owner = try workers[hello.workerID].map { WorkerPrincipal(kind: $0.kind, ownerID: $0.ownerID) }
             ?? store.worker(id: hello.workerID).map { WorkerPrincipal(kind: $0.kind, ownerID: $0.ownerID) }
-        if let owner, owner != principal {
+        if let owner, !owner.sameAccount(as: principal) {
             logger.warning("hello with another principal's worker id", metadata: ["id": "\(hello.workerID)"])
             return [Outbound(identity: identity, message: BusMessage(.reject, Reject(
                 code: Reject.workerIDTaken, message: "worker id \(hello.workerID) belongs to another account or kind of worker")))]
@@ -140,6 +173,7 @@ public final class Dispatcher {
             identity: identity, workerID: hello.workerID, name: hello.name, kind: principal.kind,
             ownerID: principal.ownerID, labels: Set(hello.labels), slots: max(0, hello.slots), version: hello.version,
             connectedAt: now, running: [:], lastHeard: now, draining: false)
+        worker.credential = principal.credential
 
         // Cancels go before the welcome so the worker drops those runs before it resends results.
         var out: [Outbound] = []
@@ -344,13 +378,38 @@ public final class Dispatcher {
                 else { continue }
                 workers[worker.workerID]?.running[assigned.id] = assigned.attempts
                 deadlines[assigned.id] = (assigned.attempts, deadline(for: assigned, from: now))
-                out.append(Outbound(identity: worker.identity, message: BusMessage(.job, JobAssignment(
-                    jobID: assigned.id, attempt: assigned.attempts, code: assigned.code, inputs: assigned.inputs,
-                    limits: assigned.limits))))
+                out.append(Outbound(identity: worker.identity, message: BusMessage(.job, try assignment(for: assigned, now: now))))
                 if !workers.values.contains(where: { $0.freeSlots > 0 }) { return }
             }
             if page.count < pageSize { return }
         }
+    }
+
+    private func assignment(for job: Job, now: Date) throws -> JobAssignment {
+        let files = try store.jobFiles(jobID: job.id).map { JobFileRef(id: $0.fileID, name: $0.name, sha256: $0.sha256, size: $0.size) }
+        let token = files.isEmpty ? nil : fileTokens?.issue(jobID: job.id, attempt: job.attempts, expires: deadline(for: job, from: now))
+        return JobAssignment(
+            jobID: job.id, attempt: job.attempts, code: job.code, inputs: job.inputs, limits: job.limits,
+            entrypoint: job.entrypoint, requirements: job.requirements, files: files, fileToken: token)
+    }
+
+    // MARK: Revocation
+
+    /// Disconnects the workers that depend on what was revoked; their jobs go back to the queue.
+    public func revoke(_ revocation: Revocation, now: Date = Date()) throws -> [Outbound] {
+        let affected = workers.values.filter { worker in
+            switch revocation {
+            case .user(let userID): worker.kind == .private && worker.ownerID == userID
+            case .credential(let credential): worker.credential == credential
+            }
+        }
+        var out: [Outbound] = []
+        for worker in affected {
+            out.append(Outbound(identity: worker.identity, message: BusMessage(.reject, Reject(
+                code: Reject.unauthorized, message: "the worker's credential was revoked or its user disabled"))))
+            try dropWorker(worker.workerID, now: now, reason: "lost its credential")
+        }
+        return affected.isEmpty ? out : out + dispatch(now: now)
     }
 
     // MARK: Loss

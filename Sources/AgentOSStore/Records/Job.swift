@@ -62,6 +62,24 @@ public struct Job: Codable, Sendable, Equatable, FetchableRecord, PersistableRec
     public var error: String?
     /// Whether output was cut.
     public var outputTruncated: Bool
+    /// The skill it runs, if submitted by skill name.
+    public var skill: String?
+    /// The skill version, pinned at submit.
+    public var skillVersion: Int?
+    /// The function called with the inputs.
+    public var entrypoint: String
+    /// pip requirements (requirements.txt text).
+    public var requirements: String
+    /// Memory limit in MiB, when set.
+    public var memoryMB: Int?
+    /// Whether the job asked for network access.
+    public var network: Bool
+    /// The chat session it belongs to.
+    public var sessionID: String?
+    /// For a run record (`origin` `local`): the id the desktop gave it.
+    public var clientRunID: String?
+    /// For a run record: the device that ran it.
+    public var device: String?
 
     /// A new queued job.
     public init(
@@ -91,11 +109,15 @@ public struct Job: Codable, Sendable, Equatable, FetchableRecord, PersistableRec
         self.stdout = ""
         self.stderr = ""
         self.outputTruncated = false
+        self.entrypoint = "main"
+        self.requirements = ""
+        self.memoryMB = limits.memoryMB
+        self.network = limits.network
     }
 
     /// The limits as the bus carries them.
     public var limits: JobLimits {
-        JobLimits(timeoutSeconds: timeoutSeconds, maxOutputBytes: maxOutputBytes)
+        JobLimits(timeoutSeconds: timeoutSeconds, maxOutputBytes: maxOutputBytes, memoryMB: memoryMB, network: network)
     }
 
     /// Milliseconds from dispatch to end, once ended.
@@ -121,5 +143,10 @@ public struct Job: Codable, Sendable, Equatable, FetchableRecord, PersistableRec
         case finishedAt = "finished_at"
         case exitCode = "exit_code"
         case outputTruncated = "output_truncated"
+        case skill, entrypoint, requirements, network, device
+        case skillVersion = "skill_version"
+        case memoryMB = "memory_mb"
+        case sessionID = "session_id"
+        case clientRunID = "client_run_id"
     }
 }

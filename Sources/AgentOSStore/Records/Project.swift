@@ -28,21 +28,25 @@ public struct Project: Codable, Sendable, Equatable, FetchableRecord, Persistabl
     public var id: String
     /// Unique name, usable in URLs.
     public var name: String
+    /// The team holding it, whose owners own it too.
+    public var teamID: String?
     /// Who made it.
     public var createdBy: String
     /// When it was made.
     public var createdAt: Date
 
     /// A new project.
-    public init(id: String = UUID().uuidString.lowercased(), name: String, createdBy: String, createdAt: Date = Date()) {
+    public init(id: String = UUID().uuidString.lowercased(), name: String, teamID: String? = nil, createdBy: String, createdAt: Date = Date()) {
         self.id = id
         self.name = name
+        self.teamID = teamID
         self.createdBy = createdBy
         self.createdAt = createdAt
     }
 
     enum CodingKeys: String, CodingKey {
         case id, name
+        case teamID = "team_id"
         case createdBy = "created_by"
         case createdAt = "created_at"
     }

@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 
 /// A system role: admins can do everything; users act through project membership.
-public enum SystemRole: String, Codable, Sendable, DatabaseValueConvertible {
+public enum SystemRole: String, Codable, Sendable, CaseIterable, DatabaseValueConvertible {
     case admin
     case user
 }

@@ -15,10 +15,13 @@ public struct WorkerToken: Codable, Sendable, Equatable, FetchableRecord, Persis
     public var createdAt: Date
     /// Set when revoked; a revoked token is refused.
     public var revokedAt: Date?
+    /// Labels its workers may claim; nil: any.
+    public var labels: [String]?
 
     /// A new, live token record.
-    public init(id: String = UUID().uuidString.lowercased(), name: String, tokenHash: String, createdAt: Date = Date()) {
+    public init(id: String = UUID().uuidString.lowercased(), name: String, tokenHash: String, labels: [String]? = nil, createdAt: Date = Date()) {
         self.id = id
+        self.labels = labels
         self.name = name
         self.tokenHash = tokenHash
         self.createdAt = createdAt
@@ -26,7 +29,7 @@ public struct WorkerToken: Codable, Sendable, Equatable, FetchableRecord, Persis
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, name
+        case id, name, labels
         case tokenHash = "token_hash"
         case createdAt = "created_at"
         case revokedAt = "revoked_at"

@@ -1,0 +1,97 @@
+import AgentOSAuth
+import AgentOSStore
+import AgentOSWire
+import Foundation
+
+extension APIHandler {
+    func uploadFile(_ request: APIRequest, caller: Caller) throws -> Reply {
+        let access = try projectAccess(request.params["project"], caller: caller)
+        try access.require(.writeFile)
+        guard let name = request.params["name"], !name.isEmpty else { throw APIError.invalid("the name query parameter is required") }
+        guard name.isSafeFileName else { throw APIError.invalid("name must be a plain file name: no '/', not '.' or '..'") }
+        let data = request.raw ?? Data()
+        guard data.count <= limits.maxFileBytes else {
+            throw APIError(413, "file_too_large", "files may be at most \(limits.maxFileBytes >> 20) MiB")
+        }
+        var contentType = request.contentType ?? "application/octet-stream"
+        if contentType.utf8.count > 200 || contentType.contains(where: \.isNewline) { contentType = "application/octet-stream" }
+        let file = try blobs.exclusive {
+            let sha256 = try blobs.put(data)
+            return try store.createFile(StoredFile(
+                projectID: access.project.id, name: name, sha256: sha256, size: data.count, contentType: contentType,
+                createdBy: caller.user.id))
+        }
+        return .created(Representation.file(file, project: access.project))
+    }
+
+    func listFiles(_ request: APIRequest, caller: Caller) throws -> Reply {
+        let access = try projectAccess(request.params["project"], caller: caller)
+        try access.require(.read)
+        let limit = try pageLimit(request.params["limit"], fallback: 100, maximum: 1000)
+        var before: (Date, String)?
+        if let cursor = request.params["cursor"] {
+            guard let file = try store.file(id: cursor), file.projectID == access.project.id else {
+                throw APIError.invalid("cursor is not one this server gave out")
+            }
+            before = (file.createdAt, file.id)
+        }
+        let files = try store.files(projectID: access.project.id, limit: limit, before: before)
+        let next = files.count == limit ? files.last.map { JSONValue.string($0.id) } : nil
+        return .ok(["files": .array(files.map { Representation.file($0, project: access.project) }), "next_cursor": next ?? .null])
+    }
+
+    /// The file and the caller's access to its project; 404 when they may not see it.
+    private func visibleFile(_ id: String?, caller: Caller) throws -> (StoredFile, ProjectAccess) {
+        guard let id, let file = try store.file(id: id), let project = try store.project(id: file.projectID) else {
+            throw APIError.notFound("file")
+        }
+        let access = try access(to: project, caller: caller, notFound: "file")
+        try access.require(.read)
+        return (file, access)
+    }
+
+    func getFile(_ request: APIRequest, caller: Caller) throws -> Reply {
+        let (file, access) = try visibleFile(request.params["file"], caller: caller)
+        return .ok(Representation.file(file, project: access.project))
+    }
+
+    func downloadFile(_ request: APIRequest, caller: Caller) throws -> Reply {
+        let (file, _) = try visibleFile(request.params["file"], caller: caller)
+        return try content(of: file)
+    }
+
+    /// A worker fetching a file of the job it runs: only files given to that job.
+    func downloadFile(_ request: APIRequest, grant: JobFileTokens.Grant) throws -> Reply {
+        guard let id = request.params["file"], try store.jobFiles(jobID: grant.jobID).contains(where: { $0.fileID == id }),
+            let file = try store.file(id: id)
+        else { throw APIError.notFound("file") }
+        return try content(of: file)
+    }
+
+    private func content(of file: StoredFile) throws -> Reply {
+        guard let data = blobs.get(file.sha256) else {
+            logger.error("file blob missing", metadata: ["file": "\(file.id)", "sha256": "\(file.sha256)"])
+            throw APIError(410, "blob_missing", "the file's bytes are missing from the server's store")
+        }
+        return Reply(status: 200, body: .null, raw: data, headers: [
+            "Content-Type": file.contentType, "ETag": "\"\(file.sha256)\"",
+            "Content-Disposition": Self.contentDisposition(file.name),
+        ])
+    }
+
+    /// `attachment` with an ASCII fallback name and the exact name in RFC 5987 form.
+    static func contentDisposition(_ name: String) -> String {
+        let ascii = String(name.unicodeScalars.map { $0.isASCII && $0 != "\"" && $0 != "\\" && $0.value >= 0x20 ? Character($0) : "_" })
+        let encoded = name.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ascii
+        return "attachment; filename=\"\(ascii)\"; filename*=UTF-8''\(encoded)"
+    }
+
+    func deleteFile(_ request: APIRequest, caller: Caller) throws -> Reply {
+        let (file, access) = try visibleFile(request.params["file"], caller: caller)
+        try access.require(.writeFile)
+        try blobs.exclusive {
+            if let orphan = try store.deleteFile(id: file.id)?.orphanedBlob { blobs.remove(orphan) }
+        }
+        return .noContent
+    }
+}

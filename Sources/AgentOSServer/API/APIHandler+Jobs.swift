@@ -1,0 +1,223 @@
+import AgentOSStore
+import AgentOSWire
+import Foundation
+
+extension APIHandler {
+    /// Largest encoded page of a job listing; items past it go to the next page.
+    static let maxListBytes = 8 << 20
+
+    func submitJob(_ request: APIRequest, caller: Caller) async throws -> Reply {
+        let access = try projectAccess(request.params["project"], caller: caller)
+        try access.require(.submitJob)
+        let wait = try waitSeconds(request.params["wait"])
+        let parsed = try JobRequest.parse(request.body)
+        let project = access.project
+
+        var job = Job(
+            projectID: project.id, code: "", inputs: parsed.inputs, target: parsed.target, requestedWorker: parsed.worker,
+            labels: parsed.labels, limits: JobLimits(), priority: parsed.priority, maxAttempts: parsed.maxAttempts,
+            submittedBy: caller.user.id, idempotencyKey: parsed.idempotencyKey)
+        var limits = parsed.limits
+        switch parsed.source {
+        case .code(let code):
+            job.code = code
+        case .skill(let name, let number):
+            guard let skill = try store.skill(projectID: project.id, name: name) else {
+                throw APIError(400, "unknown_skill", "project \(project.name) has no skill named \(name)")
+            }
+            guard let version = try store.skillVersion(skillID: skill.id, version: number ?? skill.latestVersion) else {
+                throw APIError(400, "unknown_skill_version", "skill \(name) has no version \(number ?? 0); the latest is \(skill.latestVersion)")
+            }
+            if let schema = version.inputSchema {
+                do {
+                    try JSONSchema(schema).validate(.object(parsed.inputs))
+                } catch let violation as JSONSchema.Violation {
+                    var error = APIError(400, "invalid_inputs", "inputs\(violation.path): \(violation.message)")
+                    error.details = ["path": .string("inputs" + violation.path)]
+                    throw error
+                }
+            }
+            job.code = version.code
+            job.entrypoint = version.entrypoint
+            job.requirements = version.requirements
+            job.skill = skill.name
+            job.skillVersion = version.version
+            limits = limits.over(try LimitsRequest.parse(version.limits?.objectValue))
+        }
+        let resolved = limits.resolved
+        job.timeoutSeconds = resolved.timeoutSeconds
+        job.maxOutputBytes = resolved.maxOutputBytes
+        job.memoryMB = resolved.memoryMB
+        job.network = resolved.network
+        if let sessionID = parsed.sessionID {
+            guard let session = try store.chatSession(id: sessionID), session.projectID == project.id else {
+                throw APIError.invalid("session \(sessionID) does not exist in project \(project.name)")
+            }
+            job.sessionID = session.id
+        }
+        var files: [JobFile] = []
+        for requested in parsed.files {
+            guard let file = try store.file(id: requested.id), file.projectID == project.id else {
+                throw APIError.invalid("file \(requested.id) does not exist in project \(project.name)")
+            }
+            let name = requested.name ?? file.name
+            guard !files.contains(where: { $0.name == name }) else {
+                throw APIError.invalid("two files would both be named \(name) in the job's files/ directory")
+            }
+            files.append(JobFile(jobID: job.id, fileID: file.id, name: name, sha256: file.sha256, size: file.size))
+        }
+
+        let submitted = try store.submit(job, files: files)
+        job = submitted.job
+        let ticket = wait.map { _ in watch.register(job.id) }
+        if submitted.created { busEvents(.jobQueued) }
+
+        var warnings: [String] = []
+        let connected = directory.workers
+        if !connected.contains(where: { $0.canRun(job) }) {
+            if job.target == .cloud, let requested = job.requestedWorker,
+                connected.contains(where: { $0.kind == .private && ($0.name == requested || $0.workerID == requested) })
+            {
+                warnings.append("\(requested) is a private worker: submit with target \"private\" to run there; this job waits in the queue")
+            } else {
+                warnings.append(job.target == .private
+                    ? "none of your private workers that can run this job is connected; it waits in the queue"
+                    : "no connected cloud worker can run this job; it waits in the queue")
+            }
+        }
+        if let ticket, let wait, let finished = try await waitUntilEnded(ticket, seconds: wait), finished.status.isFinal {
+            return .ok(try jobBody(finished, project: project))
+        }
+        let current = try store.job(id: job.id) ?? job
+        return Reply(status: submitted.created ? 202 : 200, body: try jobBody(current, project: project, warnings: warnings))
+    }
+
+    func jobBody(_ job: Job, project: Project, warnings: [String] = []) throws -> JSONValue {
+        Representation.job(job, projectName: project.name, files: try store.jobFiles(jobID: job.id), warnings: warnings)
+    }
+
+    /// The job and the caller's access to its project; 404 when they may not see it.
+    func visibleJob(_ id: String?, caller: Caller) throws -> (Job, ProjectAccess) {
+        guard let id, let job = try store.job(id: id), let project = try store.project(id: job.projectID)
+        else { throw APIError.notFound("job") }
+        let access = try access(to: project, caller: caller, notFound: "job")
+        try access.require(.read)
+        return (job, access)
+    }
+
+    /// The job; with `?wait=SECONDS`, once it has ended or the wait is over (a long poll).
+    func getJob(_ request: APIRequest, caller: Caller) async throws -> Reply {
+        let wait = try waitSeconds(request.params["wait"])
+        var (job, access) = try visibleJob(request.params["id"], caller: caller)
+        if let wait, !job.status.isFinal {
+            job = try await waitUntilEnded(watch.register(job.id), seconds: wait) ?? job
+        }
+        return .ok(try jobBody(job, project: access.project))
+    }
+
+    /// Waits up to `seconds` for the ticket's job to end and returns it as it is then. The
+    /// ticket is taken before this re-reads the job, so an end in between is not missed.
+    private func waitUntilEnded(_ ticket: JobWatch.Ticket, seconds: Double) async throws -> Job? {
+        let current: Job?
+        do {
+            current = try store.job(id: ticket.jobID)
+        } catch {
+            watch.forget(ticket)
+            throw error
+        }
+        if let current, current.status.isFinal {
+            watch.forget(ticket)
+            return current
+        }
+        await watch.wait(ticket, timeout: .milliseconds(Int(seconds * 1000)))
+        return try store.job(id: ticket.jobID)
+    }
+
+    func cancelJob(_ request: APIRequest, caller: Caller) throws -> Reply {
+        let (job, access) = try visibleJob(request.params["id"], caller: caller)
+        guard access.allows(.cancelAnyJob) || (access.allows(.cancelOwnJob) && job.submittedBy == caller.user.id) else {
+            throw APIError.forbidden("cancelling this job needs the editor role, or the runner role and being its submitter")
+        }
+        guard let (before, cancelled) = try store.cancel(jobID: job.id) else {
+            throw APIError.conflict("job \(job.id) already ended")
+        }
+        // The state inside the cancelling transaction decides, not the earlier read.
+        if before.status == .running, let workerID = before.workerID {
+            busEvents(.jobCancelled(jobID: before.id, workerID: workerID, attempt: before.attempts))
+        }
+        watch.finished(job.id)
+        logger.info("job cancelled", metadata: ["job": "\(job.id)", "by": "\(caller.user.id)"])
+        return .ok(try jobBody(cancelled, project: access.project))
+    }
+
+    func listJobs(_ request: APIRequest, caller: Caller) throws -> Reply {
+        let access = try projectAccess(request.params["project"], caller: caller)
+        try access.require(.read)
+        var status: JobStatus?
+        if let text = request.params["status"] {
+            guard let parsed = JobStatus(rawValue: text) else {
+                throw APIError.invalid("status must be one of \(JobStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            status = parsed
+        }
+        if let origin = request.params["origin"], origin != "server", origin != "local" {
+            throw APIError.invalid("origin must be server or local")
+        }
+        let limit = try pageLimit(request.params["limit"])
+        let after = try request.params["cursor"].map(JobCursor.decode)
+        let jobs = try store.jobs(
+            projectID: access.project.id, status: status, origin: request.params["origin"], skill: request.params["skill"],
+            sessionID: request.params["session_id"], after: after, limit: limit)
+        // List items leave out stdout and stderr (GET /jobs/{id} has them), and a page stops
+        // early rather than grow past a few MiB: inputs and results can be large too.
+        var items: [JSONValue] = []
+        var bytes = 0
+        for job in jobs {
+            var item = Representation.job(job, projectName: access.project.name, files: nil).objectValue ?? [:]
+            item["stdout"] = nil
+            item["stderr"] = nil
+            bytes += JSONValue.object(item).encoded().count
+            if bytes > Self.maxListBytes, !items.isEmpty { break }
+            items.append(.object(item))
+        }
+        let next = items.count < jobs.count || jobs.count == limit ? items.last?["id"]?.stringValue.map(JobCursor.encode) : nil
+        return .ok(["jobs": .array(items), "next_cursor": next.map(JSONValue.string) ?? .null])
+    }
+
+    func waitSeconds(_ text: String?) throws(APIError) -> Double? {
+        guard let text else { return nil }
+        guard let seconds = Double(text), seconds.isFinite, seconds >= 0, seconds <= Self.maxWaitSeconds else {
+            throw .invalid("wait must be a number of seconds between 0 and \(Int(Self.maxWaitSeconds))")
+        }
+        return seconds
+    }
+
+    // MARK: Run records
+
+    static let maxRunsPerPost = 500
+
+    func createRuns(_ request: APIRequest, caller: Caller) throws -> Reply {
+        let access = try projectAccess(request.params["project"], caller: caller)
+        try access.require(.writeRunRecord)
+        let records: [JSONValue]
+        switch request.body {
+        case .array(let items): records = items
+        case .object(let fields) where fields["runs"]?.arrayValue != nil: records = fields["runs"]?.arrayValue ?? []
+        case .object: records = [request.body ?? .null]
+        default: throw APIError.invalid("the body must be a run record, an array of them, or {\"runs\": [...]}")
+        }
+        guard !records.isEmpty, records.count <= Self.maxRunsPerPost else {
+            throw APIError.invalid("post 1-\(Self.maxRunsPerPost) run records at a time")
+        }
+        // All are checked before any is stored: a bad record fails the post, not half of it.
+        let jobs = try records.enumerated().map { index, record in
+            try RunRecord.parse(record, index: index).job(projectID: access.project.id, submittedBy: caller.user.id)
+        }
+        var results: [JSONValue] = []
+        for job in jobs {
+            let (stored, created) = try store.recordRun(job)
+            results.append(["id": .string(job.clientRunID ?? ""), "job_id": .string(stored.id), "created": .bool(created)])
+        }
+        return .ok(["runs": .array(results)])
+    }
+}

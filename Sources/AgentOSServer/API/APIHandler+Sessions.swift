@@ -1,0 +1,70 @@
+import AgentOSStore
+import AgentOSWire
+import Foundation
+
+extension APIHandler {
+    func listSessions(_ request: APIRequest, caller: Caller) throws -> Reply {
+        let access = try projectAccess(request.params["project"], caller: caller)
+        try access.require(.read)
+        let limit = try pageLimit(request.params["limit"], fallback: 100, maximum: 500)
+        let sessions = try store.chatSessions(projectID: access.project.id, limit: limit)
+        return .ok(["sessions": .array(sessions.map { Representation.session($0, project: access.project) })])
+    }
+
+    func createSession(_ request: APIRequest, caller: Caller) throws -> Reply {
+        let access = try projectAccess(request.params["project"], caller: caller)
+        try access.require(.writeSession)
+        let reader = try BodyReader(request.body)
+        let title = try reader.string("title", maxLength: 200) ?? "New session"
+        let agent = try reader.string("agent", maxLength: 64)
+        if let agent, try store.agent(projectID: access.project.id, name: agent) == nil {
+            throw APIError.invalid("agent \(agent) does not exist in project \(access.project.name)")
+        }
+        let session = try store.createChatSession(ChatSession(projectID: access.project.id, title: title, agent: agent, createdBy: caller.user.id))
+        return .created(Representation.session(session, project: access.project))
+    }
+
+    /// The session and the caller's access to its project; 404 when they may not see it.
+    private func visibleSession(_ id: String?, caller: Caller) throws -> (ChatSession, ProjectAccess) {
+        guard let id, let session = try store.chatSession(id: id), let project = try store.project(id: session.projectID) else {
+            throw APIError.notFound("session")
+        }
+        let access = try access(to: project, caller: caller, notFound: "session")
+        try access.require(.read)
+        return (session, access)
+    }
+
+    func getSession(_ request: APIRequest, caller: Caller) throws -> Reply {
+        let (session, access) = try visibleSession(request.params["session"], caller: caller)
+        return .ok(Representation.session(session, project: access.project))
+    }
+
+    func listMessages(_ request: APIRequest, caller: Caller) throws -> Reply {
+        let (session, _) = try visibleSession(request.params["session"], caller: caller)
+        let limit = try pageLimit(request.params["limit"], fallback: 100, maximum: 1000)
+        var after = 0
+        if let text = request.params["after"] {
+            guard let seq = Int(text), seq >= 0 else { throw APIError.invalid("after must be a message seq (0 or more)") }
+            after = seq
+        }
+        let messages = try store.messages(sessionID: session.id, afterSeq: after, limit: limit)
+        let next = messages.count == limit ? messages.last.map { JSONValue.string(String($0.seq)) } : nil
+        return .ok(["messages": .array(messages.map(Representation.message)), "next_cursor": next ?? .null])
+    }
+
+    func createMessage(_ request: APIRequest, caller: Caller) throws -> Reply {
+        let (session, access) = try visibleSession(request.params["session"], caller: caller)
+        try access.require(.writeSession)
+        let reader = try BodyReader(request.body)
+        guard let role = try reader.choice("role", MessageRole.self, required: true) else { throw APIError.invalid("role is required") }
+        guard let content = try reader.string("content", maxLength: 1 << 20) else { throw APIError.invalid("content is required") }
+        let jobID = try reader.string("job_id", maxLength: 64)
+        if let jobID {
+            guard let job = try store.job(id: jobID), job.projectID == session.projectID else {
+                throw APIError.invalid("job \(jobID) does not exist in project \(access.project.name)")
+            }
+        }
+        let message = try store.appendMessage(sessionID: session.id, role: role, content: content, jobID: jobID, by: caller.user.id)
+        return .created(Representation.message(message))
+    }
+}

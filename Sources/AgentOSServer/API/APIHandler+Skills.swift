@@ -1,0 +1,121 @@
+import AgentOSStore
+import AgentOSWire
+import Foundation
+
+extension APIHandler {
+    static let maxCodeBytes = 512 * 1024
+    static let maxRequirementsBytes = 64 * 1024
+    static let maxSchemaBytes = 256 * 1024
+
+    /// Reads the content fields of a skill body (create or new version).
+    static func skillContent(_ reader: BodyReader) throws(APIError) -> SkillContent {
+        let code = try reader.string("code", maxLength: maxCodeBytes, required: true) ?? ""
+        let entrypoint = try reader.string("entrypoint", maxLength: 100) ?? "main"
+        guard entrypoint.isPythonIdentifier else { throw .invalid("entrypoint must be a Python function name") }
+        if reader.has("entrypoint"), !Self.defines(entrypoint, in: code) {
+            throw .invalid("code does not define \(entrypoint)()")
+        }
+        var requirements = ""
+        if let value = reader.fields["requirements"], !value.isNull {
+            if let lines = value.arrayValue {
+                guard lines.count <= 500, lines.allSatisfy({ $0.stringValue.map { !$0.contains("\n") } ?? false }) else {
+                    throw .invalid("requirements must be requirements.txt text or an array of at most 500 one-line strings")
+                }
+                requirements = lines.compactMap(\.stringValue).joined(separator: "\n")
+            } else if let text = value.stringValue {
+                requirements = text
+            } else {
+                throw .invalid("requirements must be requirements.txt text or an array of strings")
+            }
+            guard requirements.utf8.count <= maxRequirementsBytes else { throw .invalid("requirements are longer than 64 KiB") }
+        }
+        var schema: JSONValue?
+        if let value = reader.fields["input_schema"], !value.isNull {
+            guard value.encoded().count <= maxSchemaBytes else { throw .invalid("input_schema is larger than 256 KiB") }
+            do {
+                _ = try JSONSchema(value)
+            } catch {
+                throw .invalid("input_schema is not a usable JSON Schema: \(error.description)")
+            }
+            schema = value
+        }
+        let limits = try LimitsRequest.parse(try reader.object("limits"))
+        let description = try reader.string("description", maxLength: 4096) ?? ""
+        return SkillContent(
+            description: description, code: code, entrypoint: entrypoint,
+            requirements: requirements.trimmingCharacters(in: .whitespacesAndNewlines), inputSchema: schema, limits: limits.json)
+    }
+
+    /// Whether `code` has a top-level `def name(` or `async def name(`.
+    static func defines(_ name: String, in code: String) -> Bool {
+        code.split(separator: "\n").contains { line in
+            line.hasPrefix("def \(name)(") || line.hasPrefix("async def \(name)(") || line.hasPrefix("\(name) =")
+        }
+    }
+
+    /// The project's skill by name; 404 when missing.
+    func skill(_ name: String?, in access: ProjectAccess) throws -> Skill {
+        guard let name, let skill = try store.skill(projectID: access.project.id, name: name) else { throw APIError.notFound("skill") }
+        return skill
+    }
+
+    func listSkills(_ request: APIRequest, caller: Caller) throws -> Reply {
+        let access = try projectAccess(request.params["project"], caller: caller)
+        try access.require(.read)
+        return .ok(["skills": .array(try store.skills(projectID: access.project.id).map { Representation.skill($0, project: access.project) })])
+    }
+
+    func createSkill(_ request: APIRequest, caller: Caller) throws -> Reply {
+        let access = try projectAccess(request.params["project"], caller: caller)
+        try access.require(.writeSkill)
+        let reader = try BodyReader(request.body)
+        let name = try reader.name("name") ?? ""
+        let content = try Self.skillContent(reader)
+        let (skill, version) = try store.createSkill(projectID: access.project.id, name: name, content: content, author: caller.user.id)
+        audit("skill.create", caller: caller, target: skill.id, projectID: access.project.id, detail: ["name": .string(name)], address: request.client)
+        return .created(Representation.skill(skill, project: access.project, latest: version))
+    }
+
+    func getSkill(_ request: APIRequest, caller: Caller) throws -> Reply {
+        let access = try projectAccess(request.params["project"], caller: caller)
+        try access.require(.read)
+        let skill = try skill(request.params["skill"], in: access)
+        let latest = try store.skillVersion(skillID: skill.id, version: skill.latestVersion)
+        return .ok(Representation.skill(skill, project: access.project, latest: latest))
+    }
+
+    func createSkillVersion(_ request: APIRequest, caller: Caller) throws -> Reply {
+        let access = try projectAccess(request.params["project"], caller: caller)
+        try access.require(.writeSkill)
+        let skill = try skill(request.params["skill"], in: access)
+        let content = try Self.skillContent(try BodyReader(request.body))
+        let (version, created) = try store.addSkillVersion(skillID: skill.id, content: content, author: caller.user.id)
+        if created {
+            audit("skill.version", caller: caller, target: skill.id, projectID: access.project.id,
+                  detail: ["name": .string(skill.name), "version": .number(Double(version.version))], address: request.client)
+        }
+        return Reply(status: created ? 201 : 200, body: Representation.skillVersion(version, skill: skill, created: created))
+    }
+
+    func listSkillVersions(_ request: APIRequest, caller: Caller) throws -> Reply {
+        let access = try projectAccess(request.params["project"], caller: caller)
+        try access.require(.read)
+        let skill = try skill(request.params["skill"], in: access)
+        let versions = try store.skillVersions(skillID: skill.id).map { version in
+            var fields = Representation.skillVersion(version, skill: skill).objectValue ?? [:]
+            fields["code"] = nil
+            return JSONValue.object(fields)
+        }
+        return .ok(["versions": .array(versions)])
+    }
+
+    func getSkillVersion(_ request: APIRequest, caller: Caller) throws -> Reply {
+        let access = try projectAccess(request.params["project"], caller: caller)
+        try access.require(.read)
+        let skill = try skill(request.params["skill"], in: access)
+        guard let number = request.params["version"].flatMap(Int.init),
+            let version = try store.skillVersion(skillID: skill.id, version: number)
+        else { throw APIError.notFound("skill version") }
+        return .ok(Representation.skillVersion(version, skill: skill))
+    }
+}

@@ -1,0 +1,130 @@
+import Foundation
+import GRDB
+
+/// What exchanging a refresh token did.
+public enum RefreshOutcome: Sendable, Equatable {
+    /// The token was live: it is spent now and `session` continues.
+    case rotated(session: AuthSession, user: User)
+    /// The token was already spent: someone replayed it, so the whole session is revoked.
+    case reused(session: AuthSession)
+    /// Unknown token, or its session is over, or its user disabled.
+    case invalid
+}
+
+extension AppStore {
+    /// Starts a login session with its first refresh token (stored hashed).
+    public func createSession(_ session: AuthSession, refreshTokenHash: String) throws {
+        try writer.write { db in
+            try session.insert(db)
+            try RefreshToken(sessionID: session.id, tokenHash: refreshTokenHash, createdAt: session.createdAt).insert(db)
+        }
+    }
+
+    /// The session with this id.
+    public func session(id: String) throws -> AuthSession? {
+        try writer.read { db in try AuthSession.fetchOne(db, key: id) }
+    }
+
+    /// Exchanges a refresh token for a new one in the same session, in one transaction.
+    /// A token presented twice revokes its session: the thief and the owner both lose it.
+    public func rotateRefreshToken(hash: String, newHash: String, now: Date = Date()) throws -> RefreshOutcome {
+        try writer.write { db in
+            guard var token = try RefreshToken.filter(Column("token_hash") == hash).fetchOne(db),
+                var session = try AuthSession.fetchOne(db, key: token.sessionID)
+            else { return .invalid }
+            if token.usedAt != nil {
+                if session.revokedAt == nil {
+                    session.revokedAt = now
+                    session.revokedReason = "refresh token reused"
+                    try session.update(db)
+                }
+                return .reused(session: session)
+            }
+            guard session.isLive(at: now), let user = try User.fetchOne(db, key: session.userID), !user.disabled else {
+                return .invalid
+            }
+            token.usedAt = now
+            try token.update(db)
+            try RefreshToken(sessionID: session.id, tokenHash: newHash, createdAt: now).insert(db)
+            session.lastUsedAt = now
+            try session.update(db)
+            return .rotated(session: session, user: user)
+        }
+    }
+
+    /// Revokes a session (logout); false when it was already over.
+    @discardableResult
+    public func revokeSession(id: String, reason: String, now: Date = Date()) throws -> Bool {
+        try writer.write { db in
+            guard var session = try AuthSession.fetchOne(db, key: id), session.revokedAt == nil else { return false }
+            session.revokedAt = now
+            session.revokedReason = reason
+            try session.update(db)
+            return true
+        }
+    }
+
+    /// Stores a new personal access token record.
+    @discardableResult
+    public func createPersonalToken(_ token: PersonalToken) throws -> PersonalToken {
+        try writer.write { db in try token.inserted(db) }
+    }
+
+    /// The personal token with this secret hash, if live; records its use.
+    public func usePersonalToken(hash: String, now: Date = Date()) throws -> PersonalToken? {
+        try writer.write { db in
+            guard var token = try PersonalToken.filter(Column("token_hash") == hash).fetchOne(db), token.isLive(at: now)
+            else { return nil }
+            // Recorded at most once a minute: a busy program should not turn reads into writes.
+            if token.lastUsedAt.map({ now.timeIntervalSince($0) > 60 }) ?? true {
+                token.lastUsedAt = now
+                try token.update(db)
+            }
+            return token
+        }
+    }
+
+    /// The personal token with this id.
+    public func personalToken(id: String) throws -> PersonalToken? {
+        try writer.read { db in try PersonalToken.fetchOne(db, key: id) }
+    }
+
+    /// A user's personal tokens, newest first, revoked ones included.
+    public func personalTokens(userID: String) throws -> [PersonalToken] {
+        try writer.read { db in
+            try PersonalToken.filter(Column("user_id") == userID).order(Column("created_at").desc, Column("id")).fetchAll(db)
+        }
+    }
+
+    /// Revokes a personal token; false when it was already revoked.
+    @discardableResult
+    public func revokePersonalToken(id: String, now: Date = Date()) throws -> Bool {
+        try writer.write { db in
+            guard var token = try PersonalToken.fetchOne(db, key: id), token.revokedAt == nil else { return false }
+            token.revokedAt = now
+            try token.update(db)
+            return true
+        }
+    }
+
+    /// Every worker token, newest first.
+    public func workerTokens() throws -> [WorkerToken] {
+        try writer.read { db in try WorkerToken.order(Column("created_at").desc, Column("id")).fetchAll(db) }
+    }
+
+    /// The worker token with this id.
+    public func workerToken(id: String) throws -> WorkerToken? {
+        try writer.read { db in try WorkerToken.fetchOne(db, key: id) }
+    }
+
+    /// Revokes a worker token; false when it was already revoked.
+    @discardableResult
+    public func revokeWorkerToken(id: String, now: Date = Date()) throws -> Bool {
+        try writer.write { db in
+            guard var token = try WorkerToken.fetchOne(db, key: id), token.revokedAt == nil else { return false }
+            token.revokedAt = now
+            try token.update(db)
+            return true
+        }
+    }
+}

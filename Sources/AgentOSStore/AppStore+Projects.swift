@@ -1,0 +1,100 @@
+import Foundation
+import GRDB
+
+extension AppStore {
+    /// Creates a project and makes `owner` its owner, in one transaction.
+    @discardableResult
+    public func createProject(name: String, owner: String, teamID: String? = nil) throws -> Project {
+        try StoreError.mapping("a project named \(name) already exists") {
+            try writer.write { db in
+                let project = try Project(name: name, teamID: teamID, createdBy: owner).inserted(db)
+                try ProjectMember(projectID: project.id, userID: owner, role: .owner).insert(db)
+                return project
+            }
+        }
+    }
+
+    /// The project with this id or, failing that, this name.
+    public func project(idOrName: String) throws -> Project? {
+        try writer.read { db in
+            try Project.fetchOne(db, key: idOrName) ?? Project.filter(Column("name") == idOrName).fetchOne(db)
+        }
+    }
+
+    /// The project with this id.
+    public func project(id: String) throws -> Project? {
+        try writer.read { db in try Project.fetchOne(db, key: id) }
+    }
+
+    /// Every project (nil) or those `userID` has a role in, by name.
+    public func projects(visibleTo userID: String?) throws -> [Project] {
+        try writer.read { db in
+            var request = Project.order(Column("name"))
+            if let userID {
+                request = request.filter(
+                    sql: """
+                        id IN (SELECT project_id FROM project_members WHERE user_id = ?)
+                        OR team_id IN (SELECT team_id FROM team_members WHERE user_id = ? AND role = 'owner')
+                        """, arguments: [userID, userID])
+            }
+            return try request.fetchAll(db)
+        }
+    }
+
+    /// Sets a user's role in a project, adding them if needed. A project keeps at least one
+    /// owner among its members (`conflict`).
+    public func setMember(projectID: String, userID: String, role: ProjectRole) throws {
+        try writer.write { db in
+            if role != .owner { try requireAnotherOwner(db, projectID: projectID, besides: userID) }
+            try ProjectMember(projectID: projectID, userID: userID, role: role).upsert(db)
+        }
+    }
+
+    /// Removes a member; false when they were not one. A project keeps at least one owner.
+    @discardableResult
+    public func removeMember(projectID: String, userID: String) throws -> Bool {
+        try writer.write { db in
+            try requireAnotherOwner(db, projectID: projectID, besides: userID)
+            return try ProjectMember.deleteOne(db, key: ["project_id": projectID, "user_id": userID])
+        }
+    }
+
+    private func requireAnotherOwner(_ db: Database, projectID: String, besides userID: String) throws {
+        guard try ProjectMember.fetchOne(db, key: ["project_id": projectID, "user_id": userID])?.role == .owner else { return }
+        let others = try ProjectMember.filter(Column("project_id") == projectID && Column("role") == ProjectRole.owner && Column("user_id") != userID).fetchCount(db)
+        if others == 0 { throw StoreError.conflict("a project keeps at least one owner") }
+    }
+
+    /// A user's effective role in a project: their membership, or owner when they own the
+    /// project's team, whichever is higher; nil when neither.
+    public func role(of userID: String, in projectID: String) throws -> ProjectRole? {
+        try writer.read { db in
+            let member = try ProjectMember.fetchOne(db, key: ["project_id": projectID, "user_id": userID])?.role
+            let ownsTeam = try Bool.fetchOne(db, sql: """
+                SELECT EXISTS (SELECT 1 FROM projects p JOIN team_members t ON t.team_id = p.team_id
+                               WHERE p.id = ? AND t.user_id = ? AND t.role = 'owner')
+                """, arguments: [projectID, userID]) ?? false
+            return ownsTeam ? .owner : member
+        }
+    }
+
+    /// A project's members with their accounts, by email.
+    public func members(projectID: String) throws -> [(User, ProjectRole)] {
+        try writer.read { db in
+            let members = try ProjectMember.filter(Column("project_id") == projectID).fetchAll(db)
+            return try members.compactMap { member in try User.fetchOne(db, key: member.userID).map { ($0, member.role) } }
+                .sorted { $0.0.email.lowercased() < $1.0.email.lowercased() }
+        }
+    }
+
+    /// Deletes a project and everything in it. Returns the blob hashes no file refers to
+    /// any more, for the caller to remove from disk.
+    public func deleteProject(id: String) throws -> [String] {
+        try writer.write { db in
+            let hashes = try String.fetchAll(db, sql: "SELECT DISTINCT sha256 FROM files WHERE project_id = ?", arguments: [id])
+            try db.execute(sql: "DELETE FROM jobs WHERE project_id = ?", arguments: [id])
+            _ = try Project.deleteOne(db, key: id)
+            return try hashes.filter { try StoredFile.filter(Column("sha256") == $0).fetchCount(db) == 0 }
+        }
+    }
+}
