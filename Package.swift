@@ -48,9 +48,8 @@ let package = Package(
         .target(
             name: "AgentOSStore",
             dependencies: [
-                "AgentOSWire",
+                "AgentOSWire", "AgentOSAuth",
                 .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -84,7 +83,7 @@ let package = Package(
         .target(
             name: "AgentOSWorker",
             dependencies: [
-                "ZeroMQ", "AgentOSWire", "AgentOSSandbox",
+                "ZeroMQ", "AgentOSWire", "AgentOSSandbox", "AgentOSClient", "AgentOSAuth",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -119,6 +118,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -13,14 +13,17 @@ public struct Credentials: Codable, Sendable, Equatable {
     public var accessToken: String
     /// When the token stops working.
     public var expiresAt: Date
+    /// Exchanged for a new access token (and a new refresh token) when that one runs out.
+    public var refreshToken: String?
 
     /// Stored credentials.
-    public init(gateway: String, email: String, userID: String, accessToken: String, expiresAt: Date) {
+    public init(gateway: String, email: String, userID: String, accessToken: String, expiresAt: Date, refreshToken: String? = nil) {
         self.gateway = gateway
         self.email = email
         self.userID = userID
         self.accessToken = accessToken
         self.expiresAt = expiresAt
+        self.refreshToken = refreshToken
     }
 
     enum CodingKeys: String, CodingKey {
@@ -28,6 +31,7 @@ public struct Credentials: Codable, Sendable, Equatable {
         case userID = "user_id"
         case accessToken = "access_token"
         case expiresAt = "expires_at"
+        case refreshToken = "refresh_token"
     }
 }
 
@@ -70,6 +74,33 @@ public struct ConfigDirectory: Sendable {
         return credentials
     }
 
+    /// The stored credentials with an access token good for at least `validity` more
+    /// seconds, refreshed (and saved) when needed. Refreshing holds a lock on the config
+    /// directory: two processes exchanging the same refresh token would look like a stolen
+    /// token to the server, which then revokes the session.
+    public func freshCredentials(validity: TimeInterval = 60) async throws -> Credentials {
+        let current = try loadCredentials()
+        guard current.expiresAt.timeIntervalSinceNow < validity else { return current }
+        guard current.refreshToken != nil else {
+            throw ClientError.io("your login expired at \(current.expiresAt); run `agentos login` again")
+        }
+        let lock = try FileLock(path: path + "/.refresh.lock")
+        try await lock.acquire()
+        defer { lock.release() }
+        // Another process may have refreshed while this one waited for the lock.
+        let latest = try loadCredentials()
+        guard latest.expiresAt.timeIntervalSinceNow < validity else { return latest }
+        guard let refreshToken = latest.refreshToken, let url = URL(string: latest.gateway) else { throw ClientError.notLoggedIn }
+        let refreshed: Credentials
+        do {
+            refreshed = try await GatewayClient(baseURL: url).refresh(refreshToken, email: latest.email)
+        } catch ClientError.http(let status, _, let message) where status == 401 {
+            throw ClientError.io("your session ended (\(message)); run `agentos login` again")
+        }
+        try save(refreshed)
+        return refreshed
+    }
+
     /// A stable id for this machine's private worker serving `userID`, made on first use.
     /// Per user: the server binds a worker id to the account that first used it.
     public func desktopWorkerID(userID: String) throws -> String {
@@ -84,4 +115,26 @@ public struct ConfigDirectory: Sendable {
         try SecretFile.write(id + "\n", to: idPath)
         return id
     }
+}
+
+/// An advisory `flock` on a file, waited for without blocking a Swift concurrency thread.
+final class FileLock: @unchecked Sendable {
+    private let descriptor: Int32
+
+    init(path: String) throws {
+        descriptor = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw ClientError.io("cannot open \(path): \(String(cString: strerror(errno)))") }
+    }
+
+    deinit { close(descriptor) }
+
+    func acquire() async throws {
+        for _ in 0..<300 {
+            if flock(descriptor, LOCK_EX | LOCK_NB) == 0 { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw ClientError.io("another agentos process holds the credentials lock")
+    }
+
+    func release() { flock(descriptor, LOCK_UN) }
 }

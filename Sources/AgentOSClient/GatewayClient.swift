@@ -43,7 +43,21 @@ public struct GatewayClient: Sendable {
     }
 
     /// Sends a request; returns the JSON body of a 2xx answer and throws `ClientError.http` otherwise.
-    public func send(_ method: String, _ path: String, query: [String: String] = [:], body: JSONValue? = nil, timeout: TimeInterval = 30) async throws -> JSONValue {
+    public func send(
+        _ method: String, _ path: String, query: [String: String] = [:], body: JSONValue? = nil, rawBody: Data? = nil,
+        contentType: String? = nil, timeout: TimeInterval = 30
+    ) async throws -> JSONValue {
+        let (status, data) = try await perform(
+            method, path, query: query, body: rawBody ?? body?.encoded(),
+            contentType: rawBody != nil ? contentType ?? "application/octet-stream" : body != nil ? "application/json" : nil,
+            timeout: timeout)
+        guard (200..<300).contains(status) else { throw Self.failure(status: status, data: data) }
+        return (try? JSONValue.parse(data)) ?? .null
+    }
+
+    private func perform(
+        _ method: String, _ path: String, query: [String: String], body: Data?, contentType: String?, timeout: TimeInterval
+    ) async throws -> (Int, Data) {
         // Appended as text: `path` is already escaped and must not be escaped again.
         let base = baseURL.absoluteString.hasSuffix("/") ? String(baseURL.absoluteString.dropLast()) : baseURL.absoluteString
         var components = URLComponents(string: base + path)
@@ -51,27 +65,50 @@ public struct GatewayClient: Sendable {
         guard let url = components?.url else { throw ClientError.io("bad URL for \(path)") }
         var headers = ["Accept: application/json"]
         if let token { headers.append("Authorization: Bearer \(token)") }
-        if body != nil { headers.append("Content-Type: application/json") }
-        let (status, data) = try await CurlTransport.perform(
-            method: method, url: url.absoluteString, headers: headers, body: body?.encoded(), timeout: timeout)
+        if let contentType { headers.append("Content-Type: \(contentType)") }
+        return try await CurlTransport.perform(method: method, url: url.absoluteString, headers: headers, body: body, timeout: timeout)
+    }
+
+    private static func failure(status: Int, data: Data) -> ClientError {
         let json = (try? JSONValue.parse(data)) ?? .null
-        guard (200..<300).contains(status) else {
-            throw ClientError.http(
-                status: status, code: json["error"]?["code"]?.stringValue ?? "http_\(status)",
-                message: json["error"]?["message"]?.stringValue ?? "the gateway answered \(status)")
-        }
-        return json
+        return ClientError.http(
+            status: status, code: json["error"]?["code"]?.stringValue ?? "http_\(status)",
+            message: json["error"]?["message"]?.stringValue ?? "the gateway answered \(status)")
     }
 
     /// Logs in and returns credentials to store.
     public func login(email: String, password: String) async throws -> Credentials {
         let answer = try await send("POST", "/api/v1/auth/login", body: ["email": .string(email), "password": .string(password)])
+        return try credentials(from: answer, email: email)
+    }
+
+    /// Exchanges a refresh token (which stops working) for new credentials.
+    public func refresh(_ refreshToken: String, email: String) async throws -> Credentials {
+        let answer = try await send("POST", "/api/v1/auth/refresh", body: ["refresh_token": .string(refreshToken)])
+        return try credentials(from: answer, email: email)
+    }
+
+    private func credentials(from answer: JSONValue, email: String) throws -> Credentials {
         guard let token = answer["access_token"]?.stringValue, let userID = answer["user"]?["id"]?.stringValue else {
-            throw ClientError.io("the gateway's login answer has no access token")
+            throw ClientError.io("the gateway's answer has no access token")
         }
-        let lifetime = answer["expires_in"]?.doubleValue ?? 3600
+        // A little early, so a token is never used in its last seconds.
+        let lifetime = max(0, (answer["expires_in"]?.doubleValue ?? 900) - 5)
         return Credentials(
-            gateway: baseURL.absoluteString, email: email, userID: userID, accessToken: token,
-            expiresAt: Date().addingTimeInterval(lifetime))
+            gateway: baseURL.absoluteString, email: answer["user"]?["email"]?.stringValue ?? email, userID: userID,
+            accessToken: token, expiresAt: Date().addingTimeInterval(lifetime),
+            refreshToken: answer["refresh_token"]?.stringValue)
+    }
+
+    /// Sends raw bytes (file upload) and returns the JSON answer.
+    public func upload(_ path: String, query: [String: String], data: Data, contentType: String, timeout: TimeInterval = 300) async throws -> JSONValue {
+        try await send("POST", path, query: query, rawBody: data, contentType: contentType, timeout: timeout)
+    }
+
+    /// Fetches raw bytes (file download).
+    public func download(_ path: String, timeout: TimeInterval = 300) async throws -> Data {
+        let (status, data) = try await perform("GET", path, query: [:], body: nil, contentType: nil, timeout: timeout)
+        guard (200..<300).contains(status) else { throw Self.failure(status: status, data: data) }
+        return data
     }
 }

@@ -3,6 +3,7 @@ import AgentOSSandbox
 import AgentOSWire
 import AgentOSWorker
 import Foundation
+import Synchronization
 import Logging
 
 #if canImport(Glibc)
@@ -35,12 +36,10 @@ public enum DesktopAttach {
     /// authenticated as the stored user. Hold a `DesktopLock` while it runs: the worker id is
     /// per config directory.
     public static func makeWorker(
-        credentials: Credentials, configDirectory: ConfigDirectory, name: String?, slots: Int?,
+        configDirectory: ConfigDirectory, name: String?, slots: Int?,
         engine: any JobEngine, logger: Logger
     ) async throws -> WorkerAgent {
-        if credentials.expiresAt <= Date() {
-            throw ClientError.io("your login expired at \(credentials.expiresAt); run `agentos login` again")
-        }
+        let credentials = try await configDirectory.freshCredentials(validity: 120)
         let cluster = try await GatewayClient(credentials: credentials).send("GET", "/api/v1/cluster")
         guard let endpoint = cluster["bus"]?.arrayValue?.first?.stringValue else {
             throw ClientError.io("the gateway did not say where the job bus is")
@@ -48,12 +47,45 @@ public enum DesktopAttach {
         var configuration = WorkerConfiguration(
             serverEndpoint: endpoint, kind: .private, credential: WorkerCredential(accessToken: credentials.accessToken))
         configuration.workerID = try configDirectory.desktopWorkerID(userID: credentials.userID)
+        if credentials.refreshToken != nil {
+            let keeper = TokenKeeper(token: credentials.accessToken)
+            keeper.start(configDirectory: configDirectory, logger: logger)
+            configuration.credentialSource = { WorkerCredential(accessToken: keeper.token) }
+        }
         let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "desktop"
         configuration.name = name ?? "\(host)-desktop"
         if let slots { configuration.slots = slots }
+        if let gateway = URL(string: credentials.gateway) { configuration.fileFetcher = JobFileFetcher(gateway: gateway) }
         logger.info("attaching as a private worker", metadata: [
             "user": "\(credentials.email)", "bus": "\(endpoint)", "name": "\(configuration.name)",
         ])
         return try WorkerAgent(configuration: configuration, engine: engine, logger: logger)
+    }
+}
+
+/// Keeps a desktop's access token fresh while it is attached: the server checks it at every
+/// `HELLO` (reconnects included), and access tokens live only minutes.
+final class TokenKeeper: Sendable {
+    private let current: Mutex<String>
+
+    init(token: String) {
+        current = Mutex(token)
+    }
+
+    var token: String { current.withLock { $0 } }
+
+    /// Refreshes in the background whenever less than five minutes are left.
+    func start(configDirectory: ConfigDirectory, logger: Logger) {
+        Task.detached { [self] in
+            while !Task.isCancelled {
+                do {
+                    let credentials = try await configDirectory.freshCredentials(validity: 300)
+                    current.withLock { $0 = credentials.accessToken }
+                } catch {
+                    logger.warning("could not refresh the login", metadata: ["error": "\(error)"])
+                }
+                try? await Task.sleep(for: .seconds(30))
+            }
+        }
     }
 }

@@ -20,6 +20,17 @@ public struct ProcessEngine: JobEngine {
         self.workRoot = workRoot ?? NSTemporaryDirectory()
     }
 
+    /// Copies the job's files into `target`, files 0444 and the directory 0555.
+    static func placeReadOnly(_ source: String, at target: String) throws {
+        let fileManager = FileManager.default
+        try fileManager.createDirectory(atPath: target, withIntermediateDirectories: false)
+        for name in try fileManager.contentsOfDirectory(atPath: source) {
+            try fileManager.copyItem(atPath: source + "/" + name, toPath: target + "/" + name)
+            try fileManager.setAttributes([.posixPermissions: 0o444], ofItemAtPath: target + "/" + name)
+        }
+        try fileManager.setAttributes([.posixPermissions: 0o555], ofItemAtPath: target)
+    }
+
     /// The system interpreter, preferring /usr/bin/python3 over wrappers earlier on PATH.
     public static func findPython() throws -> String {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
@@ -30,12 +41,12 @@ public struct ProcessEngine: JobEngine {
         return found
     }
 
-    public func run(_ job: JobAssignment) async -> JobOutcome {
+    public func run(_ job: JobAssignment, inputFiles: String?) async -> JobOutcome {
         let cancelled = CancelFlag()
         return await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 // Blocking reads and waitpid belong on their own thread, not the cooperative pool.
-                let thread = Thread { continuation.resume(returning: runBlocking(job, cancelled: cancelled)) }
+                let thread = Thread { continuation.resume(returning: runBlocking(job, inputFiles: inputFiles, cancelled: cancelled)) }
                 thread.name = "agentos-job"
                 thread.start()
             }
@@ -44,11 +55,14 @@ public struct ProcessEngine: JobEngine {
         }
     }
 
-    private func runBlocking(_ job: JobAssignment, cancelled: CancelFlag) -> JobOutcome {
+    private func runBlocking(_ job: JobAssignment, inputFiles: String?, cancelled: CancelFlag) -> JobOutcome {
         let started = ContinuousClock.now
         let fileManager = FileManager.default
         let workDir = (workRoot as NSString).appendingPathComponent("agentos-job-\(UUID().uuidString.lowercased())")
-        defer { try? fileManager.removeItem(atPath: workDir) }
+        defer {
+            chmod(workDir + "/files", 0o700)
+            try? fileManager.removeItem(atPath: workDir)
+        }
         func failure(_ error: String) -> JobOutcome {
             JobOutcome(jobID: job.jobID, attempt: job.attempt, status: .failed, error: error,
                        durationMS: Self.milliseconds(ContinuousClock.now - started))
@@ -58,13 +72,14 @@ public struct ProcessEngine: JobEngine {
             try Data(RunnerScript.source.utf8).write(to: URL(fileURLWithPath: workDir + "/" + RunnerScript.fileName))
             try Data(job.code.utf8).write(to: URL(fileURLWithPath: workDir + "/" + RunnerScript.codeFile))
             try JSONValue.object(job.inputs).encoded().write(to: URL(fileURLWithPath: workDir + "/" + RunnerScript.inputsFile))
+            if let inputFiles { try Self.placeReadOnly(inputFiles, at: workDir + "/files") }
         } catch {
             return failure("engine_error: could not prepare the work directory: \(error)")
         }
         let child: ChildResult
         do {
             child = try ChildProcess.run(
-                arguments: [python, "-I", "-X", "utf8", workDir + "/" + RunnerScript.fileName, workDir],
+                arguments: [python, "-I", "-X", "utf8", workDir + "/" + RunnerScript.fileName, workDir, job.entrypoint],
                 environment: [
                     "PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": workDir, "TMPDIR": workDir, "LANG": "C.UTF-8",
                     "PYTHONDONTWRITEBYTECODE": "1",

@@ -1,5 +1,5 @@
 /// The Python program that runs a job inside its process: loads the job's code as a module,
-/// calls `main(**inputs)` when defined, and writes the outcome as JSON for the engine.
+/// calls the entrypoint (`main` by default) with the inputs when defined, and writes the outcome as JSON for the engine.
 enum RunnerScript {
     /// File names inside a job's work directory.
     static let fileName = ".agentos_runner.py"
@@ -25,6 +25,7 @@ def finish(outcome):
         out.write(outcome)
 
 workdir = sys.argv[1]
+entry_name = sys.argv[2] if len(sys.argv) > 2 else "main"
 RESULT = os.path.join(workdir, ".agentos_result.json")
 with open(os.path.join(workdir, ".agentos_inputs.json"), encoding="utf-8") as f:
     inputs = json.load(f)
@@ -37,7 +38,10 @@ sys.modules["job"] = module
 sys.argv = [path]
 try:
     exec(compile(source, "job.py", "exec"), module.__dict__)
-    entry = module.__dict__.get("main")
+    entry = module.__dict__.get(entry_name)
+    if entry_name != "main" and not callable(entry):
+        finish(json.dumps({"ok": False, "error": "entrypoint_missing: the code defines no function %s" % entry_name}))
+        sys.exit(1)
     result = entry(**inputs) if callable(entry) else None
 except SystemExit as exit:
     code = exit.code if isinstance(exit.code, int) else (0 if exit.code is None else 1)

@@ -1,3 +1,4 @@
+import AgentOSAuth
 import AgentOSStore
 import Foundation
 import Synchronization

@@ -148,7 +148,7 @@ public final class WorkerAgent: Service, @unchecked Sendable {
         send(.hello, Hello(
             workerID: configuration.workerID, name: configuration.name, version: AgentOSVersion.current,
             slots: configuration.slots, labels: configuration.labels, runtimes: ["python3"], kind: configuration.kind,
-            credential: configuration.credential, running: reported))
+            credential: configuration.credentialSource?() ?? configuration.credential, running: reported))
         helloSentAt = Date()
         lastHeard = Date()
     }
@@ -253,8 +253,23 @@ public final class WorkerAgent: Service, @unchecked Sendable {
         }
         let engine = self.engine
         let mailbox = self.mailbox
+        let fetcher = configuration.fileFetcher
         let task = Task {
-            let outcome = await engine.run(job)
+            var staged: String?
+            if !job.files.isEmpty {
+                do {
+                    guard let fetcher else {
+                        throw JobFileFetcher.Failure(description: "this worker was started without --gateway, so it cannot fetch job files")
+                    }
+                    staged = try await fetcher.fetch(job)
+                } catch {
+                    mailbox.post(.finished(JobOutcome(
+                        jobID: job.jobID, attempt: job.attempt, status: .failed, error: "files_unavailable: \(error)")))
+                    return
+                }
+            }
+            defer { if let staged { try? FileManager.default.removeItem(atPath: staged) } }
+            let outcome = await engine.run(job, inputFiles: staged)
             mailbox.post(.finished(outcome))
         }
         running[job.jobID] = RunningTask(attempt: job.attempt, task: task)

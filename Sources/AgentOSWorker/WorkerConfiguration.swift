@@ -9,6 +9,11 @@ public struct WorkerConfiguration: Sendable {
     public var kind: WorkerKind
     /// The credential sent in `HELLO`.
     public var credential: WorkerCredential
+    /// When set, asked for the credential before each `HELLO` (a desktop's access token is
+    /// refreshed while it runs).
+    public var credentialSource: (@Sendable () -> WorkerCredential)?
+    /// Fetches job files from the gateway; without it, jobs with files fail `files_unavailable`.
+    public var fileFetcher: JobFileFetcher?
     /// Jobs run at once.
     public var slots: Int
     /// Labels advertised.

@@ -38,6 +38,7 @@ struct SubmitCommand: AsyncParsableCommand {
     @Option(help: "Project name or id (AGENTOS_PROJECT)") var project: String?
     @Option(name: .customShort("c"), help: "Python source to run") var command: String?
     @Option(help: "File with the Python source to run") var code: String?
+    @Option(help: "A registered skill to run: NAME or NAME@VERSION (default: latest)") var skill: String?
     @Option(help: "Inputs as a JSON object, passed to main(**inputs)") var input: String?
     @Option(help: "cloud or private") var target: String?
     @Option(help: "Run on the worker with this name or id") var worker: String?
@@ -46,14 +47,16 @@ struct SubmitCommand: AsyncParsableCommand {
     @Flag(help: "Wait for the job to finish; exit 1 unless it succeeded") var wait = false
 
     func validate() throws {
-        if (command == nil) == (code == nil) { throw ValidationError("give exactly one of -c CODE and --code FILE") }
+        if [command, code, skill].compactMap({ $0 }).count != 1 {
+            throw ValidationError("give exactly one of --skill NAME[@V], -c CODE and --code FILE")
+        }
     }
 
     func run() async throws {
         guard let project = Settings.value(project, env: "PROJECT") else { throw ValidationError("give the project with --project") }
-        let credentials = try ConfigDirectory().loadCredentials()
+        let credentials = try await ConfigDirectory().freshCredentials()
         let client = try GatewayClient(credentials: credentials)
-        var body: [String: JSONValue] = ["code": .string(try source())]
+        var body: [String: JSONValue] = if let skill { ["skill": .string(skill)] } else { ["code": .string(try source())] }
         if let input {
             guard let parsed = try? JSONValue.parse(Data(input.utf8)), parsed.objectValue != nil else {
                 throw ValidationError("--input must be a JSON object, e.g. '{\"n\": 1000}'")
@@ -102,7 +105,7 @@ struct JobsCommand: AsyncParsableCommand {
 
         func run() async throws {
             guard let project = Settings.value(project, env: "PROJECT") else { throw ValidationError("give the project with --project") }
-            let client = try GatewayClient(credentials: try ConfigDirectory().loadCredentials())
+            let client = try GatewayClient(credentials: try await ConfigDirectory().freshCredentials())
             var query = ["limit": String(limit)]
             if let status { query["status"] = status }
             if let cursor { query["cursor"] = cursor }
@@ -124,7 +127,7 @@ struct JobsCommand: AsyncParsableCommand {
         @Argument(help: "The job id") var id: String
 
         func run() async throws {
-            let client = try GatewayClient(credentials: try ConfigDirectory().loadCredentials())
+            let client = try GatewayClient(credentials: try await ConfigDirectory().freshCredentials())
             print(try await client.send("GET", "/api/v1/jobs/\(id.pathEscaped)").prettyString)
         }
     }
@@ -134,7 +137,7 @@ struct JobsCommand: AsyncParsableCommand {
         @Argument(help: "The job id") var id: String
 
         func run() async throws {
-            let client = try GatewayClient(credentials: try ConfigDirectory().loadCredentials())
+            let client = try GatewayClient(credentials: try await ConfigDirectory().freshCredentials())
             let job = try await client.send("GET", "/api/v1/jobs/\(id.pathEscaped)")
             FileHandle.standardOutput.write(Data((job["stdout"]?.stringValue ?? "").utf8))
             FileHandle.standardError.write(Data((job["stderr"]?.stringValue ?? "").utf8))
@@ -146,7 +149,7 @@ struct JobsCommand: AsyncParsableCommand {
         @Argument(help: "The job id") var id: String
 
         func run() async throws {
-            let client = try GatewayClient(credentials: try ConfigDirectory().loadCredentials())
+            let client = try GatewayClient(credentials: try await ConfigDirectory().freshCredentials())
             let job = try await client.send("POST", "/api/v1/jobs/\(id.pathEscaped)/cancel")
             print("job \(job["id"]?.stringValue ?? id) \(job["status"]?.stringValue ?? "")")
         }
@@ -166,7 +169,7 @@ struct WorkersCommand: AsyncParsableCommand {
     @Flag(help: "Print the raw JSON") var json = false
 
     func run() async throws {
-        let client = try GatewayClient(credentials: try ConfigDirectory().loadCredentials())
+        let client = try GatewayClient(credentials: try await ConfigDirectory().freshCredentials())
         let answer = try await client.send("GET", "/api/v1/workers")
         if json {
             print(answer.prettyString)

@@ -23,7 +23,7 @@ struct DesktopCommand: AsyncParsableCommand {
             if let slotCount, !(1...1024).contains(slotCount) { throw ValidationError("--slots must be 1-1024") }
             let lock = try DesktopLock(configDirectory: directory)
             let agent = try await DesktopAttach.makeWorker(
-                credentials: try directory.loadCredentials(), configDirectory: directory,
+                configDirectory: directory,
                 name: Settings.value(name, env: "NAME"), slots: slotCount, engine: try ProcessEngine(), logger: logger)
             let group = ServiceGroup(services: [agent], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
             try await group.run()

@@ -1,3 +1,4 @@
+import AgentOSAuth
 import AgentOSWire
 import Foundation
 import GRDB
