@@ -1,0 +1,74 @@
+import AgentOSAuth
+@testable import AgentOSServer
+import AgentOSStore
+import AgentOSWire
+import Foundation
+import Logging
+import Synchronization
+
+/// Calls the server's API handler directly, over an in-memory store and a temporary blob
+/// directory, with the bus events it posts recorded.
+final class APIHarness: Sendable {
+    let store: AppStore
+    let handler: APIHandler
+    let tokens: AccessTokens
+    let fileTokens: JobFileTokens
+    let dataDirectory: String
+    let recorder = EventRecorder()
+    let secretKey: [UInt8]
+
+    init(store: AppStore? = nil, limits: APIHandler.Limits = APIHandler.Limits()) async throws {
+        self.store = try store ?? AppStore.inMemory()
+        dataDirectory = NSTemporaryDirectory() + "agentos-api-\(UUID().uuidString.lowercased())"
+        try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
+        let signing = Array("0123456789abcdef0123456789abcdef".utf8)
+        secretKey = (0..<32).map { _ in UInt8.random(in: 0...255) }
+        tokens = await AccessTokens(secret: signing, lifetime: 900)
+        fileTokens = JobFileTokens(secret: signing)
+        let recorder = self.recorder
+        handler = APIHandler(
+            store: self.store, tokens: tokens, fileTokens: fileTokens, passwords: Passwords(cost: 4),
+            secrets: SecretBox(key: secretKey), blobs: try BlobStore(root: dataDirectory + "/blobs"), watch: JobWatch(),
+            directory: WorkerDirectory(), cluster: .init(busEndpoints: ["tcp://127.0.0.1:1"], curvePublicKey: nil, heartbeatMS: 1000),
+            limits: limits, busEvents: { event in recorder.events.withLock { $0.append(event) } }, logger: Logger(label: "test"))
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: dataDirectory) }
+
+    /// A user with a live session and an access token for it.
+    func user(_ name: String, role: SystemRole = .user, password: String = "password-1") throws -> User {
+        try store.createUser(User(
+            email: "\(name)@example.com", name: name, passwordHash: Passwords(cost: 4).hash(password), role: role))
+    }
+
+    func token(for user: User) async throws -> String {
+        let session = AuthSession(userID: user.id, lifetime: 3600, address: nil)
+        try store.createSession(session, refreshTokenHash: SecretToken.hash(UUID().uuidString))
+        return try await tokens.issue(userID: user.id, sessionID: session.id)
+    }
+
+    func call(
+        _ operation: APIOperation, token: String?, params: [String: String] = [:], body: JSONValue? = nil,
+        raw: Data? = nil, client: String? = "127.0.0.1"
+    ) async -> APIResponse {
+        await handler.handle(APIRequest(
+            id: "t", operation: operation, token: token, params: params, body: body, raw: raw,
+            contentType: raw == nil ? nil : "text/plain", client: client))
+    }
+
+    /// The revocations posted to the bus so far.
+    var revocations: [Revocation] {
+        recorder.events.withLock { events in
+            events.compactMap { if case .revoke(let revocation) = $0 { revocation } else { nil } }
+        }
+    }
+}
+
+extension APIResponse {
+    var errorCode: String? { body["error"]?["code"]?.stringValue }
+}
+
+/// Bus events a handler posted.
+final class EventRecorder: Sendable {
+    let events = Mutex<[BusLoop.Event]>([])
+}
