@@ -1,4 +1,5 @@
 import AgentOSGateway
+import AgentOSWire
 import Foundation
 import Hummingbird
 import HummingbirdTesting
@@ -12,6 +13,7 @@ import Testing
         // Nothing listens here: every forwarded call must fail fast with 503.
         var configuration = GatewayConfiguration(host: "127.0.0.1", port: 0, serverEndpoint: "tcp://127.0.0.1:9")
         configuration.maxBodyBytes = 1024
+        configuration.maxUploadBytes = 2048
         configuration.serverTimeout = .seconds(2)
         let logger = Logger(label: "test")
         let client = try ServerClient(endpoint: configuration.serverEndpoint, logger: logger)
@@ -61,6 +63,94 @@ import Testing
             let wrongMethod = try await client.execute(uri: "/api/v1/me", method: .delete)
             #expect(wrongMethod.status == .methodNotAllowed)
             #expect(wrongMethod.headers[.allow] == "GET")
+        }
+    }
+
+    @Test func oversizedUploadIs413AtTheGateway() async throws {
+        try await withGateway { client in
+            let response = try await client.execute(
+                uri: "/api/v1/projects/p/files?name=a.bin", method: .post, headers: [.authorization: "Bearer x"],
+                body: ByteBuffer(bytes: [UInt8](repeating: 7, count: 4096)))
+            #expect(response.status == .contentTooLarge)
+            #expect(try Self.errorCode(response) == "body_too_large")
+            // Within the limit it goes on to the (absent) server.
+            let small = try await client.execute(
+                uri: "/api/v1/projects/p/files?name=a.bin", method: .post, body: ByteBuffer(bytes: [1, 2, 3]))
+            #expect(small.status == .serviceUnavailable)
+        }
+    }
+}
+
+/// The API document names exactly the routes the router serves, with their parameters,
+/// bodies and responses, and its schemas are usable.
+@Suite struct OpenAPITests {
+    @Test func theDocumentListsEveryRouteAndNothingElse() throws {
+        let paths = try #require(OpenAPIDocument.json["paths"]?.objectValue)
+        var documented: Set<String> = []
+        for (path, item) in paths {
+            for method in (item.objectValue ?? [:]).keys { documented.insert("\(method.uppercased()) \(path)") }
+        }
+        var served: Set<String> = ["GET /api/v1/openapi.json", "GET /healthz"]
+        for route in APIRoutes.all { served.insert("\(route.method) \(OpenAPIDocument.openAPIPath(route.path))") }
+        #expect(documented == served, "only documented: \(documented.subtracting(served).sorted()); only served: \(served.subtracting(documented).sorted())")
+
+        for route in APIRoutes.all {
+            let operation = try #require(paths[OpenAPIDocument.openAPIPath(route.path)]?[route.method.lowercased()])
+            #expect(operation["operationId"]?.stringValue == route.operation.rawValue)
+            let parameters = operation["parameters"]?.arrayValue ?? []
+            let pathNames = route.path.split(separator: "/").filter { $0.hasPrefix(":") }.map { String($0.dropFirst()) }
+            for name in pathNames + route.query {
+                #expect(parameters.contains { $0["name"]?.stringValue == name }, "\(route.path) does not document \(name)")
+            }
+            #expect((operation["requestBody"] != nil) == (route.body != .none), "\(route.method) \(route.path) request body")
+            let responses = try #require(operation["responses"]?.objectValue)
+            #expect(responses.keys.contains { $0.hasPrefix("2") }, "\(route.path) has no success response")
+        }
+    }
+
+    @Test func everySchemaIsUsableAndEveryReferenceResolves() throws {
+        let document = OpenAPIDocument.json
+        var references: [String] = []
+        func walk(_ value: JSONValue) {
+            switch value {
+            case .object(let fields):
+                if let ref = fields["$ref"]?.stringValue { references.append(ref) }
+                fields.values.forEach(walk)
+            case .array(let items): items.forEach(walk)
+            default: break
+            }
+        }
+        walk(document)
+        #expect(!references.isEmpty)
+        let schemas = try #require(document["components"]?["schemas"]?.objectValue)
+        for ref in Set(references) {
+            #expect(schemas[String(ref.dropFirst("#/components/schemas/".count))] != nil, "\(ref) does not resolve")
+        }
+        for (name, schema) in schemas {
+            #expect((try? JSONSchema(schema, root: document)) != nil, "schema \(name) is not usable")
+        }
+    }
+
+    @Test func theGatewayServesTheDocumentAndEveryDocumentedRoute() async throws {
+        var configuration = GatewayConfiguration(host: "127.0.0.1", port: 0, serverEndpoint: "tcp://127.0.0.1:9")
+        configuration.serverTimeout = .seconds(2)
+        let logger = Logger(label: "test")
+        let client = try ServerClient(endpoint: configuration.serverEndpoint, logger: logger)
+        defer { client.shutdown() }
+        let app = Application(router: buildGatewayRouter(client: client, configuration: configuration), logger: logger)
+        try await app.test(.router) { test in
+            let document = try await test.execute(uri: OpenAPIDocument.path, method: .get)
+            #expect(document.status == .ok)
+            let parsed = try JSONValue.parse(Data(buffer: document.body))
+            #expect(parsed["openapi"] == "3.0.3")
+            // Every documented route reaches the forwarder (503: no server here), none is "no such route".
+            for route in APIRoutes.all {
+                let uri = route.path.split(separator: "/", omittingEmptySubsequences: false)
+                    .map { $0.hasPrefix(":") ? "x" : String($0) }.joined(separator: "/") + (route.body == .raw ? "?name=f" : "")
+                let body = route.body == .json ? ByteBuffer(string: "{}") : route.body == .raw ? ByteBuffer(string: "b") : nil
+                let response = try await test.execute(uri: uri, method: .init(rawValue: route.method)!, body: body)
+                #expect(response.status == .serviceUnavailable, "\(route.method) \(uri) → \(response.status)")
+            }
         }
     }
 }

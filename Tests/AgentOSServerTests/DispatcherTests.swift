@@ -46,13 +46,13 @@ final class DispatcherHarness {
     @discardableResult
     func connect(
         _ name: String, slots: Int = 1, kind: WorkerKind = .cloud, owner: User? = nil, labels: [String] = [],
-        running: [RunningJob] = []
+        running: [RunningJob] = [], credential: WorkerCredentialRef? = nil
     ) throws -> [Outbound] {
         let hello = Hello(
             workerID: "id-\(name)", name: name, version: "test", slots: slots, labels: labels, runtimes: ["python3"],
             kind: kind, credential: WorkerCredential(), running: running)
         return try dispatcher.accept(
-            identity: Array(name.utf8), hello: hello, principal: WorkerPrincipal(kind: kind, ownerID: owner?.id), now: now)
+            identity: Array(name.utf8), hello: hello, principal: WorkerPrincipal(kind: kind, ownerID: owner?.id, credential: credential), now: now)
     }
 
     func send(_ name: String, _ command: BusCommand, _ body: some Encodable) throws -> [Outbound] {
@@ -76,6 +76,35 @@ extension Array where Element == Outbound {
 }
 
 @Suite struct DispatcherTests {
+    @Test func revokingACredentialDisconnectsItsWorkersAndRequeuesTheirJobs() throws {
+        let harness = try DispatcherHarness()
+        try harness.connect("cloud", credential: .workerToken("wt-1"))
+        try harness.connect("desk", kind: .private, owner: harness.alice, credential: .session("s-1"))
+        try harness.connect("other", kind: .private, owner: harness.bob, credential: .personalToken("pat-1"))
+        let cloudJob = try harness.submit()
+        let privateJob = try harness.submit(target: .private, by: harness.alice)
+        _ = harness.dispatcher.dispatch(now: harness.now)
+        #expect(try harness.store.job(id: cloudJob.id)?.status == .running)
+
+        // Unrelated credentials change nothing.
+        #expect(try harness.dispatcher.revoke(.credential(.workerToken("wt-2")), now: harness.now).isEmpty)
+        #expect(try harness.dispatcher.revoke(.user(harness.bob.id + "x"), now: harness.now).isEmpty)
+
+        let out = try harness.dispatcher.revoke(.credential(.workerToken("wt-1")), now: harness.now)
+        #expect(out.contains { $0.identity == Array("cloud".utf8) && $0.message.command == .reject })
+        #expect(!harness.dispatcher.connectedWorkers.contains { $0.name == "cloud" })
+        let requeued = try #require(try harness.store.job(id: cloudJob.id))
+        #expect(requeued.status == .queued)
+        #expect(requeued.attempts == 1)
+
+        // Disabling a user drops all their private workers, whatever they logged in with.
+        _ = try harness.dispatcher.revoke(.user(harness.alice.id), now: harness.now)
+        #expect(harness.dispatcher.connectedWorkers.map(\.name) == ["other"])
+        #expect(try harness.store.job(id: privateJob.id)?.status == .queued)
+        _ = try harness.dispatcher.revoke(.credential(.personalToken("pat-1")), now: harness.now)
+        #expect(harness.dispatcher.connectedWorkers.isEmpty)
+    }
+
     @Test func workerGetsOnlyAsManyJobsAsItHasFreeSlots() throws {
         let h = try DispatcherHarness()
         for _ in 0..<5 { _ = try h.submit() }

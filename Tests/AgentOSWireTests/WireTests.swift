@@ -55,3 +55,65 @@ import Testing
         #expect(throws: BusDecodingError.self) { try message.decode(Hello.self) }
     }
 }
+
+@Suite struct JSONSchemaTests {
+    func violation(_ schema: JSONValue, _ value: JSONValue) throws -> JSONSchema.Violation? {
+        let validator = try JSONSchema(schema)
+        do {
+            try validator.validate(value)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    @Test func typesRequiredAndNestedPaths() throws {
+        let schema: JSONValue = [
+            "type": "object", "required": ["items"],
+            "properties": ["items": ["type": "array", "maxItems": 3, "items": [
+                "type": "object", "required": ["name"], "properties": ["name": ["type": "string", "minLength": 1], "qty": ["type": "integer", "minimum": 1]],
+            ]]],
+        ]
+        #expect(try violation(schema, ["items": [["name": "a", "qty": 2]]]) == nil)
+        #expect(try violation(schema, [:])?.path == "/items")
+        #expect(try violation(schema, ["items": [["name": "a"], ["qty": 1]]])?.path == "/items/1/name")
+        #expect(try violation(schema, ["items": [["name": "a", "qty": 1.5]]])?.path == "/items/0/qty")
+        #expect(try violation(schema, ["items": [["name": "a", "qty": 0]]])?.message == "must be at least 1")
+        #expect(try violation(schema, ["items": [["name": ""]]])?.path == "/items/0/name")
+        #expect(try violation(schema, ["items": [["name": "a"], ["name": "b"], ["name": "c"], ["name": "d"]]])?.path == "/items")
+        #expect(try violation(schema, "x")?.path == "")
+    }
+
+    @Test func combinatorsEnumsPatternsAndReferences() throws {
+        let schema: JSONValue = [
+            "definitions": ["color": ["enum": ["red", "green"]]],
+            "type": "object", "additionalProperties": false,
+            "properties": [
+                "color": ["$ref": "#/definitions/color"],
+                "id": ["type": "string", "pattern": "^[a-z]+-[0-9]+$"],
+                "size": ["anyOf": [["type": "integer"], ["type": "string", "enum": ["small", "large"]]]],
+                "exact": ["oneOf": [["type": "integer"], ["type": "number", "minimum": 10]]],
+                "not_null": ["not": ["type": "null"]],
+                "maybe": ["type": "string", "nullable": true],
+            ],
+        ]
+        #expect(try violation(schema, ["color": "red", "id": "ab-12", "size": "small", "exact": 12.5, "maybe": nil]) == nil)
+        #expect(try violation(schema, ["color": "blue"])?.path == "/color")
+        #expect(try violation(schema, ["id": "AB-12"])?.path == "/id")
+        #expect(try violation(schema, ["size": "medium"])?.path == "/size")
+        #expect(try violation(schema, ["exact": 12])?.path == "/exact", "12 matches both: oneOf fails")
+        #expect(try violation(schema, ["not_null": nil])?.path == "/not_null")
+        #expect(try violation(schema, ["extra": 1])?.path == "/extra")
+        #expect(try violation(schema, ["a/b": 1])?.path == "/a~1b")
+    }
+
+    @Test func unusableSchemasAreRefused() {
+        for bad: JSONValue in [
+            ["type": "banana"], ["required": "x"], ["pattern": "("], ["minimum": "1"], ["properties": ["x": 5]],
+            ["$ref": "http://elsewhere/schema"], ["anyOf": []], ["maxLength": -1], "string",
+        ] {
+            #expect(throws: JSONSchema.Invalid.self, "\(bad)") { try JSONSchema(bad) }
+        }
+        #expect((try? JSONSchema(true)) != nil)
+    }
+}
