@@ -142,7 +142,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AgentOSIntegrationTests",
-            dependencies: ["AgentOSClient", "AgentOSWire", "AgentOSStore", "AgentOSAuth", "ZeroMQ"]
+            dependencies: ["AgentOSClient", "AgentOSWire", "AgentOSStore", "AgentOSAuth", "AgentOSGateway", "ZeroMQ"]
         ),
     ]
 )

@@ -158,6 +158,26 @@ final class Cluster: @unchecked Sendable {
         return ((response as? HTTPURLResponse)?.statusCode ?? 0, (try? JSONValue.parse(data)) ?? .null)
     }
 
+    /// Sends raw bytes (file upload) and returns the status and JSON answer.
+    func upload(_ path: String, data: Data, token: String) async throws -> (Int, JSONValue) {
+        var request = URLRequest(url: URL(string: gatewayURL + path)!, timeoutInterval: 60)
+        request.httpMethod = "POST"
+        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+        request.setValue("text/plain", forHTTPHeaderField: "Content-Type")
+        request.httpBody = data
+        let (answer, response) = try await URLSession.shared.data(for: request)
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, (try? JSONValue.parse(answer)) ?? .null)
+    }
+
+    /// Runs the CLI to the end with its own config dir; returns the exit status and output.
+    func cli(_ name: String, _ arguments: [String], config: String, environment: [String: String] = [:]) async throws -> (Int32?, String) {
+        var extra = environment
+        extra["XDG_CONFIG_HOME"] = directory.appendingPathComponent(config).path
+        try start(name, arguments, environment: extra)
+        let status = try await waitForExit(name)
+        return (status, log(name))
+    }
+
     func login(_ email: String = "admin@localhost", password: String? = nil) async throws -> String {
         let (status, body) = try await http("POST", "/api/v1/auth/login", body: ["email": .string(email), "password": .string(password ?? adminPassword)])
         try #require(status == 200, "login answered \(status): \(body)")
@@ -241,7 +261,7 @@ final class Cluster: @unchecked Sendable {
 
     // MARK: Database
 
-    /// Adds an account straight into the server's database (the users API is a later issue).
+    /// Adds an account straight into the server's database, skipping the users API.
     func addUser(email: String, password: String, projectRole: ProjectRole) throws -> User {
         let store = try AppStore.open(path: dataDirectory + "/agentos.sqlite")
         let user = try store.createUser(User(email: email, name: email, passwordHash: Passwords(cost: 4).hash(password), role: .user))
