@@ -11,6 +11,8 @@ public struct SecretBox: Sendable {
     }
 
     private let key: SymmetricKey
+    /// Bytes a sealed value adds to its plaintext: a 12-byte nonce and a 16-byte tag.
+    public static let overhead = 28
 
     /// A box with a 32-byte key.
     public init(key: [UInt8]) {

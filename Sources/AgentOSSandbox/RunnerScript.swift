@@ -36,13 +36,13 @@ module = types.ModuleType("job")
 module.__file__ = path
 sys.modules["job"] = module
 sys.argv = [path]
+missing = False
 try:
     exec(compile(source, "job.py", "exec"), module.__dict__)
     entry = module.__dict__.get(entry_name)
-    if entry_name != "main" and not callable(entry):
-        finish(json.dumps({"ok": False, "error": "entrypoint_missing: the code defines no function %s" % entry_name}))
-        sys.exit(1)
-    result = entry(**inputs) if callable(entry) else None
+    # `main` is optional (a script runs as a module); a named entrypoint is not.
+    missing = entry_name != "main" and not callable(entry)
+    result = entry(**inputs) if callable(entry) and not missing else None
 except SystemExit as exit:
     code = exit.code if isinstance(exit.code, int) else (0 if exit.code is None else 1)
     if code != 0:
@@ -54,6 +54,9 @@ except BaseException as error:
     traceback.print_exception(type(error), error, error.__traceback__.tb_next)
     message = "%s: %s" % (type(error).__name__, error)
     finish(json.dumps({"ok": False, "error": "exception: " + message[:2000]}))
+    sys.exit(1)
+if missing:
+    finish(json.dumps({"ok": False, "error": "entrypoint_missing: the code defines no function %s" % entry_name}))
     sys.exit(1)
 try:
     encoded = json.dumps({"ok": True, "result": result}, allow_nan=False)

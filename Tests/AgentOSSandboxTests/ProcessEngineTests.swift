@@ -16,6 +16,26 @@ import Testing
             limits: JobLimits(timeoutSeconds: timeout, maxOutputBytes: maxOutput)))
     }
 
+    @Test func namedEntrypointsAndInputFiles() async throws {
+        let called = await engine.run(JobAssignment(
+            jobID: "e", attempt: 1, code: "def handle(x):\n    return x * 2", inputs: ["x": 21], limits: JobLimits(), entrypoint: "handle"))
+        #expect(called.status == .succeeded)
+        #expect(called.result == 42)
+        let missing = await engine.run(JobAssignment(
+            jobID: "m", attempt: 1, code: "def main():\n    return 1", inputs: [:], limits: JobLimits(), entrypoint: "handle"))
+        #expect(missing.status == .failed)
+        #expect(missing.error?.hasPrefix("entrypoint_missing") == true, "\(missing.error ?? "")")
+
+        let staged = NSTemporaryDirectory() + "agentos-staged-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: staged, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: staged) }
+        try "hello".write(toFile: staged + "/in.txt", atomically: true, encoding: .utf8)
+        let read = await engine.run(JobAssignment(
+            jobID: "f", attempt: 1, code: "import os\ndef main():\n    return [open('files/in.txt').read(), oct(os.stat('files/in.txt').st_mode & 0o777)]",
+            inputs: [:], limits: JobLimits()), inputFiles: staged)
+        #expect(read.result == ["hello", "0o444"], "\(read)")
+    }
+
     /// Whether a process is still alive (a zombie awaiting its reaper counts as dead).
     func isAlive(_ pid: Int) -> Bool {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return false }

@@ -78,6 +78,9 @@ extension Array where Element == Outbound {
 @Suite struct DispatcherTests {
     @Test func revokingACredentialDisconnectsItsWorkersAndRequeuesTheirJobs() throws {
         let harness = try DispatcherHarness()
+        try harness.store.createWorkerToken(WorkerToken(id: "wt-1", name: "w", tokenHash: "h1"))
+        try harness.store.createSession(AuthSession(id: "s-1", userID: harness.alice.id, lifetime: 3600, address: nil), refreshTokenHash: "h2")
+        try harness.store.createPersonalToken(PersonalToken(id: "pat-1", userID: harness.bob.id, name: "p", tokenHash: "h3", prefix: "p", expiresAt: nil))
         try harness.connect("cloud", credential: .workerToken("wt-1"))
         try harness.connect("desk", kind: .private, owner: harness.alice, credential: .session("s-1"))
         try harness.connect("other", kind: .private, owner: harness.bob, credential: .personalToken("pat-1"))
@@ -102,6 +105,12 @@ extension Array where Element == Outbound {
         #expect(harness.dispatcher.connectedWorkers.map(\.name) == ["other"])
         #expect(try harness.store.job(id: privateJob.id)?.status == .queued)
         _ = try harness.dispatcher.revoke(.credential(.personalToken("pat-1")), now: harness.now)
+        #expect(harness.dispatcher.connectedWorkers.isEmpty)
+
+        // A hello whose credential was revoked after it was checked is still turned away.
+        try harness.store.revokeWorkerToken(id: "wt-1")
+        let late = try harness.connect("cloud", credential: .workerToken("wt-1"))
+        #expect(late.map(\.message.command) == [.reject])
         #expect(harness.dispatcher.connectedWorkers.isEmpty)
     }
 

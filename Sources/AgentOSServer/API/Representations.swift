@@ -1,3 +1,4 @@
+import AgentOSAuth
 import AgentOSStore
 import AgentOSWire
 import Foundation
@@ -165,7 +166,7 @@ enum Representation {
         [
             "id": .string(provider.id), "project": .string(project.name), "name": .string(provider.name),
             "kind": .string(provider.kind), "base_url": .string(provider.baseURL),
-            "models": .array(provider.models.map(JSONValue.string)), "has_api_key": .bool(!provider.apiKeySealed.isEmpty),
+            "models": .array(provider.models.map(JSONValue.string)), "has_api_key": .bool(provider.apiKeySealed.count > SecretBox.overhead),
             "created_by": .string(provider.createdBy), "created_at": timestamp(provider.createdAt), "updated_at": timestamp(provider.updatedAt),
         ]
     }

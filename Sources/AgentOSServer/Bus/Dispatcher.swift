@@ -162,6 +162,12 @@ public final class Dispatcher {
             return [Outbound(identity: identity, message: BusMessage(.reject, Reject(
                 code: Reject.workerIDTaken, message: "worker id \(hello.workerID) belongs to another account or kind of worker")))]
         }
+        // Checked again here, on the bus thread: a revocation written while the hello's
+        // credential was being checked must not let the worker in after all.
+        guard try stillLive(principal, now: now) else {
+            return [Outbound(identity: identity, message: BusMessage(.reject, Reject(
+                code: Reject.unauthorized, message: "the worker's credential was revoked or its user disabled")))]
+        }
         if let previous = workerIDByIdentity[identity], previous != hello.workerID {
             // The same connection now speaks for another worker: forget the old one entirely.
             try dropWorker(previous, now: now, reason: "connection reused")
@@ -394,6 +400,16 @@ public final class Dispatcher {
     }
 
     // MARK: Revocation
+
+    private func stillLive(_ principal: WorkerPrincipal, now: Date) throws -> Bool {
+        if let ownerID = principal.ownerID, try store.user(id: ownerID)?.disabled ?? true { return false }
+        switch principal.credential {
+        case .session(let id): return try store.session(id: id)?.isLive(at: now) ?? false
+        case .personalToken(let id): return try store.personalToken(id: id)?.isLive(at: now) ?? false
+        case .workerToken(let id): return try store.workerToken(id: id).map { $0.revokedAt == nil } ?? false
+        case nil: return true
+        }
+    }
 
     /// Disconnects the workers that depend on what was revoked; their jobs go back to the queue.
     public func revoke(_ revocation: Revocation, now: Date = Date()) throws -> [Outbound] {
