@@ -46,6 +46,9 @@ public struct GatewayRequestContext: RequestContext, RemoteAddressRequestContext
 /// forwarded to the server.
 public func buildGatewayRouter(client: ServerClient, configuration: GatewayConfiguration) -> Router<GatewayRequestContext> {
     let router = Router(context: GatewayRequestContext.self)
+    let metrics = GatewayMetrics()
+    // Outside the error middleware, so errors are counted with the status they were answered with.
+    router.middlewares.add(MetricsMiddleware(metrics: metrics))
     router.middlewares.add(JSONErrorMiddleware())
     let forwarder = Forwarder(client: client, configuration: configuration)
 
@@ -59,14 +62,20 @@ public func buildGatewayRouter(client: ServerClient, configuration: GatewayConfi
             ]])
         }
     }
+    router.get("/metrics") { _, _ -> Response in await metrics.scrape(client: client) }
     let document = OpenAPIDocument.json.encoded()
     router.get(RouterPath(OpenAPIDocument.path)) { _, _ -> Response in
         Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(data: document)))
     }
 
+    router.get(RouterPath(JobEvents.path)) { request, context -> Response in
+        await JobEvents.response(request: request, id: context.parameters.get("id") ?? "", client: client, configuration: configuration)
+    }
+
     let methods: [HTTPRequest.Method] = [.get, .post, .put, .patch, .delete]
     var byPath = Dictionary(grouping: APIRoutes.all, by: \.path).mapValues { $0.map { ($0.method, Optional($0)) } }
     byPath[OpenAPIDocument.path] = [("GET", nil)]
+    byPath[JobEvents.path] = [("GET", nil)]
     for (path, routes) in byPath {
         for case (let method, let route?) in routes {
             router.on(RouterPath(path), method: HTTPRequest.Method(rawValue: method) ?? .get) { request, context in

@@ -20,6 +20,23 @@ public enum OpenAPIDocument {
             "operationId": "openapi", "summary": "This document", "tags": ["meta"], "security": [],
             "responses": ["200": ["description": "OpenAPI 3 document", "content": ["application/json": ["schema": ["type": "object"]]]]],
         ]]
+        paths[openAPIPath(JobEvents.path)] = ["get": [
+            "operationId": "jobs.events", "tags": ["jobs"],
+            "summary": "A job's life as Server-Sent Events: status changes, then output and result; the stream then closes",
+            "parameters": [["name": "id", "in": "path", "required": true, "schema": ["type": "string"]]],
+            "responses": [
+                "200": ["description": "text/event-stream with events status, output, result (and error)",
+                        "content": ["text/event-stream": ["schema": ["type": "string"]]]],
+                "401": ["description": "Not authenticated", "content": ["application/json": ["schema": ref("Error")]]],
+                "404": ["description": "Not found", "content": ["application/json": ["schema": ref("Error")]]],
+                "503": ["description": "The server is unreachable", "content": ["application/json": ["schema": ref("Error")]]],
+            ],
+        ]]
+        paths["/metrics"] = ["get": [
+            "operationId": "metrics", "summary": "Prometheus metrics of this gateway and the server's worker count", "tags": ["meta"],
+            "security": [],
+            "responses": ["200": ["description": "Prometheus text format", "content": ["text/plain": ["schema": ["type": "string"]]]]],
+        ]]
         paths["/healthz"] = ["get": [
             "operationId": "healthz", "summary": "Gateway and server reachable", "tags": ["meta"], "security": [],
             "responses": [

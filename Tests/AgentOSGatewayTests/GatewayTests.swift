@@ -90,7 +90,7 @@ import Testing
         for (path, item) in paths {
             for method in (item.objectValue ?? [:]).keys { documented.insert("\(method.uppercased()) \(path)") }
         }
-        var served: Set<String> = ["GET /api/v1/openapi.json", "GET /healthz"]
+        var served: Set<String> = ["GET /api/v1/openapi.json", "GET /healthz", "GET /metrics", "GET /api/v1/jobs/{id}/events"]
         for route in APIRoutes.all { served.insert("\(route.method) \(OpenAPIDocument.openAPIPath(route.path))") }
         #expect(documented == served, "only documented: \(documented.subtracting(served).sorted()); only served: \(served.subtracting(documented).sorted())")
 
@@ -143,6 +143,10 @@ import Testing
             #expect(document.status == .ok)
             let parsed = try JSONValue.parse(Data(buffer: document.body))
             #expect(parsed["openapi"] == "3.0.3")
+            let metrics = try await test.execute(uri: "/metrics", method: .get)
+            let text = String(buffer: metrics.body)
+            #expect(text.contains("agentos_gateway_server_up 0"), "\(text)")
+            #expect(text.contains(#"agentos_gateway_requests_total{route="/api/v1/openapi.json",method="GET",status="200"} 1"#), "\(text)")
             // Every documented route reaches the forwarder (503: no server here), none is "no such route".
             for route in APIRoutes.all {
                 let uri = route.path.split(separator: "/", omittingEmptySubsequences: false)

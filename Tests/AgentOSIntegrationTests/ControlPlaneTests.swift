@@ -3,6 +3,10 @@ import AgentOSWire
 import Foundation
 import Testing
 
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
 /// The control plane through real processes, as a new user meets it: a team and a project,
 /// a runner invited, a skill pushed with the CLI and run by name, the run in the history,
 /// a runner who cannot edit the skill and an outsider who cannot see the project. Every
@@ -135,7 +139,18 @@ import Testing
         #expect(job["result"]?["mode"] == "0o444")
         #expect(job["result"]?["dir_mode"] == "0o555")
 
-        // The bytes come back as they went in, and a deleted file's job fails clearly.
+        // Its life as Server-Sent Events: status, output and result, then the stream ends.
+        var request = URLRequest(url: URL(string: cluster.gatewayURL + "/api/v1/jobs/\(job["id"]?.stringValue ?? "")/events")!, timeoutInterval: 30)
+        request.setValue("Bearer \(admin)", forHTTPHeaderField: "Authorization")
+        let (stream, streamResponse) = try await URLSession.shared.data(for: request)
+        let events = String(decoding: stream, as: UTF8.self)
+        #expect((streamResponse as? HTTPURLResponse)?.value(forHTTPHeaderField: "Content-Type") == "text/event-stream")
+        #expect(events.contains("event: status\ndata: {"), "\(events)")
+        #expect(events.contains("event: output\n") && events.contains("event: result\n"), "\(events)")
+        #expect(events.contains("\"status\":\"succeeded\""), "\(events)")
+        #expect(try await cluster.http("GET", "/api/v1/jobs/nope/events", token: admin).0 == 404)
+        #expect(try await cluster.http("GET", "/api/v1/jobs/nope/events").0 == 401)
+
         let (deleteStatus, _) = try await cluster.http("DELETE", "/api/v1/files/\(file["id"]?.stringValue ?? "")", token: admin)
         #expect(deleteStatus == 204)
     }
