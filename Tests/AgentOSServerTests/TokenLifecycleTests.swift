@@ -82,6 +82,7 @@ import Testing
 
         let listed = await harness.call(.listTokens, token: secret)
         #expect(listed.body["tokens"]?.arrayValue?.count == 1)
+        #expect(listed.body["tokens"]?.arrayValue?.first?["created_at"] == created.body["created_at"], "a record reads the same as when made")
         #expect(!listed.body.encodedString().contains(secret), "a listing must not show the secret")
         let stored = try #require(try harness.store.personalToken(id: id))
         #expect(stored.tokenHash == SecretToken.hash(secret))

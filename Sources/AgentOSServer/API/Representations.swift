@@ -6,7 +6,10 @@ import Foundation
 /// How records look in API responses.
 enum Representation {
     static func timestamp(_ date: Date?) -> JSONValue {
-        guard let date else { return .null }
+        guard let given = date else { return .null }
+        // Whole milliseconds, rounded as the database rounds them, so a record reads the same
+        // when it is created and when it is fetched again.
+        let date = Date(timeIntervalSince1970: (given.timeIntervalSince1970 * 1000).rounded() / 1000 + 0.000_000_5)
         return .string(date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted)))
     }
 
