@@ -10,6 +10,7 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(help: "HOST:PORT to listen on (AGENTOS_LISTEN). Default 127.0.0.1:8080") var listen: String?
     @Option(help: "The server's API endpoint (AGENTOS_SERVER). Default tcp://127.0.0.1:5556") var server: String?
     @Option(help: "Largest request body in bytes (AGENTOS_MAX_BODY). Default 8388608") var maxBody: Int?
+    @Option(help: "Largest file upload in MiB, 1-40 (AGENTOS_MAX_UPLOAD_MB). Default 32") var maxUploadMb: Int?
 
     func run() async throws {
         Settings.bootstrapLogging()
@@ -17,6 +18,9 @@ struct GatewayCommand: AsyncParsableCommand {
         var configuration = GatewayConfiguration(
             host: host, port: port, serverEndpoint: Settings.value(server, env: "SERVER", default: "tcp://127.0.0.1:5556"))
         configuration.maxBodyBytes = try Settings.int(maxBody, env: "MAX_BODY", default: configuration.maxBodyBytes)
+        let uploadMB = try Settings.int(maxUploadMb, env: "MAX_UPLOAD_MB", default: 32)
+        guard (1...40).contains(uploadMB) else { throw ValidationError("--max-upload-mb must be 1-40") }
+        configuration.maxUploadBytes = uploadMB << 20
         let logger = Logger(label: "agentos.gateway")
         let client = try ServerClient(endpoint: configuration.serverEndpoint, logger: logger)
         let app = buildGateway(client: client, configuration: configuration, logger: logger)

@@ -12,6 +12,8 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Bus endpoint told to desktops by GET /cluster (AGENTOS_ADVERTISE_BUS). Default: --bus") var advertiseBus: String?
     @Option(help: "Heartbeat interval in milliseconds (AGENTOS_HEARTBEAT_MS). Default 1000") var heartbeatMs: Int?
     @Option(help: "Seconds a job may wait for an eligible worker (AGENTOS_QUEUE_TIMEOUT). Default 3600") var queueTimeout: Int?
+    @Option(help: "Largest file upload in MiB, 1-40 (AGENTOS_MAX_FILE_MB). Default 32") var maxFileMb: Int?
+    @Option(help: "Seconds an access token works (AGENTOS_ACCESS_TOKEN_TTL). Default 900") var accessTokenTtl: Int?
 
     func run() async throws {
         Settings.bootstrapLogging()
@@ -26,6 +28,13 @@ struct ServerCommand: AsyncParsableCommand {
         let queueSeconds = try Settings.int(queueTimeout, env: "QUEUE_TIMEOUT", default: 3600)
         guard queueSeconds >= 1 else { throw ValidationError("--queue-timeout must be at least 1 second") }
         configuration.dispatch.queueTimeout = Double(queueSeconds)
+        // Files travel base64-encoded inside one 64 MiB API message.
+        let fileMB = try Settings.int(maxFileMb, env: "MAX_FILE_MB", default: 32)
+        guard (1...40).contains(fileMB) else { throw ValidationError("--max-file-mb must be 1-40") }
+        configuration.apiLimits.maxFileBytes = fileMB << 20
+        let ttl = try Settings.int(accessTokenTtl, env: "ACCESS_TOKEN_TTL", default: 900)
+        guard (60...86_400).contains(ttl) else { throw ValidationError("--access-token-ttl must be 60-86400 seconds") }
+        configuration.accessTokenLifetime = Double(ttl)
         configuration.adminEmail = Settings.environment("ADMIN_EMAIL") ?? "admin@localhost"
         configuration.adminPassword = Settings.environment("ADMIN_PASSWORD")
         if let cost = Settings.environment("BCRYPT_COST").flatMap(UInt8.init), (4...31).contains(cost) {
