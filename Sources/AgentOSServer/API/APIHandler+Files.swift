@@ -42,12 +42,7 @@ extension APIHandler {
 
     /// The file and the caller's access to its project; 404 when they may not see it.
     private func visibleFile(_ id: String?, caller: Caller) throws -> (StoredFile, ProjectAccess) {
-        guard let id, let file = try store.file(id: id), let project = try store.project(id: file.projectID) else {
-            throw APIError.notFound("file")
-        }
-        let access = try access(to: project, caller: caller, notFound: "file")
-        try access.require(.read)
-        return (file, access)
+        try visible("file", id, caller: caller, fetch: store.file(id:), projectID: \.projectID)
     }
 
     func getFile(_ request: APIRequest, caller: Caller) throws -> Reply {

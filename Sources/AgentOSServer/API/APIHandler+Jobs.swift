@@ -98,11 +98,7 @@ extension APIHandler {
 
     /// The job and the caller's access to its project; 404 when they may not see it.
     func visibleJob(_ id: String?, caller: Caller) throws -> (Job, ProjectAccess) {
-        guard let id, let job = try store.job(id: id), let project = try store.project(id: job.projectID)
-        else { throw APIError.notFound("job") }
-        let access = try access(to: project, caller: caller, notFound: "job")
-        try access.require(.read)
-        return (job, access)
+        try visible("job", id, caller: caller, fetch: store.job(id:), projectID: \.projectID)
     }
 
     /// The job; with `?wait=SECONDS`, once it has ended or the wait is over (a long poll).

@@ -26,12 +26,7 @@ extension APIHandler {
 
     /// The session and the caller's access to its project; 404 when they may not see it.
     private func visibleSession(_ id: String?, caller: Caller) throws -> (ChatSession, ProjectAccess) {
-        guard let id, let session = try store.chatSession(id: id), let project = try store.project(id: session.projectID) else {
-            throw APIError.notFound("session")
-        }
-        let access = try access(to: project, caller: caller, notFound: "session")
-        try access.require(.read)
-        return (session, access)
+        try visible("session", id, caller: caller, fetch: store.chatSession(id:), projectID: \.projectID)
     }
 
     func getSession(_ request: APIRequest, caller: Caller) throws -> Reply {

@@ -210,6 +210,19 @@ public struct APIHandler: Sendable {
         return ProjectAccess(project: project, role: role, isAdmin: caller.isAdmin)
     }
 
+    /// A record addressed by id alone (a job, session or file) and the caller's read access to
+    /// its project; 404 naming `what` when it is missing or the caller is not in the project.
+    func visible<Record>(
+        _ what: String, _ id: String?, caller: Caller, fetch: (String) throws -> Record?, projectID: (Record) -> String
+    ) throws -> (Record, ProjectAccess) {
+        guard let id, let record = try fetch(id), let project = try store.project(id: projectID(record)) else {
+            throw APIError.notFound(what)
+        }
+        let access = try access(to: project, caller: caller, notFound: what)
+        try access.require(.read)
+        return (record, access)
+    }
+
     /// Appends to the audit log; a failure to write it is logged, not passed to the client.
     func audit(
         _ action: String, caller: Caller?, target: String? = nil, projectID: String? = nil,
