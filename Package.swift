@@ -39,7 +39,10 @@ let package = Package(
         .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl")]),
         .target(
             name: "AgentOSSandbox",
-            dependencies: ["CSpawn", "AgentOSWire"],
+            dependencies: [
+                "CSpawn", "AgentOSWire", "AgentOSAuth",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(

@@ -1,37 +1,74 @@
-/// The Python program that runs a job inside its process: loads the job's code as a module,
-/// calls the entrypoint (`main` by default) with the inputs when defined, and writes the outcome as JSON for the engine.
+/// The Python program a sandbox runs (`python3 -I -c SOURCE`, in the job's work dir). It
+/// starts ahead of any job: it loads the interpreter, says `ready` on descriptor 4 and waits
+/// on descriptor 3 for the job's settings (entrypoint and limits, JSON, up to end of file).
+/// Then it lowers its resource limits to the job's, loads `job.py` as a module, calls the
+/// entrypoint (`main` by default) with the inputs from `inputs.json` when defined, and writes
+/// the outcome as JSON on descriptor 4.
 enum RunnerScript {
-    /// File names inside a job's work directory.
-    static let fileName = ".agentos_runner.py"
+    /// Files the engine writes in a job's work dir before handing the job over.
     static let codeFile = "job.py"
     static let inputsFile = ".agentos_inputs.json"
-    static let resultFile = ".agentos_result.json"
+    /// The first line the runner writes once it waits for a job.
+    static let readyLine = "ready\n"
 
     static let source = #"""
-import ctypes, json, os, signal, sys, traceback, types
+import json, os, resource, signal, sys, traceback, types
 
-# Die with the worker: if it is killed outright, nothing else would stop this job.
+CONTROL_IN, CONTROL_OUT = 3, 4
+os.set_inheritable(CONTROL_IN, False)
+os.set_inheritable(CONTROL_OUT, False)
+os.write(CONTROL_OUT, b"ready\n")
+chunks = []
+while True:
+    chunk = os.read(CONTROL_IN, 65536)
+    if not chunk:
+        break
+    chunks.append(chunk)
+os.close(CONTROL_IN)
+if not chunks:
+    os._exit(0)
+settings = json.loads(b"".join(chunks))
+
+def finish(outcome, code):
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except Exception:
+        pass
+    view = memoryview(outcome.encode("utf-8"))
+    while view:
+        view = view[os.write(CONTROL_OUT, view):]
+    os._exit(code)
+
+def fail(error, code=1):
+    finish(json.dumps({"ok": False, "error": error}), code)
+
+limits = settings.get("limits", {})
+for name, which in (("memory_bytes", resource.RLIMIT_AS), ("processes", resource.RLIMIT_NPROC),
+                    ("file_bytes", resource.RLIMIT_FSIZE), ("open_files", resource.RLIMIT_NOFILE)):
+    value = limits.get(name)
+    if value:
+        hard = resource.getrlimit(which)[1]
+        value = value if hard == resource.RLIM_INFINITY else min(value, hard)
+        resource.setrlimit(which, (value, value))
+cpu = limits.get("cpu_seconds")
+if cpu:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    soft = int(usage.ru_utime + usage.ru_stime) + cpu
+    signal.signal(signal.SIGXCPU, lambda *_: fail("cpu_limit: the job used more than %ds of CPU time" % cpu))
+    resource.setrlimit(resource.RLIMIT_CPU, (soft, soft + 2))
+memory_error = "memory_limit: the job needed more than %d MiB" % (limits.get("memory_bytes", 0) >> 20)
+
+entry_name = settings.get("entrypoint") or "main"
 try:
-    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-except Exception:
-    pass
-if os.getppid() == 1:
-    sys.exit(1)
-
-def finish(outcome):
-    sys.stdout.flush()
-    sys.stderr.flush()
-    with open(RESULT, "w", encoding="utf-8") as out:
-        out.write(outcome)
-
-workdir = sys.argv[1]
-entry_name = sys.argv[2] if len(sys.argv) > 2 else "main"
-RESULT = os.path.join(workdir, ".agentos_result.json")
-with open(os.path.join(workdir, ".agentos_inputs.json"), encoding="utf-8") as f:
-    inputs = json.load(f)
-path = os.path.join(workdir, "job.py")
-with open(path, encoding="utf-8") as f:
-    source = f.read()
+    with open(".agentos_inputs.json", encoding="utf-8") as f:
+        inputs = json.load(f)
+    os.unlink(".agentos_inputs.json")
+    path = os.path.join(os.getcwd(), "job.py")
+    with open(path, encoding="utf-8") as f:
+        source = f.read()
+except MemoryError:
+    fail(memory_error)
 module = types.ModuleType("job")
 module.__file__ = path
 sys.modules["job"] = module
@@ -46,23 +83,26 @@ try:
 except SystemExit as exit:
     code = exit.code if isinstance(exit.code, int) else (0 if exit.code is None else 1)
     if code != 0:
-        finish(json.dumps({"ok": False, "error": "exit: the job called sys.exit(%d)" % code}))
-        sys.exit(code)
+        fail("exit: the job called sys.exit(%d)" % code, code)
     result = None
+except MemoryError:
+    fail(memory_error)
 except BaseException as error:
     # Show the job's own frames, not this runner's.
-    traceback.print_exception(type(error), error, error.__traceback__.tb_next)
-    message = "%s: %s" % (type(error).__name__, error)
-    finish(json.dumps({"ok": False, "error": "exception: " + message[:2000]}))
-    sys.exit(1)
+    try:
+        traceback.print_exception(type(error), error, error.__traceback__.tb_next)
+        message = "%s: %s" % (type(error).__name__, error)
+    except MemoryError:
+        fail(memory_error)
+    fail("exception: " + message[:2000])
 if missing:
-    finish(json.dumps({"ok": False, "error": "entrypoint_missing: the code defines no function %s" % entry_name}))
-    sys.exit(1)
+    fail("entrypoint_missing: the code defines no function %s" % entry_name)
 try:
     encoded = json.dumps({"ok": True, "result": result}, allow_nan=False)
+except MemoryError:
+    fail(memory_error)
 except (TypeError, ValueError) as error:
-    finish(json.dumps({"ok": False, "error": "result_not_json: %s" % error}))
-    sys.exit(1)
-finish(encoded)
+    fail("result_not_json: %s" % error)
+finish(encoded, 0)
 """#
 }

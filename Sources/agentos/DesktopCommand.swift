@@ -14,6 +14,7 @@ struct DesktopCommand: AsyncParsableCommand {
 
         @Option(help: "Worker name (AGENTOS_NAME). Default HOST-desktop") var name: String?
         @Option(help: "Jobs run at once (AGENTOS_SLOTS). Default: number of CPUs") var slots: Int?
+        @OptionGroup(title: "Sandbox") var sandbox: SandboxOptions
 
         func run() async throws {
             Settings.bootstrapLogging()
@@ -22,9 +23,10 @@ struct DesktopCommand: AsyncParsableCommand {
             let slotCount = try Settings.int(slots, env: "SLOTS")
             if let slotCount, !(1...1024).contains(slotCount) { throw ValidationError("--slots must be 1-1024") }
             let lock = try DesktopLock(configDirectory: directory)
+            let engine = try await sandbox.makeEngine(logger: logger)
             let agent = try await DesktopAttach.makeWorker(
                 configDirectory: directory,
-                name: Settings.value(name, env: "NAME"), slots: slotCount, engine: try ProcessEngine(), logger: logger)
+                name: Settings.value(name, env: "NAME"), slots: slotCount, engine: engine, logger: logger)
             let group = ServiceGroup(services: [agent], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
             try await group.run()
             withExtendedLifetime(lock) {}

@@ -17,6 +17,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Worker name (AGENTOS_NAME). Default HOST-PID") var name: String?
     @Option(help: "Gateway URL the worker fetches job files from (AGENTOS_GATEWAY), e.g. http://127.0.0.1:8080") var gateway: String?
     @Option(help: "Seconds to finish running jobs on shutdown before handing them back (AGENTOS_DRAIN_TIMEOUT). Default 30") var drainTimeout: Int?
+    @OptionGroup(title: "Sandbox") var sandbox: SandboxOptions
 
     func run() async throws {
         Settings.bootstrapLogging()
@@ -38,7 +39,8 @@ struct WorkerCommand: AsyncParsableCommand {
             configuration.fileFetcher = JobFileFetcher(gateway: url)
         }
         let logger = Logger(label: "agentos.worker")
-        let agent = try WorkerAgent(configuration: configuration, engine: try ProcessEngine(), logger: logger)
+        let engine = try await sandbox.makeEngine(logger: logger)
+        let agent = try WorkerAgent(configuration: configuration, engine: engine, logger: logger)
         let group = ServiceGroup(services: [agent], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()
     }

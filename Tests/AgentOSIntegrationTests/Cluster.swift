@@ -93,6 +93,7 @@ final class Cluster: @unchecked Sendable {
         try await waitFor("the worker token") { FileManager.default.fileExists(atPath: self.dataDirectory + "/worker-token") }
         try start(name, [
             "worker", "--server", busEndpoint, "--token-file", dataDirectory + "/worker-token", "--name", name, "--slots", String(slots),
+            "--cache", dataDirectory + "/sandbox", "--warm-pool", "1",
         ] + extraArguments)
     }
 

@@ -52,7 +52,7 @@ import ZeroMQ
         configuration.slots = 3
         configuration.labels = ["gpu"]
         configuration.name = "under-test"
-        let agent = try WorkerAgent(configuration: configuration, engine: try ProcessEngine(), logger: Logger(label: "test"))
+        let agent = try WorkerAgent(configuration: configuration, engine: try testEngine(), logger: Logger(label: "test"))
         let group = ServiceGroup(services: [agent], logger: Logger(label: "test"))
         let running = Task { try await group.run() }
 
@@ -83,7 +83,7 @@ import ZeroMQ
         let server = try FakeServer()
         let agent = try WorkerAgent(
             configuration: WorkerConfiguration(serverEndpoint: server.endpoint, kind: .cloud, credential: WorkerCredential(workerToken: "t")),
-            engine: try ProcessEngine(), logger: Logger(label: "test"))
+            engine: try testEngine(), logger: Logger(label: "test"))
         let group = ServiceGroup(services: [agent], logger: Logger(label: "test"))
         let running = Task { try await group.run() }
         let (identity, helloMessage) = try await server.next()
@@ -116,7 +116,7 @@ import ZeroMQ
         let server = try FakeServer()
         let agent = try WorkerAgent(
             configuration: WorkerConfiguration(serverEndpoint: server.endpoint, kind: .private, credential: WorkerCredential(accessToken: "old")),
-            engine: try ProcessEngine(), logger: Logger(label: "test"))
+            engine: try testEngine(), logger: Logger(label: "test"))
         let running = Task { try await agent.run() }
         let (identity, hello) = try await server.next()
         #expect(hello.command == .hello)
@@ -132,4 +132,13 @@ import ZeroMQ
         let small = JobOutcome(jobID: "j", attempt: 1, status: .succeeded, result: 1)
         #expect(WorkerAgent.fitting(small) == small)
     }
+}
+
+/// A sandboxed engine with its own state directory (bubblewrap is installed by scripts/test).
+func testEngine() throws -> SandboxEngine {
+    guard let bwrap = SandboxConfiguration.findBubblewrap() else { throw SandboxError("bubblewrap is not installed") }
+    var configuration = try SandboxConfiguration(
+        isolation: .bubblewrap(bwrap), stateDirectory: NSTemporaryDirectory() + "agentos-worker-test-\(UUID().uuidString)")
+    configuration.warmPoolSize = 0
+    return try SandboxEngine(configuration: configuration)
 }

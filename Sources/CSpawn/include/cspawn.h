@@ -13,4 +13,42 @@ pid_t agentos_spawn(const char *path, char *const argv[], char *const envp[], co
 /// Creates a close-on-exec pipe whose read end (fds[0]) is non-blocking. Returns 0 or -errno.
 int agentos_pipe(int fds[2]);
 
+/// Opens `path` with O_PATH (no access to its contents, not following a final link), close-on-exec.
+/// Returns the descriptor, or -errno.
+int agentos_open_path(const char *path);
+
+/// A resource limit set in a sandboxed child before it runs anything.
+struct agentos_rlimit {
+    int resource;
+    unsigned long long soft;
+    unsigned long long hard;
+};
+
+/// What `agentos_spawn_sandboxed` does in the child between fork and exec.
+struct agentos_sandbox_spawn {
+    const char *path;
+    char *const *argv;
+    char *const *envp;
+    const char *cwd;
+    /// fds[i] becomes descriptor i in the child; every other descriptor is closed.
+    const int *fds;
+    int fd_count;
+    /// When the parent runs as root and `uid` is not (uid_t)-1: drop to this uid and gid
+    /// (no supplementary groups) before anything else.
+    uid_t uid;
+    gid_t gid;
+    /// Create a user namespace in which the (possibly new) uid and gid are 0, so the program
+    /// (bubblewrap) can set up its own namespaces without any privilege on the host.
+    int new_user_namespace;
+    /// With the user namespace, also a network namespace: only a loopback device, left down.
+    int new_network_namespace;
+    /// Limits set inside the user namespace (RLIMIT_NPROC there counts only this sandbox).
+    const struct agentos_rlimit *limits;
+    int limit_count;
+};
+
+/// Forks and execs as `request` says. Returns the child's pid, or -errno when the fork, one
+/// of the child's set-up steps or the exec failed (the child's errno is passed back).
+pid_t agentos_spawn_sandboxed(const struct agentos_sandbox_spawn *request);
+
 #endif

@@ -1,0 +1,231 @@
+import AgentOSWire
+import Foundation
+import Logging
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs each job in a fresh sandbox (SPEC §5): bubblewrap namespaces, a private work dir and
+/// `/tmp` removed afterwards, a clean environment, resource limits, a virtual environment per
+/// requirements set, and a warm pool of started sandboxes for jobs that need neither an
+/// environment nor the network. Cloud workers, desktops and `agentos sandbox` all run jobs
+/// through it.
+public final class SandboxEngine: JobEngine, Sendable {
+    /// Largest `main` return value, as JSON, that a job may produce.
+    public static let maxResultBytes = 4 << 20
+    /// How long a sandbox may take to start and load its interpreter.
+    static let startTimeout: Duration = .seconds(30)
+
+    public let configuration: SandboxConfiguration
+    let launcher: SandboxLauncher
+    let venvs: VenvCache
+    let pool: WarmPool?
+    private let logger: Logger
+
+    /// An engine as `configuration` says; starts filling its warm pool at once.
+    public init(configuration: SandboxConfiguration, logger: Logger = Logger(label: "agentos.sandbox")) throws {
+        // A sandbox that dies while we write its settings must not take the worker with it.
+        signal(SIGPIPE, SIG_IGN)
+        if case .bubblewrap = configuration.isolation, !configuration.python.hasPrefix("/usr/") {
+            throw SandboxError("the sandbox runs jobs with a system Python under /usr, not \(configuration.python): install python3 (apt-get install python3-venv)")
+        }
+        self.configuration = configuration
+        self.logger = logger
+        launcher = try SandboxLauncher(configuration: configuration)
+        venvs = try VenvCache(launcher: launcher, settings: configuration.venvs, logger: logger)
+        venvs.evict()
+        if configuration.warmPoolSize > 0 {
+            pool = WarmPool(size: configuration.warmPoolSize, logger: logger) { [launcher] in
+                let sandbox = try launcher.startRunner(.plain)
+                try sandbox.waitReady(timeout: SandboxEngine.startTimeout)
+                return sandbox
+            }
+        } else {
+            pool = nil
+        }
+    }
+
+    /// Environments this engine has built.
+    public var venvBuilds: Int { venvs.builds }
+    /// Warm sandboxes waiting now.
+    public var warmSandboxes: Int { pool?.idle ?? 0 }
+    /// Whether jobs are isolated.
+    public var isSandboxed: Bool { launcher.isSandboxed }
+
+    /// Kills the warm sandboxes; jobs still running are stopped by cancelling them.
+    public func shutdown() {
+        pool?.stop()
+    }
+
+    /// Runs a tiny job in a new sandbox, so a worker that cannot start sandboxes here says
+    /// why at start-up rather than failing every job.
+    public func selfCheck() async throws {
+        let probe = JobAssignment(
+            jobID: "self-check", attempt: 1, code: "def main():\n    return 42", inputs: [:], limits: JobLimits(timeoutSeconds: 30))
+        let outcome = await run(probe, inputFiles: nil, warm: false)
+        guard outcome.status == .succeeded, outcome.result == 42 else {
+            let detail = [outcome.error, outcome.stderr.isEmpty ? nil : outcome.stderr].compactMap { $0 }.joined(separator: ": ")
+            throw SandboxError("cannot run a job in a sandbox here: \(detail)")
+        }
+    }
+
+    public func run(_ job: JobAssignment, inputFiles: String?) async -> JobOutcome {
+        await run(job, inputFiles: inputFiles, warm: true)
+    }
+
+    private func run(_ job: JobAssignment, inputFiles: String?, warm: Bool) async -> JobOutcome {
+        let cancelled = CancelFlag()
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                // Blocking reads and waitpid belong on their own thread, which also outlives
+                // the sandbox it starts (a sandbox dies with the thread that started it).
+                let thread = Thread {
+                    continuation.resume(returning: self.runBlocking(job, inputFiles: inputFiles, warm: warm, cancelled: cancelled))
+                }
+                thread.name = "agentos-job"
+                thread.start()
+            }
+        } onCancel: {
+            cancelled.set()
+        }
+    }
+
+    private func runBlocking(_ job: JobAssignment, inputFiles: String?, warm: Bool, cancelled: CancelFlag) -> JobOutcome {
+        var started = ContinuousClock.now
+        func failure(_ error: String, _ status: JobStatus = .failed) -> JobOutcome {
+            JobOutcome(jobID: job.jobID, attempt: job.attempt, status: status, error: error,
+                       durationMS: Self.milliseconds(ContinuousClock.now - started))
+        }
+        let requirements: PythonRequirements
+        do {
+            requirements = try PythonRequirements(parsing: job.requirements)
+        } catch {
+            return failure("invalid_requirements: \(error)")
+        }
+        var lease: VenvLease?
+        if !requirements.isEmpty {
+            do {
+                lease = try venvs.lease(requirements, isCancelled: { cancelled.isSet })
+            } catch let error as VenvBuildFailed {
+                return failure("dependency_install_failed: \(error)")
+            } catch {
+                return failure("engine_error: \(error)")
+            }
+            if cancelled.isSet { return failure("cancelled", .cancelled) }
+            started = ContinuousClock.now
+        }
+        let profile = SandboxProfile(venv: lease?.path, network: job.limits.network)
+        let sandbox: SandboxProcess
+        if warm, profile == .plain, let ready = pool?.take() {
+            sandbox = ready
+        } else {
+            do {
+                sandbox = try launcher.startRunner(profile)
+                try sandbox.waitReady(timeout: Self.startTimeout)
+            } catch {
+                return failure("engine_error: \(error)")
+            }
+        }
+        defer {
+            sandbox.kill()
+            sandbox.directory.remove()
+        }
+        do {
+            let work = sandbox.directory.work
+            try Data(job.code.utf8).write(to: URL(fileURLWithPath: work + "/" + RunnerScript.codeFile))
+            try JSONValue.object(job.inputs).encoded().write(to: URL(fileURLWithPath: work + "/" + RunnerScript.inputsFile))
+            if let inputFiles { try Self.placeReadOnly(inputFiles, at: work + "/files") }
+        } catch {
+            return failure("engine_error: could not prepare the work directory: \(error)")
+        }
+        let run = sandbox.run(
+            settings: settings(for: job), timeout: .milliseconds(Int64(job.limits.timeoutSeconds * 1000)),
+            maxOutputBytes: job.limits.maxOutputBytes, maxReportBytes: Self.maxResultBytes + 65_536,
+            isCancelled: { cancelled.isSet })
+        return outcome(of: run, job: job, duration: ContinuousClock.now - started)
+    }
+
+    /// What the runner is told: the entrypoint and the limits it sets on itself before the job's code runs.
+    private func settings(for job: JobAssignment) -> [UInt8] {
+        let limits = configuration.limits
+        let memoryMB = job.limits.memoryMB ?? limits.defaultMemoryMB
+        var fields: [String: JSONValue] = [
+            "memory_bytes": .number(Double(memoryMB << 20)),
+            "cpu_seconds": .number(Double(limits.cpuSeconds ?? Int(job.limits.timeoutSeconds.rounded(.up)))),
+            "file_bytes": .number(Double(limits.fileSizeMB << 20)),
+            "open_files": .number(Double(limits.openFiles)),
+        ]
+        // Unsandboxed, the process count is the whole user's: only a sandbox has its own.
+        if launcher.isSandboxed { fields["processes"] = .number(Double(limits.processes)) }
+        return Array(JSONValue.object(["entrypoint": .string(job.entrypoint), "limits": .object(fields)]).encoded())
+    }
+
+    private func outcome(of run: SandboxRun, job: JobAssignment, duration: Duration) -> JobOutcome {
+        var outcome = JobOutcome(
+            jobID: job.jobID, attempt: job.attempt, status: .failed,
+            stdout: String(decoding: run.stdout, as: UTF8.self), stderr: String(decoding: run.stderr, as: UTF8.self),
+            exitCode: run.exitCode, outputTruncated: run.overflow == "stdout" || run.overflow == "stderr",
+            durationMS: Self.milliseconds(duration))
+        let report = try? JSONValue.parse(Data(run.report))
+        if run.timedOut {
+            outcome.status = .timedOut
+            outcome.error = "timed_out: the job ran longer than \(Self.seconds(job.limits.timeoutSeconds))"
+        } else if run.cancelled {
+            outcome.status = .cancelled
+            outcome.error = "cancelled"
+        } else if let overflow = run.overflow {
+            outcome.error = overflow == "result"
+                ? "output_limit: the result is larger than \(Self.maxResultBytes >> 20) MiB"
+                : "output_limit: the job wrote more than \(job.limits.maxOutputBytes) bytes to \(overflow)"
+        } else if let report {
+            if report["ok"] == .bool(true), run.exitCode == 0 {
+                outcome.status = .succeeded
+                outcome.result = report["result"] ?? .null
+            } else {
+                outcome.error = report["error"]?.stringValue ?? "failed"
+            }
+        } else if let signal = run.signal {
+            outcome.error = Self.explain(signal: signal, job: job, limits: configuration.limits)
+        } else {
+            outcome.error = "exit: the process exited with code \(run.exitCode ?? -1) before reporting a result"
+        }
+        return outcome
+    }
+
+    static func explain(signal: Int, job: JobAssignment, limits: SandboxLimits) -> String {
+        switch Int32(signal) {
+        case SIGXCPU: return "cpu_limit: the job used more than \(limits.cpuSeconds.map { "\($0)s" } ?? Self.seconds(job.limits.timeoutSeconds)) of CPU time"
+        case SIGXFSZ: return "file_size_limit: the job wrote a file larger than \(limits.fileSizeMB) MiB"
+        default: return "killed: the job died of signal \(signal) (\(String(cString: strsignal(Int32(signal)))))"
+        }
+    }
+
+    static func seconds(_ value: Double) -> String {
+        value == value.rounded() ? "\(Int(value))s" : "\(value)s"
+    }
+
+    /// Copies the job's files into `target`, files 0444 and the directory 0555: a root worker
+    /// owns them, so a job (another uid) can read but not change them.
+    static func placeReadOnly(_ source: String, at target: String) throws {
+        let fileManager = FileManager.default
+        try fileManager.createDirectory(atPath: target, withIntermediateDirectories: false)
+        for name in try fileManager.contentsOfDirectory(atPath: source) {
+            try fileManager.copyItem(atPath: source + "/" + name, toPath: target + "/" + name)
+            try fileManager.setAttributes([.posixPermissions: 0o444], ofItemAtPath: target + "/" + name)
+        }
+        try fileManager.setAttributes([.posixPermissions: 0o555], ofItemAtPath: target)
+    }
+
+    static func milliseconds(_ duration: Duration) -> Int {
+        Int(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
+    }
+}
+
+/// Set once from any thread, read by the job's thread.
+final class CancelFlag: Sendable {
+    private let flag = Atomic<Bool>(false)
+    func set() { flag.store(true, ordering: .relaxed) }
+    var isSet: Bool { flag.load(ordering: .relaxed) }
+}

@@ -1,0 +1,208 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What a sandbox gets beyond the fixed layout.
+struct SandboxProfile: Sendable, Equatable {
+    /// A virtual environment (host path), read-only at `/venv`, whose interpreter runs the job.
+    var venv: String?
+    /// The host's network instead of an empty network namespace.
+    var network = false
+
+    static let plain = SandboxProfile()
+}
+
+/// Starts sandboxes: the bubblewrap command line (or, unsandboxed, the plain interpreter),
+/// the spawn's user, namespaces and limits, and each sandbox's private directories.
+///
+/// A bubblewrap sandbox sees: `/usr` and the `/bin`, `/lib`… links read-only; a few files of
+/// `/etc` (dynamic linker, certificates, time zone, name service; never `shadow` or
+/// `passwd`, for which it gets its own); a fresh `/proc` of its own PID namespace; a minimal
+/// `/dev` with a small `/dev/shm`; its work dir at `/work` and its own `/tmp`; `/venv` when
+/// it has one. Nothing else of the host exists in it, and its root is read-only.
+struct SandboxLauncher: Sendable {
+    /// The uid and gid a job has inside its sandbox.
+    static let insideUser = 1000
+    /// Files of the host's `/etc` a sandbox sees, read-only, when they exist.
+    static let etcEntries = [
+        "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "ssl/certs", "ssl/openssl.cnf", "ca-certificates",
+        "alternatives", "mime.types", "nsswitch.conf", "host.conf", "hosts", "resolv.conf", "gai.conf", "protocols",
+        "services",
+    ]
+
+    let configuration: SandboxConfiguration
+    /// Where sandboxes' private directories are made.
+    let jobsRoot: String
+    /// The sandbox's `/etc/passwd` and `/etc/group`.
+    let passwdFile: String
+    let groupFile: String
+
+    var isSandboxed: Bool { configuration.isolation != .none }
+
+    /// The host uid/gid sandboxes run as: the configured sandbox user under a root worker,
+    /// the worker's own otherwise.
+    var hostUser: (uid: UInt32, gid: UInt32)? { isSandboxed && geteuid() == 0 ? configuration.sandboxUser : nil }
+
+    init(configuration: SandboxConfiguration) throws {
+        self.configuration = configuration
+        let state = configuration.stateDirectory
+        // Worker processes on one machine may share the state dir (and its environments):
+        // each keeps its sandboxes' directories under its own pid.
+        let allJobs = state + "/jobs"
+        jobsRoot = allJobs + "/\(getpid())"
+        let runtime = state + "/runtime/\(getpid())"
+        passwdFile = runtime + "/passwd"
+        groupFile = runtime + "/group"
+        let fileManager = FileManager.default
+        // bubblewrap, running as the sandbox user, finds what it binds by path: the sandbox
+        // user may pass through (not list) these directories. What is in them is its own
+        // (0700 work dirs) or not secret (virtualenvs).
+        for directory in [state, allJobs, state + "/runtime"] {
+            try fileManager.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o711])
+            chmod(directory, 0o711)
+        }
+        if configuration.isolation != .none, geteuid() == 0 {
+            try Self.checkReachable(state, by: configuration.sandboxUser.uid)
+        }
+        // What processes that were killed outright left behind.
+        for parent in [allJobs, state + "/runtime"] {
+            for name in (try? fileManager.contentsOfDirectory(atPath: parent)) ?? [] {
+                if let pid = pid_t(name), pid != getpid(), kill(pid, 0) == 0 || errno == EPERM { continue }
+                JobDirectory.removeTree(parent + "/" + name)
+            }
+        }
+        for directory in [jobsRoot, runtime] {
+            guard mkdir(directory, 0o711) == 0 else { throw SandboxError.errno(errno, "creating \(directory)") }
+            chmod(directory, 0o711)
+        }
+        let inside = Self.insideUser
+        try Data("root:x:0:0:root:/root:/usr/sbin/nologin\nsandbox:x:\(inside):\(inside):AgentOS sandbox:/work:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n".utf8)
+            .write(to: URL(fileURLWithPath: passwdFile))
+        try Data("root:x:0:\nsandbox:x:\(inside):\nnogroup:x:65534:\n".utf8).write(to: URL(fileURLWithPath: groupFile))
+        for file in [passwdFile, groupFile] { chmod(file, 0o644) }
+    }
+
+    /// Fails unless `uid` may pass through every directory above and including `path`.
+    static func checkReachable(_ path: String, by uid: UInt32) throws {
+        var current = ""
+        for component in path.split(separator: "/") {
+            current += "/" + component
+            var info = stat()
+            guard stat(current, &info) == 0 else { throw SandboxError.errno(errno, "checking \(current)") }
+            let mode = info.st_mode
+            let passable = info.st_uid == uid ? mode & S_IXUSR != 0 : mode & S_IXOTH != 0
+            guard passable else {
+                throw SandboxError("""
+                    the sandbox directory \(path) must be reachable by the sandbox user (uid \(uid)), but \(current) \
+                    is mode \(String(mode & 0o7777, radix: 8)): choose a directory outside it with --cache \
+                    (the default for root is \(SandboxConfiguration.rootStateDirectory))
+                    """)
+            }
+        }
+    }
+
+    /// The interpreter command line of a job's runner.
+    func runnerCommand(_ profile: SandboxProfile) -> [String] {
+        let python: String
+        if let venv = profile.venv {
+            python = (isSandboxed ? "/venv" : venv) + "/bin/python3"
+        } else {
+            python = configuration.python
+        }
+        return [python, "-I", "-B", "-u", "-X", "utf8", "-c", RunnerScript.source]
+    }
+
+    /// Starts a runner sandbox for `profile`, not yet waiting for it to be ready.
+    func startRunner(_ profile: SandboxProfile) throws -> SandboxProcess {
+        try start(command: runnerCommand(profile), profile: profile, writableVenv: false)
+    }
+
+    /// Starts `command` in a fresh sandbox. `writableVenv` binds the profile's venv writable
+    /// (building it). `extraReadOnly` are host directories bound read-only at the same path.
+    func start(command: [String], profile: SandboxProfile, writableVenv: Bool, extraReadOnly: [String] = []) throws -> SandboxProcess {
+        let directory = try JobDirectory.create(under: jobsRoot, owner: hostUser)
+        guard isSandboxed else {
+            var environment = Self.environment(home: directory.work, tmp: directory.tmp, venv: profile.venv)
+            environment["PATH"] = (profile.venv.map { $0 + "/bin:" } ?? "") + "/usr/local/bin:/usr/bin:/bin"
+            let plan = SpawnPlan(
+                arguments: command, environment: environment, directory: directory.work,
+                limits: [(Int32(RLIMIT_CORE.rawValue), 0)])
+            return try SandboxProcess.start(plan, directory: directory, viaBubblewrap: false)
+        }
+        guard case .bubblewrap(let bwrap) = configuration.isolation else { fatalError("unreachable") }
+        var descriptors: [Int32] = []
+        defer { descriptors.forEach { close($0) } }
+        do {
+            for path in [directory.work, directory.tmp, passwdFile, groupFile] + (profile.venv.map { [$0] } ?? []) {
+                descriptors.append(try JobDirectory.openForBinding(path))
+            }
+        } catch {
+            directory.remove()
+            throw error
+        }
+        var arguments = [
+            bwrap, "--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+            "--disable-userns", "--die-with-parent", "--new-session", "--hostname", "sandbox",
+            "--uid", "\(Self.insideUser)", "--gid", "\(Self.insideUser)",
+            "--ro-bind", "/usr", "/usr",
+        ]
+        arguments += Self.topLevelSystemLinks()
+        for entry in Self.etcEntries where FileManager.default.fileExists(atPath: "/etc/" + entry) {
+            arguments += ["--ro-bind", "/etc/" + entry, "/etc/" + entry]
+        }
+        for path in (try? FileManager.default.contentsOfDirectory(atPath: "/etc")) ?? [] where path.hasPrefix("python3") {
+            arguments += ["--ro-bind", "/etc/" + path, "/etc/" + path]
+        }
+        arguments += ["--ro-bind-fd", "7", "/etc/passwd", "--ro-bind-fd", "8", "/etc/group"]
+        arguments += [
+            "--proc", "/proc", "--dev", "/dev",
+            "--size", "\(configuration.limits.sharedMemoryMB << 20)", "--tmpfs", "/dev/shm", "--remount-ro", "/dev",
+            "--bind-fd", "5", "/work", "--bind-fd", "6", "/tmp",
+        ]
+        if profile.venv != nil { arguments += [writableVenv ? "--bind-fd" : "--ro-bind-fd", "9", "/venv"] }
+        for path in extraReadOnly { arguments += ["--ro-bind", path, path] }
+        arguments += ["--chdir", "/work", "--remount-ro", "/"]
+        arguments += command
+        let plan = SpawnPlan(
+            arguments: arguments,
+            environment: Self.environment(home: "/work", tmp: "/tmp", venv: profile.venv.map { _ in "/venv" }),
+            directory: nil, extraDescriptors: descriptors, user: hostUser, newUserNamespace: true,
+            newNetworkNamespace: !profile.network,
+            limits: [
+                (Int32(RLIMIT_CORE.rawValue), 0),
+                (Int32(__RLIMIT_NPROC.rawValue), UInt64(configuration.limits.processes)),
+            ])
+        do {
+            return try SandboxProcess.start(plan, directory: directory, viaBubblewrap: true)
+        } catch {
+            directory.remove()
+            throw error
+        }
+    }
+
+    /// The small, clean environment a job gets (nothing of the worker's).
+    static func environment(home: String, tmp: String, venv: String?) -> [String: String] {
+        var environment = [
+            "PATH": (venv.map { $0 + "/bin:" } ?? "") + "/usr/local/bin:/usr/bin:/bin",
+            "HOME": home, "TMPDIR": tmp, "LANG": "C.UTF-8", "USER": "sandbox", "LOGNAME": "sandbox",
+        ]
+        if let venv { environment["VIRTUAL_ENV"] = venv }
+        return environment
+    }
+
+    /// `/bin`, `/lib`… as on the host: links into `/usr` on a merged-/usr system, else read-only binds.
+    static func topLevelSystemLinks() -> [String] {
+        var arguments: [String] = []
+        for name in ["bin", "sbin", "lib", "lib32", "lib64", "libx32"] {
+            let path = "/" + name
+            if let target = try? FileManager.default.destinationOfSymbolicLink(atPath: path) {
+                arguments += ["--symlink", target, path]
+            } else if FileManager.default.fileExists(atPath: path) {
+                arguments += ["--ro-bind", path, path]
+            }
+        }
+        return arguments
+    }
+}

@@ -1,0 +1,161 @@
+@testable import AgentOSSandbox
+import AgentOSWire
+import Foundation
+import Testing
+
+/// Engines for tests, each with its own state directory under the temp dir.
+enum TestEngines {
+    /// A bubblewrap engine (scripts/test installs bubblewrap).
+    static func sandboxed(warmPool: Int = 0, configure: (inout SandboxConfiguration) -> Void = { _ in }) throws -> SandboxEngine {
+        guard let bwrap = SandboxConfiguration.findBubblewrap() else { throw SandboxError("bubblewrap is not installed") }
+        return try make(.bubblewrap(bwrap), warmPool: warmPool, configure: configure)
+    }
+
+    static func make(_ isolation: SandboxIsolation, warmPool: Int = 0, configure: (inout SandboxConfiguration) -> Void = { _ in }) throws -> SandboxEngine {
+        var configuration = try SandboxConfiguration(isolation: isolation, stateDirectory: temporaryDirectory("agentos-sandbox-test"))
+        configuration.warmPoolSize = warmPool
+        configure(&configuration)
+        return try SandboxEngine(configuration: configuration)
+    }
+
+    static func temporaryDirectory(_ prefix: String) -> String {
+        NSTemporaryDirectory() + "\(prefix)-\(UUID().uuidString.lowercased())"
+    }
+}
+
+extension SandboxEngine {
+    func run(_ code: String, inputs: [String: JSONValue] = [:], timeout: Double = 30, maxOutput: Int = 1 << 20,
+             memoryMB: Int? = nil, network: Bool = false, requirements: String = "", entrypoint: String = "main",
+             inputFiles: String? = nil) async -> JobOutcome {
+        await run(JobAssignment(
+            jobID: UUID().uuidString, attempt: 1, code: code, inputs: inputs,
+            limits: JobLimits(timeoutSeconds: timeout, maxOutputBytes: maxOutput, memoryMB: memoryMB, network: network),
+            entrypoint: entrypoint, requirements: requirements), inputFiles: inputFiles)
+    }
+}
+
+/// Host processes whose command line contains `marker`.
+func hostProcesses(containing marker: String) -> [String] {
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    return entries.filter { Int($0) != nil }.compactMap { pid in
+        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return nil }
+        let line = String(decoding: data.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
+        return line.contains(marker) ? "\(pid): \(line)" : nil
+    }
+}
+
+/// What every engine does, sandboxed or not: the runner's contract with the job.
+@Suite struct SandboxEngineTests {
+    static let isolations: [SandboxIsolation] = [SandboxConfiguration.findBubblewrap().map { .bubblewrap($0) } ?? .none, .none]
+
+    @Test(arguments: isolations)
+    func callsMainWithInputsAndReturnsItsResult(_ isolation: SandboxIsolation) async throws {
+        let engine = try TestEngines.make(isolation)
+        let outcome = await engine.run("def main(n, name):\n    print('hello', name)\n    return {'sum': sum(range(n))}", inputs: ["n": 1000, "name": "x"])
+        #expect(outcome.status == .succeeded, "\(outcome)")
+        #expect(outcome.result == ["sum": 499500])
+        #expect(outcome.stdout == "hello x\n")
+        #expect(outcome.exitCode == 0)
+
+        let module = await engine.run("print('top level')")
+        #expect(module.status == .succeeded && module.result == .null && module.stdout == "top level\n")
+
+        let failing = await engine.run("def main():\n    raise ValueError('boom')")
+        #expect(failing.status == .failed)
+        #expect(failing.error == "exception: ValueError: boom")
+        #expect(failing.stderr.contains("Traceback") && failing.stderr.contains("job.py"))
+        #expect(!failing.stderr.contains("<string>"), "the runner's own frames are hidden")
+
+        let notJSON = await engine.run("def main():\n    return object()")
+        #expect(notJSON.error?.hasPrefix("result_not_json") == true)
+
+        let exit = await engine.run("import sys\nsys.exit(3)")
+        #expect(exit.status == .failed && exit.exitCode == 3 && exit.error == "exit: the job called sys.exit(3)")
+
+        let named = await engine.run("def handle(x):\n    return x * 2", inputs: ["x": 21], entrypoint: "handle")
+        #expect(named.result == 42)
+        let missing = await engine.run("def main():\n    return 1", entrypoint: "handle")
+        #expect(missing.error?.hasPrefix("entrypoint_missing") == true, "\(missing.error ?? "")")
+
+        let big = await engine.run("def main():\n    return 'x' * (5 * 1024 * 1024)")
+        #expect(big.status == .failed && big.result == nil)
+        #expect(big.error?.hasPrefix("output_limit: the result") == true, "\(big.error ?? "")")
+    }
+
+    @Test(arguments: isolations)
+    func inputFilesAreReadOnlyCopies(_ isolation: SandboxIsolation) async throws {
+        let engine = try TestEngines.make(isolation)
+        let staged = TestEngines.temporaryDirectory("agentos-staged")
+        try FileManager.default.createDirectory(atPath: staged, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: staged) }
+        try "hello".write(toFile: staged + "/in.txt", atomically: true, encoding: .utf8)
+        let code = """
+            import os
+            def main():
+                try:
+                    open('files/in.txt', 'w').write('changed')
+                    wrote = True
+                except OSError:
+                    wrote = False
+                return [open('files/in.txt').read(), oct(os.stat('files/in.txt').st_mode & 0o777), wrote]
+            """
+        let read = await engine.run(code, inputFiles: staged)
+        let values = read.result?.arrayValue ?? []
+        #expect(values.count == 3 && values[1] == "0o444", "\(read)")
+        // Unsandboxed, a root worker's job can write anything; a sandboxed job cannot.
+        if engine.isSandboxed { #expect(values.first == "hello" && values.last == false, "a job cannot change its input files") }
+        #expect(try String(contentsOfFile: staged + "/in.txt", encoding: .utf8) == "hello")
+    }
+
+    @Test(arguments: isolations)
+    func outputPastTheCapKillsTheJob(_ isolation: SandboxIsolation) async throws {
+        let engine = try TestEngines.make(isolation)
+        let outcome = await engine.run("import sys, time\nsys.stderr.write('e' * 10)\nwhile True:\n    sys.stdout.write('x' * 65536)", maxOutput: 1024)
+        #expect(outcome.status == .failed)
+        #expect(outcome.error == "output_limit: the job wrote more than 1024 bytes to stdout", "\(outcome.error ?? "")")
+        #expect(outcome.stdout.utf8.count == 1024)
+        #expect(outcome.stderr == "eeeeeeeeee")
+        #expect(outcome.outputTruncated)
+    }
+
+    @Test(arguments: isolations)
+    func wallTimeAndCancelStopTheWholeTree(_ isolation: SandboxIsolation) async throws {
+        let engine = try TestEngines.make(isolation)
+        let marker = "\(Int.random(in: 100_000...999_999)).25"
+        let code = """
+            import subprocess, time
+            subprocess.Popen(['sh', '-c', 'sleep \(marker) & sleep \(marker)'])
+            time.sleep(60)
+            """
+        let outcome = await engine.run(code, timeout: 1.5)
+        #expect(outcome.status == .timedOut)
+        #expect(outcome.error == "timed_out: the job ran longer than 1.5s")
+        #expect(hostProcesses(containing: "sleep \(marker)").isEmpty, "the sleeping grandchildren died with the job")
+
+        let task = Task { await engine.run("import time\ntime.sleep(60)", timeout: 60) }
+        try await Task.sleep(for: .milliseconds(500))
+        task.cancel()
+        #expect(await task.value.status == .cancelled)
+    }
+
+    @Test(arguments: isolations)
+    func cleanEnvironmentAndWorkDirectoryRemovedAfterwards(_ isolation: SandboxIsolation) async throws {
+        let engine = try TestEngines.make(isolation)
+        setenv("AGENTOS_TEST_SECRET", "do-not-leak", 1)
+        let outcome = await engine.run("import os\ndef main():\n    open('left.txt', 'w').write('x')\n    return [sorted(os.environ), os.getcwd()]")
+        let names = outcome.result?.arrayValue?.first?.arrayValue?.compactMap(\.stringValue) ?? []
+        #expect(outcome.status == .succeeded)
+        #expect(Set(names).isSubset(of: ["PATH", "HOME", "TMPDIR", "LANG", "USER", "LOGNAME", "LC_CTYPE", "PWD", "VIRTUAL_ENV"]), "\(names)")
+        let jobs = engine.launcher.jobsRoot
+        #expect(try FileManager.default.contentsOfDirectory(atPath: jobs).isEmpty, "no work dir is left in \(jobs)")
+    }
+
+    @Test func memoryLimitEndsTheJobWithItsReason() async throws {
+        let engine = try TestEngines.sandboxed()
+        let outcome = await engine.run("def main():\n    blocks = []\n    while True:\n        blocks.append(bytearray(16 << 20))", memoryMB: 200)
+        #expect(outcome.status == .failed)
+        #expect(outcome.error == "memory_limit: the job needed more than 200 MiB", "\(outcome)")
+        let fine = await engine.run("def main():\n    return len(bytearray(50 << 20))", memoryMB: 200)
+        #expect(fine.result == 52_428_800)
+    }
+}
