@@ -51,7 +51,9 @@ final class VenvCache: Sendable {
         self.settings = settings
         self.logger = logger
         root = launcher.configuration.stateDirectory + "/venvs"
-        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        // The sandbox user passes through (bubblewrap binds an environment by its path).
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o711])
+        chmod(root, 0o711)
     }
 
     /// The cache key of `requirements` for this engine's interpreter.
@@ -141,7 +143,7 @@ final class VenvCache: Sendable {
         try Data("\(size)\n".utf8).write(to: URL(fileURLWithPath: path + "/" + Self.readyMarker))
         completedBuilds.add(1, ordering: .relaxed)
         logger.info("built a virtual environment", metadata: [
-            "key": "\(path.split(separator: "/").last ?? "")", "bytes": "\(size)", "ms": "\((ContinuousClock.now - started).components.seconds * 1000)",
+            "key": "\(path.split(separator: "/").last ?? "")", "bytes": "\(size)", "ms": "\(SandboxEngine.milliseconds(ContinuousClock.now - started))",
         ])
     }
 

@@ -1,0 +1,85 @@
+@testable import AgentOSSandbox
+import AgentOSWire
+import Foundation
+import Testing
+
+@Suite struct WarmPoolTests {
+    /// Waits until `engine` has `count` warm sandboxes.
+    func waitForWarm(_ engine: SandboxEngine, _ count: Int) async throws {
+        for _ in 0..<200 where engine.warmSandboxes < count {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(engine.warmSandboxes == count)
+    }
+
+    /// CPU ticks used so far by the host processes that are waiting runners.
+    func runnerTicks() -> (processes: Int, ticks: Int) {
+        var processes = 0
+        var ticks = 0
+        for line in hostProcesses(containing: "CONTROL_IN, CONTROL_OUT = 3, 4") {
+            guard let pid = line.split(separator: ":").first,
+                  let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { continue }
+            let fields = stat[stat.index(close, offsetBy: 2)...].split(separator: " ")
+            processes += 1
+            ticks += (Int(fields[11]) ?? 0) + (Int(fields[12]) ?? 0)
+        }
+        return (processes, ticks)
+    }
+
+    @Test func warmSandboxesRunOneJobEachAndAreReplaced() async throws {
+        let engine = try TestEngines.sandboxed(warmPool: 2)
+        defer { engine.shutdown() }
+        try await waitForWarm(engine, 2)
+        try await Task.sleep(for: .seconds(1))
+        // How long the job's interpreter had been running when the job started: a warm one was
+        // started well before.
+        let age = """
+            import os, builtins
+            def main():
+                ticks = os.sysconf("SC_CLK_TCK")
+                started = int(open("/proc/self/stat").read().rsplit(")", 1)[1].split()[19]) / ticks
+                uptime = float(open("/proc/uptime").read().split()[0])
+                seen = getattr(builtins, "agentos_marker", None)
+                builtins.agentos_marker = "set"
+                open("/tmp/left", "w").write("x")
+                return {"age": uptime - started, "seen": seen, "left": sorted(os.listdir("/tmp")) == ["left"]}
+            """
+        let first = await engine.run(age)
+        let second = await engine.run(age)
+        for outcome in [first, second] {
+            #expect(outcome.status == .succeeded, "\(outcome)")
+            #expect((outcome.result?["age"]?.doubleValue ?? 0) > 0.5, "a warm interpreter: \(outcome.result ?? .null)")
+            #expect(outcome.result?["seen"] == .null, "a fresh interpreter for each job")
+            #expect(outcome.result?["left"] == true, "a fresh /tmp for each job")
+        }
+        // Both were replaced in the background.
+        try await waitForWarm(engine, 2)
+
+        // Idle sandboxes use no CPU.
+        let before = runnerTicks()
+        try await Task.sleep(for: .seconds(2))
+        let after = runnerTicks()
+        #expect(before.processes >= 2)
+        #expect(after.ticks == before.ticks, "idle runners used \(after.ticks - before.ticks) ticks")
+
+        // Jobs that need the network or an environment start their own sandbox; cold start works too.
+        let cold = try TestEngines.sandboxed(warmPool: 0)
+        let outcome = await cold.run(age)
+        #expect(outcome.status == .succeeded && (outcome.result?["age"]?.doubleValue ?? 9) < 5)
+    }
+
+    @Test func shutdownKillsIdleSandboxes() async throws {
+        let engine = try TestEngines.sandboxed(warmPool: 1)
+        try await waitForWarm(engine, 1)
+        let jobs = engine.launcher.jobsRoot
+        #expect(try FileManager.default.contentsOfDirectory(atPath: jobs).count == 1)
+        engine.shutdown()
+        for _ in 0..<100 {
+            if (try? FileManager.default.contentsOfDirectory(atPath: jobs))?.isEmpty == true { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(engine.warmSandboxes == 0)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: jobs).isEmpty, "the idle sandbox's directory is gone")
+    }
+}
