@@ -46,6 +46,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "AgentOSSandboxService",
+            dependencies: [
+                "AgentOSSandbox", "AgentOSWire", "AgentOSAuth",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "AgentOSWire",
             swiftSettings: swiftSettings
         ),
@@ -120,6 +130,7 @@ let package = Package(
             name: "agentos",
             dependencies: [
                 "AgentOSServer", "AgentOSSupervisor", "AgentOSGateway", "AgentOSWorker", "AgentOSDesktop", "AgentOSClient",
+                "AgentOSSandboxService",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

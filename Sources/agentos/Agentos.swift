@@ -9,7 +9,7 @@ struct Agentos: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             UpCommand.self, ServerCommand.self, GatewayCommand.self, WorkerCommand.self, LoginCommand.self,
-            SubmitCommand.self, JobsCommand.self, SkillsCommand.self, WorkersCommand.self, DesktopCommand.self,
+            SubmitCommand.self, JobsCommand.self, SkillsCommand.self, WorkersCommand.self, DesktopCommand.self, SandboxCommand.self,
         ])
 }
 
