@@ -7,6 +7,8 @@ import Logging
 struct SandboxOptions: ParsableArguments {
     @Flag(help: "Run jobs WITHOUT isolation when bubblewrap is missing (AGENTOS_INSECURE_NO_SANDBOX=1). Unsafe: jobs see the host.")
     var insecureNoSandbox = false
+    @Option(help: "The bubblewrap binary (AGENTOS_BWRAP). Default: bwrap in /usr/bin or on PATH")
+    var bwrap: String?
     @Option(help: "Directory for work dirs and the virtualenv cache (AGENTOS_CACHE). Default /var/cache/agentos/sandbox for root, else ~/.cache/agentos/sandbox")
     var cache: String?
     @Option(help: "Sandboxes kept started and waiting for a job (AGENTOS_WARM_POOL). Default 2; 0 turns the pool off")
@@ -26,6 +28,14 @@ struct SandboxOptions: ParsableArguments {
     @Flag(help: "Install requirements from --pip-find-links only, never from PyPI (AGENTOS_PIP_NO_INDEX=1)")
     var pipNoIndex = false
 
+    /// The bubblewrap given (when it is executable), else the one found on this machine.
+    func bubblewrapPath() -> String? {
+        if let given = Settings.value(bwrap, env: "BWRAP") {
+            return FileManager.default.isExecutableFile(atPath: given) ? given : nil
+        }
+        return SandboxConfiguration.findBubblewrap()
+    }
+
     /// The engine these options describe, checked by running a job in it: a machine where
     /// sandboxes cannot start fails here with the reason, not on every job.
     func makeEngine(logger: Logger) async throws -> SandboxEngine {
@@ -37,7 +47,7 @@ struct SandboxOptions: ParsableArguments {
                 !!! --insecure-no-sandbox: jobs run as plain processes of this user, WITHOUT isolation. \
                 They can read this machine's files and environment and use its network. Never use this with code you do not trust. !!!
                 """)
-        } else if let bwrap = SandboxConfiguration.findBubblewrap() {
+        } else if let bwrap = bubblewrapPath() {
             isolation = .bubblewrap(bwrap)
         } else {
             throw CommandFailed(message: """

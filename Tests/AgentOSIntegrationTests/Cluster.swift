@@ -89,20 +89,25 @@ final class Cluster: @unchecked Sendable {
         return line[range.upperBound...].split(separator: " ").first.map(String.init)
     }
 
-    func startWorker(_ name: String, slots: Int = 1, extraArguments: [String] = []) async throws {
+    /// Starts a cloud worker. Unsandboxed (`sandboxed: false`), its jobs see the test's
+    /// files, which `codeWaiting(for:returning:)` needs.
+    func startWorker(_ name: String, slots: Int = 1, sandboxed: Bool = true, extraArguments: [String] = []) async throws {
         try await waitFor("the worker token") { FileManager.default.fileExists(atPath: self.dataDirectory + "/worker-token") }
         try start(name, [
             "worker", "--server", busEndpoint, "--token-file", dataDirectory + "/worker-token", "--name", name, "--slots", String(slots),
-            "--cache", dataDirectory + "/sandbox", "--warm-pool", "1",
-        ] + extraArguments)
+            "--cache", sandboxCache, "--warm-pool", "1",
+        ] + (sandboxed ? [] : ["--insecure-no-sandbox"]) + extraArguments)
     }
+
+    /// The workers' shared sandbox cache (work dirs, virtualenvs).
+    var sandboxCache: String { directory.appendingPathComponent("sandbox").path }
 
     /// Starts a server, a gateway and the named workers (name → slots), waits until all are
     /// up, and returns an admin access token.
-    func boot(workers: [String: Int] = [:]) async throws -> String {
+    func boot(workers: [String: Int] = [:], sandboxed: Bool = true) async throws -> String {
         try await startServer()
         try await startGateway()
-        for (name, slots) in workers.sorted(by: { $0.key < $1.key }) { try await startWorker(name, slots: slots) }
+        for (name, slots) in workers.sorted(by: { $0.key < $1.key }) { try await startWorker(name, slots: slots, sandboxed: sandboxed) }
         try await waitUntilHealthy()
         let token = try await login()
         try await waitForWorkers(Set(workers.keys), token: token)
@@ -117,7 +122,7 @@ final class Cluster: @unchecked Sendable {
         ])
         let status = try await waitForExit("login-\(name)")
         try #require(status == 0, "login failed: \(log("login-\(name)"))")
-        try start(name, ["desktop", "attach", "--name", name, "--slots", "1"], environment: ["XDG_CONFIG_HOME": config])
+        try start(name, ["desktop", "attach", "--name", name, "--slots", "1", "--cache", sandboxCache, "--warm-pool", "0"], environment: ["XDG_CONFIG_HOME": config])
     }
 
     func kill(_ name: String, signal: Int32 = SIGKILL, wait: Bool = true) async throws {
@@ -223,7 +228,8 @@ final class Cluster: @unchecked Sendable {
     }
 
     /// Python for a job that blocks until the test creates `flag`, then returns `value`:
-    /// timing-free control over when a run may finish.
+    /// timing-free control over when a run may finish. It reads the test's directory, so
+    /// only an unsandboxed worker can run it.
     /// Each run appends its process id to `<directory>/<flag>.pids` first.
     func codeWaiting(for flag: String, returning value: String) -> String {
         let path = JSONValue.string(directory.appendingPathComponent(flag).path).encodedString()

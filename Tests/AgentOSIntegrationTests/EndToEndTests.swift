@@ -69,7 +69,7 @@ import Testing
     @Test func workerKilledMidJobFinishesOnAnotherWorker() async throws {
         let cluster = try Cluster()
         defer { cluster.shutdown() }
-        let token = try await cluster.boot(workers: ["doomed": 1])
+        let token = try await cluster.boot(workers: ["doomed": 1], sandboxed: false)
 
         let (status, job) = try await cluster.http(
             "POST", "/api/v1/projects/default/jobs",
@@ -79,7 +79,7 @@ import Testing
         let running = try await cluster.waitForStatus(id, token: token) { $0 == "running" }
         #expect(running["worker"] == "doomed")
 
-        try await cluster.startWorker("survivor", slots: 1)
+        try await cluster.startWorker("survivor", slots: 1, sandboxed: false)
         try await cluster.waitForWorkers(["survivor"], token: token)
         try await cluster.kill("doomed", signal: SIGKILL)
         let orphan = try #require(cluster.runPIDs(waitingFor: "go").first)
@@ -115,8 +115,9 @@ import Testing
             #expect(job["warnings"] != nil, "no worker is connected yet")
             ids.append(try #require(job["id"]?.stringValue))
         }
-        // Two are mid-run and six queued when the server dies.
-        try await cluster.startWorker("w1", slots: 2)
+        // Two are mid-run and six queued when the server dies. (The ledger is on the host:
+        // only an unsandboxed worker's jobs can write it.)
+        try await cluster.startWorker("w1", slots: 2, sandboxed: false)
         _ = try await cluster.waitForStatus(ids[0], token: token) { $0 == "running" }
         try await cluster.kill("server", signal: SIGKILL)
         try await Task.sleep(for: .milliseconds(300))

@@ -106,7 +106,7 @@ import ZeroMQ
         let cluster = try Cluster()
         defer { cluster.shutdown() }
         let token = try await cluster.boot()
-        try await cluster.startWorker("quitter", slots: 2, extraArguments: ["--drain-timeout", "2"])
+        try await cluster.startWorker("quitter", slots: 2, sandboxed: false, extraArguments: ["--drain-timeout", "2"])
         try await cluster.waitForWorkers(["quitter"], token: token)
 
         let short = try #require(try await cluster.http(
@@ -130,7 +130,7 @@ import ZeroMQ
         #expect(!Cluster.isAlive(stopped), "the worker stopped the run before it left")
 
         cluster.raise("finish")
-        try await cluster.startWorker("heir")
+        try await cluster.startWorker("heir", sandboxed: false)
         let done = try await cluster.waitForStatus(long, token: token) { $0 == "succeeded" }
         #expect(done["worker"] == "heir" && done["attempts"] == 2)
     }

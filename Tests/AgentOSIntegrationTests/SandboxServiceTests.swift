@@ -1,0 +1,144 @@
+import AgentOSWire
+import Foundation
+import Testing
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// `agentos sandbox` as a user runs it: a real process on a kernel-chosen loopback port.
+@Suite struct SandboxServiceTests {
+    /// Starts the service and returns its base URL once it listens.
+    func startService(_ cluster: Cluster, name: String = "sandbox", arguments: [String] = [], environment: [String: String] = [:]) async throws -> String {
+        var environment = environment
+        environment["XDG_CONFIG_HOME"] = environment["XDG_CONFIG_HOME"] ?? cluster.directory.appendingPathComponent("config").path
+        try cluster.start(name, ["sandbox", "--cache", cluster.sandboxCache, "--warm-pool", "1"] + arguments, environment: environment)
+        try await cluster.waitFor("the sandbox service to listen") { cluster.log(name).contains("listening on ") }
+        let line = try #require(cluster.log(name).split(separator: "\n").first { $0.contains("listening on ") })
+        return "http://" + (line.components(separatedBy: "listening on ").last ?? "").trimmingCharacters(in: .whitespaces)
+    }
+
+    func call(_ base: String, _ method: String, _ path: String, body: Data? = nil, token: String? = nil) async throws -> (Int, JSONValue, HTTPURLResponse?) {
+        var request = URLRequest(url: URL(string: base + path)!, timeoutInterval: 60)
+        request.httpMethod = method
+        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+        request.httpBody = body
+        let (data, response) = try await URLSession.shared.data(for: request)
+        let http = response as? HTTPURLResponse
+        return (http?.statusCode ?? 0, (try? JSONValue.parse(data)) ?? .null, http)
+    }
+
+    func execute(_ base: String, _ fields: [String: JSONValue], token: String?) async throws -> (Int, JSONValue, HTTPURLResponse?) {
+        try await call(base, "POST", "/execute", body: JSONValue.object(fields).encoded(), token: token)
+    }
+
+    @Test func tokenRequiredAndGeneratedPrivateOnLoopbackByDefault() async throws {
+        let cluster = try Cluster()
+        defer { cluster.shutdown() }
+        // The default listen address (127.0.0.1:8090) may be taken on a shared machine: the
+        // port comes from the kernel, the host is left to the default.
+        let base = try await startService(cluster, environment: ["AGENTOS_LISTEN": "127.0.0.1:0"])
+        #expect(base.hasPrefix("http://127.0.0.1:"))
+        let port = try #require(Int(base.split(separator: ":").last ?? ""))
+        #expect(Self.listeningAddresses(port: port) == ["127.0.0.1"], "bound to loopback only")
+
+        let tokenPath = cluster.directory.appendingPathComponent("config/agentos/sandbox-token").path
+        let attributes = try FileManager.default.attributesOfItem(atPath: tokenPath)
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+        let token = try String(contentsOfFile: tokenPath, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(token.hasPrefix("aos_sbx_") && token.count > 40)
+        #expect(!cluster.log("sandbox").contains(token), "the token is never logged")
+
+        let (health, healthBody, _) = try await call(base, "GET", "/healthz")
+        #expect(health == 200 && healthBody["sandbox"] == "bubblewrap")
+
+        let job: [String: JSONValue] = ["code": "def main(x):\n    print('hi')\n    return x * 2", "inputs": ["x": 21]]
+        for wrong in [nil, "", "wrong-token", token + "x", "aos_sbx_" + String(repeating: "A", count: 43)] {
+            let (status, body, _) = try await execute(base, job, token: wrong)
+            #expect(status == 401 && body["error"]?["code"] == "unauthorized", "\(wrong ?? "no token")")
+        }
+        let (status, body, _) = try await execute(base, job, token: token)
+        #expect(status == 200)
+        #expect(body["status"] == "succeeded" && body["result"] == 42 && body["stdout"] == "hi\n" && body["exit_code"] == 0, "\(body)")
+        #expect(body["error"] == .null && (body["duration_ms"]?.intValue ?? -1) >= 0)
+
+        // Bad input gets a clear 400, never a crash.
+        let (bad, badBody, _) = try await call(base, "POST", "/execute", body: Data("{not json".utf8), token: token)
+        #expect(bad == 400 && badBody["error"]?["code"] == "invalid_request")
+        let (network, networkBody, _) = try await execute(base, ["code": "x = 1", "limits": ["network": true]], token: token)
+        #expect(network == 403 && networkBody["error"]?["code"] == "network_not_allowed")
+        let (requirement, requirementBody, _) = try await execute(base, ["code": "x = 1", "requirements": "--index-url http://10.1.2.3/ x"], token: token)
+        #expect(requirement == 400, "\(requirementBody)")
+        let (large, _, _) = try await call(base, "POST", "/execute", body: Data(count: 9 << 20), token: token)
+        #expect(large == 413)
+        // Jobs fail as jobs: 200 with the reason.
+        let (_, timedOut, _) = try await execute(base, ["code": "while True:\n    pass", "limits": ["timeout_s": 1]], token: token)
+        #expect(timedOut["status"] == "timed_out" && timedOut["error"]?.stringValue?.hasPrefix("timed_out") == true)
+
+        // Restarted, it keeps its token.
+        try await cluster.kill("sandbox", signal: SIGTERM)
+        let again = try await startService(cluster, name: "sandbox-2", environment: ["AGENTOS_LISTEN": "127.0.0.1:0"])
+        #expect(try await execute(again, job, token: token).0 == 200)
+    }
+
+    @Test func concurrencyLimitAnswers503() async throws {
+        let cluster = try Cluster()
+        defer { cluster.shutdown() }
+        let token = "given-token-\(UUID().uuidString)"
+        let base = try await startService(cluster, arguments: ["--listen", "127.0.0.1:0", "--token", token, "--max-concurrent", "1"])
+        let slow = Task { try await execute(base, ["code": "import time\ntime.sleep(3)\ndef main():\n    return 'slow'"], token: token) }
+        try await cluster.waitFor("the slow job to run") {
+            (try? await call(base, "GET", "/healthz").1["running"]) == 1
+        }
+        let (status, body, response) = try await execute(base, ["code": "def main():\n    return 1"], token: token)
+        #expect(status == 503 && body["error"]?["code"] == "busy")
+        #expect(response?.value(forHTTPHeaderField: "Retry-After") == "1")
+        #expect(try await slow.value.1["result"] == "slow")
+        let (after, afterBody, _) = try await execute(base, ["code": "def main():\n    return 1"], token: token)
+        #expect(after == 200 && afterBody["result"] == 1)
+        #expect(!FileManager.default.fileExists(atPath: cluster.directory.appendingPathComponent("config/agentos/sandbox-token").path),
+                "a given token is not written anywhere")
+    }
+
+    @Test func refusesToStartWithoutBubblewrapUnlessTold() async throws {
+        let cluster = try Cluster()
+        defer { cluster.shutdown() }
+        // A PATH without bwrap, and no /usr/bin/bwrap: point the lookup elsewhere.
+        let environment = ["AGENTOS_BWRAP": "/nonexistent/bwrap"]
+        try cluster.start("no-bwrap", ["sandbox", "--listen", "127.0.0.1:0", "--cache", cluster.sandboxCache], environment: environment)
+        let status = try await cluster.waitForExit("no-bwrap")
+        #expect(status == 1)
+        #expect(cluster.log("no-bwrap").contains("bubblewrap (bwrap) is not installed"), "\(cluster.log("no-bwrap"))")
+        try cluster.start("worker-no-bwrap", ["worker", "--token", "t", "--cache", cluster.sandboxCache], environment: environment)
+        #expect(try await cluster.waitForExit("worker-no-bwrap") == 1)
+        #expect(cluster.log("worker-no-bwrap").contains("--insecure-no-sandbox"))
+
+        let base = try await startService(
+            cluster, name: "insecure", arguments: ["--listen", "127.0.0.1:0", "--token", "insecure-token-123456", "--insecure-no-sandbox"],
+            environment: environment)
+        #expect(cluster.log("insecure").contains("WITHOUT isolation"))
+        let (_, health, _) = try await call(base, "GET", "/healthz")
+        #expect(health["sandbox"] == "none")
+    }
+
+    /// Local addresses listening on `port`, from /proc/net/tcp and tcp6.
+    static func listeningAddresses(port: Int) -> [String] {
+        var found: [String] = []
+        for (file, width) in [("/proc/net/tcp", 8), ("/proc/net/tcp6", 32)] {
+            let text = (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
+            for line in text.split(separator: "\n").dropFirst() {
+                let fields = line.split(separator: " ")
+                guard fields.count > 3, fields[3] == "0A" else { continue }
+                let local = fields[1].split(separator: ":")
+                guard local.count == 2, Int(local[1], radix: 16) == port, local[0].count == width else { continue }
+                if width == 8, let value = UInt32(local[0], radix: 16) {
+                    let bytes = withUnsafeBytes(of: value.littleEndian) { Array($0) }
+                    found.append(bytes.map(String.init).joined(separator: "."))
+                } else {
+                    found.append(String(local[0]))
+                }
+            }
+        }
+        return found
+    }
+}
