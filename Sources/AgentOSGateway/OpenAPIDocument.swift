@@ -203,7 +203,7 @@ public enum OpenAPIDocument {
         "Project": object(
             ["id": string, "name": string, "team_id": nullableString,
              "role": ["type": "string", "enum": ["owner", "editor", "runner", "viewer"], "nullable": true],
-             "created_by": string, "created_at": time, "members": ["type": "array", "items": member]],
+             "created_by": string, "created_at": time, "allow_network": boolean, "members": ["type": "array", "items": member]],
             required: ["id", "name"]),
         "Limits": object(["timeout_s": number, "memory_mb": ["type": "integer", "nullable": true], "max_output_kb": number, "network": boolean]),
         "SkillInput": object(
@@ -315,7 +315,9 @@ public enum OpenAPIDocument {
             Contract(request: object(["email": string, "role": ["type": "string", "enum": ["owner", "member"]]], required: ["email"]),
                      responses: [(200, ref("Team"))])
         case .listProjects: Contract(request: nil, responses: [(200, list("projects", of: ref("Project")))])
-        case .createProject: Contract(request: object(["name": string, "team": string], required: ["name"]), responses: [(201, ref("Project"))])
+        case .createProject:
+            Contract(request: object(["name": string, "team": string, "allow_network": boolean], required: ["name"]), responses: [(201, ref("Project"))])
+        case .updateProject: Contract(request: object(["allow_network": boolean]), responses: [(200, ref("Project"))])
         case .getProject: Contract(request: nil, responses: [(200, ref("Project"))])
         case .setProjectMember:
             Contract(request: object(["email": string, "role": ["type": "string", "enum": ["owner", "editor", "runner", "viewer"]]],

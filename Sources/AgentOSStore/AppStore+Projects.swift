@@ -4,13 +4,23 @@ import GRDB
 extension AppStore {
     /// Creates a project and makes `owner` its owner, in one transaction.
     @discardableResult
-    public func createProject(name: String, owner: String, teamID: String? = nil) throws -> Project {
+    public func createProject(name: String, owner: String, teamID: String? = nil, allowNetwork: Bool = false) throws -> Project {
         try StoreError.mapping("a project named \(name) already exists") {
             try writer.write { db in
-                let project = try Project(name: name, teamID: teamID, createdBy: owner).inserted(db)
+                let project = try Project(name: name, teamID: teamID, createdBy: owner, allowNetwork: allowNetwork).inserted(db)
                 try ProjectMember(projectID: project.id, userID: owner, role: .owner).insert(db)
                 return project
             }
+        }
+    }
+
+    /// Sets whether the project's jobs may have the network; the project as it is now.
+    public func setProjectNetwork(id: String, allowed: Bool) throws -> Project? {
+        try writer.write { db in
+            guard var project = try Project.fetchOne(db, key: id) else { return nil }
+            project.allowNetwork = allowed
+            try project.update(db)
+            return project
         }
     }
 

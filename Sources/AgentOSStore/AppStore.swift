@@ -114,6 +114,12 @@ public struct AppStore: Sendable {
                 options: .unique, condition: Column("idempotency_key") != nil)
         }
         migrator.registerMigration("v2-control-plane", migrate: Self.controlPlane)
+        migrator.registerMigration("v3-sandbox") { db in
+            // Network for a project's jobs is off until an admin turns it on.
+            try db.alter(table: "projects") { t in
+                t.add(column: "allow_network", .boolean).notNull().defaults(to: false)
+            }
+        }
         return migrator
     }
 }

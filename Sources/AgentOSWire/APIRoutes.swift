@@ -20,6 +20,7 @@ public enum APIOperation: String, Codable, Sendable, CaseIterable {
     case createProject = "projects.create"
     case getProject = "projects.get"
     case deleteProject = "projects.delete"
+    case updateProject = "projects.update"
     case setProjectMember = "projects.members.set"
     case removeProjectMember = "projects.members.remove"
     case listSkills = "skills.list"
@@ -124,6 +125,7 @@ public enum APIRoutes {
         APIRoute("POST", "/projects", .createProject, body: .json, tag: "projects", "Create a project; you become its owner"),
         APIRoute("GET", "/projects/:project", .getProject, tag: "projects", "A project, its members and your role"),
         APIRoute("DELETE", "/projects/:project", .deleteProject, tag: "projects", "Delete a project and everything in it (owner)"),
+        APIRoute("PATCH", "/projects/:project", .updateProject, body: .json, tag: "projects", "Change a project's settings: allow_network (admin)"),
         APIRoute("PUT", "/projects/:project/members", .setProjectMember, body: .json, tag: "projects", "Add a member or change their role (owner)"),
         APIRoute("DELETE", "/projects/:project/members/:user", .removeProjectMember, tag: "projects", "Remove a member (owner)"),
 

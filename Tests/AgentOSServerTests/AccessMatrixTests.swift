@@ -90,6 +90,7 @@ import Testing
             case .addTeamMember: return (["team": "t"], ["email": "viewer@example.com", "role": "member"], nil)
             case .removeTeamMember: return (["team": "t", "user": users[.editor]!.id], nil, nil)
             case .createProject: return ([:], ["name": .string("project-\(unique)")], nil)
+            case .updateProject: return (p, ["allow_network": true], nil)
             case .getProject, .deleteProject, .listSkills, .listProviders, .listAgents, .listJobs, .listSessions, .listFiles:
                 return (p, nil, nil)
             case .setProjectMember: return (p, ["email": "outsider@example.com", "role": "viewer"], nil)
@@ -138,6 +139,7 @@ import Testing
             .removeTeamMember: [404, 404, 404, 403, 204, 204],
             .listProjects: everyone(200), .createProject: everyone(201), .getProject: read(200),
             .deleteProject: owner(204), .setProjectMember: owner(200), .removeProjectMember: owner(204),
+            .updateProject: [404, 403, 403, 403, 403, 200],
             .listSkills: read(200), .createSkill: editor(201), .getSkill: read(200), .createSkillVersion: editor(201),
             .listSkillVersions: read(200), .getSkillVersion: read(200),
             .listProviders: read(200), .createProvider: editor(201), .getProvider: read(200), .updateProvider: editor(200),

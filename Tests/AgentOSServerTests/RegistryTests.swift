@@ -107,6 +107,40 @@ import Testing
         #expect(await h.call(.submitJob, token: world.runnerToken, params: ["project": "p"], body: ["skill": "sum", "version": 7]).errorCode == "unknown_skill_version")
     }
 
+    @Test func networkIsOffUntilAnAdminAllowsItAndRequirementsAreChecked() async throws {
+        let world = try await World.make()
+        let h = world.harness
+        let asking: JSONValue = ["code": "x = 1", "limits": ["network": true]]
+        let refused = await h.call(.submitJob, token: world.runnerToken, params: ["project": "p"], body: asking)
+        #expect(refused.status == 403 && refused.errorCode == "network_not_allowed", "\(refused.body)")
+        // A skill asking for it by default is refused the same way.
+        var networked = Self.sumSkill.objectValue ?? [:]
+        networked["name"] = "fetch"
+        networked["limits"] = ["network": true]
+        #expect(await h.call(.createSkill, token: world.token, params: ["project": "p"], body: .object(networked)).status == 201)
+        #expect(await h.call(.submitJob, token: world.runnerToken, params: ["project": "p"], body: ["skill": "fetch", "inputs": ["n": 1]]).errorCode == "network_not_allowed")
+        #expect(await h.call(.submitJob, token: world.runnerToken, params: ["project": "p"], body: ["code": "x = 1"]).status == 202)
+
+        // Owners cannot turn it on, at creation or after; an admin can.
+        #expect(await h.call(.updateProject, token: world.token, params: ["project": "p"], body: ["allow_network": true]).status == 403)
+        #expect(await h.call(.createProject, token: world.token, body: ["name": "open", "allow_network": true]).status == 403)
+        let admin = try await h.token(for: try h.user("root", role: .admin))
+        let allowed = await h.call(.updateProject, token: admin, params: ["project": "p"], body: ["allow_network": true])
+        #expect(allowed.status == 200 && allowed.body["allow_network"] == true)
+        let job = await h.call(.submitJob, token: world.runnerToken, params: ["project": "p"], body: asking)
+        #expect(job.status == 202 && job.body["limits"]?["network"] == true)
+        #expect(try h.store.auditEntries(action: "project.network", beforeSeq: nil, limit: 10).count == 1)
+
+        // Requirements a worker would refuse are refused when the skill is pushed.
+        for requirements in ["--index-url http://10.0.0.1/simple\nx", "pkg @ https://example.com/pkg.whl", "-r /etc/shadow"] {
+            var bad = Self.sumSkill.objectValue ?? [:]
+            bad["name"] = "bad"
+            bad["requirements"] = .string(requirements)
+            let response = await h.call(.createSkill, token: world.token, params: ["project": "p"], body: .object(bad))
+            #expect(response.status == 400 && (response.body["error"]?["message"]?.stringValue ?? "").contains("is not allowed"), "\(response.body)")
+        }
+    }
+
     @Test func providerKeysAreSealedAtRestAndRevealedOnlyToRunners() async throws {
         let path = NSTemporaryDirectory() + "agentos-secret-\(UUID().uuidString).sqlite"
         defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }

@@ -45,6 +45,9 @@ extension APIHandler {
             limits = limits.over(try LimitsRequest.parse(version.limits?.objectValue))
         }
         let resolved = limits.resolved
+        if resolved.network, !project.allowNetwork {
+            throw APIError(403, "network_not_allowed", "project \(project.name) does not let jobs use the network; an admin can allow it with PATCH /api/v1/projects/\(project.name) {\"allow_network\": true}")
+        }
         job.timeoutSeconds = resolved.timeoutSeconds
         job.maxOutputBytes = resolved.maxOutputBytes
         job.memoryMB = resolved.memoryMB

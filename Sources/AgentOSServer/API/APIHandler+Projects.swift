@@ -82,14 +82,35 @@ extension APIHandler {
             guard caller.isAdmin || teamRole != nil else { throw APIError.notFound("team") }
             teamID = team.id
         }
-        let project = try store.createProject(name: name, owner: caller.user.id, teamID: teamID)
-        audit("project.create", caller: caller, target: project.id, projectID: project.id, detail: ["name": .string(name)], address: request.client)
+        let allowNetwork = try reader.bool("allow_network") ?? false
+        if allowNetwork, !caller.isAdmin { throw Self.networkIsForAdmins }
+        let project = try store.createProject(name: name, owner: caller.user.id, teamID: teamID, allowNetwork: allowNetwork)
+        audit("project.create", caller: caller, target: project.id, projectID: project.id,
+              detail: ["name": .string(name), "allow_network": .bool(allowNetwork)], address: request.client)
         return .created(Representation.project(project, role: .owner, members: try store.members(projectID: project.id)))
     }
 
     func getProject(_ request: APIRequest, caller: Caller) throws -> Reply {
         let access = try projectAccess(request.params["project"], caller: caller)
         return .ok(Representation.project(access.project, role: access.role, members: try store.members(projectID: access.project.id)))
+    }
+
+    static let networkIsForAdmins = APIError(403, "forbidden", "only an admin may let a project's jobs use the network")
+
+    /// `PATCH /projects/{p} {allow_network}`: whether jobs that ask for the network get it.
+    /// An admin's decision: the network reaches past the sandbox.
+    func updateProject(_ request: APIRequest, caller: Caller) throws -> Reply {
+        let access = try projectAccess(request.params["project"], caller: caller)
+        guard caller.isAdmin else { throw Self.networkIsForAdmins }
+        let reader = try BodyReader(request.body)
+        var project = access.project
+        if let allowed = try reader.bool("allow_network"), allowed != project.allowNetwork {
+            guard let updated = try store.setProjectNetwork(id: project.id, allowed: allowed) else { throw APIError.notFound("project") }
+            project = updated
+            audit("project.network", caller: caller, target: project.id, projectID: project.id,
+                  detail: ["allow_network": .bool(allowed)], address: request.client)
+        }
+        return .ok(Representation.project(project, role: access.role, members: try store.members(projectID: project.id)))
     }
 
     func deleteProject(_ request: APIRequest, caller: Caller) throws -> Reply {

@@ -28,6 +28,12 @@ extension APIHandler {
                 throw .invalid("requirements must be requirements.txt text or an array of strings")
             }
             guard requirements.utf8.count <= maxRequirementsBytes else { throw .invalid("requirements are longer than 64 KiB") }
+            // What a worker would refuse to install is refused now.
+            do {
+                _ = try PythonRequirements(parsing: requirements)
+            } catch {
+                throw .invalid(error.description)
+            }
         }
         var schema: JSONValue?
         if let value = reader.fields["input_schema"], !value.isNull {

@@ -139,6 +139,7 @@ public struct APIHandler: Sendable {
         case .createProject: return try createProject(request, caller: caller)
         case .getProject: return try getProject(request, caller: caller)
         case .deleteProject: return try deleteProject(request, caller: caller)
+        case .updateProject: return try updateProject(request, caller: caller)
         case .setProjectMember: return try setProjectMember(request, caller: caller)
         case .removeProjectMember: return try removeProjectMember(request, caller: caller)
         case .listSkills: return try listSkills(request, caller: caller)

@@ -138,6 +138,7 @@ enum Representation {
         var fields: [String: JSONValue] = [
             "id": .string(project.id), "name": .string(project.name), "team_id": optional(project.teamID),
             "role": optional(role?.rawValue), "created_by": .string(project.createdBy), "created_at": timestamp(project.createdAt),
+            "allow_network": .bool(project.allowNetwork),
         ]
         if let members { fields["members"] = .array(members.map { member($0.0, role: $0.1.rawValue) }) }
         return .object(fields)

@@ -34,14 +34,20 @@ public struct Project: Codable, Sendable, Equatable, FetchableRecord, Persistabl
     public var createdBy: String
     /// When it was made.
     public var createdAt: Date
+    /// Whether its jobs may have the network when they ask (`limits.network`). Admins set it.
+    public var allowNetwork: Bool
 
     /// A new project.
-    public init(id: String = UUID().uuidString.lowercased(), name: String, teamID: String? = nil, createdBy: String, createdAt: Date = Date()) {
+    public init(
+        id: String = UUID().uuidString.lowercased(), name: String, teamID: String? = nil, createdBy: String,
+        createdAt: Date = Date(), allowNetwork: Bool = false
+    ) {
         self.id = id
         self.name = name
         self.teamID = teamID
         self.createdBy = createdBy
         self.createdAt = createdAt
+        self.allowNetwork = allowNetwork
     }
 
     enum CodingKeys: String, CodingKey {
@@ -49,6 +55,7 @@ public struct Project: Codable, Sendable, Equatable, FetchableRecord, Persistabl
         case teamID = "team_id"
         case createdBy = "created_by"
         case createdAt = "created_at"
+        case allowNetwork = "allow_network"
     }
 }
 
