@@ -82,7 +82,14 @@ public final class SandboxEngine: JobEngine, Sendable {
                 // Blocking reads and waitpid belong on their own thread, which also outlives
                 // the sandbox it starts (a sandbox dies with the thread that started it).
                 let thread = Thread {
-                    continuation.resume(returning: self.runBlocking(job, inputFiles: inputFiles, warm: warm, cancelled: cancelled))
+                    var used: SandboxProcess?
+                    let outcome = self.runBlocking(job, inputFiles: inputFiles, warm: warm, cancelled: cancelled, used: &used)
+                    continuation.resume(returning: outcome)
+                    // Tidying up is not the caller's wait.
+                    if let used {
+                        used.kill()
+                        used.directory.remove()
+                    }
                 }
                 thread.name = "agentos-job"
                 thread.start()
@@ -92,7 +99,8 @@ public final class SandboxEngine: JobEngine, Sendable {
         }
     }
 
-    private func runBlocking(_ job: JobAssignment, inputFiles: String?, warm: Bool, cancelled: CancelFlag) -> JobOutcome {
+    /// Runs `job`; the sandbox it used, to be killed and removed, is left in `used`.
+    private func runBlocking(_ job: JobAssignment, inputFiles: String?, warm: Bool, cancelled: CancelFlag, used: inout SandboxProcess?) -> JobOutcome {
         var started = ContinuousClock.now
         func failure(_ error: String, _ status: JobStatus = .failed) -> JobOutcome {
             JobOutcome(jobID: job.jobID, attempt: job.attempt, status: status, error: error,
@@ -128,10 +136,7 @@ public final class SandboxEngine: JobEngine, Sendable {
                 return failure("engine_error: \(error)")
             }
         }
-        defer {
-            sandbox.kill()
-            sandbox.directory.remove()
-        }
+        used = sandbox
         do {
             let work = sandbox.directory.work
             try Data(job.code.utf8).write(to: URL(fileURLWithPath: work + "/" + RunnerScript.codeFile))

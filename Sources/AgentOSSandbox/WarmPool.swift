@@ -42,6 +42,13 @@ final class WarmPool: @unchecked Sendable {
         return ready.count
     }
 
+    /// The lead processes of the sandboxes waiting now.
+    var idleProcesses: [pid_t] {
+        condition.lock()
+        defer { condition.unlock() }
+        return ready.map(\.pid)
+    }
+
     /// Kills the idle sandboxes and starts no more.
     func stop() {
         condition.lock()

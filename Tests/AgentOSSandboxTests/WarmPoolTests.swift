@@ -12,17 +12,28 @@ import Testing
         #expect(engine.warmSandboxes == count)
     }
 
-    /// CPU ticks used so far by the host processes that are waiting runners.
-    func runnerTicks() -> (processes: Int, ticks: Int) {
-        var processes = 0
-        var ticks = 0
-        for line in hostProcesses(containing: "CONTROL_IN, CONTROL_OUT = 3, 4") {
-            guard let pid = line.split(separator: ":").first,
-                  let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+    /// CPU ticks used so far by the processes of the sandboxes led by `roots` (bubblewrap,
+    /// its init, the waiting runner), and how many there are.
+    func ticks(under roots: [pid_t]) -> (processes: Int, ticks: Int) {
+        var parent: [Int: Int] = [:]
+        var used: [Int: Int] = [:]
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = Int(entry), let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
                   let close = stat.lastIndex(of: ")") else { continue }
             let fields = stat[stat.index(close, offsetBy: 2)...].split(separator: " ")
-            processes += 1
-            ticks += (Int(fields[11]) ?? 0) + (Int(fields[12]) ?? 0)
+            parent[pid] = Int(fields[1]) ?? 0
+            used[pid] = (Int(fields[11]) ?? 0) + (Int(fields[12]) ?? 0)
+        }
+        let roots = Set(roots.map(Int.init))
+        var processes = 0
+        var ticks = 0
+        for (pid, cpu) in used {
+            var current = pid
+            while current > 1, !roots.contains(current) { current = parent[current] ?? 0 }
+            if roots.contains(current) {
+                processes += 1
+                ticks += cpu
+            }
         }
         return (processes, ticks)
     }
@@ -57,10 +68,11 @@ import Testing
         try await waitForWarm(engine, 2)
 
         // Idle sandboxes use no CPU.
-        let before = runnerTicks()
+        let idle = try #require(engine.pool?.idleProcesses)
+        let before = ticks(under: idle)
         try await Task.sleep(for: .seconds(2))
-        let after = runnerTicks()
-        #expect(before.processes >= 2)
+        let after = ticks(under: idle)
+        #expect(before.processes >= 6, "two sandboxes of three processes each: \(before.processes)")
         #expect(after.ticks == before.ticks, "idle runners used \(after.ticks - before.ticks) ticks")
 
         // Jobs that need the network or an environment start their own sandbox; cold start works too.
