@@ -39,8 +39,9 @@ final class JobDirectory: Sendable {
         return directory
     }
 
-    /// Opens `path` as a descriptor for bubblewrap's `--bind-fd`: the mount then needs no
-    /// access to the directories above it, and names nothing a job could swap.
+    /// Opens `path` as a descriptor for bubblewrap's `--bind-fd`, which binds what the
+    /// descriptor names when bubblewrap starts. (bubblewrap still resolves that path, as the
+    /// sandbox user: the directories above must be passable, see `SandboxLauncher`.)
     static func openForBinding(_ path: String) throws -> Int32 {
         let fd = agentos_open_path(path)
         guard fd >= 0 else { throw SandboxError.errno(-fd, "opening \(path)") }

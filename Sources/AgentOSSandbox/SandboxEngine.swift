@@ -67,7 +67,10 @@ public final class SandboxEngine: JobEngine, Sendable {
         let outcome = await run(probe, inputFiles: nil, warm: false)
         guard outcome.status == .succeeded, outcome.result == 42 else {
             let detail = [outcome.error, outcome.stderr.isEmpty ? nil : outcome.stderr].compactMap { $0 }.joined(separator: ": ")
-            throw SandboxError("cannot run a job in a sandbox here: \(detail)")
+            let hint = launcher.isSandboxed
+                ? " (sandboxes need user namespaces: sysctl user.max_user_namespaces must be above 0, kernel.unprivileged_userns_clone 1 where it exists, and on Ubuntu kernel.apparmor_restrict_unprivileged_userns 0)"
+                : ""
+            throw SandboxError("cannot run a job in a sandbox here: \(detail)\(hint)")
         }
     }
 
@@ -114,14 +117,24 @@ public final class SandboxEngine: JobEngine, Sendable {
         }
         var lease: VenvLease?
         if !requirements.isEmpty {
-            do {
-                lease = try venvs.lease(requirements, isCancelled: { cancelled.isSet })
-            } catch let error as VenvBuildFailed {
-                return failure("dependency_install_failed: \(error)")
-            } catch {
-                return failure("engine_error: \(error)")
+            // The environment is built (or waited for) on a thread of its own: other jobs may
+            // need it, so a cancelled job stops waiting but the build goes on and is cached.
+            let pending = PendingLease()
+            let venvs = self.venvs
+            Thread { pending.finish(Result { try venvs.lease(requirements, isCancelled: { false }) }) }.start()
+            while true {
+                if let result = pending.wait(timeout: 0.1) {
+                    do {
+                        lease = try result.get()
+                    } catch let error as VenvBuildFailed {
+                        return failure("dependency_install_failed: \(error)")
+                    } catch {
+                        return failure("engine_error: \(error)")
+                    }
+                    break
+                }
+                if cancelled.isSet { return failure("cancelled", .cancelled) }
             }
-            if cancelled.isSet { return failure("cancelled", .cancelled) }
             started = ContinuousClock.now
         }
         let profile = SandboxProfile(venv: lease?.path, network: job.limits.network)
@@ -185,9 +198,12 @@ public final class SandboxEngine: JobEngine, Sendable {
                 ? "output_limit: the result is larger than \(Self.maxResultBytes >> 20) MiB"
                 : "output_limit: the job wrote more than \(job.limits.maxOutputBytes) bytes to \(overflow)"
         } else if let report {
-            if report["ok"] == .bool(true), run.exitCode == 0 {
+            let result = report["result"] ?? .null
+            if report["ok"] == .bool(true), run.exitCode == 0, result.encoded().count > Self.maxResultBytes {
+                outcome.error = "output_limit: the result is larger than \(Self.maxResultBytes >> 20) MiB"
+            } else if report["ok"] == .bool(true), run.exitCode == 0 {
                 outcome.status = .succeeded
-                outcome.result = report["result"] ?? .null
+                outcome.result = result
             } else {
                 outcome.error = report["error"]?.stringValue ?? "failed"
             }
@@ -225,6 +241,27 @@ public final class SandboxEngine: JobEngine, Sendable {
 
     static func milliseconds(_ duration: Duration) -> Int {
         Int(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
+    }
+}
+
+/// A virtual environment being leased on another thread.
+final class PendingLease: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var result: Result<VenvLease, any Error>?
+
+    func finish(_ result: Result<VenvLease, any Error>) {
+        condition.lock()
+        self.result = result
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// The result, or nil if there is none after `timeout` seconds.
+    func wait(timeout: TimeInterval) -> Result<VenvLease, any Error>? {
+        condition.lock()
+        defer { condition.unlock() }
+        if result == nil { _ = condition.wait(until: Date().addingTimeInterval(timeout)) }
+        return result
     }
 }
 

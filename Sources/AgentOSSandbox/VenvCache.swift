@@ -139,6 +139,9 @@ final class VenvCache: Sendable {
             let why = run.timedOut ? "the build took longer than \(settings.buildTimeout)" : run.cancelled ? "cancelled" : "pip failed"
             throw VenvBuildFailed(description: "\(why) installing \(requirements.lines.joined(separator: " "))\n\(tail)")
         }
+        // Built by the sandbox user; used read-only. Handed back to the worker, so not even
+        // that uid on the host can change it after.
+        if launcher.hostUser != nil { Self.chownTree(path, to: (getuid(), getgid())) }
         let size = Self.diskUsage(path)
         try Data("\(size)\n".utf8).write(to: URL(fileURLWithPath: path + "/" + Self.readyMarker))
         completedBuilds.add(1, ordering: .relaxed)
@@ -173,6 +176,18 @@ final class VenvCache: Sendable {
             JobDirectory.removeTree(root + "/" + entry.key)
             total -= entry.bytes
             logger.info("evicted a virtual environment", metadata: ["key": "\(entry.key)", "stale": "\(stale)"])
+        }
+    }
+
+    /// Gives `path` and everything under it to `owner`, never following links.
+    static func chownTree(_ path: String, to owner: (uid: uid_t, gid: gid_t)) {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return }
+        lchown(path, owner.uid, owner.gid)
+        if (info.st_mode & S_IFMT) == S_IFDIR {
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [] {
+                chownTree(path + "/" + name, to: owner)
+            }
         }
     }
 

@@ -28,7 +28,9 @@ final class WarmPool: @unchecked Sendable {
     func take() -> SandboxProcess? {
         condition.lock()
         defer { condition.unlock() }
-        while let sandbox = ready.popLast() {
+        // Oldest first: every sandbox gets used while it is fresh enough to be alive.
+        while !ready.isEmpty {
+            let sandbox = ready.removeFirst()
             condition.signal()
             if !sandbox.hasExited { return sandbox }
         }

@@ -1,3 +1,4 @@
+import AgentOSSandbox
 import AgentOSSupervisor
 import ArgumentParser
 import Foundation
@@ -9,6 +10,8 @@ struct UpCommand: AsyncParsableCommand {
 
     @Option(help: "Topology file (AGENTOS_TOPOLOGY). Default topology/single-node.yaml, else the built-in single-node topology") var topology: String?
     @Option(help: "Data directory for the server (AGENTOS_DATA). Default ./.agentos") var data: String?
+    @Flag(help: "Start the workers with --insecure-no-sandbox (AGENTOS_INSECURE_NO_SANDBOX=1): jobs run WITHOUT isolation")
+    var insecureNoSandbox = false
 
     func run() async throws {
         Settings.bootstrapLogging()
@@ -23,6 +26,16 @@ struct UpCommand: AsyncParsableCommand {
             parsed = try Topology.parse(text)
         } else {
             parsed = try Topology.parse(Topology.singleNodeYAML)
+        }
+        if insecureNoSandbox {
+            // The workers read it from the environment they inherit.
+            setenv("AGENTOS_INSECURE_NO_SANDBOX", "1", 1)
+        } else if !(parsed.workers ?? []).isEmpty, Settings.environment("INSECURE_NO_SANDBOX") != "1",
+                  Settings.environment("BWRAP") == nil, SandboxConfiguration.findBubblewrap() == nil {
+            throw CommandFailed(message: """
+                bubblewrap (bwrap) is not installed, and the workers never run jobs without a sandbox: install it \
+                (apt-get install bubblewrap; scripts/run does), or pass --insecure-no-sandbox to run jobs unisolated (unsafe)
+                """)
         }
         let dataDirectory = URL(fileURLWithPath: Settings.value(data, env: "DATA", default: "./.agentos")).standardizedFileURL.path
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path

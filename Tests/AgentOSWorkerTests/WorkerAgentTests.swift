@@ -60,7 +60,9 @@ import ZeroMQ
         #expect(helloMessage.command == .hello)
         let hello = try helloMessage.decode(Hello.self)
         #expect(hello.slots == 3 && hello.labels == ["gpu"] && hello.name == "under-test" && hello.credential.workerToken == "t")
-        try server.send(identity, .welcome, Welcome(workerID: hello.workerID, heartbeatMS: 200, deadAfterIntervals: 5, serverVersion: "t"))
+        // This scripted server sends no heartbeats: a dead-peer timeout long enough for a
+        // sandboxed job on a loaded machine.
+        try server.send(identity, .welcome, Welcome(workerID: hello.workerID, heartbeatMS: 1000, deadAfterIntervals: 60, serverVersion: "t"))
 
         let job = JobAssignment(jobID: "j1", attempt: 4, code: "def main(a):\n    return a + 1", inputs: ["a": 41], limits: JobLimits())
         try server.send(identity, .job, job)

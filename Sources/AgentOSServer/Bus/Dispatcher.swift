@@ -394,8 +394,11 @@ public final class Dispatcher {
     private func assignment(for job: Job, now: Date) throws -> JobAssignment {
         let files = try store.jobFiles(jobID: job.id).map { JobFileRef(id: $0.fileID, name: $0.name, sha256: $0.sha256, size: $0.size) }
         let token = files.isEmpty ? nil : fileTokens?.issue(jobID: job.id, attempt: job.attempts, expires: deadline(for: job, from: now))
+        var limits = job.limits
+        // Checked at submit; an admin may have turned the network off for the project since.
+        if limits.network, try store.project(id: job.projectID)?.allowNetwork != true { limits.network = false }
         return JobAssignment(
-            jobID: job.id, attempt: job.attempts, code: job.code, inputs: job.inputs, limits: job.limits,
+            jobID: job.id, attempt: job.attempts, code: job.code, inputs: job.inputs, limits: limits,
             entrypoint: job.entrypoint, requirements: job.requirements, files: files, fileToken: token)
     }
 
