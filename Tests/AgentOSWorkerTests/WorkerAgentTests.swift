@@ -90,7 +90,8 @@ import ZeroMQ
         let running = Task { try await group.run() }
         let (identity, helloMessage) = try await server.next()
         let hello = try helloMessage.decode(Hello.self)
-        try server.send(identity, .welcome, Welcome(workerID: hello.workerID, heartbeatMS: 200, deadAfterIntervals: 5, serverVersion: "t"))
+        // No heartbeats from this scripted server: a dead-peer timeout for a loaded machine.
+        try server.send(identity, .welcome, Welcome(workerID: hello.workerID, heartbeatMS: 1000, deadAfterIntervals: 60, serverVersion: "t"))
 
         let stuck = JobAssignment(jobID: "j", attempt: 1, code: "import time\ntime.sleep(60)", inputs: [:], limits: JobLimits())
         try server.send(identity, .job, stuck)
