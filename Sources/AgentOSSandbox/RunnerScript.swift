@@ -54,8 +54,9 @@ for name, which in (("memory_bytes", resource.RLIMIT_AS), ("processes", resource
 cpu = limits.get("cpu_seconds")
 if cpu:
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    soft = int(usage.ru_utime + usage.ru_stime) + cpu
-    signal.signal(signal.SIGXCPU, lambda *_: fail("cpu_limit: the job used more than %ds of CPU time" % cpu))
+    soft = int(usage.ru_utime + usage.ru_stime + 0.999) + cpu
+    # At the soft limit SIGXCPU's default action ends the process (whatever its threads are
+    # doing), and the engine reports cpu_limit; the hard limit is a backstop.
     resource.setrlimit(resource.RLIMIT_CPU, (soft, soft + 2))
 memory_error = "memory_limit: the job needed more than %d MiB" % (limits.get("memory_bytes", 0) >> 20)
 

@@ -13,8 +13,14 @@ public enum SandboxIsolation: Sendable, Equatable {
 public struct SandboxLimits: Sendable, Equatable {
     /// Address space when a job does not give `memory_mb`.
     public var defaultMemoryMB = 1024
-    /// CPU seconds per process; nil: the job's wall time, rounded up.
+    /// CPU seconds per process; nil: the job's wall time plus one second, rounded up (so a
+    /// single busy thread meets the wall limit first, and several meet this one).
     public var cpuSeconds: Int?
+
+    /// The CPU limit of a job with `timeoutSeconds` of wall time.
+    func cpuSeconds(timeoutSeconds: Double) -> Int {
+        cpuSeconds ?? Int(timeoutSeconds.rounded(.up)) + 1
+    }
     /// Processes (and threads) in one sandbox.
     public var processes = 128
     /// Largest file a job may write.

@@ -59,6 +59,13 @@ public final class SandboxEngine: JobEngine, Sendable {
         pool?.stop()
     }
 
+    /// Kills the warm sandboxes and removes this process's work and runtime directories: for
+    /// when no job runs any more (the process is about to exit).
+    public func close() {
+        pool?.stop()
+        launcher.removeOwnDirectories()
+    }
+
     /// Runs a tiny job in a new sandbox, so a worker that cannot start sandboxes here says
     /// why at start-up rather than failing every job.
     public func selfCheck() async throws {
@@ -67,7 +74,7 @@ public final class SandboxEngine: JobEngine, Sendable {
         let outcome = await run(probe, inputFiles: nil, warm: false)
         guard outcome.status == .succeeded, outcome.result == 42 else {
             let detail = [outcome.error, outcome.stderr.isEmpty ? nil : outcome.stderr].compactMap { $0 }.joined(separator: ": ")
-            let hint = launcher.isSandboxed
+            let hint = launcher.isSandboxed && ["not permitted", "No space left", "namespace"].contains(where: detail.contains)
                 ? " (sandboxes need user namespaces: sysctl user.max_user_namespaces must be above 0, kernel.unprivileged_userns_clone 1 where it exists, and on Ubuntu kernel.apparmor_restrict_unprivileged_userns 0)"
                 : ""
             throw SandboxError("cannot run a job in a sandbox here: \(detail)\(hint)")
@@ -171,7 +178,7 @@ public final class SandboxEngine: JobEngine, Sendable {
         let memoryMB = job.limits.memoryMB ?? limits.defaultMemoryMB
         var fields: [String: JSONValue] = [
             "memory_bytes": .number(Double(memoryMB << 20)),
-            "cpu_seconds": .number(Double(limits.cpuSeconds ?? Int(job.limits.timeoutSeconds.rounded(.up)))),
+            "cpu_seconds": .number(Double(limits.cpuSeconds(timeoutSeconds: job.limits.timeoutSeconds))),
             "file_bytes": .number(Double(limits.fileSizeMB << 20)),
             "open_files": .number(Double(limits.openFiles)),
         ]
@@ -217,7 +224,7 @@ public final class SandboxEngine: JobEngine, Sendable {
 
     static func explain(signal: Int, job: JobAssignment, limits: SandboxLimits) -> String {
         switch Int32(signal) {
-        case SIGXCPU: return "cpu_limit: the job used more than \(limits.cpuSeconds.map { "\($0)s" } ?? Self.seconds(job.limits.timeoutSeconds)) of CPU time"
+        case SIGXCPU: return "cpu_limit: the job used more than \(limits.cpuSeconds(timeoutSeconds: job.limits.timeoutSeconds))s of CPU time"
         case SIGXFSZ: return "file_size_limit: the job wrote a file larger than \(limits.fileSizeMB) MiB"
         default: return "killed: the job died of signal \(signal) (\(String(cString: strsignal(Int32(signal)))))"
         }

@@ -56,15 +56,17 @@ struct SandboxLauncher: Sendable {
         passwdFile = runtime + "/passwd"
         groupFile = runtime + "/group"
         let fileManager = FileManager.default
+        // Checked before anything is made: what exists above the state dir must let the
+        // sandbox user through (what is made below is 0711).
+        if configuration.isolation != .none, geteuid() == 0 {
+            try Self.checkReachable(state, by: configuration.sandboxUser.uid)
+        }
         // bubblewrap, running as the sandbox user, finds what it binds by path: the sandbox
         // user may pass through (not list) these directories. What is in them is its own
         // (0700 work dirs) or not secret (virtualenvs).
         for directory in [state, allJobs, state + "/runtime"] {
             try fileManager.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o711])
             chmod(directory, 0o711)
-        }
-        if configuration.isolation != .none, geteuid() == 0 {
-            try Self.checkReachable(state, by: configuration.sandboxUser.uid)
         }
         // What processes that were killed outright left behind.
         for parent in [allJobs, state + "/runtime"] {
@@ -84,13 +86,16 @@ struct SandboxLauncher: Sendable {
         for file in [passwdFile, groupFile] { chmod(file, 0o644) }
     }
 
-    /// Fails unless `uid` may pass through every directory above and including `path`.
+    /// Fails unless `uid` may pass through every existing directory above and including `path`.
     static func checkReachable(_ path: String, by uid: UInt32) throws {
         var current = ""
         for component in path.split(separator: "/") {
             current += "/" + component
             var info = stat()
-            guard stat(current, &info) == 0 else { throw SandboxError.errno(errno, "checking \(current)") }
+            guard stat(current, &info) == 0 else {
+                if errno == ENOENT { return }  // made below, 0711
+                throw SandboxError.errno(errno, "checking \(current)")
+            }
             let mode = info.st_mode
             let passable = info.st_uid == uid ? mode & S_IXUSR != 0 : mode & S_IXOTH != 0
             guard passable else {
@@ -101,6 +106,12 @@ struct SandboxLauncher: Sendable {
                     """)
             }
         }
+    }
+
+    /// Removes this process's directories (its sandboxes are gone).
+    func removeOwnDirectories() {
+        JobDirectory.removeTree(jobsRoot)
+        JobDirectory.removeTree((passwdFile as NSString).deletingLastPathComponent)
     }
 
     /// The interpreter command line of a job's runner.
@@ -187,6 +198,9 @@ struct SandboxLauncher: Sendable {
         var environment = [
             "PATH": (venv.map { $0 + "/bin:" } ?? "") + "/usr/local/bin:/usr/bin:/bin",
             "HOME": home, "TMPDIR": tmp, "LANG": "C.UTF-8", "USER": "sandbox", "LOGNAME": "sandbox",
+            // glibc reserves 64 MiB of address space per thread arena: with the memory limit on
+            // address space, a few threads would use it all.
+            "MALLOC_ARENA_MAX": "2",
         ]
         if let venv { environment["VIRTUAL_ENV"] = venv }
         return environment

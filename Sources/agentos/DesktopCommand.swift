@@ -24,6 +24,7 @@ struct DesktopCommand: AsyncParsableCommand {
             if let slotCount, !(1...1024).contains(slotCount) { throw ValidationError("--slots must be 1-1024") }
             let lock = try DesktopLock(configDirectory: directory)
             let engine = try await sandbox.makeEngine(logger: logger)
+            defer { engine.close() }
             let agent = try await DesktopAttach.makeWorker(
                 configDirectory: directory,
                 name: Settings.value(name, env: "NAME"), slots: slotCount, engine: engine, logger: logger)

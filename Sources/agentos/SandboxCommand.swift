@@ -37,6 +37,7 @@ struct SandboxCommand: AsyncParsableCommand {
             logger.warning("listening on \(host), not loopback: anyone who can reach it and holds the token can run code here")
         }
         let engine = try await sandbox.makeEngine(logger: logger)
+        defer { engine.close() }
         let app = SandboxService.buildApplication(engine: engine, configuration: configuration, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [.init(service: app)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
@@ -44,7 +45,6 @@ struct SandboxCommand: AsyncParsableCommand {
         } catch let error as IOError {
             throw CommandFailed(message: "cannot listen on \(host):\(port): \(String(cString: strerror(error.errnoCode)))")
         }
-        engine.shutdown()
     }
 
     /// The token given, else the one in the token file, else a new one written there (0600).

@@ -47,6 +47,8 @@ struct SandboxOptions: ParsableArguments {
                 !!! --insecure-no-sandbox: jobs run as plain processes of this user, WITHOUT isolation. \
                 They can read this machine's files and environment and use its network. Never use this with code you do not trust. !!!
                 """)
+        } else if let given = Settings.value(bwrap, env: "BWRAP"), !FileManager.default.isExecutableFile(atPath: given) {
+            throw CommandFailed(message: "no bubblewrap at \(given) (--bwrap / AGENTOS_BWRAP): give the path of an executable bwrap, or leave it out to use the installed one")
         } else if let bwrap = bubblewrapPath() {
             isolation = .bubblewrap(bwrap)
         } else {

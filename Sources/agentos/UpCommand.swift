@@ -31,7 +31,7 @@ struct UpCommand: AsyncParsableCommand {
             // The workers read it from the environment they inherit.
             setenv("AGENTOS_INSECURE_NO_SANDBOX", "1", 1)
         } else if !(parsed.workers ?? []).isEmpty, Settings.environment("INSECURE_NO_SANDBOX") != "1",
-                  Settings.environment("BWRAP") == nil, SandboxConfiguration.findBubblewrap() == nil {
+                  !(Settings.environment("BWRAP").map { FileManager.default.isExecutableFile(atPath: $0) } ?? (SandboxConfiguration.findBubblewrap() != nil)) {
             throw CommandFailed(message: """
                 bubblewrap (bwrap) is not installed, and the workers never run jobs without a sandbox: install it \
                 (apt-get install bubblewrap; scripts/run does), or pass --insecure-no-sandbox to run jobs unisolated (unsafe)

@@ -40,6 +40,7 @@ struct WorkerCommand: AsyncParsableCommand {
         }
         let logger = Logger(label: "agentos.worker")
         let engine = try await sandbox.makeEngine(logger: logger)
+        defer { engine.close() }
         let agent = try WorkerAgent(configuration: configuration, engine: engine, logger: logger)
         let group = ServiceGroup(services: [agent], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()

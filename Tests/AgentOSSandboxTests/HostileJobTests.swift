@@ -217,6 +217,34 @@ import Glibc
     @Test func infiniteLoopAndCPUBurnEndAtTheirLimits() async throws {
         let loop = await engine.run("while True:\n    pass", timeout: 1)
         #expect(loop.status == .timedOut && loop.error == "timed_out: the job ran longer than 1s", "\(loop)")
+        // Four threads burn CPU time faster than the wall clock runs on two cores: the CPU
+        // limit (the wall limit plus a second, in CPU seconds) comes first, and says so. (On
+        // a machine too busy to give them two cores, the wall limit may come first.)
+        let burn = """
+            import hashlib, threading, time
+            def spin():
+                while True:
+                    hashlib.sha256(b"x" * 1000000).digest()
+            for _ in range(4):
+                threading.Thread(target=spin, daemon=True).start()
+            time.sleep(60)
+            """
+        let burned = await engine.run(burn, timeout: 4)
+        let reason = burned.error ?? ""
+        #expect(reason.hasPrefix("cpu_limit: the job used more than 5s of CPU time") || burned.status == .timedOut, "\(burned)")
+        #expect(!reason.hasPrefix("killed"), "\(reason)")
+        // Threads do not use up the memory limit on arenas.
+        let threads = await engine.run("""
+            import threading
+            def main():
+                event = threading.Event()
+                started = [threading.Thread(target=event.wait) for _ in range(60)]
+                for thread in started:
+                    thread.start()
+                event.set()
+                return len(started)
+            """)
+        #expect(threads.result == 60, "\(threads)")
         await expectHealthy()
     }
 

@@ -95,6 +95,14 @@ import Testing
         for line in ["requests>=2.31,<3", "numpy==1.26.*", "Pillow[extra1, extra2] ~= 10.0", "tomli; python_version < \"3.11\""] {
             #expect(throws: Never.self, "\(line)") { try PythonRequirements(parsing: line) }
         }
+        for line in ["six====", "six==", "six 1.0", "six>=1,", "six[", "-six", "six_"] {
+            #expect(throws: PythonRequirements.Invalid.self, "\(line)") { try PythonRequirements(parsing: line) }
+        }
+        // One environment for one set, however it is written.
+        let written = try PythonRequirements(parsing: "Six == 1.15.0\nrequests[socks,security] >=2.31, <3 ; python_version >= \"3.8\"")
+        let reordered = try PythonRequirements(parsing: "requests[Security,socks]<3,>=2.31;python_version >= \"3.8\"\nsix==1.15.0")
+        #expect(written == reordered)
+        #expect(written.lines == ["requests[security,socks]<3,>=2.31; python_version >= \"3.8\"", "six==1.15.0"])
     }
 
     @Test func environmentsAreEvictedBySizeAndAgeButNotWhileInUse() async throws {
