@@ -45,7 +45,8 @@ final class Cluster: @unchecked Sendable {
     // MARK: Processes
 
     @discardableResult
-    func start(_ name: String, _ arguments: [String], environment extra: [String: String] = [:]) throws -> TestProcess {
+    /// Starts `agentos arguments`, or, with `via`, `via[0] via[1...] agentos arguments`.
+    func start(_ name: String, _ arguments: [String], environment extra: [String: String] = [:], via: [String] = []) throws -> TestProcess {
         var environment = ProcessInfo.processInfo.environment
         environment["AGENTOS_BCRYPT_COST"] = "4"
         environment["AGENTOS_ADMIN_PASSWORD"] = adminPassword
@@ -53,7 +54,8 @@ final class Cluster: @unchecked Sendable {
         for (key, value) in extra { environment[key] = value }
         // A restarted process appends to its earlier log.
         let process = try TestProcess(
-            executable: Self.binary, arguments: arguments, environment: environment,
+            executable: via.first ?? Self.binary, arguments: via.dropFirst() + (via.isEmpty ? [] : [Self.binary]) + arguments,
+            environment: environment,
             logPath: directory.appendingPathComponent("\(name).log").path)
         lock.withLock { processes[name] = process }
         return process

@@ -103,19 +103,29 @@ import FoundationNetworking
     @Test func refusesToStartWithoutBubblewrapUnlessTold() async throws {
         let cluster = try Cluster()
         defer { cluster.shutdown() }
-        // A PATH without bwrap, and no /usr/bin/bwrap: point the lookup elsewhere.
-        let environment = ["AGENTOS_BWRAP": "/nonexistent/bwrap"]
-        try cluster.start("no-bwrap", ["sandbox", "--listen", "127.0.0.1:0", "--cache", cluster.sandboxCache], environment: environment)
-        let status = try await cluster.waitForExit("no-bwrap")
-        #expect(status == 1)
-        #expect(cluster.log("no-bwrap").contains("bubblewrap (bwrap) is not installed"), "\(cluster.log("no-bwrap"))")
-        try cluster.start("worker-no-bwrap", ["worker", "--token", "t", "--cache", cluster.sandboxCache], environment: environment)
-        #expect(try await cluster.waitForExit("worker-no-bwrap") == 1)
-        #expect(cluster.log("worker-no-bwrap").contains("--insecure-no-sandbox"))
+        // A machine without bubblewrap: in a mount namespace of its own (root only), /usr/bin/bwrap
+        // is /dev/null (not executable), and PATH has nothing else.
+        if geteuid() == 0 {
+            let hidden = ["/usr/bin/unshare", "--mount", "/bin/sh", "-c", "mount --bind /dev/null /usr/bin/bwrap && exec \"$0\" \"$@\""]
+            let environment = ["PATH": "/usr/bin:/bin"]
+            try cluster.start("no-bwrap", ["sandbox", "--listen", "127.0.0.1:0", "--cache", cluster.sandboxCache], environment: environment, via: hidden)
+            #expect(try await cluster.waitForExit("no-bwrap") == 1)
+            #expect(cluster.log("no-bwrap").contains("bubblewrap (bwrap) is not installed, and jobs never run without a sandbox"), "\(cluster.log("no-bwrap"))")
+            try cluster.start("worker-no-bwrap", ["worker", "--token", "t", "--cache", cluster.sandboxCache], environment: environment, via: hidden)
+            #expect(try await cluster.waitForExit("worker-no-bwrap") == 1)
+            #expect(cluster.log("worker-no-bwrap").contains("--insecure-no-sandbox"), "\(cluster.log("worker-no-bwrap"))")
+            try cluster.start("up-no-bwrap", ["up", "--data", cluster.directory.appendingPathComponent("up-data").path], environment: environment, via: hidden)
+            #expect(try await cluster.waitForExit("up-no-bwrap") == 1)
+            #expect(cluster.log("up-no-bwrap").contains("bubblewrap (bwrap) is not installed"), "\(cluster.log("up-no-bwrap"))")
+        }
+        // A wrong --bwrap is named as such.
+        try cluster.start("wrong-bwrap", ["sandbox", "--listen", "127.0.0.1:0", "--bwrap", "/nonexistent/bwrap"])
+        #expect(try await cluster.waitForExit("wrong-bwrap") == 1)
+        #expect(cluster.log("wrong-bwrap").contains("no bubblewrap at /nonexistent/bwrap"), "\(cluster.log("wrong-bwrap"))")
 
         let base = try await startService(
             cluster, name: "insecure", arguments: ["--listen", "127.0.0.1:0", "--token", "insecure-token-123456", "--insecure-no-sandbox"],
-            environment: environment)
+            environment: ["AGENTOS_BWRAP": "/nonexistent/bwrap"])
         #expect(cluster.log("insecure").contains("WITHOUT isolation"))
         let (_, health, _) = try await call(base, "GET", "/healthz")
         #expect(health["sandbox"] == "none")

@@ -305,7 +305,7 @@ import Glibc
                 libc = ctypes.CDLL(None, use_errno=True)
                 unshare = libc.unshare(0x10000000)  # CLONE_NEWUSER
                 child = subprocess.Popen(["sleep", "\(marker)"])
-                time.sleep(1.5)
+                time.sleep(4)
                 child.kill()
                 return {"uid": os.getuid(), "gid": os.getgid(), "groups": os.getgroups(),
                         "no_new_privs": status["NoNewPrivs"].strip(), "caps": status["CapEff"].strip(),
@@ -313,7 +313,7 @@ import Glibc
             """
         let running = Task { await engine.run(code) }
         var hostUID: String?
-        for _ in 0..<60 where hostUID == nil {
+        for _ in 0..<300 where hostUID == nil {
             try await Task.sleep(for: .milliseconds(50))
             if let line = hostProcesses(containing: "sleep \(marker)").first, let pid = line.split(separator: ":").first {
                 hostUID = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8))?
