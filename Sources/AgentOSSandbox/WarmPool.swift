@@ -80,6 +80,11 @@ final class WarmPool: @unchecked Sendable {
                 ready.append(sandbox)
                 condition.unlock()
             } catch {
+                condition.lock()
+                let stopping = stopped
+                condition.unlock()
+                // A start cut short by stop() (its directories removed) is no failure.
+                if stopping { continue }
                 failures += 1
                 if failures == 1 || failures % 20 == 0 {
                     logger.error("cannot start a warm sandbox; jobs start their own", metadata: ["error": "\(error)", "failures": "\(failures)"])
