@@ -38,6 +38,9 @@ struct SandboxLauncher: Sendable {
     /// The sandbox's `/etc/passwd` and `/etc/group`.
     let passwdFile: String
     let groupFile: String
+    /// The system part of every sandbox's bubblewrap command line (`/usr`, the `/bin`… links,
+    /// the `/etc` entries that exist), read from the host once.
+    let systemBinds: [String]
 
     var isSandboxed: Bool { configuration.isolation != .none }
 
@@ -56,6 +59,7 @@ struct SandboxLauncher: Sendable {
         passwdFile = runtime + "/passwd"
         groupFile = runtime + "/group"
         let fileManager = FileManager.default
+        systemBinds = Self.systemBinds()
         // Checked before anything is made: what exists above the state dir must let the
         // sandbox user through (what is made below is 0711).
         if configuration.isolation != .none, geteuid() == 0 {
@@ -157,15 +161,7 @@ struct SandboxLauncher: Sendable {
             bwrap, "--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
             "--disable-userns", "--die-with-parent", "--new-session", "--hostname", "sandbox",
             "--uid", "\(Self.insideUser)", "--gid", "\(Self.insideUser)",
-            "--ro-bind", "/usr", "/usr",
-        ]
-        arguments += Self.topLevelSystemLinks()
-        for entry in Self.etcEntries where FileManager.default.fileExists(atPath: "/etc/" + entry) {
-            arguments += ["--ro-bind", "/etc/" + entry, "/etc/" + entry]
-        }
-        for path in (try? FileManager.default.contentsOfDirectory(atPath: "/etc")) ?? [] where path.hasPrefix("python3") {
-            arguments += ["--ro-bind", "/etc/" + path, "/etc/" + path]
-        }
+        ] + systemBinds
         arguments += ["--ro-bind-fd", "7", "/etc/passwd", "--ro-bind-fd", "8", "/etc/group"]
         arguments += [
             "--proc", "/proc", "--dev", "/dev",
@@ -206,16 +202,22 @@ struct SandboxLauncher: Sendable {
         return environment
     }
 
-    /// `/bin`, `/lib`… as on the host: links into `/usr` on a merged-/usr system, else read-only binds.
-    static func topLevelSystemLinks() -> [String] {
-        var arguments: [String] = []
+    /// `/usr` read-only; `/bin`, `/lib`… as on the host (links into `/usr` on a merged-/usr
+    /// system, else read-only binds); the `/etc` entries a sandbox sees that exist here.
+    static func systemBinds() -> [String] {
+        let fileManager = FileManager.default
+        var arguments = ["--ro-bind", "/usr", "/usr"]
         for name in ["bin", "sbin", "lib", "lib32", "lib64", "libx32"] {
             let path = "/" + name
-            if let target = try? FileManager.default.destinationOfSymbolicLink(atPath: path) {
+            if let target = try? fileManager.destinationOfSymbolicLink(atPath: path) {
                 arguments += ["--symlink", target, path]
-            } else if FileManager.default.fileExists(atPath: path) {
+            } else if fileManager.fileExists(atPath: path) {
                 arguments += ["--ro-bind", path, path]
             }
+        }
+        let python = ((try? fileManager.contentsOfDirectory(atPath: "/etc")) ?? []).filter { $0.hasPrefix("python3") }.sorted()
+        for entry in etcEntries + python where fileManager.fileExists(atPath: "/etc/" + entry) {
+            arguments += ["--ro-bind", "/etc/" + entry, "/etc/" + entry]
         }
         return arguments
     }
