@@ -12,7 +12,7 @@ enum RunnerScript {
     static let readyLine = "ready\n"
 
     static let source = #"""
-import json, os, resource, signal, sys, traceback, types
+import json, os, resource, sys, traceback, types
 
 CONTROL_IN, CONTROL_OUT = 3, 4
 os.set_inheritable(CONTROL_IN, False)

@@ -128,7 +128,7 @@ public final class SandboxEngine: JobEngine, Sendable {
             // need it, so a cancelled job stops waiting but the build goes on and is cached.
             let pending = PendingLease()
             let venvs = self.venvs
-            Thread { pending.finish(Result { try venvs.lease(requirements, isCancelled: { false }) }) }.start()
+            Thread { pending.finish(Result { try venvs.lease(requirements) }) }.start()
             while true {
                 if let result = pending.wait(timeout: 0.1) {
                     do {

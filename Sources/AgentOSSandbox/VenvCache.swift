@@ -42,6 +42,9 @@ final class VenvCache: Sendable {
     private let settings: VenvSettings
     private let logger: Logger
     private let completedBuilds = Atomic<Int>(0)
+    /// The interpreter and what it links to (`python3.11`), read once: part of every key, so
+    /// a new interpreter version gets new environments.
+    private let interpreter: String
 
     /// Environments built by this process (a test can see a concurrent first use built once).
     var builds: Int { completedBuilds.load(ordering: .relaxed) }
@@ -50,6 +53,8 @@ final class VenvCache: Sendable {
         self.launcher = launcher
         self.settings = settings
         self.logger = logger
+        let python = launcher.configuration.python
+        interpreter = python + "\n" + ((try? FileManager.default.destinationOfSymbolicLink(atPath: python)) ?? python)
         root = launcher.configuration.stateDirectory + "/venvs"
         // The sandbox user passes through (bubblewrap binds an environment by its path).
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o711])
@@ -58,14 +63,14 @@ final class VenvCache: Sendable {
 
     /// The cache key of `requirements` for this engine's interpreter.
     func key(_ requirements: PythonRequirements) -> String {
-        let text = ([launcher.configuration.python, Self.resolvedInterpreter(launcher.configuration.python)] + requirements.lines)
-            .joined(separator: "\n")
+        let text = ([interpreter] + requirements.lines).joined(separator: "\n")
         return String(ContentHash.sha256Hex(Data(text.utf8)).prefix(32))
     }
 
     /// The environment for `requirements`, built first if needed. Blocking: call it from a
-    /// dedicated thread.
-    func lease(_ requirements: PythonRequirements, isCancelled: @escaping () -> Bool) throws -> VenvLease {
+    /// dedicated thread, which outlives the build. A build is not cancelled with the job that
+    /// asked (others may wait for it); it has its own time limit.
+    func lease(_ requirements: PythonRequirements) throws -> VenvLease {
         let key = key(requirements)
         let path = root + "/" + key
         let lockFD = open(root + "/" + key + ".lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
@@ -81,7 +86,7 @@ final class VenvCache: Sendable {
         // Build under the exclusive lock; whoever held it first may have built it meanwhile.
         try lock(lockFD, LOCK_EX)
         if !isReady(path) {
-            try build(requirements, at: path, isCancelled: isCancelled)
+            try build(requirements, at: path)
             evict(keeping: key)
         }
         try lock(lockFD, LOCK_SH)
@@ -107,7 +112,7 @@ final class VenvCache: Sendable {
 
     /// The build, in a sandbox with the network (or the find-links dirs only) and the
     /// environment's directory writable at `/venv`.
-    private func build(_ requirements: PythonRequirements, at path: String, isCancelled: @escaping () -> Bool) throws {
+    private func build(_ requirements: PythonRequirements, at path: String) throws {
         JobDirectory.removeTree(path)
         guard mkdir(path, 0o755) == 0 else { throw SandboxError.errno(errno, "creating \(path)") }
         if let owner = launcher.hostUser, chown(path, owner.uid, owner.gid) != 0 {
@@ -126,17 +131,17 @@ final class VenvCache: Sendable {
             let process = try launcher.start(
                 command: command, profile: SandboxProfile(venv: path, network: !settings.noIndex), writableVenv: true,
                 extraReadOnly: settings.findLinks)
-            run = process.run(settings: [], timeout: settings.buildTimeout, maxOutputBytes: 1 << 20, maxReportBytes: 0, isCancelled: isCancelled)
+            run = process.run(settings: [], timeout: settings.buildTimeout, maxOutputBytes: 1 << 20, maxReportBytes: 0, isCancelled: { false })
             process.directory.remove()
         } catch {
             JobDirectory.removeTree(path)
             throw error
         }
-        guard run.exitCode == 0, !run.timedOut, !run.cancelled else {
+        guard run.exitCode == 0, !run.timedOut else {
             JobDirectory.removeTree(path)
             let output = String(decoding: run.stdout + run.stderr, as: UTF8.self)
             let tail = output.split(whereSeparator: \.isNewline).suffix(15).joined(separator: "\n")
-            let why = run.timedOut ? "the build took longer than \(settings.buildTimeout)" : run.cancelled ? "cancelled" : "pip failed"
+            let why = run.timedOut ? "the build took longer than \(settings.buildTimeout)" : "pip failed"
             throw VenvBuildFailed(description: "\(why) installing \(requirements.lines.joined(separator: " "))\n\(tail)")
         }
         // Built by the sandbox user; used read-only. Handed back to the worker, so not even
@@ -202,12 +207,6 @@ final class VenvCache: Sendable {
             }
         }
         return total
-    }
-
-    /// What `python` links to (`python3.11`), so a new interpreter version gets new environments.
-    static func resolvedInterpreter(_ python: String) -> String {
-        let resolved = (try? FileManager.default.destinationOfSymbolicLink(atPath: python)) ?? python
-        return resolved
     }
 
     /// Creates the environment at argv[1] and installs the requirements after `--` with pip,

@@ -119,7 +119,7 @@ import Testing
         // Beta in use (a job holds it) is never evicted.
         let betaPath = venvs.root + "/" + venvs.key(try PythonRequirements(parsing: "aospkg-beta"))
         do {
-            let lease = try venvs.lease(try PythonRequirements(parsing: "aospkg-beta"), isCancelled: { false })
+            let lease = try venvs.lease(try PythonRequirements(parsing: "aospkg-beta"))
             venvs.evict()
             #expect(FileManager.default.fileExists(atPath: betaPath))
             withExtendedLifetime(lease) {}
