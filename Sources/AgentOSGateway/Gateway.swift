@@ -55,7 +55,7 @@ public func buildGatewayRouter(client: ServerClient, configuration: GatewayConfi
     router.get("/healthz") { _, _ -> Response in
         switch await client.call(.health, token: nil, timeout: .seconds(3)) {
         case .success(let response) where response.status == 200:
-            return Forwarder.json(status: .ok, ["status": "ok", "server": response.body])
+            return Forwarder.json(status: .ok, ["status": "ok", "server": response.json ?? .null])
         default:
             return Forwarder.json(status: .serviceUnavailable, ["status": "unavailable", "error": [
                 "code": "server_unreachable", "message": "the gateway cannot reach the server",
@@ -124,26 +124,21 @@ struct Forwarder: Sendable {
         for name in route.query {
             if let value = request.uri.queryParameters.get(name) { params[name] = value }
         }
-        var body: JSONValue?
-        var raw: Data?
+        // The body goes to the server as the bytes it is: the server parses JSON itself, once.
+        var body = Data()
         switch route.body {
         case .none:
             break
         case .json:
             var request = request
-            let buffer = try await request.collectBody(upTo: configuration.maxBodyBytes)
-            do {
-                body = try JSONValue.parse(Data(buffer: buffer))
-            } catch {
-                throw HTTPError(.badRequest, message: "the request body is not valid JSON")
-            }
+            body = Data(buffer: try await request.collectBody(upTo: configuration.maxBodyBytes))
         case .raw:
             var request = request
             if let length = request.headers[.contentLength].flatMap(Int.init), length > configuration.maxUploadBytes {
                 throw HTTPError(.contentTooLarge, message: "files may be at most \(configuration.maxUploadBytes >> 20) MiB")
             }
             do {
-                raw = Data(buffer: try await request.collectBody(upTo: configuration.maxUploadBytes))
+                body = Data(buffer: try await request.collectBody(upTo: configuration.maxUploadBytes))
             } catch let error as HTTPError where error.status == .contentTooLarge {
                 throw HTTPError(.contentTooLarge, message: "files may be at most \(configuration.maxUploadBytes >> 20) MiB")
             }
@@ -154,8 +149,8 @@ struct Forwarder: Sendable {
         }
         let client = context.remoteAddress?.ipAddress
         switch await self.client.call(
-            route.operation, token: Self.bearerToken(request), params: params, body: body, raw: raw,
-            contentType: raw == nil ? nil : request.headers[.contentType], client: client, timeout: timeout)
+            route.operation, token: Self.bearerToken(request), params: params, body: body,
+            contentType: route.body == .raw ? request.headers[.contentType] : nil, client: client, timeout: timeout)
         {
         case .success(let response):
             return Self.response(response)
@@ -173,20 +168,15 @@ struct Forwarder: Sendable {
         return parts[1].trimmingCharacters(in: .whitespaces)
     }
 
-    /// The server's answer as HTTP: JSON, raw bytes, or nothing for 204.
+    /// The server's answer as HTTP: its status, headers and body bytes, untouched.
     static func response(_ answer: APIResponse) -> Response {
         let status = HTTPResponse.Status(code: answer.status)
         var headers = HTTPFields()
-        for (name, value) in answer.headers ?? [:] {
+        for (name, value) in answer.headers {
             if let field = HTTPField.Name(name) { headers[field] = value }
         }
         if status.code == 204 { return Response(status: status, headers: headers) }
-        if let raw = answer.raw {
-            if headers[.contentType] == nil { headers[.contentType] = "application/octet-stream" }
-            return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(data: raw)))
-        }
-        headers[.contentType] = "application/json"
-        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(data: answer.body.encoded())))
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(data: answer.body)))
     }
 
     static func json(status: HTTPResponse.Status, _ body: JSONValue) -> Response {

@@ -43,7 +43,7 @@ public final class GatewayMetrics: Sendable {
         switch await client.call(.health, token: nil, timeout: .seconds(2)) {
         case .success(let answer) where answer.status == 200:
             serverUp.set(to: 1.0)
-            workers.set(to: answer.body["workers"]?.doubleValue ?? 0)
+            workers.set(to: answer.json?["workers"]?.doubleValue ?? 0)
         default:
             serverUp.set(to: 0.0)
         }

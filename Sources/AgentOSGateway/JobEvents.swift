@@ -24,7 +24,7 @@ enum JobEvents {
         }
         let headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache"]
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-            var job = answer.body
+            var job = answer.json ?? .null
             var lastStatus = ""
             let deadline = ContinuousClock.now + maxDuration
             while true {
@@ -36,7 +36,7 @@ enum JobEvents {
                     ]))
                     lastStatus = status
                 }
-                if ["succeeded", "failed", "timed_out", "cancelled"].contains(status) {
+                if JobStatus(rawValue: status)?.isFinal == true {
                     try await writer.write(event("output", [
                         "stdout": job["stdout"] ?? "", "stderr": job["stderr"] ?? "", "output_truncated": job["output_truncated"] ?? false,
                     ]))
@@ -52,11 +52,11 @@ enum JobEvents {
                 let next = await client.call(
                     .getJob, token: token, params: ["id": id, "wait": "2"], timeout: configuration.serverTimeout + .seconds(2))
                 guard case .success(let update) = next, update.status == 200 else {
-                    let message = if case .success(let update) = next { update.body["error"]?["message"]?.stringValue ?? "error" } else { "the server is unreachable" }
+                    let message = if case .success(let update) = next { update.json?["error"]?["message"]?.stringValue ?? "error" } else { "the server is unreachable" }
                     try await writer.write(event("error", ["message": .string(message)]))
                     break
                 }
-                job = update.body
+                job = update.json ?? .null
             }
             try await writer.finish(nil)
         })

@@ -1,5 +1,6 @@
 import AgentOSWire
 import Foundation
+import HeapModule
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -13,113 +14,162 @@ public enum ServerClientError: Error, Equatable, Sendable {
     case timedOut
 }
 
-/// The gateway's connection to the server's API socket: a DEALER owned by one thread,
-/// with responses matched to waiting requests by id.
-public final class ServerClient: Service, @unchecked Sendable {
-    private enum Event: Sendable {
-        case send(APIRequest)
-        case stop
+/// The gateway's connection to the server's API socket: a DEALER owned by the
+/// `agentos-gateway-client` socket loop, with responses matched to waiting requests by id.
+/// It is a `Service`: the loop starts in `run()`, and requests made while it is not running
+/// fail as `.unreachable`.
+public final class ServerClient: Service, Sendable {
+    private let loop: SocketLoop<ServerConnection>
+    private let waiters: Waiters
+    private let nextID = Atomic<UInt64>(0)
+
+    /// A client for the server at `endpoint`; once running it connects, and reconnects, by itself.
+    public init(endpoint: String, logger: Logger) throws {
+        let waiters = Waiters()
+        self.waiters = waiters
+        loop = try SocketLoop(
+            name: "agentos-gateway-client",
+            driver: try ServerConnection(endpoint: endpoint, waiters: waiters, logger: logger))
     }
 
-    private typealias Waiter = CheckedContinuation<Result<APIResponse, ServerClientError>, Never>
+    /// Sends a request and waits for the response, at most `timeout`.
+    public func call(
+        _ operation: APIOperation, token: String?, params: [String: String] = [:], body: Data = Data(),
+        contentType: String? = nil, client: String? = nil, timeout: Duration
+    ) async -> Result<APIResponse, ServerClientError> {
+        let id = String(nextID.add(1, ordering: .relaxed).newValue)
+        let request = APIRequest(
+            id: id, operation: operation, token: token, params: params, body: body, contentType: contentType, client: client)
+        let deadline = ContinuousClock.now + timeout
+        return await withCheckedContinuation { continuation in
+            guard waiters.add(id, continuation) else { return continuation.resume(returning: .failure(.unreachable)) }
+            loop.post(.send(request, deadline: deadline))
+        }
+    }
 
-    private let endpoint: String
+    /// Runs the connection until graceful shutdown; requests still waiting then fail as `.unreachable`.
+    public func run() async throws {
+        waiters.open()
+        try await loop.run()
+    }
+}
+
+/// Requests waiting for their response. Registration and closing share one lock, so no
+/// request can be added after the connection has failed everyone left.
+private final class Waiters: Sendable {
+    typealias Waiter = CheckedContinuation<Result<APIResponse, ServerClientError>, Never>
+
+    private struct State {
+        var open = false
+        var waiting: [String: Waiter] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    /// Accepts requests from now on (the loop is about to start).
+    func open() {
+        state.withLock { $0.open = true }
+    }
+
+    /// Registers a waiter, or returns false when the connection is not running.
+    func add(_ id: String, _ waiter: Waiter) -> Bool {
+        state.withLock { state in
+            guard state.open else { return false }
+            state.waiting[id] = waiter
+            return true
+        }
+    }
+
+    /// Resumes the waiter of `id`, if it still waits.
+    func complete(_ id: String, with result: Result<APIResponse, ServerClientError>) {
+        state.withLock { $0.waiting.removeValue(forKey: id) }?.resume(returning: result)
+    }
+
+    /// Refuses new requests and fails every waiting one.
+    func close() {
+        let left = state.withLock { state in
+            state.open = false
+            defer { state.waiting.removeAll() }
+            return Array(state.waiting.values)
+        }
+        left.forEach { $0.resume(returning: .failure(.unreachable)) }
+    }
+}
+
+/// The DEALER's owner-thread side: sends requests, matches responses, times requests out.
+private final class ServerConnection: SocketLoopDriver {
+    enum Event: Sendable {
+        case send(APIRequest, deadline: ContinuousClock.Instant)
+    }
+
+    private struct Deadline: Comparable {
+        let at: ContinuousClock.Instant
+        let id: String
+        static func < (lhs: Deadline, rhs: Deadline) -> Bool { lhs.at < rhs.at }
+    }
+
     private let socket: Socket
-    private let mailbox: Mailbox<Event>
-    private let waiters = Mutex<[String: Waiter]>([:])
-    private let nextID = Atomic<UInt64>(0)
-    private let thread: Mutex<OwnerThread?> = Mutex(nil)
+    private let waiters: Waiters
     private let logger: Logger
+    /// When each request sent gives up; answered ones simply find no waiter when they expire.
+    private var deadlines = Heap<Deadline>()
 
-    /// A client for the server at `endpoint`; it connects (and reconnects) in the background.
-    public init(endpoint: String, logger: Logger) throws {
-        let context = try Context()
-        socket = try context.makeSocket(.dealer)
+    init(endpoint: String, waiters: Waiters, logger: Logger) throws {
+        socket = try Context().makeSocket(.dealer)
         try socket.setLinger(0)
         // Queue nothing for a server that is not connected: fail fast with 503 instead.
         try socket.setImmediate(true)
         try socket.setMaxMessageSize(Int64(API.maxMessageBytes))
         try socket.setReconnectInterval(100, max: 1000)
         try socket.connect(endpoint)
-        mailbox = try Mailbox()
-        self.endpoint = endpoint
+        self.waiters = waiters
         self.logger = logger
-        let owner = OwnerThread(name: "agentos-gateway-client") { [self] in loop() }
-        thread.withLock { $0 = owner }
     }
 
-    /// Sends a request and waits for the response, at most `timeout`.
-    public func call(
-        _ operation: APIOperation, token: String?, params: [String: String] = [:], body: JSONValue? = nil,
-        raw: Data? = nil, contentType: String? = nil, client: String? = nil, timeout: Duration
-    ) async -> Result<APIResponse, ServerClientError> {
-        let id = String(nextID.add(1, ordering: .relaxed).newValue)
-        let request = APIRequest(
-            id: id, operation: operation, token: token, params: params, body: body, raw: raw, contentType: contentType,
-            client: client)
-        var timer: Task<Void, Never>?
-        defer { timer?.cancel() }
-        return await withCheckedContinuation { continuation in
-            waiters.withLock { $0[id] = continuation }
-            timer = Task { [self] in
-                try? await Task.sleep(for: timeout)
-                if !Task.isCancelled { complete(id, with: .failure(.timedOut)) }
-            }
-            mailbox.post(.send(request))
-        }
+    var sockets: [Socket] { [socket] }
+
+    var pollTimeoutMS: Int {
+        guard let next = deadlines.min else { return -1 }
+        let left = ContinuousClock.now.duration(to: next.at)
+        return max(0, Int(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000) + 1)
     }
 
-    /// Runs until graceful shutdown, then stops the socket thread.
-    public func run() async throws {
-        try? await gracefulShutdown()
-        shutdown()
-        await thread.withLock { $0 }?.join()
-    }
-
-    /// Stops the socket thread and fails every waiting request.
-    public func shutdown() {
-        mailbox.post(.stop)
-    }
-
-    private func complete(_ id: String, with result: Result<APIResponse, ServerClientError>) {
-        waiters.withLock { $0.removeValue(forKey: id) }?.resume(returning: result)
-    }
-
-    private func loop() {
-        var poller = Poller()
-        let socketIndex = poller.add(socket)
-        let mailboxIndex = poller.add(fd: mailbox.fileDescriptor)
-        defer {
-            socket.close()
-            let pending = waiters.withLock { waiters in
-                defer { waiters.removeAll() }
-                return Array(waiters.values)
-            }
-            pending.forEach { $0.resume(returning: .failure(.unreachable)) }
-        }
-        while true {
-            guard let ready = try? poller.poll(timeoutMs: -1) else { return }
-            if ready.contains(mailboxIndex) {
-                for event in mailbox.takeAll() {
-                    switch event {
-                    case .send(let request):
-                        let sent = (try? socket.send(request.frames, dontWait: true)) ?? false
-                        if !sent { complete(request.id, with: .failure(.unreachable)) }
-                    case .stop:
-                        return
-                    }
-                }
-            }
-            if ready.contains(socketIndex) {
-                while let frames = try? socket.receive(dontWait: true) {
-                    do {
-                        let response = try APIResponse(frames: frames[...])
-                        complete(response.id, with: .success(response))
-                    } catch {
-                        logger.warning("dropped malformed response from server", metadata: ["error": "\(error)"])
-                    }
-                }
+    func readable(_ index: Int) throws -> SocketLoopStep {
+        while let frames = try? socket.receive(dontWait: true) {
+            do {
+                let response = try APIResponse(frames: frames[...])
+                waiters.complete(response.id, with: .success(response))
+            } catch {
+                logger.warning("dropped malformed response from server", metadata: ["error": "\(error)"])
             }
         }
+        return .continue
+    }
+
+    func handle(_ event: Event) throws -> SocketLoopStep {
+        switch event {
+        case .send(let request, let deadline):
+            let sent = (try? socket.send(request.frames, dontWait: true)) ?? false
+            if sent {
+                deadlines.insert(Deadline(at: deadline, id: request.id))
+            } else {
+                waiters.complete(request.id, with: .failure(.unreachable))
+            }
+        }
+        return .continue
+    }
+
+    func afterPoll() throws -> SocketLoopStep {
+        let now = ContinuousClock.now
+        while let next = deadlines.min, next.at <= now {
+            deadlines.removeMin()
+            waiters.complete(next.id, with: .failure(.timedOut))
+        }
+        return .continue
+    }
+
+    func stopped() {
+        socket.close()
+        waiters.close()
     }
 }

@@ -35,7 +35,9 @@ public struct Server: Service {
             tickInterval: min(0.25, configuration.dispatch.heartbeatInterval / 2),
             authenticate: { hello in await WorkerAuthentication.check(hello, store: store, authenticator: authenticator) },
             logger: logger)
+        // Read before the loops start: after that only their owner threads touch the sockets.
         let busEndpoint = bus.boundEndpoint
+        let busLoop = try SocketLoop(name: "agentos-bus", driver: bus)
         let handler = APIHandler(
             store: store, tokens: tokens, fileTokens: fileTokens, passwords: Passwords(cost: configuration.bcryptCost),
             secrets: SecretBox(key: state.secretKey), blobs: try BlobStore(root: configuration.blobsPath), watch: watch,
@@ -43,23 +45,22 @@ public struct Server: Service {
             cluster: .init(
                 busEndpoints: [configuration.advertisedBusEndpoint ?? busEndpoint], curvePublicKey: nil,
                 heartbeatMS: Int(configuration.dispatch.heartbeatInterval * 1000)),
-            limits: configuration.apiLimits, busEvents: { bus.post($0) }, logger: logger)
+            limits: configuration.apiLimits, busEvents: { busLoop.post($0) }, logger: logger)
         let api = try APILoop(context: context, endpoint: configuration.apiEndpoint, handler: handler, logger: logger)
-
-        // Read before the owner threads start: after that only they touch their sockets.
         let apiEndpoint = api.boundEndpoint
-        let busThread = OwnerThread(name: "agentos-bus") { bus.run() }
-        let apiThread = OwnerThread(name: "agentos-api") { api.run() }
+        let apiLoop = try SocketLoop(name: "agentos-api", driver: api)
         logger.notice("server ready", metadata: [
             "bus": "\(busEndpoint)", "api": "\(apiEndpoint)", "data": "\(configuration.dataDirectory)",
         ])
 
-        try? await gracefulShutdown()
-        logger.notice("server stopping")
-        api.stop()
-        bus.post(.stop)
-        await apiThread.join()
-        await busThread.join()
+        // Shut down in reverse order: the API drains first, then the bus stops. Either loop
+        // ending on its own ends the group, and the process with it.
+        let loops = ServiceGroup(configuration: .init(services: [.init(service: busLoop), .init(service: apiLoop)], logger: logger))
+        try await withGracefulShutdownHandler {
+            try await loops.run()
+        } onGracefulShutdown: {
+            logger.notice("server stopping")
+        }
     }
 }
 

@@ -1,13 +1,15 @@
 import Foundation
 
-/// The gateway ↔ server API socket: one request frame in, one response frame out.
+/// The gateway ↔ server API socket: `[tag, header, body]` in both directions. The header is a
+/// small JSON object; the body travels as the bytes it is (a request's JSON or upload, a
+/// response's JSON or download), so neither side re-encodes what it only passes on.
 public enum API {
     /// First frame of every API message.
-    public static let protocolTag = "AOS-API/1"
+    public static let protocolTag = "AOS-API/2"
 }
 
 /// A request a gateway forwards to the server.
-public struct APIRequest: Codable, Sendable {
+public struct APIRequest: Sendable {
     /// Correlates the response; unique per gateway connection.
     public var id: String
     /// What to do.
@@ -16,92 +18,114 @@ public struct APIRequest: Codable, Sendable {
     public var token: String?
     /// Path and query parameters.
     public var params: [String: String]
-    /// The JSON body, if any.
-    public var body: JSONValue?
-    /// A raw body (file upload), base64 on the wire.
-    public var raw: Data?
-    /// The raw body's content type.
+    /// The body as the client sent it: JSON for a JSON route, the bytes of an upload; empty when none.
+    public var body: Data
+    /// The body's content type (uploads).
     public var contentType: String?
     /// The client's address as the gateway saw it (rate limits, audit).
     public var client: String?
 
     /// A complete request.
     public init(
-        id: String, operation: APIOperation, token: String?, params: [String: String] = [:], body: JSONValue? = nil,
-        raw: Data? = nil, contentType: String? = nil, client: String? = nil
+        id: String, operation: APIOperation, token: String?, params: [String: String] = [:], body: Data = Data(),
+        contentType: String? = nil, client: String? = nil
     ) {
         self.id = id
         self.operation = operation
         self.token = token
         self.params = params
         self.body = body
-        self.raw = raw
         self.contentType = contentType
         self.client = client
     }
 
-    enum CodingKeys: String, CodingKey {
-        case id, token, params, body, raw, client
-        case operation = "op"
-        case contentType = "content_type"
+    private struct Header: Codable {
+        var id: String
+        var operation: APIOperation
+        var token: String?
+        var params: [String: String]
+        var contentType: String?
+        var client: String?
+
+        enum CodingKeys: String, CodingKey {
+            case id, token, params, client
+            case operation = "op"
+            case contentType = "content_type"
+        }
+    }
+
+    /// Encodes for the wire: `[tag, header, body]`.
+    public var frames: [[UInt8]] {
+        let header = Header(id: id, operation: operation, token: token, params: params, contentType: contentType, client: client)
+        return [Array(API.protocolTag.utf8), Array((try? API.encoder.encode(header)) ?? Data()), Array(body)]
+    }
+
+    /// Decodes `[tag, header, body]`.
+    public init(frames: ArraySlice<[UInt8]>) throws {
+        let (header, body) = try API.split(Header.self, frames: frames)
+        self.init(
+            id: header.id, operation: header.operation, token: header.token, params: header.params, body: body,
+            contentType: header.contentType, client: header.client)
     }
 }
 
-/// The server's answer: an HTTP status and a JSON body the gateway returns as is.
-public struct APIResponse: Codable, Sendable {
+/// The server's answer: an HTTP status, headers and a body the gateway returns as they are.
+public struct APIResponse: Sendable {
     /// Echo of the request id.
     public var id: String
     /// HTTP status code.
     public var status: Int
-    /// Response body.
-    public var body: JSONValue
-    /// Raw bytes returned instead of `body` (file download).
-    public var raw: Data?
-    /// Extra response headers (`Retry-After`, `Content-Type` of raw bytes, …).
-    public var headers: [String: String]?
+    /// HTTP headers for the client: `Content-Type` always (but for 204), `Retry-After`, a download's `ETag`, …
+    public var headers: [String: String]
+    /// The body: JSON, or a download's bytes; empty for 204.
+    public var body: Data
 
     /// A complete response.
-    public init(id: String, status: Int, body: JSONValue, raw: Data? = nil, headers: [String: String]? = nil) {
+    public init(id: String, status: Int, headers: [String: String] = [:], body: Data = Data()) {
         self.id = id
         self.status = status
-        self.body = body
-        self.raw = raw
         self.headers = headers
+        self.body = body
+    }
+
+    /// A JSON response (`Content-Type: application/json`, plus `headers`).
+    public static func json(id: String, status: Int, _ body: JSONValue, headers: [String: String] = [:]) -> APIResponse {
+        var all = headers
+        all["Content-Type"] = "application/json"
+        return APIResponse(id: id, status: status, headers: all, body: body.encoded())
     }
 
     /// The contract's error shape: `{"error": {"code", "message"}}`.
     public static func error(id: String, status: Int, code: String, message: String) -> APIResponse {
-        APIResponse(id: id, status: status, body: ["error": ["code": .string(code), "message": .string(message)]])
+        .json(id: id, status: status, ["error": ["code": .string(code), "message": .string(message)]])
     }
-}
 
-extension APIRequest {
-    /// Encodes for the wire: `[tag, json]`.
+    /// The body parsed as JSON, or nil when it is not JSON.
+    public var json: JSONValue? { try? JSONValue.parse(body) }
+
+    private struct Header: Codable {
+        var id: String
+        var status: Int
+        var headers: [String: String]
+    }
+
+    /// Encodes for the wire: `[tag, header, body]`.
     public var frames: [[UInt8]] {
-        [Array(API.protocolTag.utf8), Array((try? API.encoder.encode(self)) ?? Data())]
+        let header = Header(id: id, status: status, headers: headers)
+        return [Array(API.protocolTag.utf8), Array((try? API.encoder.encode(header)) ?? Data()), Array(body)]
     }
 
-    /// Decodes `[tag, json]`.
+    /// Decodes `[tag, header, body]`.
     public init(frames: ArraySlice<[UInt8]>) throws {
-        try self = API.decode(APIRequest.self, frames: frames)
-    }
-}
-
-extension APIResponse {
-    /// Encodes for the wire: `[tag, json]`.
-    public var frames: [[UInt8]] {
-        [Array(API.protocolTag.utf8), Array((try? API.encoder.encode(self)) ?? Data())]
-    }
-
-    /// Decodes `[tag, json]`.
-    public init(frames: ArraySlice<[UInt8]>) throws {
-        try self = API.decode(APIResponse.self, frames: frames)
+        let (header, body) = try API.split(Header.self, frames: frames)
+        self.init(id: header.id, status: header.status, headers: header.headers, body: body)
     }
 }
 
 extension API {
     /// Largest API message either side accepts: a response carries a whole job (inputs,
-    /// result and both output streams, up to 4 MiB each) with room for JSON escaping.
+    /// result and both output streams, up to 4 MiB each) with room for JSON escaping, and an
+    /// upload or download a whole file.
     public static let maxMessageBytes = 64 << 20
 
     static let encoder: JSONEncoder = {
@@ -110,10 +134,11 @@ extension API {
         return encoder
     }()
 
-    static func decode<T: Decodable>(_ type: T.Type, frames: ArraySlice<[UInt8]>) throws -> T {
-        guard frames.count == 2, frames[frames.startIndex].elementsEqual(protocolTag.utf8) else {
-            throw BusDecodingError(description: "expected [\(protocolTag), json]")
+    static func split<Header: Decodable>(_ type: Header.Type, frames: ArraySlice<[UInt8]>) throws -> (Header, Data) {
+        guard frames.count == 3, frames[frames.startIndex].elementsEqual(protocolTag.utf8) else {
+            throw BusDecodingError(description: "expected [\(protocolTag), header, body]")
         }
-        return try JSONDecoder().decode(T.self, from: Data(frames[frames.startIndex + 1]))
+        let header = try JSONDecoder().decode(Header.self, from: Data(frames[frames.startIndex + 1]))
+        return (header, Data(frames[frames.startIndex + 2]))
     }
 }

@@ -173,3 +173,13 @@ public enum APIRoutes {
         APIRoute("GET", "/audit", .audit, query: ["action", "limit", "cursor"], tag: "audit", "The audit log, newest first (admin)"),
     ]
 }
+
+extension APIRoutes {
+    private static let bodies: [APIOperation: APIRoute.Body] = Dictionary(
+        all.map { ($0.operation, $0.body) }, uniquingKeysWith: { first, _ in first })
+
+    /// What the route of `operation` reads from the request body (`.none` for operations without a route).
+    public static func bodyKind(of operation: APIOperation) -> APIRoute.Body {
+        bodies[operation] ?? .none
+    }
+}

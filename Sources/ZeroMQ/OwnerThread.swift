@@ -1,7 +1,8 @@
+import CZeroMQ
 import Foundation
 import Synchronization
 
-/// A dedicated thread that owns sockets and runs their poll loop, never a Swift
+/// A dedicated thread, named (as far as Linux's 15 bytes allow), that owns sockets and runs their poll loop, never a Swift
 /// concurrency thread; async code can await its end.
 public final class OwnerThread: Sendable {
     private let completion = Completion()
@@ -10,6 +11,8 @@ public final class OwnerThread: Sendable {
     public init(name: String, _ body: @escaping @Sendable () -> Void) {
         let completion = self.completion
         let thread = Thread {
+            // Linux gives a new thread its creator's name; set ours where tools (top -H, gdb) read it.
+            agentos_set_thread_name(name)
             body()
             completion.finish()
         }

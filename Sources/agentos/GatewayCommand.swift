@@ -24,8 +24,9 @@ struct GatewayCommand: AsyncParsableCommand {
         let logger = Logger(label: "agentos.gateway")
         let client = try ServerClient(endpoint: configuration.serverEndpoint, logger: logger)
         let app = buildGateway(client: client, configuration: configuration, logger: logger)
+        // Stopped in reverse order: the HTTP side finishes its requests before the connection closes.
         let group = ServiceGroup(
-            configuration: .init(services: [.init(service: app), .init(service: client)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            configuration: .init(services: [.init(service: client), .init(service: app)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()
         } catch {

@@ -65,7 +65,7 @@ import ZeroMQ
         try api.setLinger(0)
         try api.setReceiveTimeout(3000)
         try api.connect(cluster.apiEndpoint)
-        try api.send([Array("AOS-API/1".utf8), Array("{\"id\": 1".utf8)])
+        try api.send([Array(API.protocolTag.utf8), Array("{\"id\": 1".utf8), []])
         let reply = try #require(try api.receive())
         #expect(try APIResponse(frames: reply[...]).status == 400)
 

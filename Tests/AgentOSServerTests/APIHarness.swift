@@ -50,10 +50,10 @@ final class APIHarness: Sendable {
     func call(
         _ operation: APIOperation, token: String?, params: [String: String] = [:], body: JSONValue? = nil,
         raw: Data? = nil, client: String? = "127.0.0.1"
-    ) async -> APIResponse {
-        await handler.handle(APIRequest(
-            id: "t", operation: operation, token: token, params: params, body: body, raw: raw,
-            contentType: raw == nil ? nil : "text/plain", client: client))
+    ) async -> HarnessReply {
+        HarnessReply(await handler.handle(APIRequest(
+            id: "t", operation: operation, token: token, params: params, body: raw ?? body?.encoded() ?? Data(),
+            contentType: raw == nil ? nil : "text/plain", client: client)))
     }
 
     /// The revocations posted to the bus so far.
@@ -64,7 +64,21 @@ final class APIHarness: Sendable {
     }
 }
 
-extension APIResponse {
+/// A handler's response as the tests read it: the status, headers, and the body both parsed
+/// (`body`, `.null` when it is not JSON) and as bytes (`raw`).
+struct HarnessReply: Sendable {
+    let status: Int
+    let headers: [String: String]?
+    let body: JSONValue
+    let raw: Data
+
+    init(_ response: APIResponse) {
+        status = response.status
+        headers = response.headers
+        raw = response.body
+        body = response.json ?? .null
+    }
+
     var errorCode: String? { body["error"]?["code"]?.stringValue }
 }
 

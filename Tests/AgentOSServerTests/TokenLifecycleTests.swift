@@ -8,7 +8,7 @@ import Testing
 /// Login, refresh rotation and reuse detection, logout, personal tokens, disabled users,
 /// rate limits, and the revocations that reach connected workers.
 @Suite struct TokenLifecycleTests {
-    func login(_ harness: APIHarness, _ email: String, _ password: String = "password-1", client: String = "10.0.0.1") async -> APIResponse {
+    func login(_ harness: APIHarness, _ email: String, _ password: String = "password-1", client: String = "10.0.0.1") async -> HarnessReply {
         await harness.call(.login, token: nil, body: ["email": .string(email), "password": .string(password)], client: client)
     }
 

@@ -36,7 +36,10 @@ private final class RecordingDriver: SocketLoopDriver {
 
     private func record(_ text: String) {
         seen.withLock { $0.append(text) }
-        threadNames.withLock { _ = $0.insert(Thread.current.name ?? "") }
+        // The kernel's name of this thread, as top -H shows it.
+        let threadName = (try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8))?
+            .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        threadNames.withLock { _ = $0.insert(threadName) }
     }
 
     func started(_ loop: SocketLoopHandle<Event>) throws -> SocketLoopStep {

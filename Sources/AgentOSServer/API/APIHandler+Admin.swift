@@ -11,7 +11,7 @@ extension APIHandler {
         return .ok(["users": .array(try store.users().map(Representation.user))])
     }
 
-    func createUser(_ request: APIRequest, caller: Caller) async throws -> Reply {
+    func createUser(_ request: APICall, caller: Caller) async throws -> Reply {
         try requireAdmin(caller)
         let reader = try BodyReader(request.body)
         let email = try reader.email("email") ?? ""
@@ -30,7 +30,7 @@ extension APIHandler {
         return password
     }
 
-    func updateUser(_ request: APIRequest, caller: Caller) async throws -> Reply {
+    func updateUser(_ request: APICall, caller: Caller) async throws -> Reply {
         try requireAdmin(caller)
         let reader = try BodyReader(request.body)
         let role = try reader.choice("role", SystemRole.self)
@@ -62,7 +62,7 @@ extension APIHandler {
 
     // MARK: Personal access tokens
 
-    func createToken(_ request: APIRequest, caller: Caller) throws -> Reply {
+    func createToken(_ request: APICall, caller: Caller) throws -> Reply {
         let reader = try BodyReader(request.body)
         let name = try reader.string("name", maxLength: 100, required: true) ?? ""
         let expiresIn = try reader.int("expires_in", in: 60...(10 * 365 * 86_400))
@@ -82,7 +82,7 @@ extension APIHandler {
         .ok(["tokens": .array(try store.personalTokens(userID: caller.user.id).map(Representation.personalToken))])
     }
 
-    func deleteToken(_ request: APIRequest, caller: Caller) throws -> Reply {
+    func deleteToken(_ request: APICall, caller: Caller) throws -> Reply {
         // Your own tokens; an admin may revoke anyone's. Others' tokens do not exist for you.
         guard let id = request.params["token"], let token = try store.personalToken(id: id),
             token.userID == caller.user.id || caller.isAdmin
@@ -101,7 +101,7 @@ extension APIHandler {
         return .ok(["worker_tokens": .array(try store.workerTokens().map(Representation.workerToken))])
     }
 
-    func createWorkerToken(_ request: APIRequest, caller: Caller) throws -> Reply {
+    func createWorkerToken(_ request: APICall, caller: Caller) throws -> Reply {
         try requireAdmin(caller)
         let reader = try BodyReader(request.body)
         let name = try reader.string("name", maxLength: 100, required: true) ?? ""
@@ -115,7 +115,7 @@ extension APIHandler {
         return .created(.object(body))
     }
 
-    func deleteWorkerToken(_ request: APIRequest, caller: Caller) throws -> Reply {
+    func deleteWorkerToken(_ request: APICall, caller: Caller) throws -> Reply {
         try requireAdmin(caller)
         guard let id = request.params["token"], try store.workerToken(id: id) != nil else { throw APIError.notFound("worker token") }
         if try store.revokeWorkerToken(id: id) {
@@ -143,7 +143,7 @@ extension APIHandler {
 
     // MARK: Audit
 
-    func listAudit(_ request: APIRequest, caller: Caller) throws -> Reply {
+    func listAudit(_ request: APICall, caller: Caller) throws -> Reply {
         try requireAdmin(caller)
         let limit = try pageLimit(request.params["limit"], fallback: 100, maximum: 1000)
         var before: Int64?

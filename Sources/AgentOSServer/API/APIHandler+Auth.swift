@@ -7,7 +7,7 @@ extension APIHandler {
     /// Refresh tokens start with this.
     static let refreshTokenPrefix = "aos_rt_"
 
-    func login(_ request: APIRequest) async throws -> Reply {
+    func login(_ request: APICall) async throws -> Reply {
         let reader = try BodyReader(request.body)
         let email = try reader.string("email", maxLength: 320, required: true) ?? ""
         let password = try reader.string("password", maxLength: 1024, required: true) ?? ""
@@ -46,7 +46,7 @@ extension APIHandler {
         ]
     }
 
-    func refresh(_ request: APIRequest) async throws -> Reply {
+    func refresh(_ request: APICall) async throws -> Reply {
         let reader = try BodyReader(request.body)
         let presented = try reader.string("refresh_token", maxLength: 512, required: true) ?? ""
         let replacement = SecretToken.generate(prefix: Self.refreshTokenPrefix)

@@ -4,12 +4,12 @@ import AgentOSWire
 import Foundation
 
 extension APIHandler {
-    func uploadFile(_ request: APIRequest, caller: Caller) throws -> Reply {
+    func uploadFile(_ request: APICall, caller: Caller) throws -> Reply {
         let access = try projectAccess(request.params["project"], caller: caller)
         try access.require(.writeFile)
         guard let name = request.params["name"], !name.isEmpty else { throw APIError.invalid("the name query parameter is required") }
         guard name.isSafeFileName else { throw APIError.invalid("name must be a plain file name: no '/', not '.' or '..'") }
-        let data = request.raw ?? Data()
+        let data = request.raw
         guard data.count <= limits.maxFileBytes else {
             throw APIError(413, "file_too_large", "files may be at most \(limits.maxFileBytes >> 20) MiB")
         }
@@ -24,7 +24,7 @@ extension APIHandler {
         return .created(Representation.file(file, project: access.project))
     }
 
-    func listFiles(_ request: APIRequest, caller: Caller) throws -> Reply {
+    func listFiles(_ request: APICall, caller: Caller) throws -> Reply {
         let access = try projectAccess(request.params["project"], caller: caller)
         try access.require(.read)
         let limit = try pageLimit(request.params["limit"], fallback: 100, maximum: 1000)
@@ -45,18 +45,18 @@ extension APIHandler {
         try visible("file", id, caller: caller, fetch: store.file(id:), projectID: \.projectID)
     }
 
-    func getFile(_ request: APIRequest, caller: Caller) throws -> Reply {
+    func getFile(_ request: APICall, caller: Caller) throws -> Reply {
         let (file, access) = try visibleFile(request.params["file"], caller: caller)
         return .ok(Representation.file(file, project: access.project))
     }
 
-    func downloadFile(_ request: APIRequest, caller: Caller) throws -> Reply {
+    func downloadFile(_ request: APICall, caller: Caller) throws -> Reply {
         let (file, _) = try visibleFile(request.params["file"], caller: caller)
         return try content(of: file)
     }
 
     /// A worker fetching a file of the job it runs: only files given to that job.
-    func downloadFile(_ request: APIRequest, grant: JobFileTokens.Grant) throws -> Reply {
+    func downloadFile(_ request: APICall, grant: JobFileTokens.Grant) throws -> Reply {
         guard let id = request.params["file"], try store.jobFiles(jobID: grant.jobID).contains(where: { $0.fileID == id }),
             let file = try store.file(id: id)
         else { throw APIError.notFound("file") }
@@ -81,7 +81,7 @@ extension APIHandler {
         return "attachment; filename=\"\(ascii)\"; filename*=UTF-8''\(encoded)"
     }
 
-    func deleteFile(_ request: APIRequest, caller: Caller) throws -> Reply {
+    func deleteFile(_ request: APICall, caller: Caller) throws -> Reply {
         let (file, access) = try visibleFile(request.params["file"], caller: caller)
         try access.require(.writeFile)
         try blobs.exclusive {

@@ -6,7 +6,7 @@ extension APIHandler {
     /// Largest encoded page of a job listing; items past it go to the next page.
     static let maxListBytes = 8 << 20
 
-    func submitJob(_ request: APIRequest, caller: Caller) async throws -> Reply {
+    func submitJob(_ request: APICall, caller: Caller) async throws -> Reply {
         let access = try projectAccess(request.params["project"], caller: caller)
         try access.require(.submitJob)
         let wait = try waitSeconds(request.params["wait"])
@@ -105,7 +105,7 @@ extension APIHandler {
     }
 
     /// The job; with `?wait=SECONDS`, once it has ended or the wait is over (a long poll).
-    func getJob(_ request: APIRequest, caller: Caller) async throws -> Reply {
+    func getJob(_ request: APICall, caller: Caller) async throws -> Reply {
         let wait = try waitSeconds(request.params["wait"])
         var (job, access) = try visibleJob(request.params["id"], caller: caller)
         if let wait, !job.status.isFinal {
@@ -132,7 +132,7 @@ extension APIHandler {
         return try store.job(id: ticket.jobID)
     }
 
-    func cancelJob(_ request: APIRequest, caller: Caller) throws -> Reply {
+    func cancelJob(_ request: APICall, caller: Caller) throws -> Reply {
         let (job, access) = try visibleJob(request.params["id"], caller: caller)
         guard access.allows(.cancelAnyJob) || (access.allows(.cancelOwnJob) && job.submittedBy == caller.user.id) else {
             throw APIError.forbidden("cancelling this job needs the editor role, or the runner role and being its submitter")
@@ -149,7 +149,7 @@ extension APIHandler {
         return .ok(try jobBody(cancelled, project: access.project))
     }
 
-    func listJobs(_ request: APIRequest, caller: Caller) throws -> Reply {
+    func listJobs(_ request: APICall, caller: Caller) throws -> Reply {
         let access = try projectAccess(request.params["project"], caller: caller)
         try access.require(.read)
         var status: JobStatus?
@@ -195,7 +195,7 @@ extension APIHandler {
 
     static let maxRunsPerPost = 500
 
-    func createRuns(_ request: APIRequest, caller: Caller) throws -> Reply {
+    func createRuns(_ request: APICall, caller: Caller) throws -> Reply {
         let access = try projectAccess(request.params["project"], caller: caller)
         try access.require(.writeRunRecord)
         let records: [JSONValue]

@@ -28,13 +28,13 @@ extension APIHandler {
         return provider
     }
 
-    func listProviders(_ request: APIRequest, caller: Caller) throws -> Reply {
+    func listProviders(_ request: APICall, caller: Caller) throws -> Reply {
         let access = try projectAccess(request.params["project"], caller: caller)
         try access.require(.read)
         return .ok(["providers": .array(try store.providers(projectID: access.project.id).map { Representation.provider($0, project: access.project) })])
     }
 
-    func createProvider(_ request: APIRequest, caller: Caller) throws -> Reply {
+    func createProvider(_ request: APICall, caller: Caller) throws -> Reply {
         let access = try projectAccess(request.params["project"], caller: caller)
         try access.require(.writeProvider)
         let reader = try BodyReader(request.body)
@@ -52,13 +52,13 @@ extension APIHandler {
         return .created(Representation.provider(provider, project: access.project))
     }
 
-    func getProvider(_ request: APIRequest, caller: Caller) throws -> Reply {
+    func getProvider(_ request: APICall, caller: Caller) throws -> Reply {
         let access = try projectAccess(request.params["project"], caller: caller)
         try access.require(.read)
         return .ok(Representation.provider(try provider(request.params["provider"], in: access), project: access.project))
     }
 
-    func updateProvider(_ request: APIRequest, caller: Caller) throws -> Reply {
+    func updateProvider(_ request: APICall, caller: Caller) throws -> Reply {
         let access = try projectAccess(request.params["project"], caller: caller)
         try access.require(.writeProvider)
         var provider = try provider(request.params["provider"], in: access)
@@ -77,7 +77,7 @@ extension APIHandler {
         return .ok(Representation.provider(provider, project: access.project))
     }
 
-    func revealProvider(_ request: APIRequest, caller: Caller) throws -> Reply {
+    func revealProvider(_ request: APICall, caller: Caller) throws -> Reply {
         let access = try projectAccess(request.params["project"], caller: caller)
         try access.require(.revealSecret)
         let provider = try provider(request.params["provider"], in: access)
@@ -119,13 +119,13 @@ extension APIHandler {
         return agent
     }
 
-    func listAgents(_ request: APIRequest, caller: Caller) throws -> Reply {
+    func listAgents(_ request: APICall, caller: Caller) throws -> Reply {
         let access = try projectAccess(request.params["project"], caller: caller)
         try access.require(.read)
         return .ok(["agents": .array(try store.agents(projectID: access.project.id).map { Representation.agent($0, project: access.project) })])
     }
 
-    func createAgent(_ request: APIRequest, caller: Caller) throws -> Reply {
+    func createAgent(_ request: APICall, caller: Caller) throws -> Reply {
         let access = try projectAccess(request.params["project"], caller: caller)
         try access.require(.writeAgent)
         let reader = try BodyReader(request.body)
@@ -136,13 +136,13 @@ extension APIHandler {
         return .created(Representation.agent(agent, project: access.project))
     }
 
-    func getAgent(_ request: APIRequest, caller: Caller) throws -> Reply {
+    func getAgent(_ request: APICall, caller: Caller) throws -> Reply {
         let access = try projectAccess(request.params["project"], caller: caller)
         try access.require(.read)
         return .ok(Representation.agent(try agent(request.params["agent"], in: access), project: access.project))
     }
 
-    func updateAgent(_ request: APIRequest, caller: Caller) throws -> Reply {
+    func updateAgent(_ request: APICall, caller: Caller) throws -> Reply {
         let access = try projectAccess(request.params["project"], caller: caller)
         try access.require(.writeAgent)
         let current = try agent(request.params["agent"], in: access)
@@ -155,7 +155,7 @@ extension APIHandler {
         return .ok(Representation.agent(updated, project: access.project))
     }
 
-    func listAgentVersions(_ request: APIRequest, caller: Caller) throws -> Reply {
+    func listAgentVersions(_ request: APICall, caller: Caller) throws -> Reply {
         let access = try projectAccess(request.params["project"], caller: caller)
         try access.require(.read)
         let agent = try agent(request.params["agent"], in: access)

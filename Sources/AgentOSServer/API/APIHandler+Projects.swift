@@ -12,7 +12,7 @@ extension APIHandler {
         })])
     }
 
-    func createTeam(_ request: APIRequest, caller: Caller) throws -> Reply {
+    func createTeam(_ request: APICall, caller: Caller) throws -> Reply {
         let reader = try BodyReader(request.body)
         let name = try reader.name("name") ?? ""
         let team = try store.createTeam(name: name, owner: caller.user.id)
@@ -28,7 +28,7 @@ extension APIHandler {
         return (team, role)
     }
 
-    func getTeam(_ request: APIRequest, caller: Caller) throws -> Reply {
+    func getTeam(_ request: APICall, caller: Caller) throws -> Reply {
         let (team, role) = try visibleTeam(request.params["team"], caller: caller)
         return .ok(Representation.team(team, role: role, members: try store.teamMembers(teamID: team.id)))
     }
@@ -37,7 +37,7 @@ extension APIHandler {
         guard caller.isAdmin || role == .owner else { throw APIError.forbidden("managing team \(team.name) needs its owner role") }
     }
 
-    func addTeamMember(_ request: APIRequest, caller: Caller) throws -> Reply {
+    func addTeamMember(_ request: APICall, caller: Caller) throws -> Reply {
         let (team, role) = try visibleTeam(request.params["team"], caller: caller)
         try requireTeamOwner(team, role: role, caller: caller)
         let reader = try BodyReader(request.body)
@@ -52,7 +52,7 @@ extension APIHandler {
         return .ok(Representation.team(team, role: role, members: try store.teamMembers(teamID: team.id)))
     }
 
-    func removeTeamMember(_ request: APIRequest, caller: Caller) throws -> Reply {
+    func removeTeamMember(_ request: APICall, caller: Caller) throws -> Reply {
         let (team, role) = try visibleTeam(request.params["team"], caller: caller)
         try requireTeamOwner(team, role: role, caller: caller)
         guard let userID = request.params["user"], try store.removeTeamMember(teamID: team.id, userID: userID) else {
@@ -71,7 +71,7 @@ extension APIHandler {
         })])
     }
 
-    func createProject(_ request: APIRequest, caller: Caller) throws -> Reply {
+    func createProject(_ request: APICall, caller: Caller) throws -> Reply {
         let reader = try BodyReader(request.body)
         let name = try reader.name("name") ?? ""
         var teamID: String?
@@ -90,7 +90,7 @@ extension APIHandler {
         return .created(Representation.project(project, role: .owner, members: try store.members(projectID: project.id)))
     }
 
-    func getProject(_ request: APIRequest, caller: Caller) throws -> Reply {
+    func getProject(_ request: APICall, caller: Caller) throws -> Reply {
         let access = try projectAccess(request.params["project"], caller: caller)
         return .ok(Representation.project(access.project, role: access.role, members: try store.members(projectID: access.project.id)))
     }
@@ -99,7 +99,7 @@ extension APIHandler {
 
     /// `PATCH /projects/{p} {allow_network}`: whether jobs that ask for the network get it.
     /// An admin's decision: the network reaches past the sandbox.
-    func updateProject(_ request: APIRequest, caller: Caller) throws -> Reply {
+    func updateProject(_ request: APICall, caller: Caller) throws -> Reply {
         let access = try projectAccess(request.params["project"], caller: caller)
         guard caller.isAdmin else { throw Self.networkIsForAdmins }
         let reader = try BodyReader(request.body)
@@ -113,7 +113,7 @@ extension APIHandler {
         return .ok(Representation.project(project, role: access.role, members: try store.members(projectID: project.id)))
     }
 
-    func deleteProject(_ request: APIRequest, caller: Caller) throws -> Reply {
+    func deleteProject(_ request: APICall, caller: Caller) throws -> Reply {
         let access = try projectAccess(request.params["project"], caller: caller)
         try access.require(.deleteProject)
         // Running jobs are stopped on their workers; their late results find no job and are dropped.
@@ -130,7 +130,7 @@ extension APIHandler {
         return .noContent
     }
 
-    func setProjectMember(_ request: APIRequest, caller: Caller) throws -> Reply {
+    func setProjectMember(_ request: APICall, caller: Caller) throws -> Reply {
         let access = try projectAccess(request.params["project"], caller: caller)
         try access.require(.manageMembers)
         let reader = try BodyReader(request.body)
@@ -145,7 +145,7 @@ extension APIHandler {
                                           members: try store.members(projectID: access.project.id)))
     }
 
-    func removeProjectMember(_ request: APIRequest, caller: Caller) throws -> Reply {
+    func removeProjectMember(_ request: APICall, caller: Caller) throws -> Reply {
         let access = try projectAccess(request.params["project"], caller: caller)
         try access.require(.manageMembers)
         guard let userID = request.params["user"], try store.removeMember(projectID: access.project.id, userID: userID) else {

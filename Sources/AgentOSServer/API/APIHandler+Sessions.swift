@@ -3,7 +3,7 @@ import AgentOSWire
 import Foundation
 
 extension APIHandler {
-    func listSessions(_ request: APIRequest, caller: Caller) throws -> Reply {
+    func listSessions(_ request: APICall, caller: Caller) throws -> Reply {
         let access = try projectAccess(request.params["project"], caller: caller)
         try access.require(.read)
         let limit = try pageLimit(request.params["limit"], fallback: 100, maximum: 500)
@@ -11,7 +11,7 @@ extension APIHandler {
         return .ok(["sessions": .array(sessions.map { Representation.session($0, project: access.project) })])
     }
 
-    func createSession(_ request: APIRequest, caller: Caller) throws -> Reply {
+    func createSession(_ request: APICall, caller: Caller) throws -> Reply {
         let access = try projectAccess(request.params["project"], caller: caller)
         try access.require(.writeSession)
         let reader = try BodyReader(request.body)
@@ -29,12 +29,12 @@ extension APIHandler {
         try visible("session", id, caller: caller, fetch: store.chatSession(id:), projectID: \.projectID)
     }
 
-    func getSession(_ request: APIRequest, caller: Caller) throws -> Reply {
+    func getSession(_ request: APICall, caller: Caller) throws -> Reply {
         let (session, access) = try visibleSession(request.params["session"], caller: caller)
         return .ok(Representation.session(session, project: access.project))
     }
 
-    func listMessages(_ request: APIRequest, caller: Caller) throws -> Reply {
+    func listMessages(_ request: APICall, caller: Caller) throws -> Reply {
         let (session, _) = try visibleSession(request.params["session"], caller: caller)
         let limit = try pageLimit(request.params["limit"], fallback: 100, maximum: 1000)
         var after = 0
@@ -47,7 +47,7 @@ extension APIHandler {
         return .ok(["messages": .array(messages.map(Representation.message)), "next_cursor": next ?? .null])
     }
 
-    func createMessage(_ request: APIRequest, caller: Caller) throws -> Reply {
+    func createMessage(_ request: APICall, caller: Caller) throws -> Reply {
         let (session, access) = try visibleSession(request.params["session"], caller: caller)
         try access.require(.writeSession)
         let reader = try BodyReader(request.body)

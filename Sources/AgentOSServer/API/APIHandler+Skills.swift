@@ -65,13 +65,13 @@ extension APIHandler {
         return skill
     }
 
-    func listSkills(_ request: APIRequest, caller: Caller) throws -> Reply {
+    func listSkills(_ request: APICall, caller: Caller) throws -> Reply {
         let access = try projectAccess(request.params["project"], caller: caller)
         try access.require(.read)
         return .ok(["skills": .array(try store.skills(projectID: access.project.id).map { Representation.skill($0, project: access.project) })])
     }
 
-    func createSkill(_ request: APIRequest, caller: Caller) throws -> Reply {
+    func createSkill(_ request: APICall, caller: Caller) throws -> Reply {
         let access = try projectAccess(request.params["project"], caller: caller)
         try access.require(.writeSkill)
         let reader = try BodyReader(request.body)
@@ -82,7 +82,7 @@ extension APIHandler {
         return .created(Representation.skill(skill, project: access.project, latest: version))
     }
 
-    func getSkill(_ request: APIRequest, caller: Caller) throws -> Reply {
+    func getSkill(_ request: APICall, caller: Caller) throws -> Reply {
         let access = try projectAccess(request.params["project"], caller: caller)
         try access.require(.read)
         let skill = try skill(request.params["skill"], in: access)
@@ -90,7 +90,7 @@ extension APIHandler {
         return .ok(Representation.skill(skill, project: access.project, latest: latest))
     }
 
-    func createSkillVersion(_ request: APIRequest, caller: Caller) throws -> Reply {
+    func createSkillVersion(_ request: APICall, caller: Caller) throws -> Reply {
         let access = try projectAccess(request.params["project"], caller: caller)
         try access.require(.writeSkill)
         let skill = try skill(request.params["skill"], in: access)
@@ -103,7 +103,7 @@ extension APIHandler {
         return Reply(status: created ? 201 : 200, body: Representation.skillVersion(version, skill: skill, created: created))
     }
 
-    func listSkillVersions(_ request: APIRequest, caller: Caller) throws -> Reply {
+    func listSkillVersions(_ request: APICall, caller: Caller) throws -> Reply {
         let access = try projectAccess(request.params["project"], caller: caller)
         try access.require(.read)
         let skill = try skill(request.params["skill"], in: access)
@@ -115,7 +115,7 @@ extension APIHandler {
         return .ok(["versions": .array(versions)])
     }
 
-    func getSkillVersion(_ request: APIRequest, caller: Caller) throws -> Reply {
+    func getSkillVersion(_ request: APICall, caller: Caller) throws -> Reply {
         let access = try projectAccess(request.params["project"], caller: caller)
         try access.require(.read)
         let skill = try skill(request.params["skill"], in: access)

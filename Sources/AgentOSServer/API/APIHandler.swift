@@ -17,6 +17,36 @@ struct Reply: Sendable {
     static let noContent = Reply(status: 204, body: .null)
 }
 
+/// One request as the handlers see it: the envelope, with a JSON route's body parsed.
+struct APICall: Sendable {
+    /// The request as it came off the socket.
+    let request: APIRequest
+    /// The parsed body of a JSON route (nil for other routes).
+    let body: JSONValue?
+
+    var operation: APIOperation { request.operation }
+    var token: String? { request.token }
+    var params: [String: String] { request.params }
+    var client: String? { request.client }
+    var contentType: String? { request.contentType }
+    /// The bytes of an upload.
+    var raw: Data { request.body }
+
+    /// Parses the body of a JSON route, in the handler's task rather than on the socket's thread.
+    init(_ request: APIRequest) throws(APIError) {
+        self.request = request
+        guard APIRoutes.bodyKind(of: request.operation) == .json else {
+            body = nil
+            return
+        }
+        do {
+            body = try JSONValue.parse(request.body)
+        } catch {
+            throw APIError.invalid("the request body is not valid JSON")
+        }
+    }
+}
+
 /// Answers the operations gateways forward: authenticates the caller, checks their rights
 /// against the permission table, and reads or writes the store. Runs on Swift concurrency,
 /// off the socket threads.
@@ -84,18 +114,18 @@ public struct APIHandler: Sendable {
     /// Handles one request; every failure becomes an error response, never a crash.
     public func handle(_ request: APIRequest) async -> APIResponse {
         do {
-            let reply = try await route(request)
-            return APIResponse(
-                id: request.id, status: reply.status, body: reply.body, raw: reply.raw,
-                headers: reply.headers.isEmpty ? nil : reply.headers)
-        } catch let error as APIError {
-            var response = APIResponse.error(id: request.id, status: error.status, code: error.code, message: error.message)
-            if !error.details.isEmpty, var fields = response.body["error"]?.objectValue {
-                fields.merge(error.details) { current, _ in current }
-                response.body = ["error": .object(fields)]
+            let reply = try await route(try APICall(request))
+            if reply.status == 204 { return APIResponse(id: request.id, status: 204, headers: reply.headers) }
+            if let raw = reply.raw {
+                var headers = reply.headers
+                if headers["Content-Type"] == nil { headers["Content-Type"] = "application/octet-stream" }
+                return APIResponse(id: request.id, status: reply.status, headers: headers, body: raw)
             }
-            if !error.headers.isEmpty { response.headers = error.headers }
-            return response
+            return .json(id: request.id, status: reply.status, reply.body, headers: reply.headers)
+        } catch let error as APIError {
+            var fields: [String: JSONValue] = ["code": .string(error.code), "message": .string(error.message)]
+            fields.merge(error.details) { current, _ in current }
+            return .json(id: request.id, status: error.status, ["error": .object(fields)], headers: error.headers)
         } catch StoreError.conflict(let message) {
             return .error(id: request.id, status: 409, code: "conflict", message: message)
         } catch StoreError.notFound(let what) {
@@ -106,7 +136,7 @@ public struct APIHandler: Sendable {
         }
     }
 
-    private func route(_ request: APIRequest) async throws -> Reply {
+    private func route(_ request: APICall) async throws -> Reply {
         switch request.operation {
         case .health:
             return .ok(["status": "ok", "server_version": .string(AgentOSVersion.current), "workers": .number(Double(directory.workers.count))])
@@ -189,7 +219,7 @@ public struct APIHandler: Sendable {
 
     // MARK: Shared checks
 
-    func authenticate(_ request: APIRequest) async throws -> Caller {
+    func authenticate(_ request: APICall) async throws -> Caller {
         guard let caller = try await authenticator.caller(request.token) else { throw APIError.unauthorized }
         return caller
     }

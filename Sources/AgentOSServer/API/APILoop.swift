@@ -1,25 +1,27 @@
 import AgentOSWire
 import Foundation
 import Logging
-import Synchronization
 import ZeroMQ
 
-/// The API socket: owns the ROUTER gateways connect to. Requests are answered by
-/// `APIHandler` tasks; their responses come back through the mailbox and leave from here.
-final class APILoop: @unchecked Sendable {
-    private enum Event: Sendable {
+/// The API socket: owns the ROUTER gateways connect to, as the driver of the `agentos-api`
+/// socket loop. Each request is answered by an `APIHandler` call in a child task of the loop;
+/// its response comes back as an event and leaves from here.
+final class APILoop: SocketLoopDriver {
+    enum Event: Sendable {
         case reply(identity: [UInt8], response: APIResponse)
-        case stop
     }
 
     /// Requests being handled at once; past this the server answers 503 straight away.
     static let maxInFlight = 1024
+    /// How long a graceful shutdown waits for requests in flight to be answered.
+    static let drainTimeout: TimeInterval = 5
 
     private let socket: Socket
-    private let mailbox: Mailbox<Event>
     private let handler: APIHandler
-    private let inFlight = Atomic<Int>(0)
     private let logger: Logger
+    private var loop: SocketLoopHandle<Event>?
+    private var inFlight = 0
+    private var drainDeadline: Date?
 
     /// Binds the API socket; fails at once when the endpoint cannot be bound.
     init(context: Context, endpoint: String, handler: APIHandler, logger: Logger) throws {
@@ -32,42 +34,60 @@ final class APILoop: @unchecked Sendable {
         } catch {
             throw BindError(what: "the API socket", endpoint: endpoint, underlying: error)
         }
-        mailbox = try Mailbox()
         self.handler = handler
         self.logger = logger
     }
 
-    /// The bound endpoint.
+    /// The bound endpoint; read it before the loop starts.
     var boundEndpoint: String { (try? socket.lastEndpoint) ?? "" }
 
-    /// Asks the loop to return (any thread).
-    func stop() { mailbox.post(.stop) }
+    // MARK: SocketLoopDriver
 
-    /// The poll loop; returns after `stop()`.
-    func run() {
-        var poller = Poller()
-        let socketIndex = poller.add(socket)
-        let mailboxIndex = poller.add(fd: mailbox.fileDescriptor)
-        defer { socket.close() }
-        while true {
-            let ready: Set<Int>
-            do {
-                ready = try poller.poll(timeoutMs: -1)
-            } catch {
-                logger.critical("api poll failed", metadata: ["error": "\(error)"])
-                return
-            }
-            if ready.contains(mailboxIndex) {
-                for event in mailbox.takeAll() {
-                    switch event {
-                    case .reply(let identity, let response): send(response, to: identity)
-                    case .stop: return
-                    }
-                }
-            }
-            if ready.contains(socketIndex) { receiveWaiting() }
-        }
+    var sockets: [Socket] { [socket] }
+
+    /// While draining, wake up now and then to check the deadline.
+    var pollTimeoutMS: Int { drainDeadline == nil ? -1 : 100 }
+
+    func started(_ loop: SocketLoopHandle<Event>) throws -> SocketLoopStep {
+        self.loop = loop
+        return .continue
     }
+
+    func readable(_ index: Int) throws -> SocketLoopStep {
+        receiveWaiting()
+        return .continue
+    }
+
+    func handle(_ event: Event) throws -> SocketLoopStep {
+        switch event {
+        case .reply(let identity, let response):
+            inFlight -= 1
+            send(response, to: identity)
+        }
+        return .continue
+    }
+
+    /// Stops taking requests (new ones get 503) and ends once those in flight are answered.
+    func shutdownRequested() throws -> SocketLoopStep {
+        drainDeadline = Date().addingTimeInterval(Self.drainTimeout)
+        return inFlight == 0 ? .stop : .continue
+    }
+
+    func afterPoll() throws -> SocketLoopStep {
+        guard let drainDeadline else { return .continue }
+        if inFlight == 0 { return .stop }
+        if Date() >= drainDeadline {
+            logger.warning("stopping with requests unanswered", metadata: ["in_flight": "\(inFlight)"])
+            return .stop
+        }
+        return .continue
+    }
+
+    func stopped() {
+        socket.close()
+    }
+
+    // MARK: Requests
 
     private func receiveWaiting() {
         for _ in 0..<1000 {
@@ -89,15 +109,18 @@ final class APILoop: @unchecked Sendable {
                 send(.error(id: "", status: 400, code: "bad_request", message: "malformed API request"), to: identity)
                 continue
             }
-            guard inFlight.add(1, ordering: .relaxed).newValue <= Self.maxInFlight else {
-                inFlight.subtract(1, ordering: .relaxed)
+            if drainDeadline != nil {
+                send(.error(id: request.id, status: 503, code: "unavailable", message: "the server is shutting down; retry shortly"), to: identity)
+                continue
+            }
+            guard inFlight < Self.maxInFlight, let loop else {
                 send(.error(id: request.id, status: 503, code: "overloaded", message: "the server is busy; retry shortly"), to: identity)
                 continue
             }
-            Task { [self] in
-                let response = await handler.handle(request)
-                inFlight.subtract(1, ordering: .relaxed)
-                mailbox.post(.reply(identity: identity, response: response))
+            inFlight += 1
+            let handler = self.handler
+            loop.spawn {
+                .reply(identity: identity, response: await handler.handle(request))
             }
         }
     }

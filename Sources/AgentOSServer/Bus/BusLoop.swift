@@ -4,9 +4,10 @@ import Foundation
 import Logging
 import ZeroMQ
 
-/// The job bus: owns the ROUTER socket workers connect to, and the dispatcher. Everything
-/// here runs on the one bus thread; other threads talk to it through `post(_:)`.
-final class BusLoop: @unchecked Sendable {
+/// The job bus: owns the ROUTER socket workers connect to, and the dispatcher. It is the
+/// driver of the `agentos-bus` socket loop, so everything here runs on that one thread;
+/// other threads talk to it by posting events to the loop.
+final class BusLoop: SocketLoopDriver {
     /// What other threads tell the bus thread.
     enum Event: Sendable {
         /// A job was queued: try to dispatch.
@@ -19,19 +20,18 @@ final class BusLoop: @unchecked Sendable {
         case helloRejected(identity: [UInt8], workerID: String, reject: Reject, sequence: Int)
         /// A credential was revoked or a user disabled: disconnect the workers using it.
         case revoke(Revocation)
-        /// Shut down.
-        case stop
     }
 
     typealias Authenticate = @Sendable (Hello) async -> Result<WorkerPrincipal, Reject>
 
     private let socket: Socket
-    private let mailbox: Mailbox<Event>
     private let dispatcher: Dispatcher
     private let directory: WorkerDirectory
     private let authenticate: Authenticate
     private let tickInterval: TimeInterval
     private let logger: Logger
+    private var loop: SocketLoopHandle<Event>?
+    private var nextTick = Date()
     /// The latest hello per worker id: a slower verdict for an older hello must not win.
     private var latestHello: [String: Int] = [:]
     private var helloCount = 0
@@ -52,7 +52,6 @@ final class BusLoop: @unchecked Sendable {
         } catch {
             throw BindError(what: "the job bus", endpoint: endpoint, underlying: error)
         }
-        mailbox = try Mailbox()
         self.dispatcher = dispatcher
         self.directory = directory
         self.authenticate = authenticate
@@ -60,44 +59,44 @@ final class BusLoop: @unchecked Sendable {
         self.logger = logger
     }
 
-    /// Hands an event to the bus thread (any thread).
-    func post(_ event: Event) { mailbox.post(event) }
-
-    /// The bound endpoint (with the real port when bound to `:*` or `:0`).
+    /// The bound endpoint (with the real port when bound to `:*` or `:0`); read it before the loop starts.
     var boundEndpoint: String { (try? socket.lastEndpoint) ?? "" }
 
-    /// The poll loop; returns after `.stop`.
-    func run() {
-        var poller = Poller()
-        let socketIndex = poller.add(socket)
-        let mailboxIndex = poller.add(fd: mailbox.fileDescriptor)
-        var nextTick = Date()
-        defer { socket.close() }
-        while true {
-            let wait = max(0, Int(nextTick.timeIntervalSinceNow * 1000))
-            let ready: Set<Int>
-            do {
-                ready = try poller.poll(timeoutMs: wait)
-            } catch {
-                logger.critical("bus poll failed", metadata: ["error": "\(error)"])
-                return
-            }
-            if ready.contains(mailboxIndex) {
-                for event in mailbox.takeAll() {
-                    if case .stop = event { return }
-                    handle(event)
-                }
-            }
-            if ready.contains(socketIndex) { receiveWaiting() }
-            if Date() >= nextTick {
-                perform("tick") { try dispatcher.tick() }
-                nextTick = Date().addingTimeInterval(tickInterval)
-            }
-            directory.publish(dispatcher.connectedWorkers)
-        }
+    // MARK: SocketLoopDriver
+
+    var sockets: [Socket] { [socket] }
+
+    var pollTimeoutMS: Int { max(0, Int(nextTick.timeIntervalSinceNow * 1000)) }
+
+    func started(_ loop: SocketLoopHandle<Event>) throws -> SocketLoopStep {
+        self.loop = loop
+        return .continue
     }
 
-    private func handle(_ event: Event) {
+    func readable(_ index: Int) throws -> SocketLoopStep {
+        receiveWaiting()
+        return .continue
+    }
+
+    func handle(_ event: Event) throws -> SocketLoopStep {
+        handleEvent(event)
+        return .continue
+    }
+
+    func afterPoll() throws -> SocketLoopStep {
+        if Date() >= nextTick {
+            perform("tick") { try dispatcher.tick() }
+            nextTick = Date().addingTimeInterval(tickInterval)
+        }
+        directory.publish(dispatcher.connectedWorkers)
+        return .continue
+    }
+
+    func stopped() {
+        socket.close()
+    }
+
+    private func handleEvent(_ event: Event) {
         switch event {
         case .jobQueued:
             perform("dispatch") { dispatcher.dispatch() }
@@ -116,8 +115,6 @@ final class BusLoop: @unchecked Sendable {
             send([Outbound(identity: identity, message: BusMessage(.reject, reject))])
         case .revoke(let revocation):
             perform("revoke") { try dispatcher.revoke(revocation) }
-        case .stop:
-            break
         }
     }
 
@@ -166,14 +163,13 @@ final class BusLoop: @unchecked Sendable {
         helloCount += 1
         let sequence = helloCount
         latestHello[hello.workerID] = sequence
-        let mailbox = self.mailbox
         let authenticate = self.authenticate
-        Task {
+        loop?.spawn {
             switch await authenticate(hello) {
             case .success(let principal):
-                mailbox.post(.helloAccepted(identity: identity, hello: hello, principal: principal, sequence: sequence))
+                .helloAccepted(identity: identity, hello: hello, principal: principal, sequence: sequence)
             case .failure(let reject):
-                mailbox.post(.helloRejected(identity: identity, workerID: hello.workerID, reject: reject, sequence: sequence))
+                .helloRejected(identity: identity, workerID: hello.workerID, reject: reject, sequence: sequence)
             }
         }
     }

@@ -1,0 +1,59 @@
+@testable import AgentOSServer
+import AgentOSWire
+import Foundation
+import Testing
+
+/// The API socket's `[tag, header, body]` messages and what the handler makes of their bodies.
+@Suite struct APIEnvelopeTests {
+    @Test func requestsAndResponsesSurviveTheWireWithTheirBytesUntouched() throws {
+        let bytes = Data([0x00, 0xff, 0xfe, 0x7b, 0x22])
+        let request = APIRequest(
+            id: "9", operation: .uploadFile, token: "t", params: ["project": "p", "name": "x"], body: bytes,
+            contentType: "image/png", client: "10.1.2.3")
+        let decoded = try APIRequest(frames: request.frames[...])
+        #expect(decoded.body == bytes)
+        #expect(decoded.operation == .uploadFile && decoded.params == request.params && decoded.client == "10.1.2.3")
+        #expect(decoded.contentType == "image/png" && decoded.token == "t")
+        #expect(request.frames[0] == Array(API.protocolTag.utf8))
+        #expect(request.frames.count == 3)
+
+        let response = APIResponse(id: "9", status: 200, headers: ["Content-Type": "image/png"], body: bytes)
+        let back = try APIResponse(frames: response.frames[...])
+        #expect(back.body == bytes && back.status == 200 && back.headers == ["Content-Type": "image/png"])
+    }
+
+    @Test(arguments: [
+        [[UInt8]](),
+        [Array(API.protocolTag.utf8), Array("{\"id\": \"1\"".utf8), []],
+        [Array("AOS-API/1".utf8), Array("{\"id\":\"1\",\"op\":\"me\",\"params\":{}}".utf8), []],
+        [Array(API.protocolTag.utf8), Array("{\"id\":\"1\",\"op\":\"me\",\"params\":{}}".utf8)],
+        [Array(API.protocolTag.utf8), Array("{\"id\":\"1\",\"op\":\"no.such.op\",\"params\":{}}".utf8), []],
+    ])
+    func malformedMessagesAreRefused(_ frames: [[UInt8]]) {
+        #expect(throws: (any Error).self) { try APIRequest(frames: frames[...]) }
+    }
+
+    @Test func aJSONRouteWithABodyThatIsNotJSONIs400BeforeAnythingElse() async throws {
+        let harness = try await APIHarness()
+        for body in ["{not json", "", "\u{1}"] {
+            let login = await harness.call(.login, token: nil, raw: Data(body.utf8))
+            #expect(login.status == 400, "\(body)")
+            #expect(login.errorCode == "invalid_request")
+            #expect(login.body["error"]?["message"] == "the request body is not valid JSON")
+        }
+    }
+
+    @Test func jsonAnswersSayTheirContentTypeAndNoContentHasNoBody() async throws {
+        let harness = try await APIHarness()
+        let user = try harness.user("ann")
+        let token = try await harness.token(for: user)
+        let me = await harness.call(.me, token: token)
+        #expect(me.status == 200)
+        #expect(me.headers?["Content-Type"] == "application/json")
+        #expect(me.body["email"] == "ann@example.com")
+        let logout = await harness.call(.logout, token: token)
+        #expect(logout.status == 204)
+        #expect(logout.raw.isEmpty)
+        #expect(logout.headers?["Content-Type"] == nil)
+    }
+}
