@@ -120,6 +120,7 @@ let package = Package(
             dependencies: [
                 "AgentOSClient", "AgentOSWorker", "AgentOSWire",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -5,6 +5,7 @@ import AgentOSWorker
 import Foundation
 import Synchronization
 import Logging
+import ServiceLifecycle
 
 #if canImport(Glibc)
 import Glibc
@@ -33,12 +34,13 @@ public final class DesktopLock: Sendable {
 /// `agentos desktop attach`: turns this machine into the logged-in user's private worker.
 public enum DesktopAttach {
     /// Finds the bus through the gateway (`GET /cluster`) and prepares a private worker
-    /// authenticated as the stored user. Hold a `DesktopLock` while it runs: the worker id is
-    /// per config directory.
-    public static func makeWorker(
+    /// authenticated as the stored user, with the service that keeps its login fresh. Run
+    /// the services in one group, in order, and hold a `DesktopLock` while they run: the
+    /// worker id is per config directory.
+    public static func makeServices(
         configDirectory: ConfigDirectory, name: String?, slots: Int?,
         engine: any JobEngine, logger: Logger
-    ) async throws -> WorkerAgent {
+    ) async throws -> [any Service] {
         let credentials = try await configDirectory.freshCredentials(validity: 120)
         let cluster = try await GatewayClient(credentials: credentials).send("GET", "/api/v1/cluster")
         guard let endpoint = cluster["bus"]?.arrayValue?.first?.stringValue else {
@@ -47,10 +49,11 @@ public enum DesktopAttach {
         var configuration = WorkerConfiguration(
             serverEndpoint: endpoint, kind: .private, credential: WorkerCredential(accessToken: credentials.accessToken))
         configuration.workerID = try configDirectory.desktopWorkerID(userID: credentials.userID)
+        var services: [any Service] = []
         if credentials.refreshToken != nil {
-            let keeper = TokenKeeper(token: credentials.accessToken)
-            keeper.start(configDirectory: configDirectory, logger: logger)
+            let keeper = TokenKeeper(token: credentials.accessToken, configDirectory: configDirectory, logger: logger)
             configuration.credentialSource = { WorkerCredential(accessToken: keeper.token) }
+            services.append(keeper)
         }
         let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "desktop"
         configuration.name = name ?? "\(host)-desktop"
@@ -59,32 +62,41 @@ public enum DesktopAttach {
         logger.info("attaching as a private worker", metadata: [
             "user": "\(credentials.email)", "bus": "\(endpoint)", "name": "\(configuration.name)",
         ])
-        return try WorkerAgent(configuration: configuration, engine: engine, logger: logger)
+        // Last in the group, so it shuts down (drains) first, while the login is still kept.
+        services.append(try WorkerAgent(configuration: configuration, engine: engine, logger: logger))
+        return services
     }
 }
 
 /// Keeps a desktop's access token fresh while it is attached: the server checks it at every
-/// `HELLO` (reconnects included), and access tokens live only minutes.
-final class TokenKeeper: Sendable {
+/// `HELLO` (reconnects included), and access tokens live only minutes. A service: it runs
+/// until graceful shutdown or cancellation.
+final class TokenKeeper: Service {
     private let current: Mutex<String>
+    private let configDirectory: ConfigDirectory
+    private let logger: Logger
 
-    init(token: String) {
+    init(token: String, configDirectory: ConfigDirectory, logger: Logger) {
         current = Mutex(token)
+        self.configDirectory = configDirectory
+        self.logger = logger
     }
 
     var token: String { current.withLock { $0 } }
 
-    /// Refreshes in the background whenever less than five minutes are left.
-    func start(configDirectory: ConfigDirectory, logger: Logger) {
-        Task.detached { [self] in
+    /// Refreshes whenever less than five minutes are left, checking every 30 s.
+    func run() async throws {
+        try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 do {
-                    let credentials = try await configDirectory.freshCredentials(validity: 300)
-                    current.withLock { $0 = credentials.accessToken }
+                    let credentials = try await self.configDirectory.freshCredentials(validity: 300)
+                    self.current.withLock { $0 = credentials.accessToken }
+                } catch is CancellationError {
+                    return
                 } catch {
-                    logger.warning("could not refresh the login", metadata: ["error": "\(error)"])
+                    self.logger.warning("could not refresh the login", metadata: ["error": "\(error)"])
                 }
-                try? await Task.sleep(for: .seconds(30))
+                try await Task.sleep(for: .seconds(30))
             }
         }
     }

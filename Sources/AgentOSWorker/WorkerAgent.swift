@@ -10,120 +10,130 @@ import ZeroMQ
 /// through its engine, heartbeats, reconnects with backoff when the server goes away, and
 /// on shutdown drains, hands back what it could not finish, and says goodbye.
 ///
-/// The socket lives on one owner thread; jobs run as tasks that report back via a mailbox.
-public final class WorkerAgent: Service, @unchecked Sendable {
-    private enum Event: Sendable {
-        case finished(JobOutcome)
-        case shutdown
+/// The rules are `WorkerSession`'s; this service carries them out: the socket lives on one
+/// owner thread (a `SocketLoop`), and each job runs as a child task of the service that
+/// reports back to it. When the service ends, whatever still runs is cancelled and awaited,
+/// so no job process outlives the worker.
+public final class WorkerAgent: Service, Sendable {
+    private let loop: SocketLoop<WorkerConnection>
+    private let failure: FailureBox
+
+    /// A worker running jobs through `engine`.
+    public init(configuration: WorkerConfiguration, engine: any JobEngine, logger: Logger) throws {
+        failure = FailureBox()
+        loop = try SocketLoop(
+            name: "agentos-worker",
+            driver: try WorkerConnection(configuration: configuration, engine: engine, logger: logger, failure: failure))
     }
 
-    private struct RunningTask {
-        let attempt: Int
-        let task: Task<Void, Never>
+    /// Runs until graceful shutdown (after draining), or throws `WorkerStopped` when the
+    /// server refuses the worker for good.
+    public func run() async throws {
+        do {
+            try await loop.run()
+        } catch let error as SocketLoopError {
+            throw failure.value ?? WorkerStopped(description: "\(error)")
+        }
+        if let stopped = failure.value { throw stopped }
+    }
+}
+
+/// Why the worker's loop stopped on its own, read once the loop has ended.
+private final class FailureBox: Sendable {
+    private let stored = Mutex<WorkerStopped?>(nil)
+    var value: WorkerStopped? { stored.withLock { $0 } }
+    func set(_ failure: WorkerStopped) { stored.withLock { $0 = $0 ?? failure } }
+}
+
+/// The worker's socket-loop driver: feeds socket messages, job ends and time to the session
+/// and carries out its actions. Touched only on the owner thread.
+private final class WorkerConnection: SocketLoopDriver {
+    enum Event: Sendable {
+        case finished(JobOutcome)
     }
 
     private let configuration: WorkerConfiguration
     private let engine: any JobEngine
     private let logger: Logger
+    private let failure: FailureBox
     private let context: Context
-    private let mailbox: Mailbox<Event>
-    private let fatal = Mutex<WorkerStopped?>(nil)
-
-    // Owner-thread state.
+    private var session: WorkerSession
     private var socket: Socket?
-    private var welcomed = false
-    private var heartbeatInterval: TimeInterval = 1
-    private var deadAfterIntervals = 5
-    private var lastHeard = Date()
-    private var lastSent = Date.distantPast
-    private var helloSentAt = Date.distantPast
-    /// How long to wait for a `WELCOME` before starting over with a new socket; doubles per
-    /// try up to `maxReconnectDelay`, from the dead-peer timeout. (libzmq itself reconnects
-    /// the TCP connection within seconds; a new socket only clears a stuck session.)
-    private var helloTimeout: TimeInterval?
-    private var running: [String: RunningTask] = [:]
-    /// Outcomes not yet acknowledged by a live connection; resent after a reconnect.
-    private var unsent: [String: JobOutcome] = [:]
-    /// Outcomes sent recently. The bus has no acknowledgement, so a result sent just before
-    /// the server went down may be lost: these are reported and resent after a reconnect,
-    /// and the server ignores any it already has.
-    private var recentlySent: [String: (outcome: JobOutcome, at: Date)] = [:]
-    private var draining = false
+    private var loop: SocketLoopHandle<Event>?
+    /// The cancellation of each job's current run, by job id.
+    private var runs: [String: JobRun] = [:]
 
-    /// A worker running jobs through `engine`.
-    public init(configuration: WorkerConfiguration, engine: any JobEngine, logger: Logger) throws {
+    init(configuration: WorkerConfiguration, engine: any JobEngine, logger: Logger, failure: FailureBox) throws {
         self.configuration = configuration
         self.engine = engine
         self.logger = logger
+        self.failure = failure
         self.context = try Context()
-        self.mailbox = try Mailbox()
+        self.session = WorkerSession(configuration: configuration)
     }
 
-    /// Runs until graceful shutdown (after draining) or until the server refuses it for good.
-    public func run() async throws {
-        let thread = OwnerThread(name: "agentos-worker") { [self] in loop() }
-        await withGracefulShutdownHandler {
-            await thread.join()
-        } onGracefulShutdown: { [mailbox] in
-            mailbox.post(.shutdown)
-        }
-        if let stopped = fatal.withLock({ $0 }) { throw stopped }
+    var sockets: [Socket] { socket.map { [$0] } ?? [] }
+    var pollTimeoutMS: Int { Int(session.tickInterval / .milliseconds(1)) }
+
+    func started(_ loop: SocketLoopHandle<Event>) throws -> SocketLoopStep {
+        self.loop = loop
+        return perform(session.start(at: .now))
     }
 
-    // MARK: Loop
-
-    private func loop() {
-        connect()
-        var shutdownDeadline: Date?
-        defer {
-            // However the loop ends, no job process outlives the worker.
-            stopJobs()
-            socket?.close()
-            socket = nil
+    func readable(_ index: Int) throws -> SocketLoopStep {
+        while let socket, let frames = try? socket.receive(dontWait: true) {
+            if perform(session.received(frames[...], at: .now)) == .stop { return .stop }
         }
-        while true {
-            guard let socket else { return }
-            var poller = Poller()
-            let socketIndex = poller.add(socket)
-            let mailboxIndex = poller.add(fd: mailbox.fileDescriptor)
-            let ready: Set<Int>
-            do {
-                ready = try poller.poll(timeoutMs: Int(max(10, heartbeatInterval * 250)))
-            } catch {
-                logger.critical("worker poll failed", metadata: ["error": "\(error)"])
-                return
-            }
-            if ready.contains(mailboxIndex) {
-                for event in mailbox.takeAll() {
-                    switch event {
-                    case .finished(let outcome):
-                        // The end of a replaced, older attempt is nobody's business any more.
-                        guard running[outcome.jobID]?.attempt == outcome.attempt else { continue }
-                        running[outcome.jobID] = nil
-                        unsent[outcome.jobID] = Self.fitting(outcome)
-                        sendUnsent()
-                    case .shutdown:
-                        guard shutdownDeadline == nil else { continue }
-                        shutdownDeadline = Date().addingTimeInterval(configuration.drainTimeout)
-                        draining = true
-                        logger.notice("draining", metadata: ["running": "\(running.count)"])
-                        send(.drain, EmptyBody())
-                    }
-                }
-            }
-            if ready.contains(socketIndex) { receiveWaiting() }
-            if fatal.withLock({ $0 }) != nil { return }
-            if let deadline = shutdownDeadline, (running.isEmpty && unsent.isEmpty) || Date() >= deadline {
-                handBackAndLeave()
-                return
-            }
-            keepAlive()
+        return .continue
+    }
+
+    func handle(_ event: Event) throws -> SocketLoopStep {
+        switch event {
+        case .finished(let outcome):
+            if runs[outcome.jobID]?.attempt == outcome.attempt { runs[outcome.jobID] = nil }
+            return perform(session.finished(outcome, at: .now))
         }
     }
 
-    private func connect() {
+    func afterPoll() throws -> SocketLoopStep { perform(session.tick(at: .now)) }
+
+    func shutdownRequested() throws -> SocketLoopStep { perform(session.shutdown(at: .now)) }
+
+    func stopped() {
+        // The loop's end cancels and awaits the job tasks; their processes die with them.
         socket?.close()
-        welcomed = false
+        socket = nil
+    }
+
+    // MARK: Actions
+
+    private func perform(_ actions: [WorkerSession.Action]) -> SocketLoopStep {
+        for action in actions {
+            switch action {
+            case .connect:
+                guard connect() else { return .stop }
+            case .send(let message):
+                send(message)
+            case .sendResult(let message, let run):
+                if !send(message) { session.resultNotSent(run) }
+            case .start(let job):
+                start(job)
+            case .cancel(let run):
+                if let current = runs[run.jobID], current.attempt == run.attempt { current.cancel() }
+            case .log(let level, let message, let metadata):
+                logger.log(level: level, "\(message)", metadata: metadata)
+            case .end(let stopped, let lingerMS):
+                try? socket?.setLinger(Int32(lingerMS))
+                if let stopped { failure.set(stopped) }
+                return .stop
+            }
+        }
+        return .continue
+    }
+
+    private func connect() -> Bool {
+        socket?.close()
+        socket = nil
         do {
             let socket = try context.makeSocket(.dealer)
             try socket.setLinger(0)
@@ -131,218 +141,86 @@ public final class WorkerAgent: Service, @unchecked Sendable {
             try socket.setReconnectInterval(100, max: 2000)
             try socket.connect(configuration.serverEndpoint)
             self.socket = socket
+            return true
         } catch {
             logger.critical("cannot create the bus socket", metadata: ["error": "\(error)"])
-            fatal.withLock { $0 = WorkerStopped(description: "cannot connect to \(configuration.serverEndpoint): \(error)") }
-            socket = nil
-            return
+            failure.set(WorkerStopped(description: "cannot connect to \(configuration.serverEndpoint): \(error)"))
+            return false
         }
-        sendHello()
-    }
-
-    private func sendHello() {
-        for (jobID, sent) in recentlySent { unsent[jobID] = sent.outcome }
-        recentlySent.removeAll()
-        let reported = running.map { RunningJob(jobID: $0.key, attempt: $0.value.attempt) }
-            + unsent.values.map { RunningJob(jobID: $0.jobID, attempt: $0.attempt) }
-        send(.hello, Hello(
-            workerID: configuration.workerID, name: configuration.name, version: AgentOSVersion.current,
-            slots: configuration.slots, labels: configuration.labels, runtimes: ["python3"], kind: configuration.kind,
-            credential: configuration.credentialSource?() ?? configuration.credential, running: reported))
-        helloSentAt = Date()
-        lastHeard = Date()
-    }
-
-    /// Heartbeats while welcomed; reconnects (with backoff) when the server has gone quiet.
-    private func keepAlive() {
-        let now = Date()
-        let silence = now.timeIntervalSince(lastHeard)
-        let deadAfter = heartbeatInterval * Double(deadAfterIntervals)
-        recentlySent = recentlySent.filter { now.timeIntervalSince($0.value.at) < deadAfter * 2 }
-        if welcomed {
-            if silence > deadAfter {
-                logger.warning("server silent; reconnecting", metadata: ["silent_s": "\(Int(silence))"])
-                connect()
-            } else if now.timeIntervalSince(lastSent) >= heartbeatInterval {
-                send(.heartbeat, EmptyBody())
-            }
-        } else if now.timeIntervalSince(helloSentAt) >= helloTimeout ?? deadAfter {
-            logger.info("no welcome yet; retrying", metadata: ["endpoint": "\(configuration.serverEndpoint)"])
-            helloTimeout = min(configuration.maxReconnectDelay, max(deadAfter, (helloTimeout ?? deadAfter) * 2))
-            connect()
-        }
-    }
-
-    // MARK: Messages from the server
-
-    private func receiveWaiting() {
-        while let socket, let frames = try? socket.receive(dontWait: true) {
-            lastHeard = Date()
-            let message: BusMessage
-            do {
-                message = try BusMessage(frames: frames[...])
-            } catch {
-                logger.warning("dropped malformed message from server", metadata: ["error": "\(error)"])
-                continue
-            }
-            do {
-                try handle(message)
-            } catch {
-                logger.warning("bad message from server", metadata: ["command": "\(message.command.rawValue)", "error": "\(error)"])
-            }
-        }
-    }
-
-    private func handle(_ message: BusMessage) throws {
-        switch message.command {
-        case .welcome:
-            let welcome = try message.decode(Welcome.self)
-            welcomed = true
-            heartbeatInterval = max(0.05, Double(welcome.heartbeatMS) / 1000)
-            deadAfterIntervals = max(2, welcome.deadAfterIntervals)
-            helloTimeout = nil
-            logger.info("connected", metadata: ["server": "\(configuration.serverEndpoint)", "worker": "\(configuration.name)"])
-            if draining { send(.drain, EmptyBody()) }
-            sendUnsent()
-        case .reject:
-            let reject = try message.decode(Reject.self)
-            if reject.code == Reject.notRegistered {
-                // The server forgot us (it restarted): introduce ourselves again.
-                if welcomed { sendHello() }
-                welcomed = false
-            } else if reject.code == Reject.unavailable {
-                // The server could not decide now; the hello timer tries again.
-                logger.warning("server could not accept this worker yet", metadata: ["reason": "\(reject.message)"])
-                welcomed = false
-            } else {
-                logger.critical("server refused this worker", metadata: ["code": "\(reject.code)", "reason": "\(reject.message)"])
-                let advice = configuration.kind == .private && reject.code == Reject.unauthorized
-                    ? " (your login may have expired: run `agentos login` again)" : ""
-                fatal.withLock { $0 = WorkerStopped(description: "the server refused this worker: \(reject.message)\(advice)") }
-            }
-        case .heartbeat:
-            break
-        case .job:
-            start(try message.decode(JobAssignment.self))
-        case .cancel:
-            let cancel = try message.decode(RunningJob.self)
-            if let task = running[cancel.jobID], task.attempt == cancel.attempt {
-                task.task.cancel()
-            } else if unsent[cancel.jobID]?.attempt != cancel.attempt {
-                // Nothing of that run here (its JOB never arrived whole): say so, or the
-                // server would hold its slot until the next hello.
-                send(.release, cancel)
-            }
-            // An unsent outcome still goes out: the server frees the slot on it and ignores the rest.
-            if recentlySent[cancel.jobID]?.outcome.attempt == cancel.attempt { recentlySent[cancel.jobID] = nil }
-        case .hello, .started, .result, .release, .drain, .bye:
-            throw BusDecodingError(description: "not a server command")
-        }
-    }
-
-    private func start(_ job: JobAssignment) {
-        guard !draining else {
-            send(.release, RunningJob(jobID: job.jobID, attempt: job.attempt))
-            return
-        }
-        if let current = running[job.jobID] {
-            // A repeated JOB changes nothing. A newer attempt of a job this worker still runs
-            // (the server gave up on the old one, e.g. during a reconnect) replaces the old run.
-            guard job.attempt > current.attempt else { return }
-            current.task.cancel()
-        }
-        let engine = self.engine
-        let mailbox = self.mailbox
-        let fetcher = configuration.fileFetcher
-        let task = Task {
-            var staged: String?
-            if !job.files.isEmpty {
-                do {
-                    guard let fetcher else {
-                        throw JobFileFetcher.Failure(description: "this worker was started without --gateway, so it cannot fetch job files")
-                    }
-                    staged = try await fetcher.fetch(job)
-                } catch {
-                    mailbox.post(.finished(JobOutcome(
-                        jobID: job.jobID, attempt: job.attempt, status: .failed, error: "files_unavailable: \(error)")))
-                    return
-                }
-            }
-            defer { if let staged { try? FileManager.default.removeItem(atPath: staged) } }
-            let outcome = await engine.run(job, inputFiles: staged)
-            mailbox.post(.finished(outcome))
-        }
-        running[job.jobID] = RunningTask(attempt: job.attempt, task: task)
-        send(.started, RunningJob(jobID: job.jobID, attempt: job.attempt))
-    }
-
-    // MARK: Sending
-
-    private func sendUnsent() {
-        guard welcomed else { return }
-        for outcome in unsent.values where send(.result, outcome) {
-            unsent[outcome.jobID] = nil
-            recentlySent[outcome.jobID] = (outcome, Date())
-        }
-    }
-
-    /// Stops what still runs, then says goodbye: the server puts those runs back in the queue
-    /// with the attempt counted (they did start), so a job that never fits a drain window
-    /// cannot come back for ever.
-    private func handBackAndLeave() {
-        if !running.isEmpty { logger.notice("stopping unfinished jobs", metadata: ["count": "\(running.count)"]) }
-        stopJobs()
-        send(.bye, EmptyBody())
-        // Give the goodbye a moment to leave before the socket closes.
-        try? socket?.setLinger(500)
-        logger.notice("worker stopped")
-    }
-
-    /// Cancels every running job and waits (briefly) until their engines report back, so no
-    /// job process outlives the worker.
-    private func stopJobs() {
-        guard !running.isEmpty else { return }
-        running.values.forEach { $0.task.cancel() }
-        var poller = Poller()
-        let mailboxIndex = poller.add(fd: mailbox.fileDescriptor)
-        let deadline = Date().addingTimeInterval(5)
-        while !running.isEmpty, Date() < deadline {
-            guard let ready = try? poller.poll(timeoutMs: 100), ready.contains(mailboxIndex) else { continue }
-            for case .finished(let outcome) in mailbox.takeAll() where running[outcome.jobID]?.attempt == outcome.attempt {
-                running[outcome.jobID] = nil
-            }
-        }
-        if !running.isEmpty {
-            logger.error("jobs did not stop in time", metadata: ["jobs": "\(running.keys.sorted())"])
-        }
-        running.removeAll()
-    }
-
-    /// An outcome small enough for one bus message: an engine that lets a result through
-    /// past the bus limit gets it replaced by an `output_limit` failure, never a lost result.
-    static func fitting(_ outcome: JobOutcome) -> JobOutcome {
-        let size = BusMessage(.result, outcome).body.count
-        guard size > Bus.maxMessageBytes - 4096 else { return outcome }
-        var small = outcome
-        small.status = .failed
-        small.result = nil
-        small.error = "output_limit: the outcome is \(size) bytes, over the bus limit of \(Bus.maxMessageBytes)"
-        small.stdout = String(decoding: Array(outcome.stdout.utf8.prefix(65_536)), as: UTF8.self)
-        small.stderr = String(decoding: Array(outcome.stderr.utf8.prefix(65_536)), as: UTF8.self)
-        small.outputTruncated = true
-        return small
     }
 
     @discardableResult
-    private func send<Body: Encodable>(_ command: BusCommand, _ body: Body) -> Bool {
+    private func send(_ message: BusMessage) -> Bool {
         guard let socket else { return false }
         do {
-            let sent = try socket.send(BusMessage(command, body).frames, dontWait: true)
-            if sent { lastSent = Date() }
-            return sent
+            return try socket.send(message.frames, dontWait: true)
         } catch {
-            logger.warning("send failed", metadata: ["command": "\(command.rawValue)", "error": "\(error)"])
+            logger.warning("send failed", metadata: ["command": "\(message.command.rawValue)", "error": "\(error)"])
             return false
+        }
+    }
+
+    /// Runs the job as a child task of the loop's service: files first (when it has any),
+    /// then the engine; its end comes back as `.finished`.
+    private func start(_ job: JobAssignment) {
+        guard let loop else { return }
+        let run = JobRun(RunningJob(jobID: job.jobID, attempt: job.attempt))
+        runs[job.jobID] = run
+        let engine = self.engine
+        let fetcher = configuration.fileFetcher
+        loop.spawn {
+            .finished(await run.execute { await Self.execute(job, engine: engine, fetcher: fetcher) })
+        }
+    }
+
+    private static func execute(_ job: JobAssignment, engine: any JobEngine, fetcher: JobFileFetcher?) async -> JobOutcome {
+        var staged: String?
+        if !job.files.isEmpty {
+            do {
+                guard let fetcher else {
+                    throw JobFileFetcher.Failure(description: "this worker was started without --gateway, so it cannot fetch job files")
+                }
+                staged = try await fetcher.fetch(job)
+            } catch {
+                return JobOutcome(jobID: job.jobID, attempt: job.attempt, status: .failed, error: "files_unavailable: \(error)")
+            }
+        }
+        defer { if let staged { try? FileManager.default.removeItem(atPath: staged) } }
+        return await engine.run(job, inputFiles: staged)
+    }
+}
+
+/// One run of a job that the owner thread can cancel by itself, without cancelling the
+/// loop: `execute` runs the operation in a task group that a `cancel()` cancels.
+private final class JobRun: Sendable {
+    let run: RunningJob
+    var attempt: Int { run.attempt }
+    private let cancelled: AsyncStream<Never>
+    private let trigger: AsyncStream<Never>.Continuation
+
+    init(_ run: RunningJob) {
+        self.run = run
+        (cancelled, trigger) = AsyncStream.makeStream()
+    }
+
+    /// Stops the run (the operation sees task cancellation and still returns its outcome).
+    func cancel() { trigger.finish() }
+
+    func execute(_ operation: @escaping @Sendable () async -> JobOutcome) async -> JobOutcome {
+        await withTaskGroup(of: JobOutcome?.self) { group in
+            group.addTask { await operation() }
+            group.addTask { [cancelled] in
+                // Ends when `cancel()` is called, or when the run is over (cancelled below).
+                for await _ in cancelled {}
+                return nil
+            }
+            // The first to end is the operation, or the cancel, which cancels the operation,
+            // whose outcome then comes next.
+            for await next in group {
+                group.cancelAll()
+                if let outcome = next { return outcome }
+            }
+            return JobOutcome(jobID: run.jobID, attempt: run.attempt, status: .cancelled, error: "cancelled")
         }
     }
 }

@@ -25,10 +25,10 @@ struct DesktopCommand: AsyncParsableCommand {
             let lock = try DesktopLock(configDirectory: directory)
             let engine = try await sandbox.makeEngine(logger: logger)
             defer { engine.close() }
-            let agent = try await DesktopAttach.makeWorker(
+            let services = try await DesktopAttach.makeServices(
                 configDirectory: directory,
                 name: Settings.value(name, env: "NAME"), slots: slotCount, engine: engine, logger: logger)
-            let group = ServiceGroup(services: [agent], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
             try await group.run()
             withExtendedLifetime(lock) {}
         }

@@ -86,7 +86,9 @@ import FoundationNetworking
         defer { cluster.shutdown() }
         let token = "given-token-\(UUID().uuidString)"
         let base = try await startService(cluster, arguments: ["--listen", "127.0.0.1:0", "--token", token, "--max-concurrent", "1"])
-        let slow = Task { try await execute(base, ["code": "import time\ntime.sleep(3)\ndef main():\n    return 'slow'"], token: token) }
+        // The slow job must still run when the second request arrives, however loaded the
+        // machine: it sleeps far longer than the poll and the request below can take.
+        let slow = Task { try await execute(base, ["code": "import time\ntime.sleep(20)\ndef main():\n    return 'slow'"], token: token) }
         try await cluster.waitFor("the slow job to run") {
             (try? await call(base, "GET", "/healthz").1["running"]) == 1
         }

@@ -126,15 +126,6 @@ import ZeroMQ
         try server.send(identity, .reject, Reject(code: Reject.unauthorized, message: "expired"))
         await #expect(throws: WorkerStopped.self) { try await running.value }
     }
-
-    @Test func oversizedOutcomeBecomesAnOutputLimitFailure() {
-        let huge = JobOutcome(jobID: "j", attempt: 1, status: .succeeded, result: .string(String(repeating: "x", count: Bus.maxMessageBytes)))
-        let fitted = WorkerAgent.fitting(huge)
-        #expect(fitted.status == .failed && fitted.result == nil && fitted.error?.hasPrefix("output_limit") == true)
-        #expect(BusMessage(.result, fitted).body.count < Bus.maxMessageBytes)
-        let small = JobOutcome(jobID: "j", attempt: 1, status: .succeeded, result: 1)
-        #expect(WorkerAgent.fitting(small) == small)
-    }
 }
 
 /// A sandboxed engine with its own state directory (bubblewrap is installed by scripts/test).
