@@ -5,6 +5,18 @@ import Testing
 
 /// The API socket's `[tag, header, body]` messages and what the handler makes of their bodies.
 @Suite struct APIEnvelopeTests {
+    @Test func everyOperationHasExactlyOneHandler() async throws {
+        let handler = try await APIHarness().handler
+        for operation in APIOperation.allCases {
+            let owners = handler.claims[operation] ?? []
+            if APIHandler.publicOperations.contains(operation) {
+                #expect(owners.isEmpty, "\(operation) is answered before authentication, not by \(owners)")
+            } else {
+                #expect(owners.count == 1, "\(operation) is claimed by \(owners)")
+            }
+        }
+    }
+
     @Test func requestsAndResponsesSurviveTheWireWithTheirBytesUntouched() throws {
         let bytes = Data([0x00, 0xff, 0xfe, 0x7b, 0x22])
         let request = APIRequest(

@@ -15,6 +15,7 @@ final class APIHarness: Sendable {
     let fileTokens: JobFileTokens
     let dataDirectory: String
     let recorder = EventRecorder()
+    let blobs: BlobStore
     let secretKey: [UInt8]
 
     init(store: AppStore? = nil, limits: APIHandler.Limits = APIHandler.Limits()) async throws {
@@ -25,12 +26,12 @@ final class APIHarness: Sendable {
         secretKey = (0..<32).map { _ in UInt8.random(in: 0...255) }
         tokens = await AccessTokens(secret: signing, lifetime: 900)
         fileTokens = JobFileTokens(secret: signing)
-        let recorder = self.recorder
+        blobs = try BlobStore(root: dataDirectory + "/blobs")
         handler = APIHandler(
             store: self.store, tokens: tokens, fileTokens: fileTokens, passwords: Passwords(cost: 4),
-            secrets: SecretBox(key: secretKey), blobs: try BlobStore(root: dataDirectory + "/blobs"), watch: JobWatch(),
+            secrets: SecretBox(key: secretKey), blobs: blobs, watch: JobWatch(),
             directory: WorkerDirectory(), cluster: .init(busEndpoints: ["tcp://127.0.0.1:1"], curvePublicKey: nil, heartbeatMS: 1000),
-            limits: limits, busEvents: { event in recorder.events.withLock { $0.append(event) } }, logger: Logger(label: "test"))
+            limits: limits, signals: recorder, logger: Logger(label: "test"))
     }
 
     deinit { try? FileManager.default.removeItem(atPath: dataDirectory) }
@@ -83,6 +84,15 @@ struct HarnessReply: Sendable {
 }
 
 /// Bus events a handler posted.
-final class EventRecorder: Sendable {
+/// The signals the API sent the bus, in order.
+final class EventRecorder: DispatchSignals {
     let events = Mutex<[BusLoop.Event]>([])
+
+    func jobQueued() { events.withLock { $0.append(.jobQueued) } }
+
+    func jobCancelled(jobID: String, workerID: String, attempt: Int) {
+        events.withLock { $0.append(.jobCancelled(jobID: jobID, workerID: workerID, attempt: attempt)) }
+    }
+
+    func revoke(_ revocation: Revocation) { events.withLock { $0.append(.revoke(revocation)) } }
 }

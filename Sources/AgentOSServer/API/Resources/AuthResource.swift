@@ -3,7 +3,25 @@ import AgentOSStore
 import AgentOSWire
 import Foundation
 
-extension APIHandler {
+/// Logging in, refreshing and ending sessions, and who the caller is.
+struct AuthResource: APIResource {
+    static let operations: [APIOperation] = [.logout, .me]
+
+    let context: APIContext
+    let tokens: AccessTokens
+    let passwords: Passwords
+    let throttle: LoginThrottle
+    let sessionLifetime: TimeInterval
+    let signals: any DispatchSignals
+
+    func respond(to request: APICall, as caller: Caller) async throws -> Reply {
+        switch request.operation {
+        case .logout: return try logout(caller)
+        case .me: return .ok(Representation.user(caller.user))
+        default: throw APIError.notFound("operation")
+        }
+    }
+
     /// Refresh tokens start with this.
     static let refreshTokenPrefix = "aos_rt_"
 
@@ -26,7 +44,7 @@ extension APIHandler {
             throw APIError(401, "invalid_credentials", "email or password is wrong")
         }
         throttle.succeeded(account: email)
-        let session = AuthSession(userID: user.id, lifetime: limits.sessionLifetime, address: request.client)
+        let session = AuthSession(userID: user.id, lifetime: sessionLifetime, address: request.client)
         let refreshToken = SecretToken.generate(prefix: Self.refreshTokenPrefix)
         try store.createSession(session, refreshTokenHash: SecretToken.hash(refreshToken))
         let caller = Caller(user: user, credential: .session(session.id))
@@ -55,7 +73,7 @@ extension APIHandler {
             return .ok(try await tokenPair(user: user, session: session, refreshToken: replacement))
         case .reused(let session):
             // Someone holds a copy: end the session for everyone and say so in the log.
-            busEvents(.revoke(.credential(.session(session.id))))
+            signals.revoke(.credential(.session(session.id)))
             logger.warning("refresh token reused; session revoked", metadata: ["session": "\(session.id)", "user": "\(session.userID)"])
             audit("auth.refresh_reused", caller: nil, target: session.userID, detail: ["session": .string(session.id)], address: request.client)
             throw APIError(401, "refresh_token_reused", "this refresh token was already used; the session is revoked, log in again")
@@ -67,7 +85,7 @@ extension APIHandler {
     func logout(_ caller: Caller) throws -> Reply {
         if case .session(let sessionID) = caller.credential {
             try store.revokeSession(id: sessionID, reason: "logout")
-            busEvents(.revoke(.credential(.session(sessionID))))
+            signals.revoke(.credential(.session(sessionID)))
             audit("auth.logout", caller: caller, target: caller.user.id)
         }
         return .noContent

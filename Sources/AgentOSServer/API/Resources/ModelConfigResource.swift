@@ -1,8 +1,31 @@
+import AgentOSAuth
 import AgentOSStore
 import AgentOSWire
 import Foundation
 
-extension APIHandler {
+/// Model providers (with their sealed keys) and agent configurations.
+struct ModelConfigResource: APIResource {
+    static let operations: [APIOperation] = [.listProviders, .createProvider, .getProvider, .updateProvider, .revealProvider, .listAgents, .createAgent, .getAgent, .updateAgent, .listAgentVersions]
+
+    let context: APIContext
+    let secrets: SecretBox
+
+    func respond(to request: APICall, as caller: Caller) async throws -> Reply {
+        switch request.operation {
+        case .listProviders: return try listProviders(request, caller: caller)
+        case .createProvider: return try createProvider(request, caller: caller)
+        case .getProvider: return try getProvider(request, caller: caller)
+        case .updateProvider: return try updateProvider(request, caller: caller)
+        case .revealProvider: return try revealProvider(request, caller: caller)
+        case .listAgents: return try listAgents(request, caller: caller)
+        case .createAgent: return try createAgent(request, caller: caller)
+        case .getAgent: return try getAgent(request, caller: caller)
+        case .updateAgent: return try updateAgent(request, caller: caller)
+        case .listAgentVersions: return try listAgentVersions(request, caller: caller)
+        default: throw APIError.notFound("operation")
+        }
+    }
+
     // MARK: Providers
 
     private static func kind(_ reader: BodyReader, required: Bool) throws(APIError) -> String? {

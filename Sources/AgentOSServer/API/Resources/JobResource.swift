@@ -2,7 +2,26 @@ import AgentOSStore
 import AgentOSWire
 import Foundation
 
-extension APIHandler {
+/// Submitting, watching, listing and cancelling jobs, and the run records desktops post.
+struct JobResource: APIResource {
+    static let operations: [APIOperation] = [.submitJob, .getJob, .listJobs, .cancelJob, .createRuns]
+
+    let context: APIContext
+    let watch: JobWatch
+    let directory: WorkerDirectory
+    let signals: any DispatchSignals
+
+    func respond(to request: APICall, as caller: Caller) async throws -> Reply {
+        switch request.operation {
+        case .submitJob: return try await submitJob(request, caller: caller)
+        case .getJob: return try await getJob(request, caller: caller)
+        case .listJobs: return try listJobs(request, caller: caller)
+        case .cancelJob: return try cancelJob(request, caller: caller)
+        case .createRuns: return try createRuns(request, caller: caller)
+        default: throw APIError.notFound("operation")
+        }
+    }
+
     /// Largest encoded page of a job listing; items past it go to the next page.
     static let maxListBytes = 8 << 20
 
@@ -73,7 +92,7 @@ extension APIHandler {
         let submitted = try store.submit(job, files: files)
         job = submitted.job
         let ticket = wait.map { _ in watch.register(job.id) }
-        if submitted.created { busEvents(.jobQueued) }
+        if submitted.created { signals.jobQueued() }
 
         var warnings: [String] = []
         let connected = directory.workers
@@ -142,7 +161,7 @@ extension APIHandler {
         }
         // The state inside the cancelling transaction decides, not the earlier read.
         if before.status == .running, let workerID = before.workerID {
-            busEvents(.jobCancelled(jobID: before.id, workerID: workerID, attempt: before.attempts))
+            signals.jobCancelled(jobID: before.id, workerID: workerID, attempt: before.attempts)
         }
         watch.finished(job.id)
         logger.info("job cancelled", metadata: ["job": "\(job.id)", "by": "\(caller.user.id)"])
@@ -185,8 +204,8 @@ extension APIHandler {
 
     func waitSeconds(_ text: String?) throws(APIError) -> Double? {
         guard let text else { return nil }
-        guard let seconds = Double(text), seconds.isFinite, seconds >= 0, seconds <= Self.maxWaitSeconds else {
-            throw .invalid("wait must be a number of seconds between 0 and \(Int(Self.maxWaitSeconds))")
+        guard let seconds = Double(text), seconds.isFinite, seconds >= 0, seconds <= APIHandler.maxWaitSeconds else {
+            throw .invalid("wait must be a number of seconds between 0 and \(Int(APIHandler.maxWaitSeconds))")
         }
         return seconds
     }

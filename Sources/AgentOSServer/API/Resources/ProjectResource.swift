@@ -2,64 +2,25 @@ import AgentOSStore
 import AgentOSWire
 import Foundation
 
-extension APIHandler {
-    // MARK: Teams
+/// Projects, their settings and their members.
+struct ProjectResource: APIResource {
+    static let operations: [APIOperation] = [.listProjects, .createProject, .getProject, .deleteProject, .updateProject, .setProjectMember, .removeProjectMember]
 
-    func listTeams(_ caller: Caller) throws -> Reply {
-        let teams = try store.teams(memberID: caller.isAdmin ? nil : caller.user.id)
-        return .ok(["teams": .array(try teams.map { team in
-            Representation.team(team, role: try store.teamRole(of: caller.user.id, in: team.id), members: nil)
-        })])
-    }
+    let context: APIContext
+    let blobs: BlobStore
+    let signals: any DispatchSignals
 
-    func createTeam(_ request: APICall, caller: Caller) throws -> Reply {
-        let reader = try BodyReader(request.body)
-        let name = try reader.name("name") ?? ""
-        let team = try store.createTeam(name: name, owner: caller.user.id)
-        audit("team.create", caller: caller, target: team.id, detail: ["name": .string(name)], address: request.client)
-        return .created(Representation.team(team, role: .owner, members: try store.teamMembers(teamID: team.id)))
-    }
-
-    /// The team and the caller's role in it; 404 unless they are in it (or admin).
-    private func visibleTeam(_ idOrName: String?, caller: Caller) throws -> (Team, TeamRole?) {
-        guard let idOrName, let team = try store.team(idOrName: idOrName) else { throw APIError.notFound("team") }
-        let role = try store.teamRole(of: caller.user.id, in: team.id)
-        guard caller.isAdmin || role != nil else { throw APIError.notFound("team") }
-        return (team, role)
-    }
-
-    func getTeam(_ request: APICall, caller: Caller) throws -> Reply {
-        let (team, role) = try visibleTeam(request.params["team"], caller: caller)
-        return .ok(Representation.team(team, role: role, members: try store.teamMembers(teamID: team.id)))
-    }
-
-    private func requireTeamOwner(_ team: Team, role: TeamRole?, caller: Caller) throws(APIError) {
-        guard caller.isAdmin || role == .owner else { throw APIError.forbidden("managing team \(team.name) needs its owner role") }
-    }
-
-    func addTeamMember(_ request: APICall, caller: Caller) throws -> Reply {
-        let (team, role) = try visibleTeam(request.params["team"], caller: caller)
-        try requireTeamOwner(team, role: role, caller: caller)
-        let reader = try BodyReader(request.body)
-        let email = try reader.string("email", maxLength: 320, required: true) ?? ""
-        let newRole = try reader.choice("role", TeamRole.self) ?? .member
-        guard let user = try store.user(email: email) else { throw APIError.notFound("user \(email)") }
-        let before = try store.teamRole(of: user.id, in: team.id)
-        try store.setTeamMember(teamID: team.id, userID: user.id, role: newRole)
-        audit("team.member_set", caller: caller, target: user.id,
-              detail: ["team": .string(team.id), "from": Representation.optional(before?.rawValue), "to": .string(newRole.rawValue)],
-              address: request.client)
-        return .ok(Representation.team(team, role: role, members: try store.teamMembers(teamID: team.id)))
-    }
-
-    func removeTeamMember(_ request: APICall, caller: Caller) throws -> Reply {
-        let (team, role) = try visibleTeam(request.params["team"], caller: caller)
-        try requireTeamOwner(team, role: role, caller: caller)
-        guard let userID = request.params["user"], try store.removeTeamMember(teamID: team.id, userID: userID) else {
-            throw APIError.notFound("team member")
+    func respond(to request: APICall, as caller: Caller) async throws -> Reply {
+        switch request.operation {
+        case .listProjects: return try listProjects(caller)
+        case .createProject: return try createProject(request, caller: caller)
+        case .getProject: return try getProject(request, caller: caller)
+        case .deleteProject: return try deleteProject(request, caller: caller)
+        case .updateProject: return try updateProject(request, caller: caller)
+        case .setProjectMember: return try setProjectMember(request, caller: caller)
+        case .removeProjectMember: return try removeProjectMember(request, caller: caller)
+        default: throw APIError.notFound("operation")
         }
-        audit("team.member_remove", caller: caller, target: userID, detail: ["team": .string(team.id)], address: request.client)
-        return .noContent
     }
 
     // MARK: Projects
@@ -118,7 +79,7 @@ extension APIHandler {
         try access.require(.deleteProject)
         // Running jobs are stopped on their workers; their late results find no job and are dropped.
         for job in try store.jobs(projectID: access.project.id, status: .running, origin: nil, after: nil, limit: 10_000) {
-            if let workerID = job.workerID { busEvents(.jobCancelled(jobID: job.id, workerID: workerID, attempt: job.attempts)) }
+            if let workerID = job.workerID { signals.jobCancelled(jobID: job.id, workerID: workerID, attempt: job.attempts) }
         }
         let orphans = try blobs.exclusive {
             let orphans = try store.deleteProject(id: access.project.id)

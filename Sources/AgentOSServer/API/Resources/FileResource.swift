@@ -3,15 +3,32 @@ import AgentOSStore
 import AgentOSWire
 import Foundation
 
-extension APIHandler {
+/// Files: uploads, listings, downloads (by users, and by workers with a job's file token).
+struct FileResource: APIResource {
+    static let operations: [APIOperation] = [.uploadFile, .listFiles, .getFile, .deleteFile]
+
+    let context: APIContext
+    let blobs: BlobStore
+    let maxFileBytes: Int
+
+    func respond(to request: APICall, as caller: Caller) async throws -> Reply {
+        switch request.operation {
+        case .uploadFile: return try uploadFile(request, caller: caller)
+        case .listFiles: return try listFiles(request, caller: caller)
+        case .getFile: return try getFile(request, caller: caller)
+        case .deleteFile: return try deleteFile(request, caller: caller)
+        default: throw APIError.notFound("operation")
+        }
+    }
+
     func uploadFile(_ request: APICall, caller: Caller) throws -> Reply {
         let access = try projectAccess(request.params["project"], caller: caller)
         try access.require(.writeFile)
         guard let name = request.params["name"], !name.isEmpty else { throw APIError.invalid("the name query parameter is required") }
         guard name.isSafeFileName else { throw APIError.invalid("name must be a plain file name: no '/', not '.' or '..'") }
         let data = request.raw
-        guard data.count <= limits.maxFileBytes else {
-            throw APIError(413, "file_too_large", "files may be at most \(limits.maxFileBytes >> 20) MiB")
+        guard data.count <= maxFileBytes else {
+            throw APIError(413, "file_too_large", "files may be at most \(maxFileBytes >> 20) MiB")
         }
         var contentType = request.contentType ?? "application/octet-stream"
         if contentType.utf8.count > 200 || contentType.contains(where: \.isNewline) { contentType = "application/octet-stream" }
@@ -48,6 +65,13 @@ extension APIHandler {
     func getFile(_ request: APICall, caller: Caller) throws -> Reply {
         let (file, access) = try visibleFile(request.params["file"], caller: caller)
         return .ok(Representation.file(file, project: access.project))
+    }
+
+    /// `GET /files/{id}/content`, before any other authentication: workers fetch job files
+    /// with a job-scoped token, everyone else with their own.
+    func download(_ request: APICall) async throws -> Reply {
+        if let grant = try context.authenticator.fileGrant(request.token) { return try downloadFile(request, grant: grant) }
+        return try downloadFile(request, caller: try await context.authenticate(request))
     }
 
     func downloadFile(_ request: APICall, caller: Caller) throws -> Reply {

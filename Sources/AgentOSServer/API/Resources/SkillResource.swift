@@ -2,14 +2,31 @@ import AgentOSStore
 import AgentOSWire
 import Foundation
 
-extension APIHandler {
-    static let maxCodeBytes = 512 * 1024
+/// Skills and their versions.
+struct SkillResource: APIResource {
+    static let operations: [APIOperation] = [.listSkills, .createSkill, .getSkill, .createSkillVersion, .listSkillVersions, .getSkillVersion]
+
+    let context: APIContext
+
+
+    func respond(to request: APICall, as caller: Caller) async throws -> Reply {
+        switch request.operation {
+        case .listSkills: return try listSkills(request, caller: caller)
+        case .createSkill: return try createSkill(request, caller: caller)
+        case .getSkill: return try getSkill(request, caller: caller)
+        case .createSkillVersion: return try createSkillVersion(request, caller: caller)
+        case .listSkillVersions: return try listSkillVersions(request, caller: caller)
+        case .getSkillVersion: return try getSkillVersion(request, caller: caller)
+        default: throw APIError.notFound("operation")
+        }
+    }
+
     static let maxRequirementsBytes = 64 * 1024
     static let maxSchemaBytes = 256 * 1024
 
     /// Reads the content fields of a skill body (create or new version).
     static func skillContent(_ reader: BodyReader) throws(APIError) -> SkillContent {
-        let code = try reader.string("code", maxLength: maxCodeBytes, required: true) ?? ""
+        let code = try reader.string("code", maxLength: APIHandler.maxCodeBytes, required: true) ?? ""
         let entrypoint = try reader.string("entrypoint", maxLength: 100) ?? "main"
         guard entrypoint.isPythonIdentifier else { throw .invalid("entrypoint must be a Python function name") }
         if reader.has("entrypoint"), !Self.defines(entrypoint, in: code) {

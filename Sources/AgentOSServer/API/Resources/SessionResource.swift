@@ -2,7 +2,24 @@ import AgentOSStore
 import AgentOSWire
 import Foundation
 
-extension APIHandler {
+/// Chat sessions and their messages.
+struct SessionResource: APIResource {
+    static let operations: [APIOperation] = [.listSessions, .createSession, .getSession, .listMessages, .createMessage]
+
+    let context: APIContext
+
+
+    func respond(to request: APICall, as caller: Caller) async throws -> Reply {
+        switch request.operation {
+        case .listSessions: return try listSessions(request, caller: caller)
+        case .createSession: return try createSession(request, caller: caller)
+        case .getSession: return try getSession(request, caller: caller)
+        case .listMessages: return try listMessages(request, caller: caller)
+        case .createMessage: return try createMessage(request, caller: caller)
+        default: throw APIError.notFound("operation")
+        }
+    }
+
     func listSessions(_ request: APICall, caller: Caller) throws -> Reply {
         let access = try projectAccess(request.params["project"], caller: caller)
         try access.require(.read)

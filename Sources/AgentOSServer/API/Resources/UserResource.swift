@@ -3,7 +3,27 @@ import AgentOSStore
 import AgentOSWire
 import Foundation
 
-extension APIHandler {
+/// Users (an admin's), personal access tokens (each user's own) and the audit log.
+struct UserResource: APIResource {
+    static let operations: [APIOperation] = [.listUsers, .createUser, .updateUser, .createToken, .listTokens, .deleteToken, .audit]
+
+    let context: APIContext
+    let passwords: Passwords
+    let signals: any DispatchSignals
+
+    func respond(to request: APICall, as caller: Caller) async throws -> Reply {
+        switch request.operation {
+        case .listUsers: return try listUsers(caller)
+        case .createUser: return try await createUser(request, caller: caller)
+        case .updateUser: return try await updateUser(request, caller: caller)
+        case .createToken: return try createToken(request, caller: caller)
+        case .listTokens: return try listTokens(caller)
+        case .deleteToken: return try deleteToken(request, caller: caller)
+        case .audit: return try listAudit(request, caller: caller)
+        default: throw APIError.notFound("operation")
+        }
+    }
+
     // MARK: Users
 
     func listUsers(_ caller: Caller) throws -> Reply {
@@ -55,7 +75,7 @@ extension APIHandler {
         }
         if after.disabled && !before.disabled {
             // Requests check the flag each time; connected private workers are dropped now.
-            busEvents(.revoke(.user(id)))
+            signals.revoke(.user(id))
         }
         return .ok(Representation.user(after))
     }
@@ -88,57 +108,10 @@ extension APIHandler {
             token.userID == caller.user.id || caller.isAdmin
         else { throw APIError.notFound("token") }
         if try store.revokePersonalToken(id: id) {
-            busEvents(.revoke(.credential(.personalToken(id))))
+            signals.revoke(.credential(.personalToken(id)))
             audit("token.revoke", caller: caller, target: id, detail: ["owner": .string(token.userID)], address: request.client)
         }
         return .noContent
-    }
-
-    // MARK: Worker tokens
-
-    func listWorkerTokens(_ caller: Caller) throws -> Reply {
-        try requireAdmin(caller)
-        return .ok(["worker_tokens": .array(try store.workerTokens().map(Representation.workerToken))])
-    }
-
-    func createWorkerToken(_ request: APICall, caller: Caller) throws -> Reply {
-        try requireAdmin(caller)
-        let reader = try BodyReader(request.body)
-        let name = try reader.string("name", maxLength: 100, required: true) ?? ""
-        let labels = try reader.strings("labels", maxCount: 64, maxLength: 64)
-        let secret = SecretToken.generate(prefix: "aow_")
-        let token = try store.createWorkerToken(WorkerToken(name: name, tokenHash: SecretToken.hash(secret), labels: labels))
-        audit("worker_token.create", caller: caller, target: token.id,
-              detail: ["name": .string(name), "labels": labels.map { .array($0.map(JSONValue.string)) } ?? .null], address: request.client)
-        var body = Representation.workerToken(token).objectValue ?? [:]
-        body["token"] = .string(secret)
-        return .created(.object(body))
-    }
-
-    func deleteWorkerToken(_ request: APICall, caller: Caller) throws -> Reply {
-        try requireAdmin(caller)
-        guard let id = request.params["token"], try store.workerToken(id: id) != nil else { throw APIError.notFound("worker token") }
-        if try store.revokeWorkerToken(id: id) {
-            busEvents(.revoke(.credential(.workerToken(id))))
-            audit("worker_token.revoke", caller: caller, target: id, address: request.client)
-        }
-        return .noContent
-    }
-
-    // MARK: Workers
-
-    func listWorkers(_ caller: Caller) -> Reply {
-        let all = directory.workers
-        let cloud = all.filter { $0.kind == .cloud }
-        let visible = caller.isAdmin ? all : all.filter { $0.kind == .private && $0.ownerID == caller.user.id }
-        return .ok([
-            "workers": .array(visible.map(Representation.worker)),
-            "cloud": [
-                "workers": .number(Double(cloud.count)),
-                "slots": .number(Double(cloud.reduce(0) { $0 + $1.slots })),
-                "free_slots": .number(Double(cloud.reduce(0) { $0 + $1.freeSlots })),
-            ],
-        ])
     }
 
     // MARK: Audit
