@@ -65,6 +65,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "AgentOSAPI",
+            dependencies: ["AgentOSWire"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "AgentOSStore",
             dependencies: [
                 "AgentOSWire", "AgentOSAuth",
@@ -159,6 +164,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "AgentOSWireTests", dependencies: ["AgentOSWire"]),
+        .testTarget(name: "AgentOSAPITests", dependencies: ["AgentOSAPI", "AgentOSWire"]),
         .testTarget(name: "AgentOSAuthTests", dependencies: ["AgentOSAuth"]),
         .testTarget(name: "AgentOSWorkerTests", dependencies: ["AgentOSWorker", "AgentOSSandbox", "AgentOSWire", "ZeroMQ"]),
         .testTarget(name: "AgentOSSupervisorTests", dependencies: ["AgentOSSupervisor"]),

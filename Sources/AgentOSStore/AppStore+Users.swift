@@ -1,3 +1,4 @@
+import AgentOSWire
 import Foundation
 import GRDB
 

@@ -1,4 +1,5 @@
 import AgentOSStore
+import AgentOSWire
 
 /// What a caller does inside a project. The one permission table: every API request and
 /// every job is checked against it.

@@ -1,3 +1,4 @@
+import AgentOSWire
 import Foundation
 import GRDB
 
@@ -31,11 +32,6 @@ public struct ChatSession: Codable, Sendable, Equatable, FetchableRecord, Persis
         case createdAt = "created_at"
         case updatedAt = "updated_at"
     }
-}
-
-/// Who speaks a chat message.
-public enum MessageRole: String, Codable, Sendable, CaseIterable, DatabaseValueConvertible {
-    case system, user, assistant, tool
 }
 
 /// One message of a session; `seq` orders them (1, 2, …).

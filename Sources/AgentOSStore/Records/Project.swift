@@ -1,24 +1,6 @@
+import AgentOSWire
 import Foundation
 import GRDB
-
-/// A project role, ordered `viewer < runner < editor < owner`.
-public enum ProjectRole: String, Codable, Sendable, CaseIterable, Comparable, DatabaseValueConvertible {
-    case viewer
-    case runner
-    case editor
-    case owner
-
-    private var rank: Int {
-        switch self {
-        case .viewer: 0
-        case .runner: 1
-        case .editor: 2
-        case .owner: 3
-        }
-    }
-
-    public static func < (lhs: ProjectRole, rhs: ProjectRole) -> Bool { lhs.rank < rhs.rank }
-}
 
 /// A project: the unit of ownership for jobs (and, later, skills, files, sessions).
 public struct Project: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {

@@ -1,11 +1,6 @@
+import AgentOSWire
 import Foundation
 import GRDB
-
-/// A team role: owners manage the team and own its projects.
-public enum TeamRole: String, Codable, Sendable, CaseIterable, DatabaseValueConvertible {
-    case owner
-    case member
-}
 
 /// A group of users that can hold projects.
 public struct Team: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {

@@ -1,11 +1,6 @@
+import AgentOSWire
 import Foundation
 import GRDB
-
-/// A system role: admins can do everything; users act through project membership.
-public enum SystemRole: String, Codable, Sendable, CaseIterable, DatabaseValueConvertible {
-    case admin
-    case user
-}
 
 /// An account.
 public struct User: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {

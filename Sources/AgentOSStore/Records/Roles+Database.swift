@@ -1,0 +1,7 @@
+import AgentOSWire
+import GRDB
+
+extension SystemRole: DatabaseValueConvertible {}
+extension TeamRole: DatabaseValueConvertible {}
+extension ProjectRole: DatabaseValueConvertible {}
+extension MessageRole: DatabaseValueConvertible {}
