@@ -89,7 +89,7 @@ let package = Package(
         .target(
             name: "AgentOSServer",
             dependencies: [
-                "ZeroMQ", "AgentOSWire", "AgentOSStore", "AgentOSAuth",
+                "ZeroMQ", "AgentOSAPI", "AgentOSWire", "AgentOSStore", "AgentOSAuth",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -98,7 +98,7 @@ let package = Package(
         .target(
             name: "AgentOSGateway",
             dependencies: [
-                "ZeroMQ", "AgentOSWire",
+                "ZeroMQ", "AgentOSAPI", "AgentOSWire",
                 .product(name: "HeapModule", package: "swift-collections"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -117,7 +117,7 @@ let package = Package(
         ),
         .target(
             name: "AgentOSClient",
-            dependencies: ["CCurl", "AgentOSWire", "AgentOSAuth"],
+            dependencies: ["AgentOSAPI", "CCurl", "AgentOSWire", "AgentOSAuth"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -142,7 +142,7 @@ let package = Package(
             name: "agentos",
             dependencies: [
                 "AgentOSServer", "AgentOSSupervisor", "AgentOSGateway", "AgentOSWorker", "AgentOSDesktop", "AgentOSClient",
-                "AgentOSSandboxService",
+                "AgentOSSandboxService", "AgentOSAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -172,18 +172,18 @@ let package = Package(
         .testTarget(name: "AgentOSStoreTests", dependencies: ["AgentOSStore", "AgentOSWire"]),
         .testTarget(
             name: "AgentOSServerTests",
-            dependencies: ["AgentOSServer", "AgentOSStore", "AgentOSWire", "AgentOSAuth"]
+            dependencies: ["AgentOSAPI", "AgentOSServer", "AgentOSStore", "AgentOSWire", "AgentOSAuth"]
         ),
         .testTarget(
             name: "AgentOSGatewayTests",
             dependencies: [
-                "AgentOSGateway", "AgentOSWire",
+                "AgentOSGateway", "AgentOSAPI", "AgentOSWire",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),
         .testTarget(
             name: "AgentOSIntegrationTests",
-            dependencies: ["AgentOSClient", "AgentOSWire", "AgentOSStore", "AgentOSAuth", "AgentOSGateway", "ZeroMQ"]
+            dependencies: ["AgentOSAPI", "AgentOSClient", "AgentOSWire", "AgentOSStore", "AgentOSAuth", "AgentOSGateway", "ZeroMQ"]
         ),
     ]
 )

@@ -1,3 +1,4 @@
+import AgentOSAPI
 import AgentOSWire
 import Foundation
 import HTTPTypes
@@ -10,7 +11,7 @@ import NIOCore
 /// caller's rights are checked by the server on every read.
 enum JobEvents {
     /// The route, for the router and the API document.
-    static let path = "/api/v1/jobs/:id/events"
+    static let path = OpenAPIDocument.jobEventsPath
     /// Longest a stream stays open.
     static let maxDuration: Duration = .seconds(3600)
 

@@ -1,3 +1,4 @@
+import AgentOSAPI
 import AgentOSGateway
 import AgentOSWire
 import Foundation

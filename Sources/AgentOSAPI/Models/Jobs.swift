@@ -39,8 +39,10 @@ public struct Job: APISchema, Equatable {
     public var attempts: Int
     public var maxAttempts: Int
     public var result: JSONValue
-    public var stdout: String
-    public var stderr: String
+    /// Captured output; not in list items (`GET /jobs/{id}` has it).
+    public var stdout: String?
+    /// As `stdout`.
+    public var stderr: String?
     public var outputTruncated: Bool
     @Nullable public var exitCode: Int?
     @Nullable public var error: String?
@@ -63,11 +65,11 @@ public struct Job: APISchema, Equatable {
         id: String, project: String, status: JobStatus, origin: JobOrigin, skill: String? = nil, version: Int? = nil,
         entrypoint: String, sessionID: String? = nil, inputs: [String: JSONValue], target: JobTarget,
         worker: String? = nil, workerID: String? = nil, requestedWorker: String? = nil, labels: [String],
-        limits: Limits, priority: Int, attempts: Int, maxAttempts: Int, result: JSONValue, stdout: String,
-        stderr: String, outputTruncated: Bool, exitCode: Int? = nil, error: String? = nil, submittedBy: String,
-        idempotencyKey: String? = nil, createdAt: Date, startedAt: Date? = nil, finishedAt: Date? = nil,
-        durationMS: Int? = nil, clientRunID: String? = nil, device: String? = nil, files: [JobFileRef]? = nil,
-        warnings: [String]? = nil
+        limits: Limits, priority: Int, attempts: Int, maxAttempts: Int, result: JSONValue, stdout: String? = nil,
+        stderr: String? = nil, outputTruncated: Bool, exitCode: Int? = nil, error: String? = nil,
+        submittedBy: String, idempotencyKey: String? = nil, createdAt: Date, startedAt: Date? = nil,
+        finishedAt: Date? = nil, durationMS: Int? = nil, clientRunID: String? = nil, device: String? = nil,
+        files: [JobFileRef]? = nil, warnings: [String]? = nil
     ) {
         self.id = id
         self.project = project

@@ -1,0 +1,152 @@
+import AgentOSWire
+
+/// The OpenAPI 3 document of `/api/v1`, built from `APIRoutes.all` and each operation's
+/// `contract`: the schemas are derived from the body types (`SchemaRecorder`), so the
+/// document, the server and the clients cannot disagree. A test checks that it names every
+/// route the router serves, and the tests check live responses against it, strictly.
+public enum OpenAPIDocument {
+    /// Where the gateway serves it.
+    public static let path = "/api/v1/openapi.json"
+    /// The gateway's Server-Sent Events stream of a job.
+    public static let jobEventsPath = "/api/v1/jobs/:id/events"
+
+    /// The whole document.
+    public static let json: JSONValue = {
+        let recorder = SchemaRecorder()
+        _ = try? recorder.schema(for: ErrorBody.self)
+        var paths: [String: JSONValue] = [:]
+        for route in APIRoutes.all {
+            let path = openAPIPath(route.path)
+            var item = paths[path]?.objectValue ?? [:]
+            item[route.method.lowercased()] = operation(route, recorder: recorder)
+            paths[path] = .object(item)
+        }
+        paths[path] = ["get": [
+            "operationId": "openapi", "summary": "This document", "tags": ["meta"], "security": [],
+            "responses": ["200": ["description": "OpenAPI 3 document", "content": ["application/json": ["schema": ["type": "object"]]]]],
+        ]]
+        paths[openAPIPath(jobEventsPath)] = ["get": [
+            "operationId": "jobs.events", "tags": ["jobs"],
+            "summary": "A job's life as Server-Sent Events: status changes, then output and result; the stream then closes",
+            "parameters": [["name": "id", "in": "path", "required": true, "schema": ["type": "string"]]],
+            "responses": [
+                "200": ["description": "text/event-stream with events status, output, result (and error)",
+                        "content": ["text/event-stream": ["schema": ["type": "string"]]]],
+                "401": ["description": "Not authenticated", "content": ["application/json": ["schema": ref("Error")]]],
+                "404": ["description": "Not found", "content": ["application/json": ["schema": ref("Error")]]],
+                "503": ["description": "The server is unreachable", "content": ["application/json": ["schema": ref("Error")]]],
+            ],
+        ]]
+        paths["/metrics"] = ["get": [
+            "operationId": "metrics", "summary": "Prometheus metrics of this gateway and the server's worker count", "tags": ["meta"],
+            "security": [],
+            "responses": ["200": ["description": "Prometheus text format", "content": ["text/plain": ["schema": ["type": "string"]]]]],
+        ]]
+        paths["/healthz"] = ["get": [
+            "operationId": "healthz", "summary": "Gateway and server reachable", "tags": ["meta"], "security": [],
+            "responses": [
+                "200": ["description": "Both are up", "content": ["application/json": ["schema": ["type": "object"]]]],
+                "503": ["description": "The server is unreachable", "content": ["application/json": ["schema": ["type": "object"]]]],
+            ],
+        ]]
+        return [
+            "openapi": "3.0.3",
+            "info": [
+                "title": "AgentOS API", "version": .string(AgentOSVersion.current),
+                "description": "The AgentOS control plane over HTTP. Errors are {\"error\": {\"code\", \"message\"}}.",
+            ],
+            "servers": [["url": "/"]],
+            "security": [["bearer": []]],
+            "paths": .object(paths),
+            "components": [
+                "securitySchemes": ["bearer": [
+                    "type": "http", "scheme": "bearer",
+                    "description": "An access token from /auth/login or /auth/refresh, or a personal access token (aos_pat_…)",
+                ]],
+                "schemas": .object(recorder.components),
+            ],
+        ]
+    }()
+
+    /// `/projects/:project` → `/projects/{project}`.
+    public static func openAPIPath(_ routerPath: String) -> String {
+        routerPath.split(separator: "/", omittingEmptySubsequences: false).map { part in
+            part.hasPrefix(":") ? "{\(part.dropFirst())}" : String(part)
+        }.joined(separator: "/")
+    }
+
+    private static func operation(_ route: APIRoute, recorder: SchemaRecorder) -> JSONValue {
+        let contract = route.operation.contract
+        func schema(_ type: (any APIBody.Type)?) -> JSONValue? {
+            type.map { (try? recorder.schema(for: $0)) ?? ["type": "object"] }
+        }
+        var fields: [String: JSONValue] = [
+            "operationId": .string(route.operation.rawValue),
+            "summary": .string(route.summary),
+            "tags": [.string(route.tag)],
+        ]
+        var parameters: [JSONValue] = route.path.split(separator: "/").filter { $0.hasPrefix(":") }.map { name in
+            ["name": .string(String(name.dropFirst())), "in": "path", "required": true, "schema": ["type": "string"]]
+        }
+        for name in route.query {
+            parameters.append(["name": .string(name), "in": "query", "required": .bool(name == "name" && route.body == .raw),
+                               "schema": queryParameterSchema(name)])
+        }
+        if !parameters.isEmpty { fields["parameters"] = .array(parameters) }
+        switch route.body {
+        case .none: break
+        case .json:
+            fields["requestBody"] = ["required": true, "content": ["application/json": ["schema": schema(contract.request) ?? ["type": "object"]]]]
+        case .raw:
+            fields["requestBody"] = ["required": true, "content": ["application/octet-stream": ["schema": ["type": "string", "format": "binary"]]]]
+        }
+        if [.login, .refresh].contains(route.operation) { fields["security"] = [] }
+        var responses: [String: JSONValue] = [:]
+        for (status, body) in contract.responses {
+            var response: [String: JSONValue] = ["description": .string(description(status))]
+            if route.operation == .downloadFile && status == 200 {
+                response["content"] = ["application/octet-stream": ["schema": ["type": "string", "format": "binary"]]]
+            } else if let body = schema(body) {
+                response["content"] = ["application/json": ["schema": body]]
+            }
+            responses[String(status)] = .object(response)
+        }
+        for status in route.operation.errorStatuses where responses[String(status)] == nil {
+            responses[String(status)] = ["description": .string(description(status)), "content": ["application/json": ["schema": ref("Error")]]]
+        }
+        fields["responses"] = .object(responses)
+        return .object(fields)
+    }
+
+    private static func description(_ status: Int) -> String {
+        switch status {
+        case 200: "OK"
+        case 201: "Created"
+        case 202: "Accepted: queued"
+        case 204: "Done, no content"
+        case 400: "Invalid input"
+        case 401: "Not authenticated"
+        case 403: "Not allowed"
+        case 404: "Not found (also for projects you are not a member of)"
+        case 409: "Conflict"
+        case 410: "Gone: the server lost the bytes"
+        case 413: "Body too large"
+        case 429: "Rate limited; see Retry-After"
+        case 503: "Overloaded or the server is unreachable"
+        default: "Response"
+        }
+    }
+
+    private static func queryParameterSchema(_ name: String) -> JSONValue {
+        switch name {
+        case "wait": ["type": "number", "minimum": 0, "maximum": 300]
+        case "limit": ["type": "integer", "minimum": 1]
+        case "after": ["type": "integer", "minimum": 0]
+        case "status": JobStatus.jsonSchema
+        case "origin": JobOrigin.jsonSchema
+        default: ["type": "string"]
+        }
+    }
+
+    static func ref(_ name: String) -> JSONValue { ["$ref": .string("#/components/schemas/\(name)")] }
+}
