@@ -88,7 +88,9 @@ public struct APIBodyError: Error, CustomStringConvertible, Sendable {
         case .keyNotFound(let key, let context):
             self.init(path: path(context.codingPath + [key]), message: "is required")
         case .typeMismatch(let type, let context):
-            self.init(path: path(context.codingPath), message: "must be \(Self.describe(type))")
+            let description = Self.describe(type)
+            // The body itself: say which kind of body, as a client would read it.
+            self.init(path: path(context.codingPath), message: "must be \(context.codingPath.isEmpty && description == "an object" ? "a JSON object" : description)")
         case .valueNotFound(let type, let context):
             self.init(path: path(context.codingPath), message: "must be \(Self.describe(type)), not null")
         case .dataCorrupted(let context):
@@ -110,5 +112,5 @@ public struct APIBodyError: Error, CustomStringConvertible, Sendable {
         }
     }
 
-    public var description: String { path.isEmpty ? "the body \(message)" : "\(path) \(message)" }
+    public var description: String { path.isEmpty ? "the request body \(message)" : "\(path) \(message)" }
 }

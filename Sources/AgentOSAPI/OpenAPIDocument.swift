@@ -13,7 +13,7 @@ public enum OpenAPIDocument {
     /// The whole document.
     public static let json: JSONValue = {
         let recorder = SchemaRecorder()
-        _ = try? recorder.schema(for: ErrorBody.self)
+        _ = try? recorder.schema(for: Schemas.ErrorBody.self)
         var paths: [String: JSONValue] = [:]
         for route in APIRoutes.all {
             let path = openAPIPath(route.path)
@@ -149,4 +149,33 @@ public enum OpenAPIDocument {
     }
 
     static func ref(_ name: String) -> JSONValue { ["$ref": .string("#/components/schemas/\(name)")] }
+}
+
+extension OpenAPIDocument {
+    /// Why an answer does not match the document.
+    public struct Mismatch: Error, CustomStringConvertible, Sendable {
+        public let description: String
+    }
+
+    /// Checks an answer of `operation` strictly against the document: its status is one the
+    /// operation documents, and its JSON body matches the schema documented for that status,
+    /// with no property the schema does not list.
+    public static func check(_ operation: APIOperation, status: Int, body: JSONValue?) throws(Mismatch) {
+        guard let route = APIRoutes.all.first(where: { $0.operation == operation }),
+            let responses = json["paths"]?[openAPIPath(route.path)]?[route.method.lowercased()]?["responses"]
+        else { throw Mismatch(description: "\(operation.rawValue) is not in the document") }
+        guard let response = responses[String(status)] else {
+            throw Mismatch(description: "\(operation.rawValue) answered \(status), which it does not document")
+        }
+        guard let schema = response["content"]?["application/json"]?["schema"] else {
+            if let body, !body.isNull, status == 204 { throw Mismatch(description: "\(operation.rawValue) \(status) has a body") }
+            return
+        }
+        guard let body else { throw Mismatch(description: "\(operation.rawValue) \(status) has no JSON body") }
+        do {
+            try JSONSchema(schema, root: json, strict: true).validate(body)
+        } catch {
+            throw Mismatch(description: "\(operation.rawValue) \(status): \(error)")
+        }
+    }
 }

@@ -22,13 +22,18 @@ public struct JSONSchema: Sendable {
 
     private let schema: JSONValue
     private let root: JSONValue
+    private let strict: Bool
     private static let typeNames: Set<String> = ["null", "boolean", "object", "array", "number", "integer", "string"]
     private static let maxDepth = 64
 
-    /// A validator for `schema`; `$ref`s resolve against `root` (default: the schema).
-    public init(_ schema: JSONValue, root: JSONValue? = nil) throws(Invalid) {
+    /// A validator for `schema`; `$ref`s resolve against `root` (default: the schema). A
+    /// `strict` one also refuses, in an object whose schema lists `properties` and says
+    /// nothing of `additionalProperties`, any property not listed: how the API's tests check
+    /// that no answer carries an undocumented field.
+    public init(_ schema: JSONValue, root: JSONValue? = nil, strict: Bool = false) throws(Invalid) {
         self.schema = schema
         self.root = root ?? schema
+        self.strict = strict
         try Self.check(schema, at: "", depth: 0)
     }
 
@@ -167,6 +172,8 @@ public struct JSONSchema: Sendable {
             } else if let additional = rules["additionalProperties"] {
                 if case .bool(false) = additional { throw Violation(path: childPath, message: "is not an allowed property") }
                 try validate(value, against: additional, path: childPath, depth: depth + 1)
+            } else if strict, rules["properties"] != nil {
+                throw Violation(path: childPath, message: "is not a documented property")
             }
         }
     }

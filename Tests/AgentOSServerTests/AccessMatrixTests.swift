@@ -1,3 +1,4 @@
+import AgentOSAPI
 import AgentOSAuth
 @testable import AgentOSServer
 import AgentOSStore
@@ -163,6 +164,19 @@ import Testing
         #expect(Set(APIRoutes.all.map(\.operation)).count == APIRoutes.all.count, "two routes share an operation")
     }
 
+    /// The answer's status is documented for its operation and its body matches the
+    /// documented schema, with no undocumented field.
+    func conforms(_ operation: APIOperation, _ response: HarnessReply) {
+        // The server's health check is the gateway's /healthz, documented with the gateway's answer.
+        guard operation != .health else { return }
+        let body: JSONValue? = response.headers?["Content-Type"] == "application/json" ? response.body : nil
+        do {
+            try OpenAPIDocument.check(operation, status: response.status, body: body)
+        } catch {
+            Issue.record("\(error)\n\(response.body.encodedString().prefix(400))")
+        }
+    }
+
     @Test func everyRouteWithEveryRole() async throws {
         let shared = try await Fixture.make()
         var counter = 0
@@ -177,6 +191,7 @@ import Testing
                 let token = operation == .login || operation == .refresh ? nil : fixture.tokens[role]
                 let response = await fixture.harness.call(operation, token: token, params: params, body: body, raw: raw)
                 #expect(response.status == statuses[index], "\(operation.rawValue) as \(role.rawValue): \(response.status) \(response.body.encodedString().prefix(300))")
+                conforms(operation, response)
             }
         }
     }
@@ -188,6 +203,7 @@ import Testing
             for token in [nil, "", "garbage", "aos_pat_" + UUID().uuidString, "aosjob_eA.eA"] {
                 let response = await fixture.harness.call(route.operation, token: token, params: params, body: body, raw: raw)
                 #expect(response.status == 401, "\(route.operation.rawValue) with \(token ?? "no token") → \(response.status)")
+                conforms(route.operation, response)
                 #expect(response.errorCode == "unauthorized")
             }
         }

@@ -1,313 +1,315 @@
 import AgentOSWire
 import Foundation
 
-/// A file given to a job, as the job sees it under `files/`.
-public struct JobFileRef: APISchema, Equatable {
-    public var id: String
-    public var name: String
-    public var sha256: String
-    public var size: Int
+extension Schemas {
+    /// A file given to a job, as the job sees it under `files/`.
+    public struct JobFileRef: APISchema, Equatable {
+        public var id: String
+        public var name: String
+        public var sha256: String
+        public var size: Int
 
-    public init(
-        id: String, name: String, sha256: String, size: Int
-    ) {
-        self.id = id
-        self.name = name
-        self.sha256 = sha256
-        self.size = size
-    }
-}
-
-/// A job: what was asked, where it runs, and how it ended.
-public struct Job: APISchema, Equatable {
-    public var id: String
-    public var project: String
-    public var status: JobStatus
-    public var origin: JobOrigin
-    @Nullable public var skill: String?
-    @Nullable public var version: Int?
-    public var entrypoint: String
-    @Nullable public var sessionID: String?
-    public var inputs: [String: JSONValue]
-    public var target: JobTarget
-    @Nullable public var worker: String?
-    @Nullable public var workerID: String?
-    @Nullable public var requestedWorker: String?
-    public var labels: [String]
-    public var limits: Limits
-    public var priority: Int
-    public var attempts: Int
-    public var maxAttempts: Int
-    public var result: JSONValue
-    /// Captured output; not in list items (`GET /jobs/{id}` has it).
-    public var stdout: String?
-    /// As `stdout`.
-    public var stderr: String?
-    public var outputTruncated: Bool
-    @Nullable public var exitCode: Int?
-    @Nullable public var error: String?
-    public var submittedBy: String
-    @Nullable public var idempotencyKey: String?
-    public var createdAt: Date
-    @Nullable public var startedAt: Date?
-    @Nullable public var finishedAt: Date?
-    @Nullable public var durationMS: Int?
-    /// For a run record: the desktop's run id (present, perhaps null, only when `origin` is `local`).
-    public var clientRunID: String?
-    /// For a run record: the device it ran on (as `client_run_id`).
-    public var device: String?
-    /// In a single-job answer.
-    public var files: [JobFileRef]?
-    /// Why a queued job may wait, in the submit answer.
-    public var warnings: [String]?
-
-    public init(
-        id: String, project: String, status: JobStatus, origin: JobOrigin, skill: String? = nil, version: Int? = nil,
-        entrypoint: String, sessionID: String? = nil, inputs: [String: JSONValue], target: JobTarget,
-        worker: String? = nil, workerID: String? = nil, requestedWorker: String? = nil, labels: [String],
-        limits: Limits, priority: Int, attempts: Int, maxAttempts: Int, result: JSONValue, stdout: String? = nil,
-        stderr: String? = nil, outputTruncated: Bool, exitCode: Int? = nil, error: String? = nil,
-        submittedBy: String, idempotencyKey: String? = nil, createdAt: Date, startedAt: Date? = nil,
-        finishedAt: Date? = nil, durationMS: Int? = nil, clientRunID: String? = nil, device: String? = nil,
-        files: [JobFileRef]? = nil, warnings: [String]? = nil
-    ) {
-        self.id = id
-        self.project = project
-        self.status = status
-        self.origin = origin
-        self.skill = skill
-        self.version = version
-        self.entrypoint = entrypoint
-        self.sessionID = sessionID
-        self.inputs = inputs
-        self.target = target
-        self.worker = worker
-        self.workerID = workerID
-        self.requestedWorker = requestedWorker
-        self.labels = labels
-        self.limits = limits
-        self.priority = priority
-        self.attempts = attempts
-        self.maxAttempts = maxAttempts
-        self.result = result
-        self.stdout = stdout
-        self.stderr = stderr
-        self.outputTruncated = outputTruncated
-        self.exitCode = exitCode
-        self.error = error
-        self.submittedBy = submittedBy
-        self.idempotencyKey = idempotencyKey
-        self.createdAt = createdAt
-        self.startedAt = startedAt
-        self.finishedAt = finishedAt
-        self.durationMS = durationMS
-        self.clientRunID = clientRunID
-        self.device = device
-        self.files = files
-        self.warnings = warnings
+        public init(
+            id: String, name: String, sha256: String, size: Int
+        ) {
+            self.id = id
+            self.name = name
+            self.sha256 = sha256
+            self.size = size
+        }
     }
 
-    enum CodingKeys: String, CodingKey {
-        case id
-        case project
-        case status
-        case origin
-        case skill
-        case version
-        case entrypoint
-        case sessionID = "session_id"
-        case inputs
-        case target
-        case worker
-        case workerID = "worker_id"
-        case requestedWorker = "requested_worker"
-        case labels
-        case limits
-        case priority
-        case attempts
-        case maxAttempts = "max_attempts"
-        case result
-        case stdout
-        case stderr
-        case outputTruncated = "output_truncated"
-        case exitCode = "exit_code"
-        case error
-        case submittedBy = "submitted_by"
-        case idempotencyKey = "idempotency_key"
-        case createdAt = "created_at"
-        case startedAt = "started_at"
-        case finishedAt = "finished_at"
-        case durationMS = "duration_ms"
-        case clientRunID = "client_run_id"
-        case device
-        case files
-        case warnings
-    }
-}
+    /// A job: what was asked, where it runs, and how it ended.
+    public struct Job: APISchema, Equatable {
+        public var id: String
+        public var project: String
+        public var status: JobStatus
+        public var origin: JobOrigin
+        @Nullable public var skill: String?
+        @Nullable public var version: Int?
+        public var entrypoint: String
+        @Nullable public var sessionID: String?
+        public var inputs: [String: JSONValue]
+        public var target: JobTarget
+        @Nullable public var worker: String?
+        @Nullable public var workerID: String?
+        @Nullable public var requestedWorker: String?
+        public var labels: [String]
+        public var limits: Limits
+        public var priority: Int
+        public var attempts: Int
+        public var maxAttempts: Int
+        public var result: JSONValue
+        /// Captured output; not in list items (`GET /jobs/{id}` has it).
+        public var stdout: String?
+        /// As `stdout`.
+        public var stderr: String?
+        public var outputTruncated: Bool
+        @Nullable public var exitCode: Int?
+        @Nullable public var error: String?
+        public var submittedBy: String
+        @Nullable public var idempotencyKey: String?
+        public var createdAt: Date
+        @Nullable public var startedAt: Date?
+        @Nullable public var finishedAt: Date?
+        @Nullable public var durationMS: Int?
+        /// For a run record: the desktop's run id (present, perhaps null, only when `origin` is `local`).
+        public var clientRunID: String?
+        /// For a run record: the device it ran on (as `client_run_id`).
+        public var device: String?
+        /// In a single-job answer.
+        public var files: [JobFileRef]?
+        /// Why a queued job may wait, in the submit answer.
+        public var warnings: [String]?
 
-/// `GET /projects/{project}/jobs`, newest first.
-public struct JobList: APISchema, Equatable {
-    public var jobs: [Job]
-    @Nullable public var nextCursor: String?
+        public init(
+            id: String, project: String, status: JobStatus, origin: JobOrigin, skill: String? = nil, version: Int? = nil,
+            entrypoint: String, sessionID: String? = nil, inputs: [String: JSONValue], target: JobTarget,
+            worker: String? = nil, workerID: String? = nil, requestedWorker: String? = nil, labels: [String],
+            limits: Limits, priority: Int, attempts: Int, maxAttempts: Int, result: JSONValue, stdout: String? = nil,
+            stderr: String? = nil, outputTruncated: Bool, exitCode: Int? = nil, error: String? = nil,
+            submittedBy: String, idempotencyKey: String? = nil, createdAt: Date, startedAt: Date? = nil,
+            finishedAt: Date? = nil, durationMS: Int? = nil, clientRunID: String? = nil, device: String? = nil,
+            files: [JobFileRef]? = nil, warnings: [String]? = nil
+        ) {
+            self.id = id
+            self.project = project
+            self.status = status
+            self.origin = origin
+            self.skill = skill
+            self.version = version
+            self.entrypoint = entrypoint
+            self.sessionID = sessionID
+            self.inputs = inputs
+            self.target = target
+            self.worker = worker
+            self.workerID = workerID
+            self.requestedWorker = requestedWorker
+            self.labels = labels
+            self.limits = limits
+            self.priority = priority
+            self.attempts = attempts
+            self.maxAttempts = maxAttempts
+            self.result = result
+            self.stdout = stdout
+            self.stderr = stderr
+            self.outputTruncated = outputTruncated
+            self.exitCode = exitCode
+            self.error = error
+            self.submittedBy = submittedBy
+            self.idempotencyKey = idempotencyKey
+            self.createdAt = createdAt
+            self.startedAt = startedAt
+            self.finishedAt = finishedAt
+            self.durationMS = durationMS
+            self.clientRunID = clientRunID
+            self.device = device
+            self.files = files
+            self.warnings = warnings
+        }
 
-    public init(
-        jobs: [Job], nextCursor: String? = nil
-    ) {
-        self.jobs = jobs
-        self.nextCursor = nextCursor
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case jobs
-        case nextCursor = "next_cursor"
-    }
-}
-
-/// `POST /projects/{project}/jobs`: a skill (at a version, by default the latest) or code, with inputs.
-public struct JobSubmit: APISchema, Equatable {
-    public var skill: String?
-    public var version: Int?
-    public var code: String?
-    public var inputs: [String: JSONValue]?
-    public var target: JobTarget?
-    public var worker: String?
-    public var labels: [String]?
-    public var limits: LimitsInput?
-    public var files: [FileSelection]?
-    public var sessionID: String?
-    public var idempotencyKey: String?
-    public var priority: Int?
-    public var maxAttempts: Int?
-
-    public init(
-        skill: String? = nil, version: Int? = nil, code: String? = nil, inputs: [String: JSONValue]? = nil,
-        target: JobTarget? = nil, worker: String? = nil, labels: [String]? = nil, limits: LimitsInput? = nil,
-        files: [FileSelection]? = nil, sessionID: String? = nil, idempotencyKey: String? = nil, priority: Int? = nil,
-        maxAttempts: Int? = nil
-    ) {
-        self.skill = skill
-        self.version = version
-        self.code = code
-        self.inputs = inputs
-        self.target = target
-        self.worker = worker
-        self.labels = labels
-        self.limits = limits
-        self.files = files
-        self.sessionID = sessionID
-        self.idempotencyKey = idempotencyKey
-        self.priority = priority
-        self.maxAttempts = maxAttempts
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case skill
-        case version
-        case code
-        case inputs
-        case target
-        case worker
-        case labels
-        case limits
-        case files
-        case sessionID = "session_id"
-        case idempotencyKey = "idempotency_key"
-        case priority
-        case maxAttempts = "max_attempts"
-    }
-}
-
-/// A run a desktop made locally, as it posts it (`POST /projects/{project}/runs`).
-public struct RunRecord: APISchema, Equatable {
-    public static var fieldSchemas: [String: JSONValue] {
-        [
-            "status": ["enum": ["succeeded", "failed", "timed_out", "cancelled"]],
-        ]
-    }
-
-    public var id: String
-    public var skill: String?
-    public var version: Int?
-    public var code: String?
-    public var inputs: [String: JSONValue]?
-    public var status: JobStatus
-    public var result: JSONValue?
-    public var stdout: String?
-    public var stderr: String?
-    public var exitCode: Int?
-    public var error: String?
-    public var startedAt: Date?
-    public var finishedAt: Date?
-    public var device: String?
-
-    public init(
-        id: String, skill: String? = nil, version: Int? = nil, code: String? = nil,
-        inputs: [String: JSONValue]? = nil, status: JobStatus, result: JSONValue? = nil, stdout: String? = nil,
-        stderr: String? = nil, exitCode: Int? = nil, error: String? = nil, startedAt: Date? = nil,
-        finishedAt: Date? = nil, device: String? = nil
-    ) {
-        self.id = id
-        self.skill = skill
-        self.version = version
-        self.code = code
-        self.inputs = inputs
-        self.status = status
-        self.result = result
-        self.stdout = stdout
-        self.stderr = stderr
-        self.exitCode = exitCode
-        self.error = error
-        self.startedAt = startedAt
-        self.finishedAt = finishedAt
-        self.device = device
+        enum CodingKeys: String, CodingKey {
+            case id
+            case project
+            case status
+            case origin
+            case skill
+            case version
+            case entrypoint
+            case sessionID = "session_id"
+            case inputs
+            case target
+            case worker
+            case workerID = "worker_id"
+            case requestedWorker = "requested_worker"
+            case labels
+            case limits
+            case priority
+            case attempts
+            case maxAttempts = "max_attempts"
+            case result
+            case stdout
+            case stderr
+            case outputTruncated = "output_truncated"
+            case exitCode = "exit_code"
+            case error
+            case submittedBy = "submitted_by"
+            case idempotencyKey = "idempotency_key"
+            case createdAt = "created_at"
+            case startedAt = "started_at"
+            case finishedAt = "finished_at"
+            case durationMS = "duration_ms"
+            case clientRunID = "client_run_id"
+            case device
+            case files
+            case warnings
+        }
     }
 
-    enum CodingKeys: String, CodingKey {
-        case id
-        case skill
-        case version
-        case code
-        case inputs
-        case status
-        case result
-        case stdout
-        case stderr
-        case exitCode = "exit_code"
-        case error
-        case startedAt = "started_at"
-        case finishedAt = "finished_at"
-        case device
-    }
-}
+    /// `GET /projects/{project}/jobs`, newest first.
+    public struct JobList: APISchema, Equatable {
+        public var jobs: [Job]
+        @Nullable public var nextCursor: String?
 
-/// What became of one posted run record.
-public struct RunReceipt: APISchema, Equatable {
-    public var id: String
-    public var jobID: String
-    public var created: Bool
+        public init(
+            jobs: [Job], nextCursor: String? = nil
+        ) {
+            self.jobs = jobs
+            self.nextCursor = nextCursor
+        }
 
-    public init(
-        id: String, jobID: String, created: Bool
-    ) {
-        self.id = id
-        self.jobID = jobID
-        self.created = created
+        enum CodingKeys: String, CodingKey {
+            case jobs
+            case nextCursor = "next_cursor"
+        }
     }
 
-    enum CodingKeys: String, CodingKey {
-        case id
-        case jobID = "job_id"
-        case created
+    /// `POST /projects/{project}/jobs`: a skill (at a version, by default the latest) or code, with inputs.
+    public struct JobSubmit: APISchema, Equatable {
+        public var skill: String?
+        public var version: Int?
+        public var code: String?
+        public var inputs: [String: JSONValue]?
+        public var target: JobTarget?
+        public var worker: String?
+        public var labels: [String]?
+        public var limits: LimitsInput?
+        public var files: [FileSelection]?
+        public var sessionID: String?
+        public var idempotencyKey: String?
+        public var priority: Int?
+        public var maxAttempts: Int?
+
+        public init(
+            skill: String? = nil, version: Int? = nil, code: String? = nil, inputs: [String: JSONValue]? = nil,
+            target: JobTarget? = nil, worker: String? = nil, labels: [String]? = nil, limits: LimitsInput? = nil,
+            files: [FileSelection]? = nil, sessionID: String? = nil, idempotencyKey: String? = nil, priority: Int? = nil,
+            maxAttempts: Int? = nil
+        ) {
+            self.skill = skill
+            self.version = version
+            self.code = code
+            self.inputs = inputs
+            self.target = target
+            self.worker = worker
+            self.labels = labels
+            self.limits = limits
+            self.files = files
+            self.sessionID = sessionID
+            self.idempotencyKey = idempotencyKey
+            self.priority = priority
+            self.maxAttempts = maxAttempts
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case skill
+            case version
+            case code
+            case inputs
+            case target
+            case worker
+            case labels
+            case limits
+            case files
+            case sessionID = "session_id"
+            case idempotencyKey = "idempotency_key"
+            case priority
+            case maxAttempts = "max_attempts"
+        }
     }
-}
 
-/// The answer to `POST /projects/{project}/runs`, in the order posted.
-public struct RunReceipts: APISchema, Equatable {
-    public var runs: [RunReceipt]
+    /// A run a desktop made locally, as it posts it (`POST /projects/{project}/runs`).
+    public struct RunRecord: APISchema, Equatable {
+        public static var fieldSchemas: [String: JSONValue] {
+            [
+                "status": ["enum": ["succeeded", "failed", "timed_out", "cancelled"]],
+            ]
+        }
 
-    public init(
-        runs: [RunReceipt]
-    ) {
-        self.runs = runs
+        public var id: String
+        public var skill: String?
+        public var version: Int?
+        public var code: String?
+        public var inputs: [String: JSONValue]?
+        public var status: JobStatus
+        public var result: JSONValue?
+        public var stdout: String?
+        public var stderr: String?
+        public var exitCode: Int?
+        public var error: String?
+        public var startedAt: Date?
+        public var finishedAt: Date?
+        public var device: String?
+
+        public init(
+            id: String, skill: String? = nil, version: Int? = nil, code: String? = nil,
+            inputs: [String: JSONValue]? = nil, status: JobStatus, result: JSONValue? = nil, stdout: String? = nil,
+            stderr: String? = nil, exitCode: Int? = nil, error: String? = nil, startedAt: Date? = nil,
+            finishedAt: Date? = nil, device: String? = nil
+        ) {
+            self.id = id
+            self.skill = skill
+            self.version = version
+            self.code = code
+            self.inputs = inputs
+            self.status = status
+            self.result = result
+            self.stdout = stdout
+            self.stderr = stderr
+            self.exitCode = exitCode
+            self.error = error
+            self.startedAt = startedAt
+            self.finishedAt = finishedAt
+            self.device = device
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case id
+            case skill
+            case version
+            case code
+            case inputs
+            case status
+            case result
+            case stdout
+            case stderr
+            case exitCode = "exit_code"
+            case error
+            case startedAt = "started_at"
+            case finishedAt = "finished_at"
+            case device
+        }
+    }
+
+    /// What became of one posted run record.
+    public struct RunReceipt: APISchema, Equatable {
+        public var id: String
+        public var jobID: String
+        public var created: Bool
+
+        public init(
+            id: String, jobID: String, created: Bool
+        ) {
+            self.id = id
+            self.jobID = jobID
+            self.created = created
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case id
+            case jobID = "job_id"
+            case created
+        }
+    }
+
+    /// The answer to `POST /projects/{project}/runs`, in the order posted.
+    public struct RunReceipts: APISchema, Equatable {
+        public var runs: [RunReceipt]
+
+        public init(
+            runs: [RunReceipt]
+        ) {
+            self.runs = runs
+        }
     }
 }

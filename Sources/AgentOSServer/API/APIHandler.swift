@@ -1,27 +1,41 @@
+import AgentOSAPI
 import AgentOSAuth
 import AgentOSStore
 import AgentOSWire
 import Foundation
 import Logging
 
-/// What a handler answers: a status with a JSON body, or raw bytes (file downloads).
+/// What a handler answers: a status with a typed JSON body, raw bytes (file downloads), or
+/// nothing. A JSON body is encoded here, once; the gateway passes the bytes on untouched.
 struct Reply: Sendable {
     var status: Int
-    var body: JSONValue
-    var raw: Data? = nil
+    var body: Data
     var headers: [String: String] = [:]
+    /// The contract type of a JSON body (nil: no body, or raw bytes).
+    var bodyType: ObjectIdentifier?
+    var bodyTypeName = ""
 
-    static func ok(_ body: JSONValue) -> Reply { Reply(status: 200, body: body) }
-    static func created(_ body: JSONValue) -> Reply { Reply(status: 201, body: body) }
-    static let noContent = Reply(status: 204, body: .null)
+    static func ok<Body: APIBody>(_ body: Body) throws -> Reply { try .status(200, body) }
+    static func created<Body: APIBody>(_ body: Body) throws -> Reply { try .status(201, body) }
+
+    static func status<Body: APIBody>(_ status: Int, _ body: Body) throws -> Reply {
+        Reply(
+            status: status, body: try APICoding.encode(body), headers: ["Content-Type": "application/json"],
+            bodyType: ObjectIdentifier(Body.self), bodyTypeName: "\(Body.self)")
+    }
+
+    static let noContent = Reply(status: 204, body: Data())
+
+    static func bytes(_ data: Data, headers: [String: String]) -> Reply {
+        Reply(status: 200, body: data, headers: headers)
+    }
 }
 
-/// One request as the handlers see it: the envelope, with a JSON route's body parsed.
+/// One request as the handlers see it: the envelope, with a JSON route's body checked to be
+/// JSON before anything else, and decoded into its contract type when the handler asks.
 struct APICall: Sendable {
     /// The request as it came off the socket.
     let request: APIRequest
-    /// The parsed body of a JSON route (nil for other routes).
-    let body: JSONValue?
 
     var operation: APIOperation { request.operation }
     var token: String? { request.token }
@@ -31,17 +45,23 @@ struct APICall: Sendable {
     /// The bytes of an upload.
     var raw: Data { request.body }
 
-    /// Parses the body of a JSON route, in the handler's task rather than on the socket's thread.
+    /// Checks the body of a JSON route is JSON, in the handler's task rather than on the
+    /// socket's thread.
     init(_ request: APIRequest) throws(APIError) {
         self.request = request
-        guard APIRoutes.bodyKind(of: request.operation) == .json else {
-            body = nil
-            return
-        }
+        guard APIRoutes.bodyKind(of: request.operation) == .json else { return }
+        guard (try? JSONValue.parse(request.body)) != nil else { throw APIError.invalid("the request body is not valid JSON") }
+    }
+
+    /// The body as the operation's request type; a field that does not fit is a 400 naming it.
+    func body<Body: APIBody>(_ type: Body.Type) throws(APIError) -> Body {
+        assert(operation.contract.request.map(ObjectIdentifier.init) == ObjectIdentifier(type), "\(operation) does not take \(type)")
         do {
-            body = try JSONValue.parse(request.body)
+            return try APICoding.decode(type, from: request.body)
         } catch {
-            throw APIError.invalid("the request body is not valid JSON")
+            var failure = APIError.invalid(error.description)
+            if !error.path.isEmpty { failure.path = error.path }
+            throw failure
         }
     }
 }
@@ -130,31 +150,42 @@ public struct APIHandler: Sendable {
     public func handle(_ request: APIRequest) async -> APIResponse {
         do {
             let reply = try await route(try APICall(request))
-            if reply.status == 204 { return APIResponse(id: request.id, status: 204, headers: reply.headers) }
-            if let raw = reply.raw {
-                var headers = reply.headers
-                if headers["Content-Type"] == nil { headers["Content-Type"] = "application/octet-stream" }
-                return APIResponse(id: request.id, status: reply.status, headers: headers, body: raw)
+            let documented = request.operation.contract.responses.contains {
+                $0.status == reply.status && $0.body.map(ObjectIdentifier.init) == reply.bodyType
             }
-            return .json(id: request.id, status: reply.status, reply.body, headers: reply.headers)
+            if !documented {
+                // A handler answered what the contract does not say: a defect, caught by the tests.
+                context.logger.error("undocumented answer", metadata: [
+                    "op": "\(request.operation.rawValue)", "status": "\(reply.status)", "body": "\(reply.bodyTypeName)",
+                ])
+                assertionFailure("\(request.operation) answered \(reply.status) \(reply.bodyTypeName), which its contract does not list")
+            }
+            var headers = reply.headers
+            if reply.status != 204, headers["Content-Type"] == nil { headers["Content-Type"] = "application/octet-stream" }
+            return APIResponse(id: request.id, status: reply.status, headers: headers, body: reply.body)
         } catch let error as APIError {
-            var fields: [String: JSONValue] = ["code": .string(error.code), "message": .string(error.message)]
-            fields.merge(error.details) { current, _ in current }
-            return .json(id: request.id, status: error.status, ["error": .object(fields)], headers: error.headers)
+            return Self.errorResponse(id: request.id, status: error.status, Schemas.ErrorBody(code: error.code, message: error.message, path: error.path), headers: error.headers)
         } catch StoreError.conflict(let message) {
-            return .error(id: request.id, status: 409, code: "conflict", message: message)
+            return Self.errorResponse(id: request.id, status: 409, Schemas.ErrorBody(code: "conflict", message: message))
         } catch StoreError.notFound(let what) {
-            return .error(id: request.id, status: 404, code: "not_found", message: "\(what) not found")
+            return Self.errorResponse(id: request.id, status: 404, Schemas.ErrorBody(code: "not_found", message: "\(what) not found"))
         } catch {
             context.logger.error("request failed", metadata: ["op": "\(request.operation.rawValue)", "error": "\(error)"])
-            return .error(id: request.id, status: 503, code: "unavailable", message: "the server could not complete the request; try again")
+            return Self.errorResponse(
+                id: request.id, status: 503, Schemas.ErrorBody(code: "unavailable", message: "the server could not complete the request; try again"))
         }
+    }
+
+    static func errorResponse(id: String, status: Int, _ error: Schemas.ErrorBody, headers: [String: String] = [:]) -> APIResponse {
+        var headers = headers
+        headers["Content-Type"] = "application/json"
+        return APIResponse(id: id, status: status, headers: headers, body: (try? APICoding.encode(error)) ?? Data())
     }
 
     private func route(_ request: APICall) async throws -> Reply {
         switch request.operation {
         case .health:
-            return .ok(["status": "ok", "server_version": .string(AgentOSVersion.current), "workers": .number(Double(directory.workers.count))])
+            return try .ok(Schemas.Health(status: "ok", serverVersion: AgentOSVersion.current, workers: directory.workers.count))
         case .login: return try await auth.login(request)
         case .refresh: return try await auth.refresh(request)
         case .downloadFile: return try await files.download(request)

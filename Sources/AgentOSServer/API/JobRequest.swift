@@ -1,3 +1,4 @@
+import AgentOSAPI
 import AgentOSStore
 import AgentOSWire
 
@@ -20,7 +21,7 @@ struct JobRequest: Equatable {
     var target: JobTarget
     var worker: String?
     var labels: [String]
-    var limits: LimitsRequest
+    var limits: Schemas.LimitsInput
     var maxAttempts: Int
     var priority: Int
     var idempotencyKey: String?
@@ -30,19 +31,17 @@ struct JobRequest: Equatable {
     static let maxInputBytes = 4 << 20
     static let maxFiles = 64
 
-    /// Parses and checks a submit body; every problem is a 400 naming the field.
-    static func parse(_ body: JSONValue?) throws(APIError) -> JobRequest {
-        let reader = try BodyReader(body)
-        let source: Source
-        switch (reader.has("skill"), reader.has("code")) {
-        case (true, true), (false, false):
+    /// Checks a submit body; every problem is a 400 naming the field.
+    init(_ body: Schemas.JobSubmit) throws(APIError) {
+        switch (body.skill, body.code) {
+        case (.some, .some), (nil, nil):
             throw .invalid("give exactly one of skill (a registered skill's name) and code (Python source)")
-        case (false, true):
-            if reader.has("version") { throw .invalid("version goes with skill, not with code") }
-            source = .code(try reader.string("code", maxLength: APIHandler.maxCodeBytes, required: true) ?? "")
-        case (true, false):
-            var name = try reader.string("skill", maxLength: 80, required: true) ?? ""
-            var version = try reader.int("version", in: 1...1_000_000)
+        case (nil, .some(let code)):
+            if body.version != nil { throw .invalid("version goes with skill, not with code") }
+            source = .code(try FieldRules.required(code, "code", maxLength: APIHandler.maxCodeBytes))
+        case (.some(let skill), nil):
+            var name = try FieldRules.required(skill, "skill", maxLength: 80)
+            var version = try FieldRules.within(body.version, "version", 1...1_000_000)
             // `name@3` is accepted as a shorthand for name and version.
             if let at = name.lastIndex(of: "@") {
                 guard version == nil, let parsed = Int(name[name.index(after: at)...]), parsed >= 1 else {
@@ -53,48 +52,42 @@ struct JobRequest: Equatable {
             }
             source = .skill(name: name, version: version)
         }
-        let inputs = try reader.object("inputs") ?? [:]
-        if JSONValue.object(inputs).encoded().count > maxInputBytes {
-            throw .invalid("inputs are larger than \(maxInputBytes >> 20) MiB")
+        inputs = body.inputs ?? [:]
+        if JSONValue.object(inputs).encoded().count > Self.maxInputBytes {
+            throw .invalid("inputs are larger than \(Self.maxInputBytes >> 20) MiB")
         }
         for key in inputs.keys where !key.isPythonIdentifier {
             throw .invalid("inputs.\(key) is not a valid Python keyword argument name")
         }
-        var target = JobTarget.cloud
-        if let text = try reader.string("target", maxLength: 16) {
-            guard let parsed = JobTarget(rawValue: text) else { throw .invalid("target must be \"cloud\" or \"private\"") }
-            target = parsed
+        target = body.target ?? .cloud
+        worker = try FieldRules.text(body.worker, "worker", maxLength: 200)
+        labels = try FieldRules.strings(body.labels, "labels", maxCount: 32, maxLength: 64) ?? []
+        limits = try Self.checked(body.limits ?? Schemas.LimitsInput())
+        maxAttempts = try FieldRules.within(body.maxAttempts, "max_attempts", 1...10) ?? 3
+        priority = try FieldRules.within(body.priority, "priority", -1000...1000) ?? 0
+        idempotencyKey = try FieldRules.text(body.idempotencyKey, "idempotency_key", maxLength: 200)
+        sessionID = try FieldRules.text(body.sessionID, "session_id", maxLength: 64)
+        let selections = body.files ?? []
+        guard selections.count <= Self.maxFiles else {
+            throw .invalid("files must be an array of at most \(Self.maxFiles) file ids or {id, name} objects")
         }
-        return JobRequest(
-            source: source, inputs: inputs, target: target,
-            worker: try reader.string("worker", maxLength: 200),
-            labels: try reader.strings("labels", maxCount: 32, maxLength: 64) ?? [],
-            limits: try LimitsRequest.parse(try reader.object("limits")),
-            maxAttempts: try reader.int("max_attempts", in: 1...10) ?? 3,
-            priority: try reader.int("priority", in: -1000...1000) ?? 0,
-            idempotencyKey: try reader.string("idempotency_key", maxLength: 200),
-            files: try files(reader),
-            sessionID: try reader.string("session_id", maxLength: 64))
+        files = []
+        for (index, selection) in selections.enumerated() {
+            guard !selection.id.isEmpty, selection.id.utf8.count <= 64 else { throw .invalid("files[\(index)] must be a file id or {id, name}") }
+            if let name = selection.name, !name.isSafeFileName { throw .invalid("files[\(index)].name must be a plain file name") }
+            files.append(FileRequest(id: selection.id, name: selection.name))
+        }
     }
 
-    private static func files(_ reader: BodyReader) throws(APIError) -> [FileRequest] {
-        guard let value = reader.fields["files"], !value.isNull else { return [] }
-        guard let items = value.arrayValue, items.count <= maxFiles else {
-            throw .invalid("files must be an array of at most \(maxFiles) file ids or {id, name} objects")
+    /// Limits within what the bus allows, as a 400 naming the field otherwise.
+    static func checked(_ limits: Schemas.LimitsInput, field: String = "limits") throws(APIError) -> Schemas.LimitsInput {
+        do {
+            return try LimitRanges.bus.check(limits, field: field)
+        } catch {
+            var failure = APIError.invalid(error.description)
+            failure.path = error.path
+            throw failure
         }
-        var out: [FileRequest] = []
-        for (index, item) in items.enumerated() {
-            if let id = item.stringValue, !id.isEmpty, id.utf8.count <= 64 {
-                out.append(FileRequest(id: id, name: nil))
-            } else if let fields = item.objectValue, let id = fields["id"]?.stringValue, !id.isEmpty, id.utf8.count <= 64 {
-                let name = fields["name"]?.stringValue
-                if let name, !name.isSafeFileName { throw .invalid("files[\(index)].name must be a plain file name") }
-                out.append(FileRequest(id: id, name: name))
-            } else {
-                throw .invalid("files[\(index)] must be a file id or {id, name}")
-            }
-        }
-        return out
     }
 }
 

@@ -1,3 +1,4 @@
+import AgentOSAPI
 import AgentOSStore
 import AgentOSWire
 import Foundation
@@ -19,43 +20,33 @@ struct RunRecord {
     var finishedAt: Date?
     var device: String?
 
-    static func parse(_ value: JSONValue, index: Int) throws(APIError) -> RunRecord {
-        guard let fields = value.objectValue else { throw .invalid("runs[\(index)] must be an object") }
+    /// Checks the record posted at `index`; a problem is a 400 naming it.
+    init(_ record: Schemas.RunRecord, index: Int) throws(APIError) {
         do {
-            return try parse(BodyReader(fields: fields))
+            try self.init(record)
         } catch {
             throw .invalid("runs[\(index)]: \(error.message)")
         }
     }
 
-    private static func parse(_ reader: BodyReader) throws(APIError) -> RunRecord {
-        let fields = reader.fields
-        let clientID = (try reader.string("id", maxLength: 200, required: true)) ?? ""
-        let status = (try reader.choice("status", JobStatus.self, required: true)) ?? .failed
+    private init(_ record: Schemas.RunRecord) throws(APIError) {
+        clientID = try FieldRules.required(record.id, "id", maxLength: 200)
+        status = record.status
         guard status.isFinal else { throw .invalid("status must be a final one (succeeded, failed, timed_out, cancelled)") }
-        let inputs = (try reader.object("inputs")) ?? [:]
-        let result = fields["result"].flatMap { $0.isNull ? nil : $0 }
+        inputs = record.inputs ?? [:]
+        result = record.result.flatMap { $0.isNull ? nil : $0 }
         let size = JSONValue.object(inputs).encoded().count + (result?.encoded().count ?? 0)
         guard size <= 8 << 20 else { throw .invalid("inputs and result are larger than 8 MiB") }
-        return RunRecord(
-            clientID: clientID,
-            skill: (try reader.string("skill", maxLength: 80)),
-            version: (try reader.int("version", in: 1...1_000_000)),
-            code: (try reader.string("code", maxLength: APIHandler.maxCodeBytes)) ?? "",
-            inputs: inputs, status: status, result: result,
-            stdout: (try reader.string("stdout", maxLength: 4 << 20)) ?? "",
-            stderr: (try reader.string("stderr", maxLength: 4 << 20)) ?? "",
-            exitCode: (try reader.int("exit_code", in: -255...255)),
-            error: (try reader.string("error", maxLength: 4096)),
-            startedAt: (try date(reader, "started_at")),
-            finishedAt: (try date(reader, "finished_at")),
-            device: (try reader.string("device", maxLength: 200)))
-    }
-
-    private static func date(_ reader: BodyReader, _ key: String) throws(APIError) -> Date? {
-        guard let text = try reader.string(key, maxLength: 64) else { return nil }
-        guard let date = Representation.parseTimestamp(text) else { throw .invalid("\(key) must be an ISO 8601 time") }
-        return date
+        skill = try FieldRules.text(record.skill, "skill", maxLength: 80)
+        version = try FieldRules.within(record.version, "version", 1...1_000_000)
+        code = try FieldRules.text(record.code, "code", maxLength: APIHandler.maxCodeBytes) ?? ""
+        stdout = try FieldRules.text(record.stdout, "stdout", maxLength: 4 << 20) ?? ""
+        stderr = try FieldRules.text(record.stderr, "stderr", maxLength: 4 << 20) ?? ""
+        exitCode = try FieldRules.within(record.exitCode, "exit_code", -255...255)
+        error = try FieldRules.text(record.error, "error", maxLength: 4096)
+        startedAt = record.startedAt
+        finishedAt = record.finishedAt
+        device = try FieldRules.text(record.device, "device", maxLength: 200)
     }
 
     func job(projectID: String, submittedBy: String) -> Job {

@@ -1,3 +1,4 @@
+import AgentOSAPI
 import AgentOSAuth
 import AgentOSStore
 import AgentOSWire
@@ -17,7 +18,7 @@ struct AuthResource: APIResource {
     func respond(to request: APICall, as caller: Caller) async throws -> Reply {
         switch request.operation {
         case .logout: return try logout(caller)
-        case .me: return .ok(Representation.user(caller.user))
+        case .me: return try .ok(Schemas.User(caller.user))
         default: throw APIError.notFound("operation")
         }
     }
@@ -26,9 +27,9 @@ struct AuthResource: APIResource {
     static let refreshTokenPrefix = "aos_rt_"
 
     func login(_ request: APICall) async throws -> Reply {
-        let reader = try BodyReader(request.body)
-        let email = try reader.string("email", maxLength: 320, required: true) ?? ""
-        let password = try reader.string("password", maxLength: 1024, required: true) ?? ""
+        let body = try request.body(Schemas.LoginRequest.self)
+        let email = try FieldRules.required(body.email, "email", maxLength: 320)
+        let password = try FieldRules.required(body.password, "password", maxLength: 1024)
         if let wait = throttle.retryAfter(account: email, address: request.client) {
             var error = APIError(429, "rate_limited", "too many failed logins; try again in \(wait) s")
             error.headers = ["Retry-After": String(wait)]
@@ -50,27 +51,21 @@ struct AuthResource: APIResource {
         let caller = Caller(user: user, credential: .session(session.id))
         audit("auth.login", caller: caller, target: user.id, address: request.client)
         logger.info("login", metadata: ["user": "\(user.id)"])
-        return .ok(try await tokenPair(user: user, session: session, refreshToken: refreshToken))
+        return try .ok(try await tokenPair(user: user, session: session, refreshToken: refreshToken))
     }
 
-    private func tokenPair(user: User, session: AuthSession, refreshToken: String) async throws -> JSONValue {
-        [
-            "access_token": .string(try await tokens.issue(userID: user.id, sessionID: session.id)),
-            "token_type": "Bearer",
-            "expires_in": .number(tokens.lifetime),
-            "refresh_token": .string(refreshToken),
-            "refresh_expires_at": Representation.timestamp(session.expiresAt),
-            "user": Representation.user(user),
-        ]
+    private func tokenPair(user: User, session: AuthSession, refreshToken: String) async throws -> Schemas.TokenPair {
+        Schemas.TokenPair(
+            accessToken: try await tokens.issue(userID: user.id, sessionID: session.id), tokenType: "Bearer",
+            expiresIn: tokens.lifetime, refreshToken: refreshToken, refreshExpiresAt: session.expiresAt, user: Schemas.User(user))
     }
 
     func refresh(_ request: APICall) async throws -> Reply {
-        let reader = try BodyReader(request.body)
-        let presented = try reader.string("refresh_token", maxLength: 512, required: true) ?? ""
+        let presented = try FieldRules.required(try request.body(Schemas.RefreshRequest.self).refreshToken, "refresh_token", maxLength: 512)
         let replacement = SecretToken.generate(prefix: Self.refreshTokenPrefix)
         switch try store.rotateRefreshToken(hash: SecretToken.hash(presented), newHash: SecretToken.hash(replacement)) {
         case .rotated(let session, let user):
-            return .ok(try await tokenPair(user: user, session: session, refreshToken: replacement))
+            return try .ok(try await tokenPair(user: user, session: session, refreshToken: replacement))
         case .reused(let session):
             // Someone holds a copy: end the session for everyone and say so in the log.
             signals.revoke(.credential(.session(session.id)))

@@ -1,3 +1,4 @@
+import AgentOSAPI
 import AgentOSAuth
 import AgentOSStore
 import AgentOSWire
@@ -38,7 +39,7 @@ struct FileResource: APIResource {
                 projectID: access.project.id, name: name, sha256: sha256, size: data.count, contentType: contentType,
                 createdBy: caller.user.id))
         }
-        return .created(Representation.file(file, project: access.project))
+        return try .created(Schemas.File(file, project: access.project))
     }
 
     func listFiles(_ request: APICall, caller: Caller) throws -> Reply {
@@ -53,8 +54,8 @@ struct FileResource: APIResource {
             before = (file.createdAt, file.id)
         }
         let files = try store.files(projectID: access.project.id, limit: limit, before: before)
-        let next = files.count == limit ? files.last.map { JSONValue.string($0.id) } : nil
-        return .ok(["files": .array(files.map { Representation.file($0, project: access.project) }), "next_cursor": next ?? .null])
+        let next = files.count == limit ? files.last?.id : nil
+        return try .ok(Schemas.FileList(files: files.map { Schemas.File($0, project: access.project) }, nextCursor: next))
     }
 
     /// The file and the caller's access to its project; 404 when they may not see it.
@@ -64,7 +65,7 @@ struct FileResource: APIResource {
 
     func getFile(_ request: APICall, caller: Caller) throws -> Reply {
         let (file, access) = try visibleFile(request.params["file"], caller: caller)
-        return .ok(Representation.file(file, project: access.project))
+        return try .ok(Schemas.File(file, project: access.project))
     }
 
     /// `GET /files/{id}/content`, before any other authentication: workers fetch job files
@@ -92,7 +93,7 @@ struct FileResource: APIResource {
             logger.error("file blob missing", metadata: ["file": "\(file.id)", "sha256": "\(file.sha256)"])
             throw APIError(410, "blob_missing", "the file's bytes are missing from the server's store")
         }
-        return Reply(status: 200, body: .null, raw: data, headers: [
+        return .bytes(data, headers: [
             "Content-Type": file.contentType, "ETag": "\"\(file.sha256)\"",
             "Content-Disposition": Self.contentDisposition(file.name),
         ])

@@ -1,3 +1,4 @@
+import AgentOSAPI
 import AgentOSStore
 import AgentOSWire
 import Foundation
@@ -29,7 +30,7 @@ struct JobResource: APIResource {
         let access = try projectAccess(request.params["project"], caller: caller)
         try access.require(.submitJob)
         let wait = try waitSeconds(request.params["wait"])
-        let parsed = try JobRequest.parse(request.body)
+        let parsed = try JobRequest(request.body(Schemas.JobSubmit.self))
         let project = access.project
 
         var job = Job(
@@ -52,7 +53,7 @@ struct JobResource: APIResource {
                     try JSONSchema(schema).validate(.object(parsed.inputs))
                 } catch let violation as JSONSchema.Violation {
                     var error = APIError(400, "invalid_inputs", "inputs\(violation.path): \(violation.message)")
-                    error.details = ["path": .string("inputs" + violation.path)]
+                    error.path = "inputs" + violation.path
                     throw error
                 }
             }
@@ -61,7 +62,9 @@ struct JobResource: APIResource {
             job.requirements = version.requirements
             job.skill = skill.name
             job.skillVersion = version.version
-            limits = limits.over(try LimitsRequest.parse(version.limits?.objectValue))
+            if let stored = version.limits {
+                limits = limits.over(try JobRequest.checked(try APICoding.decode(Schemas.LimitsInput.self, from: stored), field: "the skill's limits"))
+            }
         }
         let resolved = limits.resolved
         if resolved.network, !project.allowNetwork {
@@ -108,14 +111,14 @@ struct JobResource: APIResource {
             }
         }
         if let ticket, let wait, let finished = try await waitUntilEnded(ticket, seconds: wait), finished.status.isFinal {
-            return .ok(try jobBody(finished, project: project))
+            return try .ok(try jobBody(finished, project: project))
         }
         let current = try store.job(id: job.id) ?? job
-        return Reply(status: submitted.created ? 202 : 200, body: try jobBody(current, project: project, warnings: warnings))
+        return try .status(submitted.created ? 202 : 200, try jobBody(current, project: project, warnings: warnings))
     }
 
-    func jobBody(_ job: Job, project: Project, warnings: [String] = []) throws -> JSONValue {
-        Representation.job(job, projectName: project.name, files: try store.jobFiles(jobID: job.id), warnings: warnings)
+    func jobBody(_ job: Job, project: Project, warnings: [String] = []) throws -> Schemas.Job {
+        Schemas.Job(job, projectName: project.name, files: try store.jobFiles(jobID: job.id), warnings: warnings)
     }
 
     /// The job and the caller's access to its project; 404 when they may not see it.
@@ -130,7 +133,7 @@ struct JobResource: APIResource {
         if let wait, !job.status.isFinal {
             job = try await waitUntilEnded(watch.register(job.id), seconds: wait) ?? job
         }
-        return .ok(try jobBody(job, project: access.project))
+        return try .ok(try jobBody(job, project: access.project))
     }
 
     /// Waits up to `seconds` for the ticket's job to end and returns it as it is then. The
@@ -165,7 +168,7 @@ struct JobResource: APIResource {
         }
         watch.finished(job.id)
         logger.info("job cancelled", metadata: ["job": "\(job.id)", "by": "\(caller.user.id)"])
-        return .ok(try jobBody(cancelled, project: access.project))
+        return try .ok(try jobBody(cancelled, project: access.project))
     }
 
     func listJobs(_ request: APICall, caller: Caller) throws -> Reply {
@@ -188,18 +191,16 @@ struct JobResource: APIResource {
             sessionID: request.params["session_id"], after: after, limit: limit)
         // List items leave out stdout and stderr (GET /jobs/{id} has them), and a page stops
         // early rather than grow past a few MiB: inputs and results can be large too.
-        var items: [JSONValue] = []
+        var items: [Schemas.Job] = []
         var bytes = 0
         for job in jobs {
-            var item = Representation.job(job, projectName: access.project.name, files: nil).objectValue ?? [:]
-            item["stdout"] = nil
-            item["stderr"] = nil
-            bytes += JSONValue.object(item).encoded().count
+            let item = Schemas.Job(job, projectName: access.project.name, files: nil, withOutput: false)
+            bytes += try APICoding.encode(item).count
             if bytes > Self.maxListBytes, !items.isEmpty { break }
-            items.append(.object(item))
+            items.append(item)
         }
-        let next = items.count < jobs.count || jobs.count == limit ? items.last?["id"]?.stringValue.map(JobCursor.encode) : nil
-        return .ok(["jobs": .array(items), "next_cursor": next.map(JSONValue.string) ?? .null])
+        let next = items.count < jobs.count || jobs.count == limit ? items.last.map { JobCursor.encode($0.id) } : nil
+        return try .ok(Schemas.JobList(jobs: items, nextCursor: next))
     }
 
     func waitSeconds(_ text: String?) throws(APIError) -> Double? {
@@ -217,25 +218,19 @@ struct JobResource: APIResource {
     func createRuns(_ request: APICall, caller: Caller) throws -> Reply {
         let access = try projectAccess(request.params["project"], caller: caller)
         try access.require(.writeRunRecord)
-        let records: [JSONValue]
-        switch request.body {
-        case .array(let items): records = items
-        case .object(let fields) where fields["runs"]?.arrayValue != nil: records = fields["runs"]?.arrayValue ?? []
-        case .object: records = [request.body ?? .null]
-        default: throw APIError.invalid("the body must be a run record, an array of them, or {\"runs\": [...]}")
-        }
+        let records = try request.body(Schemas.RunsRequest.self).runs
         guard !records.isEmpty, records.count <= Self.maxRunsPerPost else {
             throw APIError.invalid("post 1-\(Self.maxRunsPerPost) run records at a time")
         }
         // All are checked before any is stored: a bad record fails the post, not half of it.
         let jobs = try records.enumerated().map { index, record in
-            try RunRecord.parse(record, index: index).job(projectID: access.project.id, submittedBy: caller.user.id)
+            try RunRecord(record, index: index).job(projectID: access.project.id, submittedBy: caller.user.id)
         }
-        var results: [JSONValue] = []
+        var results: [Schemas.RunReceipt] = []
         for job in jobs {
             let (stored, created) = try store.recordRun(job)
-            results.append(["id": .string(job.clientRunID ?? ""), "job_id": .string(stored.id), "created": .bool(created)])
+            results.append(Schemas.RunReceipt(id: job.clientRunID ?? "", jobID: stored.id, created: created))
         }
-        return .ok(["runs": .array(results)])
+        return try .ok(Schemas.RunReceipts(runs: results))
     }
 }

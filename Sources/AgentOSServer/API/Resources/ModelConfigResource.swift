@@ -1,3 +1,4 @@
+import AgentOSAPI
 import AgentOSAuth
 import AgentOSStore
 import AgentOSWire
@@ -28,16 +29,18 @@ struct ModelConfigResource: APIResource {
 
     // MARK: Providers
 
-    private static func kind(_ reader: BodyReader, required: Bool) throws(APIError) -> String? {
-        guard let kind = try reader.string("kind", maxLength: 32, required: required) else { return nil }
+    private static func kind(_ value: String?) throws(APIError) -> String? {
+        guard let value else { return nil }
+        let kind = try FieldRules.required(value, "kind", maxLength: 32)
         guard kind.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isLowercase || ("0"..."9").contains($0) || $0 == "_" || $0 == "-") }) else {
             throw .invalid("kind must be lower-case letters, digits, '_' or '-' (openai, anthropic, ollama, …)")
         }
         return kind
     }
 
-    private static func baseURL(_ reader: BodyReader, required: Bool) throws(APIError) -> String? {
-        guard let text = try reader.string("base_url", maxLength: 2048, required: required) else { return nil }
+    private static func baseURL(_ value: String?) throws(APIError) -> String? {
+        guard let value else { return nil }
+        let text = try FieldRules.required(value, "base_url", maxLength: 2048)
         guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https", url.host != nil else {
             throw .invalid("base_url must be an http or https URL")
         }
@@ -54,50 +57,50 @@ struct ModelConfigResource: APIResource {
     func listProviders(_ request: APICall, caller: Caller) throws -> Reply {
         let access = try projectAccess(request.params["project"], caller: caller)
         try access.require(.read)
-        return .ok(["providers": .array(try store.providers(projectID: access.project.id).map { Representation.provider($0, project: access.project) })])
+        return try .ok(Schemas.ProviderList(providers: try store.providers(projectID: access.project.id).map { Schemas.Provider($0, project: access.project) }))
     }
 
     func createProvider(_ request: APICall, caller: Caller) throws -> Reply {
         let access = try projectAccess(request.params["project"], caller: caller)
         try access.require(.writeProvider)
-        let reader = try BodyReader(request.body)
-        let name = try reader.name("name") ?? ""
-        let kind = try Self.kind(reader, required: true) ?? ""
-        let baseURL = try Self.baseURL(reader, required: true) ?? ""
-        let apiKey = try reader.string("api_key", maxLength: 8192) ?? ""
-        let models = try reader.strings("models", maxCount: 200, maxLength: 200) ?? []
+        let body = try request.body(Schemas.CreateProviderRequest.self)
+        let name = try FieldRules.name(body.name, "name")
+        let kind = try Self.kind(body.kind) ?? ""
+        let baseURL = try Self.baseURL(body.baseURL) ?? ""
+        let apiKey = try FieldRules.text(body.apiKey, "api_key", maxLength: 8192) ?? ""
+        let models = try FieldRules.strings(body.models, "models", maxCount: 200, maxLength: 200) ?? []
         let id = UUID().uuidString.lowercased()
         let provider = try store.createProvider(Provider(
             id: id, projectID: access.project.id, name: name, kind: kind, baseURL: baseURL, models: models,
             apiKeySealed: try secrets.seal(apiKey, context: id), createdBy: caller.user.id))
         audit("provider.create", caller: caller, target: provider.id, projectID: access.project.id,
               detail: ["name": .string(name), "kind": .string(kind)], address: request.client)
-        return .created(Representation.provider(provider, project: access.project))
+        return try .created(Schemas.Provider(provider, project: access.project))
     }
 
     func getProvider(_ request: APICall, caller: Caller) throws -> Reply {
         let access = try projectAccess(request.params["project"], caller: caller)
         try access.require(.read)
-        return .ok(Representation.provider(try provider(request.params["provider"], in: access), project: access.project))
+        return try .ok(Schemas.Provider(try provider(request.params["provider"], in: access), project: access.project))
     }
 
     func updateProvider(_ request: APICall, caller: Caller) throws -> Reply {
         let access = try projectAccess(request.params["project"], caller: caller)
         try access.require(.writeProvider)
         var provider = try provider(request.params["provider"], in: access)
-        let reader = try BodyReader(request.body)
-        if let kind = try Self.kind(reader, required: false) { provider.kind = kind }
-        if let baseURL = try Self.baseURL(reader, required: false) { provider.baseURL = baseURL }
-        if let models = try reader.strings("models", maxCount: 200, maxLength: 200) { provider.models = models }
-        let keyChanged = reader.has("api_key")
-        if let apiKey = try reader.string("api_key", maxLength: 8192) {
+        let body = try request.body(Schemas.UpdateProviderRequest.self)
+        if let kind = try Self.kind(body.kind) { provider.kind = kind }
+        if let baseURL = try Self.baseURL(body.baseURL) { provider.baseURL = baseURL }
+        if let models = try FieldRules.strings(body.models, "models", maxCount: 200, maxLength: 200) { provider.models = models }
+        let keyChanged = body.apiKey != nil
+        if let apiKey = try FieldRules.text(body.apiKey, "api_key", maxLength: 8192) {
             provider.apiKeySealed = try secrets.seal(apiKey, context: provider.id)
         }
         provider.updatedAt = Date()
         try store.updateProvider(provider)
         audit("provider.update", caller: caller, target: provider.id, projectID: access.project.id,
               detail: ["name": .string(provider.name), "api_key_changed": .bool(keyChanged)], address: request.client)
-        return .ok(Representation.provider(provider, project: access.project))
+        return try .ok(Schemas.Provider(provider, project: access.project))
     }
 
     func revealProvider(_ request: APICall, caller: Caller) throws -> Reply {
@@ -113,17 +116,18 @@ struct ModelConfigResource: APIResource {
         }
         audit("provider.reveal", caller: caller, target: provider.id, projectID: access.project.id,
               detail: ["name": .string(provider.name)], address: request.client)
-        return .ok(["name": .string(provider.name), "kind": .string(provider.kind), "base_url": .string(provider.baseURL), "api_key": .string(key)])
+        return try .ok(Schemas.RevealedProvider(name: provider.name, kind: provider.kind, baseURL: provider.baseURL, apiKey: key))
     }
 
     // MARK: Agents
 
-    private func agentSettings(_ reader: BodyReader, access: ProjectAccess, current: AgentSettings?) throws -> AgentSettings {
-        let providerName = try reader.string("provider", maxLength: 64, required: current == nil) ?? current?.provider ?? ""
-        let model = try reader.string("model", maxLength: 200, required: current == nil) ?? current?.model ?? ""
-        let prompt = try reader.string("system_prompt", maxLength: 256 * 1024) ?? current?.systemPrompt ?? ""
-        let skills = try reader.strings("skills", maxCount: 200, maxLength: 64) ?? current?.skills ?? []
-        let params = try reader.object("params") ?? current?.params ?? [:]
+    private func agentSettings(_ body: Schemas.AgentInput, access: ProjectAccess, current: AgentSettings?) throws -> AgentSettings {
+        let providerName = try current == nil || body.provider != nil
+            ? FieldRules.required(body.provider, "provider", maxLength: 64) : current?.provider ?? ""
+        let model = try current == nil || body.model != nil ? FieldRules.required(body.model, "model", maxLength: 200) : current?.model ?? ""
+        let prompt = try FieldRules.text(body.systemPrompt, "system_prompt", maxLength: 256 * 1024) ?? current?.systemPrompt ?? ""
+        let skills = try FieldRules.strings(body.skills, "skills", maxCount: 200, maxLength: 64) ?? current?.skills ?? []
+        let params = body.params ?? current?.params ?? [:]
         guard JSONValue.object(params).encoded().count <= 64 * 1024 else { throw APIError.invalid("params are larger than 64 KiB") }
         guard let provider = try store.provider(projectID: access.project.id, name: providerName) else {
             throw APIError.invalid("provider \(providerName) does not exist in project \(access.project.name)")
@@ -145,43 +149,43 @@ struct ModelConfigResource: APIResource {
     func listAgents(_ request: APICall, caller: Caller) throws -> Reply {
         let access = try projectAccess(request.params["project"], caller: caller)
         try access.require(.read)
-        return .ok(["agents": .array(try store.agents(projectID: access.project.id).map { Representation.agent($0, project: access.project) })])
+        return try .ok(Schemas.AgentList(agents: try store.agents(projectID: access.project.id).map { Schemas.Agent($0, project: access.project) }))
     }
 
     func createAgent(_ request: APICall, caller: Caller) throws -> Reply {
         let access = try projectAccess(request.params["project"], caller: caller)
         try access.require(.writeAgent)
-        let reader = try BodyReader(request.body)
-        let name = try reader.name("name") ?? ""
-        let settings = try agentSettings(reader, access: access, current: nil)
+        let body = try request.body(Schemas.AgentInput.self)
+        let name = try FieldRules.name(body.name, "name")
+        let settings = try agentSettings(body, access: access, current: nil)
         let agent = try store.createAgent(projectID: access.project.id, name: name, settings: settings, by: caller.user.id)
         audit("agent.create", caller: caller, target: agent.id, projectID: access.project.id, detail: ["name": .string(name)], address: request.client)
-        return .created(Representation.agent(agent, project: access.project))
+        return try .created(Schemas.Agent(agent, project: access.project))
     }
 
     func getAgent(_ request: APICall, caller: Caller) throws -> Reply {
         let access = try projectAccess(request.params["project"], caller: caller)
         try access.require(.read)
-        return .ok(Representation.agent(try agent(request.params["agent"], in: access), project: access.project))
+        return try .ok(Schemas.Agent(try agent(request.params["agent"], in: access), project: access.project))
     }
 
     func updateAgent(_ request: APICall, caller: Caller) throws -> Reply {
         let access = try projectAccess(request.params["project"], caller: caller)
         try access.require(.writeAgent)
         let current = try agent(request.params["agent"], in: access)
-        let settings = try agentSettings(try BodyReader(request.body), access: access, current: current.settings)
+        let settings = try agentSettings(try request.body(Schemas.AgentInput.self), access: access, current: current.settings)
         let updated = try store.updateAgent(id: current.id, settings: settings, by: caller.user.id)
         if updated.version != current.version {
             audit("agent.update", caller: caller, target: updated.id, projectID: access.project.id,
                   detail: ["name": .string(updated.name), "version": .number(Double(updated.version))], address: request.client)
         }
-        return .ok(Representation.agent(updated, project: access.project))
+        return try .ok(Schemas.Agent(updated, project: access.project))
     }
 
     func listAgentVersions(_ request: APICall, caller: Caller) throws -> Reply {
         let access = try projectAccess(request.params["project"], caller: caller)
         try access.require(.read)
         let agent = try agent(request.params["agent"], in: access)
-        return .ok(["versions": .array(try store.agentVersions(agentID: agent.id).map(Representation.agentVersion))])
+        return try .ok(Schemas.AgentVersionList(versions: try store.agentVersions(agentID: agent.id).map(Schemas.AgentVersion.init)))
     }
 }

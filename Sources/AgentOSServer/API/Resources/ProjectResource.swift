@@ -1,3 +1,4 @@
+import AgentOSAPI
 import AgentOSStore
 import AgentOSWire
 import Foundation
@@ -27,33 +28,33 @@ struct ProjectResource: APIResource {
 
     func listProjects(_ caller: Caller) throws -> Reply {
         let projects = try store.projects(visibleTo: caller.isAdmin ? nil : caller.user.id)
-        return .ok(["projects": .array(try projects.map { project in
-            Representation.project(project, role: try store.role(of: caller.user.id, in: project.id), members: nil)
-        })])
+        return try .ok(Schemas.ProjectList(projects: try projects.map { project in
+            Schemas.Project(project, role: try store.role(of: caller.user.id, in: project.id), members: nil)
+        }))
     }
 
     func createProject(_ request: APICall, caller: Caller) throws -> Reply {
-        let reader = try BodyReader(request.body)
-        let name = try reader.name("name") ?? ""
+        let body = try request.body(Schemas.CreateProjectRequest.self)
+        let name = try FieldRules.name(body.name, "name")
         var teamID: String?
-        if let teamName = try reader.string("team", maxLength: 64) {
+        if let teamName = try FieldRules.text(body.team, "team", maxLength: 64) {
             // Only a team's members may put projects in it; others cannot tell it exists.
             guard let team = try store.team(idOrName: teamName) else { throw APIError.notFound("team") }
             let teamRole = try store.teamRole(of: caller.user.id, in: team.id)
             guard caller.isAdmin || teamRole != nil else { throw APIError.notFound("team") }
             teamID = team.id
         }
-        let allowNetwork = try reader.bool("allow_network") ?? false
+        let allowNetwork = body.allowNetwork ?? false
         if allowNetwork, !caller.isAdmin { throw Self.networkIsForAdmins }
         let project = try store.createProject(name: name, owner: caller.user.id, teamID: teamID, allowNetwork: allowNetwork)
         audit("project.create", caller: caller, target: project.id, projectID: project.id,
               detail: ["name": .string(name), "allow_network": .bool(allowNetwork)], address: request.client)
-        return .created(Representation.project(project, role: .owner, members: try store.members(projectID: project.id)))
+        return try .created(Schemas.Project(project, role: .owner, members: try store.members(projectID: project.id)))
     }
 
     func getProject(_ request: APICall, caller: Caller) throws -> Reply {
         let access = try projectAccess(request.params["project"], caller: caller)
-        return .ok(Representation.project(access.project, role: access.role, members: try store.members(projectID: access.project.id)))
+        return try .ok(Schemas.Project(access.project, role: access.role, members: try store.members(projectID: access.project.id)))
     }
 
     static let networkIsForAdmins = APIError(403, "forbidden", "only an admin may let a project's jobs use the network")
@@ -63,15 +64,15 @@ struct ProjectResource: APIResource {
     func updateProject(_ request: APICall, caller: Caller) throws -> Reply {
         let access = try projectAccess(request.params["project"], caller: caller)
         guard caller.isAdmin else { throw Self.networkIsForAdmins }
-        let reader = try BodyReader(request.body)
+        let body = try request.body(Schemas.UpdateProjectRequest.self)
         var project = access.project
-        if let allowed = try reader.bool("allow_network"), allowed != project.allowNetwork {
+        if let allowed = body.allowNetwork, allowed != project.allowNetwork {
             guard let updated = try store.setProjectNetwork(id: project.id, allowed: allowed) else { throw APIError.notFound("project") }
             project = updated
             audit("project.network", caller: caller, target: project.id, projectID: project.id,
                   detail: ["allow_network": .bool(allowed)], address: request.client)
         }
-        return .ok(Representation.project(project, role: access.role, members: try store.members(projectID: project.id)))
+        return try .ok(Schemas.Project(project, role: access.role, members: try store.members(projectID: project.id)))
     }
 
     func deleteProject(_ request: APICall, caller: Caller) throws -> Reply {
@@ -94,15 +95,15 @@ struct ProjectResource: APIResource {
     func setProjectMember(_ request: APICall, caller: Caller) throws -> Reply {
         let access = try projectAccess(request.params["project"], caller: caller)
         try access.require(.manageMembers)
-        let reader = try BodyReader(request.body)
-        let email = try reader.string("email", maxLength: 320, required: true) ?? ""
-        guard let role = try reader.choice("role", ProjectRole.self, required: true) else { throw APIError.invalid("role is required") }
+        let body = try request.body(Schemas.SetProjectMemberRequest.self)
+        let email = try FieldRules.required(body.email, "email", maxLength: 320)
+        let role = body.role
         guard let user = try store.user(email: email) else { throw APIError.notFound("user \(email)") }
         let before = try store.members(projectID: access.project.id).first { $0.0.id == user.id }?.1
         try store.setMember(projectID: access.project.id, userID: user.id, role: role)
         audit("project.member_set", caller: caller, target: user.id, projectID: access.project.id,
-              detail: ["from": Representation.optional(before?.rawValue), "to": .string(role.rawValue)], address: request.client)
-        return .ok(Representation.project(access.project, role: try store.role(of: caller.user.id, in: access.project.id),
+              detail: ["from": (before?.rawValue).map(JSONValue.string) ?? .null, "to": .string(role.rawValue)], address: request.client)
+        return try .ok(Schemas.Project(access.project, role: try store.role(of: caller.user.id, in: access.project.id),
                                           members: try store.members(projectID: access.project.id)))
     }
 

@@ -1,3 +1,4 @@
+import AgentOSAPI
 import AgentOSStore
 import AgentOSWire
 import Foundation
@@ -25,20 +26,20 @@ struct SessionResource: APIResource {
         try access.require(.read)
         let limit = try pageLimit(request.params["limit"], fallback: 100, maximum: 500)
         let sessions = try store.chatSessions(projectID: access.project.id, limit: limit)
-        return .ok(["sessions": .array(sessions.map { Representation.session($0, project: access.project) })])
+        return try .ok(Schemas.SessionList(sessions: sessions.map { Schemas.Session($0, project: access.project) }))
     }
 
     func createSession(_ request: APICall, caller: Caller) throws -> Reply {
         let access = try projectAccess(request.params["project"], caller: caller)
         try access.require(.writeSession)
-        let reader = try BodyReader(request.body)
-        let title = try reader.string("title", maxLength: 200) ?? "New session"
-        let agent = try reader.string("agent", maxLength: 64)
+        let body = try request.body(Schemas.CreateSessionRequest.self)
+        let title = try FieldRules.text(body.title, "title", maxLength: 200) ?? "New session"
+        let agent = try FieldRules.text(body.agent, "agent", maxLength: 64)
         if let agent, try store.agent(projectID: access.project.id, name: agent) == nil {
             throw APIError.invalid("agent \(agent) does not exist in project \(access.project.name)")
         }
         let session = try store.createChatSession(ChatSession(projectID: access.project.id, title: title, agent: agent, createdBy: caller.user.id))
-        return .created(Representation.session(session, project: access.project))
+        return try .created(Schemas.Session(session, project: access.project))
     }
 
     /// The session and the caller's access to its project; 404 when they may not see it.
@@ -48,7 +49,7 @@ struct SessionResource: APIResource {
 
     func getSession(_ request: APICall, caller: Caller) throws -> Reply {
         let (session, access) = try visibleSession(request.params["session"], caller: caller)
-        return .ok(Representation.session(session, project: access.project))
+        return try .ok(Schemas.Session(session, project: access.project))
     }
 
     func listMessages(_ request: APICall, caller: Caller) throws -> Reply {
@@ -60,23 +61,23 @@ struct SessionResource: APIResource {
             after = seq
         }
         let messages = try store.messages(sessionID: session.id, afterSeq: after, limit: limit)
-        let next = messages.count == limit ? messages.last.map { JSONValue.string(String($0.seq)) } : nil
-        return .ok(["messages": .array(messages.map(Representation.message)), "next_cursor": next ?? .null])
+        let next = messages.count == limit ? messages.last.map { String($0.seq) } : nil
+        return try .ok(Schemas.MessageList(messages: messages.map(Schemas.Message.init), nextCursor: next))
     }
 
     func createMessage(_ request: APICall, caller: Caller) throws -> Reply {
         let (session, access) = try visibleSession(request.params["session"], caller: caller)
         try access.require(.writeSession)
-        let reader = try BodyReader(request.body)
-        guard let role = try reader.choice("role", MessageRole.self, required: true) else { throw APIError.invalid("role is required") }
-        guard let content = try reader.string("content", maxLength: 1 << 20) else { throw APIError.invalid("content is required") }
-        let jobID = try reader.string("job_id", maxLength: 64)
+        let body = try request.body(Schemas.CreateMessageRequest.self)
+        let role = body.role
+        guard let content = try FieldRules.text(body.content, "content", maxLength: 1 << 20) else { throw APIError.invalid("content is required") }
+        let jobID = try FieldRules.text(body.jobID, "job_id", maxLength: 64)
         if let jobID {
             guard let job = try store.job(id: jobID), job.projectID == session.projectID else {
                 throw APIError.invalid("job \(jobID) does not exist in project \(access.project.name)")
             }
         }
         let message = try store.appendMessage(sessionID: session.id, role: role, content: content, jobID: jobID, by: caller.user.id)
-        return .created(Representation.message(message))
+        return try .created(Schemas.Message(message))
     }
 }

@@ -1,3 +1,4 @@
+import AgentOSAPI
 import AgentOSStore
 import AgentOSWire
 import Foundation
@@ -24,26 +25,22 @@ struct SkillResource: APIResource {
     static let maxRequirementsBytes = 64 * 1024
     static let maxSchemaBytes = 256 * 1024
 
-    /// Reads the content fields of a skill body (create or new version).
-    static func skillContent(_ reader: BodyReader) throws(APIError) -> SkillContent {
-        let code = try reader.string("code", maxLength: APIHandler.maxCodeBytes, required: true) ?? ""
-        let entrypoint = try reader.string("entrypoint", maxLength: 100) ?? "main"
+    /// Checks the content fields of a skill body (create or new version).
+    static func skillContent(_ body: Schemas.SkillInput) throws(APIError) -> SkillContent {
+        let code = try FieldRules.required(body.code, "code", maxLength: APIHandler.maxCodeBytes)
+        let entrypoint = try FieldRules.text(body.entrypoint, "entrypoint", maxLength: 100) ?? "main"
         guard entrypoint.isPythonIdentifier else { throw .invalid("entrypoint must be a Python function name") }
-        if reader.has("entrypoint"), !Self.defines(entrypoint, in: code) {
+        if body.entrypoint != nil, !Self.defines(entrypoint, in: code) {
             throw .invalid("code does not define \(entrypoint)()")
         }
         var requirements = ""
-        if let value = reader.fields["requirements"], !value.isNull {
-            if let lines = value.arrayValue {
-                guard lines.count <= 500, lines.allSatisfy({ $0.stringValue.map { !$0.contains("\n") } ?? false }) else {
+        if let given = body.requirements {
+            if let lines = given.lines {
+                guard lines.count <= 500, lines.allSatisfy({ !$0.contains("\n") }) else {
                     throw .invalid("requirements must be requirements.txt text or an array of at most 500 one-line strings")
                 }
-                requirements = lines.compactMap(\.stringValue).joined(separator: "\n")
-            } else if let text = value.stringValue {
-                requirements = text
-            } else {
-                throw .invalid("requirements must be requirements.txt text or an array of strings")
             }
+            requirements = given.text
             guard requirements.utf8.count <= maxRequirementsBytes else { throw .invalid("requirements are longer than 64 KiB") }
             // What a worker would refuse to install is refused now.
             do {
@@ -53,7 +50,7 @@ struct SkillResource: APIResource {
             }
         }
         var schema: JSONValue?
-        if let value = reader.fields["input_schema"], !value.isNull {
+        if let value = body.inputSchema, !value.isNull {
             guard value.encoded().count <= maxSchemaBytes else { throw .invalid("input_schema is larger than 256 KiB") }
             do {
                 _ = try JSONSchema(value)
@@ -62,11 +59,12 @@ struct SkillResource: APIResource {
             }
             schema = value
         }
-        let limits = try LimitsRequest.parse(try reader.object("limits"))
-        let description = try reader.string("description", maxLength: 4096) ?? ""
+        let limits = try JobRequest.checked(body.limits ?? Schemas.LimitsInput())
+        let description = try FieldRules.text(body.description, "description", maxLength: 4096) ?? ""
         return SkillContent(
             description: description, code: code, entrypoint: entrypoint,
-            requirements: requirements.trimmingCharacters(in: .whitespacesAndNewlines), inputSchema: schema, limits: limits.json)
+            requirements: requirements.trimmingCharacters(in: .whitespacesAndNewlines), inputSchema: schema,
+            limits: limits.isEmpty ? nil : try? JSONValue.parse(APICoding.encode(limits)))
     }
 
     /// Whether `code` has a top-level `def name(` or `async def name(`.
@@ -85,18 +83,18 @@ struct SkillResource: APIResource {
     func listSkills(_ request: APICall, caller: Caller) throws -> Reply {
         let access = try projectAccess(request.params["project"], caller: caller)
         try access.require(.read)
-        return .ok(["skills": .array(try store.skills(projectID: access.project.id).map { Representation.skill($0, project: access.project) })])
+        return try .ok(Schemas.SkillList(skills: try store.skills(projectID: access.project.id).map { Schemas.Skill($0, project: access.project) }))
     }
 
     func createSkill(_ request: APICall, caller: Caller) throws -> Reply {
         let access = try projectAccess(request.params["project"], caller: caller)
         try access.require(.writeSkill)
-        let reader = try BodyReader(request.body)
-        let name = try reader.name("name") ?? ""
-        let content = try Self.skillContent(reader)
+        let body = try request.body(Schemas.SkillInput.self)
+        let name = try FieldRules.name(body.name, "name")
+        let content = try Self.skillContent(body)
         let (skill, version) = try store.createSkill(projectID: access.project.id, name: name, content: content, author: caller.user.id)
         audit("skill.create", caller: caller, target: skill.id, projectID: access.project.id, detail: ["name": .string(name)], address: request.client)
-        return .created(Representation.skill(skill, project: access.project, latest: version))
+        return try .created(Schemas.Skill(skill, project: access.project, latest: version))
     }
 
     func getSkill(_ request: APICall, caller: Caller) throws -> Reply {
@@ -104,20 +102,20 @@ struct SkillResource: APIResource {
         try access.require(.read)
         let skill = try skill(request.params["skill"], in: access)
         let latest = try store.skillVersion(skillID: skill.id, version: skill.latestVersion)
-        return .ok(Representation.skill(skill, project: access.project, latest: latest))
+        return try .ok(Schemas.Skill(skill, project: access.project, latest: latest))
     }
 
     func createSkillVersion(_ request: APICall, caller: Caller) throws -> Reply {
         let access = try projectAccess(request.params["project"], caller: caller)
         try access.require(.writeSkill)
         let skill = try skill(request.params["skill"], in: access)
-        let content = try Self.skillContent(try BodyReader(request.body))
+        let content = try Self.skillContent(try request.body(Schemas.SkillInput.self))
         let (version, created) = try store.addSkillVersion(skillID: skill.id, content: content, author: caller.user.id)
         if created {
             audit("skill.version", caller: caller, target: skill.id, projectID: access.project.id,
                   detail: ["name": .string(skill.name), "version": .number(Double(version.version))], address: request.client)
         }
-        return Reply(status: created ? 201 : 200, body: Representation.skillVersion(version, skill: skill, created: created))
+        return try .status(created ? 201 : 200, Schemas.SkillVersion(version, skill: skill, created: created))
     }
 
     func listSkillVersions(_ request: APICall, caller: Caller) throws -> Reply {
@@ -125,11 +123,11 @@ struct SkillResource: APIResource {
         try access.require(.read)
         let skill = try skill(request.params["skill"], in: access)
         let versions = try store.skillVersions(skillID: skill.id).map { version in
-            var fields = Representation.skillVersion(version, skill: skill).objectValue ?? [:]
-            fields["code"] = nil
-            return JSONValue.object(fields)
+            var listed = Schemas.SkillVersion(version, skill: skill)
+            listed.code = nil
+            return listed
         }
-        return .ok(["versions": .array(versions)])
+        return try .ok(Schemas.SkillVersionList(versions: versions))
     }
 
     func getSkillVersion(_ request: APICall, caller: Caller) throws -> Reply {
@@ -139,6 +137,6 @@ struct SkillResource: APIResource {
         guard let number = request.params["version"].flatMap(Int.init),
             let version = try store.skillVersion(skillID: skill.id, version: number)
         else { throw APIError.notFound("skill version") }
-        return .ok(Representation.skillVersion(version, skill: skill))
+        return try .ok(Schemas.SkillVersion(version, skill: skill))
     }
 }

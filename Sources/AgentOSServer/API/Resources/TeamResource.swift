@@ -1,3 +1,4 @@
+import AgentOSAPI
 import AgentOSStore
 import AgentOSWire
 import Foundation
@@ -24,17 +25,16 @@ struct TeamResource: APIResource {
 
     func listTeams(_ caller: Caller) throws -> Reply {
         let teams = try store.teams(memberID: caller.isAdmin ? nil : caller.user.id)
-        return .ok(["teams": .array(try teams.map { team in
-            Representation.team(team, role: try store.teamRole(of: caller.user.id, in: team.id), members: nil)
-        })])
+        return try .ok(Schemas.TeamList(teams: try teams.map { team in
+            Schemas.Team(team, role: try store.teamRole(of: caller.user.id, in: team.id), members: nil)
+        }))
     }
 
     func createTeam(_ request: APICall, caller: Caller) throws -> Reply {
-        let reader = try BodyReader(request.body)
-        let name = try reader.name("name") ?? ""
+        let name = try FieldRules.name(try request.body(Schemas.CreateTeamRequest.self).name, "name")
         let team = try store.createTeam(name: name, owner: caller.user.id)
         audit("team.create", caller: caller, target: team.id, detail: ["name": .string(name)], address: request.client)
-        return .created(Representation.team(team, role: .owner, members: try store.teamMembers(teamID: team.id)))
+        return try .created(Schemas.Team(team, role: .owner, members: try store.teamMembers(teamID: team.id)))
     }
 
     /// The team and the caller's role in it; 404 unless they are in it (or admin).
@@ -47,7 +47,7 @@ struct TeamResource: APIResource {
 
     func getTeam(_ request: APICall, caller: Caller) throws -> Reply {
         let (team, role) = try visibleTeam(request.params["team"], caller: caller)
-        return .ok(Representation.team(team, role: role, members: try store.teamMembers(teamID: team.id)))
+        return try .ok(Schemas.Team(team, role: role, members: try store.teamMembers(teamID: team.id)))
     }
 
     private func requireTeamOwner(_ team: Team, role: TeamRole?, caller: Caller) throws(APIError) {
@@ -57,16 +57,16 @@ struct TeamResource: APIResource {
     func addTeamMember(_ request: APICall, caller: Caller) throws -> Reply {
         let (team, role) = try visibleTeam(request.params["team"], caller: caller)
         try requireTeamOwner(team, role: role, caller: caller)
-        let reader = try BodyReader(request.body)
-        let email = try reader.string("email", maxLength: 320, required: true) ?? ""
-        let newRole = try reader.choice("role", TeamRole.self) ?? .member
+        let body = try request.body(Schemas.AddTeamMemberRequest.self)
+        let email = try FieldRules.required(body.email, "email", maxLength: 320)
+        let newRole = body.role ?? .member
         guard let user = try store.user(email: email) else { throw APIError.notFound("user \(email)") }
         let before = try store.teamRole(of: user.id, in: team.id)
         try store.setTeamMember(teamID: team.id, userID: user.id, role: newRole)
         audit("team.member_set", caller: caller, target: user.id,
-              detail: ["team": .string(team.id), "from": Representation.optional(before?.rawValue), "to": .string(newRole.rawValue)],
+              detail: ["team": .string(team.id), "from": (before?.rawValue).map(JSONValue.string) ?? .null, "to": .string(newRole.rawValue)],
               address: request.client)
-        return .ok(Representation.team(team, role: role, members: try store.teamMembers(teamID: team.id)))
+        return try .ok(Schemas.Team(team, role: role, members: try store.teamMembers(teamID: team.id)))
     }
 
     func removeTeamMember(_ request: APICall, caller: Caller) throws -> Reply {

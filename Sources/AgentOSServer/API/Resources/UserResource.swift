@@ -1,3 +1,4 @@
+import AgentOSAPI
 import AgentOSAuth
 import AgentOSStore
 import AgentOSWire
@@ -28,40 +29,32 @@ struct UserResource: APIResource {
 
     func listUsers(_ caller: Caller) throws -> Reply {
         try requireAdmin(caller)
-        return .ok(["users": .array(try store.users().map(Representation.user))])
+        return try .ok(Schemas.UserList(users: try store.users().map(Schemas.User.init)))
     }
 
     func createUser(_ request: APICall, caller: Caller) async throws -> Reply {
         try requireAdmin(caller)
-        let reader = try BodyReader(request.body)
-        let email = try reader.email("email") ?? ""
-        let password = try Self.password(reader)
-        let name = try reader.string("name", maxLength: 200) ?? String(email.split(separator: "@")[0])
-        let role = try reader.choice("role", SystemRole.self) ?? .user
+        let body = try request.body(Schemas.CreateUserRequest.self)
+        let email = try FieldRules.email(body.email, "email")
+        let password = try FieldRules.password(body.password)
+        let name = try FieldRules.text(body.name, "name", maxLength: 200) ?? String(email.split(separator: "@")[0])
+        let role = body.role ?? .user
         let hash = await passwords.hashOffloaded(password)
         let user = try store.createUser(User(email: email, name: name, passwordHash: hash, role: role))
         audit("user.create", caller: caller, target: user.id, detail: ["email": .string(user.email), "role": .string(role.rawValue)], address: request.client)
-        return .created(Representation.user(user))
-    }
-
-    static func password(_ reader: BodyReader, required: Bool = true) throws(APIError) -> String {
-        guard let password = try reader.string("password", maxLength: 72, required: required) else { return "" }
-        guard password.count >= 8 else { throw .invalid("password must be at least 8 characters") }
-        return password
+        return try .created(Schemas.User(user))
     }
 
     func updateUser(_ request: APICall, caller: Caller) async throws -> Reply {
         try requireAdmin(caller)
-        let reader = try BodyReader(request.body)
-        let role = try reader.choice("role", SystemRole.self)
-        let disabled = try reader.bool("disabled")
-        let name = try reader.string("name", maxLength: 200, required: false)
-        let password = reader.has("password") ? try Self.password(reader) : nil
+        let body = try request.body(Schemas.UpdateUserRequest.self)
+        let name = try FieldRules.text(body.name, "name", maxLength: 200)
+        let password = try body.password.map { password throws(APIError) in try FieldRules.password(password) }
         let hash = if let password { await passwords.hashOffloaded(password) } else { String?.none }
         guard let id = request.params["user"], try store.user(id: id) != nil else { throw APIError.notFound("user") }
         let (before, after) = try store.updateUser(id: id) { user in
-            if let role { user.role = role }
-            if let disabled { user.disabled = disabled }
+            if let role = body.role { user.role = role }
+            if let disabled = body.disabled { user.disabled = disabled }
             if let name, !name.isEmpty { user.name = name }
             if let hash { user.passwordHash = hash }
         }
@@ -77,15 +70,15 @@ struct UserResource: APIResource {
             // Requests check the flag each time; connected private workers are dropped now.
             signals.revoke(.user(id))
         }
-        return .ok(Representation.user(after))
+        return try .ok(Schemas.User(after))
     }
 
     // MARK: Personal access tokens
 
     func createToken(_ request: APICall, caller: Caller) throws -> Reply {
-        let reader = try BodyReader(request.body)
-        let name = try reader.string("name", maxLength: 100, required: true) ?? ""
-        let expiresIn = try reader.int("expires_in", in: 60...(10 * 365 * 86_400))
+        let body = try request.body(Schemas.CreateTokenRequest.self)
+        let name = try FieldRules.required(body.name, "name", maxLength: 100)
+        let expiresIn = try FieldRules.within(body.expiresIn, "expires_in", 60...(10 * 365 * 86_400))
         let secret = SecretToken.generate(prefix: Authenticator.personalTokenPrefix)
         let now = Date()
         let token = try store.createPersonalToken(PersonalToken(
@@ -93,13 +86,11 @@ struct UserResource: APIResource {
             prefix: String(secret.prefix(Authenticator.personalTokenPrefix.count + 6)), createdAt: now,
             expiresAt: expiresIn.map { now.addingTimeInterval(TimeInterval($0)) }))
         audit("token.create", caller: caller, target: token.id, detail: ["name": .string(name)], address: request.client)
-        var body = Representation.personalToken(token).objectValue ?? [:]
-        body["token"] = .string(secret)
-        return .created(.object(body))
+        return try .created(Schemas.PersonalToken(token, secret: secret))
     }
 
     func listTokens(_ caller: Caller) throws -> Reply {
-        .ok(["tokens": .array(try store.personalTokens(userID: caller.user.id).map(Representation.personalToken))])
+        try .ok(Schemas.PersonalTokenList(tokens: try store.personalTokens(userID: caller.user.id).map { Schemas.PersonalToken($0) }))
     }
 
     func deleteToken(_ request: APICall, caller: Caller) throws -> Reply {
@@ -126,7 +117,7 @@ struct UserResource: APIResource {
         }
         let action = request.params["action"].flatMap { $0.isEmpty ? nil : String($0.prefix(100)) }
         let entries = try store.auditEntries(action: action, beforeSeq: before, limit: limit)
-        let next = entries.count == limit ? entries.last?.seq.map { JSONValue.string(String($0)) } : nil
-        return .ok(["entries": .array(entries.map(Representation.audit)), "next_cursor": next ?? .null])
+        let next = entries.count == limit ? entries.last?.seq.map { String($0) } : nil
+        return try .ok(Schemas.AuditList(entries: entries.map(Schemas.AuditEntry.init), nextCursor: next))
     }
 }

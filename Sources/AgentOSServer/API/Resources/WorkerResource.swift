@@ -1,3 +1,4 @@
+import AgentOSAPI
 import AgentOSAuth
 import AgentOSStore
 import AgentOSWire
@@ -14,11 +15,11 @@ struct WorkerResource: APIResource {
 
     func respond(to request: APICall, as caller: Caller) async throws -> Reply {
         switch request.operation {
-        case .listWorkers: return listWorkers(caller)
+        case .listWorkers: return try listWorkers(caller)
         case .listWorkerTokens: return try listWorkerTokens(caller)
         case .createWorkerToken: return try createWorkerToken(request, caller: caller)
         case .deleteWorkerToken: return try deleteWorkerToken(request, caller: caller)
-        case .cluster: return clusterInfo()
+        case .cluster: return try clusterInfo()
         default: throw APIError.notFound("operation")
         }
     }
@@ -27,21 +28,19 @@ struct WorkerResource: APIResource {
 
     func listWorkerTokens(_ caller: Caller) throws -> Reply {
         try requireAdmin(caller)
-        return .ok(["worker_tokens": .array(try store.workerTokens().map(Representation.workerToken))])
+        return try .ok(Schemas.WorkerTokenList(workerTokens: try store.workerTokens().map { Schemas.WorkerToken($0) }))
     }
 
     func createWorkerToken(_ request: APICall, caller: Caller) throws -> Reply {
         try requireAdmin(caller)
-        let reader = try BodyReader(request.body)
-        let name = try reader.string("name", maxLength: 100, required: true) ?? ""
-        let labels = try reader.strings("labels", maxCount: 64, maxLength: 64)
+        let body = try request.body(Schemas.CreateWorkerTokenRequest.self)
+        let name = try FieldRules.required(body.name, "name", maxLength: 100)
+        let labels = try FieldRules.strings(body.labels, "labels", maxCount: 64, maxLength: 64)
         let secret = SecretToken.generate(prefix: "aow_")
         let token = try store.createWorkerToken(WorkerToken(name: name, tokenHash: SecretToken.hash(secret), labels: labels))
         audit("worker_token.create", caller: caller, target: token.id,
               detail: ["name": .string(name), "labels": labels.map { .array($0.map(JSONValue.string)) } ?? .null], address: request.client)
-        var body = Representation.workerToken(token).objectValue ?? [:]
-        body["token"] = .string(secret)
-        return .created(.object(body))
+        return try .created(Schemas.WorkerToken(token, secret: secret))
     }
 
     func deleteWorkerToken(_ request: APICall, caller: Caller) throws -> Reply {
@@ -56,28 +55,20 @@ struct WorkerResource: APIResource {
 
     // MARK: Workers
 
-    func listWorkers(_ caller: Caller) -> Reply {
+    func listWorkers(_ caller: Caller) throws -> Reply {
         let all = directory.workers
         let cloud = all.filter { $0.kind == .cloud }
         let visible = caller.isAdmin ? all : all.filter { $0.kind == .private && $0.ownerID == caller.user.id }
-        return .ok([
-            "workers": .array(visible.map(Representation.worker)),
-            "cloud": [
-                "workers": .number(Double(cloud.count)),
-                "slots": .number(Double(cloud.reduce(0) { $0 + $1.slots })),
-                "free_slots": .number(Double(cloud.reduce(0) { $0 + $1.freeSlots })),
-            ],
-        ])
+        return try .ok(Schemas.WorkerList(
+            workers: visible.map(Schemas.Worker.init),
+            cloud: Schemas.CloudCapacity(
+                workers: cloud.count, slots: cloud.reduce(0) { $0 + $1.slots }, freeSlots: cloud.reduce(0) { $0 + $1.freeSlots })))
     }
 
-
     /// What `GET /cluster` tells desktops.
-    func clusterInfo() -> Reply {
-        .ok([
-            "bus": .array(cluster.busEndpoints.map(JSONValue.string)),
-            "curve_public_key": cluster.curvePublicKey.map(JSONValue.string) ?? .null,
-            "heartbeat_ms": .number(Double(cluster.heartbeatMS)),
-            "server_version": .string(AgentOSVersion.current),
-        ])
+    func clusterInfo() throws -> Reply {
+        try .ok(Schemas.Cluster(
+            bus: cluster.busEndpoints, curvePublicKey: cluster.curvePublicKey, heartbeatMS: cluster.heartbeatMS,
+            serverVersion: AgentOSVersion.current))
     }
 }
