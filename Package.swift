@@ -53,7 +53,7 @@ let package = Package(
         .target(
             name: "AgentOSSandboxService",
             dependencies: [
-                "AgentOSSandbox", "AgentOSWire", "AgentOSAuth",
+                "AgentOSSandbox", "AgentOSAPI", "AgentOSWire", "AgentOSAuth",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -123,7 +123,7 @@ let package = Package(
         .target(
             name: "AgentOSDesktop",
             dependencies: [
-                "AgentOSClient", "AgentOSWorker", "AgentOSWire",
+                "AgentOSClient", "AgentOSWorker", "AgentOSAPI", "AgentOSWire",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

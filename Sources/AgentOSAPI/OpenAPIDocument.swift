@@ -14,6 +14,10 @@ public enum OpenAPIDocument {
     public static let json: JSONValue = {
         let recorder = SchemaRecorder()
         _ = try? recorder.schema(for: Schemas.ErrorBody.self)
+        // The data of the job event stream's events, which no operation answers directly.
+        for event in [Schemas.JobStatusEvent.self, Schemas.JobOutputEvent.self, Schemas.JobResultEvent.self, Schemas.StreamError.self] as [any APIBody.Type] {
+            _ = try? recorder.schema(for: event)
+        }
         var paths: [String: JSONValue] = [:]
         for route in APIRoutes.all {
             let path = openAPIPath(route.path)
@@ -30,7 +34,7 @@ public enum OpenAPIDocument {
             "summary": "A job's life as Server-Sent Events: status changes, then output and result; the stream then closes",
             "parameters": [["name": "id", "in": "path", "required": true, "schema": ["type": "string"]]],
             "responses": [
-                "200": ["description": "text/event-stream with events status, output, result (and error)",
+                "200": ["description": "text/event-stream with events status (JobStatusEvent), output (JobOutputEvent), result (JobResultEvent), and error (StreamError)",
                         "content": ["text/event-stream": ["schema": ["type": "string"]]]],
                 "401": ["description": "Not authenticated", "content": ["application/json": ["schema": ref("Error")]]],
                 "404": ["description": "Not found", "content": ["application/json": ["schema": ref("Error")]]],

@@ -93,7 +93,7 @@ public struct ConfigDirectory: Sendable {
         guard let refreshToken = latest.refreshToken, let url = URL(string: latest.gateway) else { throw ClientError.notLoggedIn }
         let refreshed: Credentials
         do {
-            refreshed = try await GatewayClient(baseURL: url).refresh(refreshToken, email: latest.email)
+            refreshed = try await GatewayClient(baseURL: url).refresh(refreshToken)
         } catch ClientError.http(let status, _, let message) where status == 401 {
             throw ClientError.io("your session ended (\(message)); run `agentos login` again")
         }

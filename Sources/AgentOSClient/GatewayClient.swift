@@ -1,3 +1,4 @@
+import AgentOSAPI
 import AgentOSWire
 import Foundation
 
@@ -55,6 +56,33 @@ public struct GatewayClient: Sendable {
         return (try? JSONValue.parse(data)) ?? .null
     }
 
+    /// Sends a request without a body and reads a 2xx answer as `Response`; throws
+    /// `ClientError.http` for any other status.
+    public func send<Response: Decodable>(
+        _ method: String, _ path: String, query: [String: String] = [:], timeout: TimeInterval = 30, as type: Response.Type
+    ) async throws -> Response {
+        let (status, data) = try await perform(method, path, query: query, body: nil, contentType: nil, timeout: timeout)
+        return try Self.decode(type, status: status, data: data)
+    }
+
+    /// Sends `body` as JSON and reads a 2xx answer as `Response`.
+    public func send<Body: Encodable, Response: Decodable>(
+        _ method: String, _ path: String, query: [String: String] = [:], body: Body, timeout: TimeInterval = 30, as type: Response.Type
+    ) async throws -> Response {
+        let (status, data) = try await perform(
+            method, path, query: query, body: try APICoding.encode(body), contentType: "application/json", timeout: timeout)
+        return try Self.decode(type, status: status, data: data)
+    }
+
+    private static func decode<Response: Decodable>(_ type: Response.Type, status: Int, data: Data) throws -> Response {
+        guard (200..<300).contains(status) else { throw failure(status: status, data: data) }
+        do {
+            return try APICoding.decode(type, from: data)
+        } catch {
+            throw ClientError.io("the gateway's answer is not what this client expects (\(error)); is it another version?")
+        }
+    }
+
     private func perform(
         _ method: String, _ path: String, query: [String: String], body: Data?, contentType: String?, timeout: TimeInterval
     ) async throws -> (Int, Data) {
@@ -78,26 +106,24 @@ public struct GatewayClient: Sendable {
 
     /// Logs in and returns credentials to store.
     public func login(email: String, password: String) async throws -> Credentials {
-        let answer = try await send("POST", "/api/v1/auth/login", body: ["email": .string(email), "password": .string(password)])
-        return try credentials(from: answer, email: email)
+        let answer = try await send(
+            "POST", "/api/v1/auth/login", body: Schemas.LoginRequest(email: email, password: password), as: Schemas.TokenPair.self)
+        return credentials(from: answer)
     }
 
     /// Exchanges a refresh token (which stops working) for new credentials.
-    public func refresh(_ refreshToken: String, email: String) async throws -> Credentials {
-        let answer = try await send("POST", "/api/v1/auth/refresh", body: ["refresh_token": .string(refreshToken)])
-        return try credentials(from: answer, email: email)
+    public func refresh(_ refreshToken: String) async throws -> Credentials {
+        let answer = try await send(
+            "POST", "/api/v1/auth/refresh", body: Schemas.RefreshRequest(refreshToken: refreshToken), as: Schemas.TokenPair.self)
+        return credentials(from: answer)
     }
 
-    private func credentials(from answer: JSONValue, email: String) throws -> Credentials {
-        guard let token = answer["access_token"]?.stringValue, let userID = answer["user"]?["id"]?.stringValue else {
-            throw ClientError.io("the gateway's answer has no access token")
-        }
+    private func credentials(from answer: Schemas.TokenPair) -> Credentials {
         // A little early, so a token is never used in its last seconds.
-        let lifetime = max(0, (answer["expires_in"]?.doubleValue ?? 900) - 5)
+        let lifetime = max(0, answer.expiresIn - 5)
         return Credentials(
-            gateway: baseURL.absoluteString, email: answer["user"]?["email"]?.stringValue ?? email, userID: userID,
-            accessToken: token, expiresAt: Date().addingTimeInterval(lifetime),
-            refreshToken: answer["refresh_token"]?.stringValue)
+            gateway: baseURL.absoluteString, email: answer.user.email, userID: answer.user.id,
+            accessToken: answer.accessToken, expiresAt: Date().addingTimeInterval(lifetime), refreshToken: answer.refreshToken)
     }
 
     /// Sends raw bytes (file upload) and returns the JSON answer.

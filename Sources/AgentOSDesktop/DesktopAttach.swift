@@ -1,3 +1,4 @@
+import AgentOSAPI
 import AgentOSClient
 import AgentOSSandbox
 import AgentOSWire
@@ -42,8 +43,8 @@ public enum DesktopAttach {
         engine: any JobEngine, logger: Logger
     ) async throws -> [any Service] {
         let credentials = try await configDirectory.freshCredentials(validity: 120)
-        let cluster = try await GatewayClient(credentials: credentials).send("GET", "/api/v1/cluster")
-        guard let endpoint = cluster["bus"]?.arrayValue?.first?.stringValue else {
+        let cluster = try await GatewayClient(credentials: credentials).send("GET", "/api/v1/cluster", as: Schemas.Cluster.self)
+        guard let endpoint = cluster.bus.first else {
             throw ClientError.io("the gateway did not say where the job bus is")
         }
         var configuration = WorkerConfiguration(

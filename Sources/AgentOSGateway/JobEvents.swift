@@ -25,26 +25,26 @@ enum JobEvents {
         }
         let headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache"]
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-            var job = answer.json ?? .null
-            var lastStatus = ""
+            var body = answer.body
+            var lastStatus: JobStatus?
             let deadline = ContinuousClock.now + maxDuration
             while true {
-                let status = job["status"]?.stringValue ?? ""
-                if status != lastStatus {
-                    try await writer.write(event("status", [
-                        "id": job["id"] ?? .null, "status": .string(status), "attempts": job["attempts"] ?? .null,
-                        "worker": job["worker"] ?? .null,
-                    ]))
-                    lastStatus = status
+                let job: Schemas.Job
+                do {
+                    job = try APICoding.decode(Schemas.Job.self, from: body)
+                } catch {
+                    try await writer.write(event("error", Schemas.StreamError(message: "the server's answer is not a job: \(error)")))
+                    break
                 }
-                if JobStatus(rawValue: status)?.isFinal == true {
-                    try await writer.write(event("output", [
-                        "stdout": job["stdout"] ?? "", "stderr": job["stderr"] ?? "", "output_truncated": job["output_truncated"] ?? false,
-                    ]))
-                    try await writer.write(event("result", [
-                        "status": .string(status), "result": job["result"] ?? .null, "error": job["error"] ?? .null,
-                        "exit_code": job["exit_code"] ?? .null, "duration_ms": job["duration_ms"] ?? .null,
-                    ]))
+                if job.status != lastStatus {
+                    try await writer.write(event("status", Schemas.JobStatusEvent(id: job.id, status: job.status, attempts: job.attempts, worker: job.worker)))
+                    lastStatus = job.status
+                }
+                if job.status.isFinal {
+                    try await writer.write(event("output", Schemas.JobOutputEvent(
+                        stdout: job.stdout ?? "", stderr: job.stderr ?? "", outputTruncated: job.outputTruncated)))
+                    try await writer.write(event("result", Schemas.JobResultEvent(
+                        status: job.status, result: job.result, error: job.error, exitCode: job.exitCode, durationMS: job.durationMS)))
                     break
                 }
                 guard ContinuousClock.now < deadline else { break }
@@ -53,17 +53,21 @@ enum JobEvents {
                 let next = await client.call(
                     .getJob, token: token, params: ["id": id, "wait": "2"], timeout: configuration.serverTimeout + .seconds(2))
                 guard case .success(let update) = next, update.status == 200 else {
-                    let message = if case .success(let update) = next { update.json?["error"]?["message"]?.stringValue ?? "error" } else { "the server is unreachable" }
-                    try await writer.write(event("error", ["message": .string(message)]))
+                    let message = if case .success(let update) = next {
+                        (try? APICoding.decode(Schemas.ErrorBody.self, from: update.body))?.error.message ?? "error"
+                    } else {
+                        "the server is unreachable"
+                    }
+                    try await writer.write(event("error", Schemas.StreamError(message: message)))
                     break
                 }
-                job = update.json ?? .null
+                body = update.body
             }
             try await writer.finish(nil)
         })
     }
 
-    private static func event(_ name: String, _ data: JSONValue) -> ByteBuffer {
-        ByteBuffer(string: "event: \(name)\ndata: \(data.encodedString())\n\n")
+    private static func event(_ name: String, _ data: some Encodable) -> ByteBuffer {
+        ByteBuffer(string: "event: \(name)\ndata: \(String(decoding: (try? APICoding.encode(data)) ?? Data("{}".utf8), as: UTF8.self))\n\n")
     }
 }

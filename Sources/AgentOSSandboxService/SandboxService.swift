@@ -1,3 +1,4 @@
+import AgentOSAPI
 import AgentOSAuth
 import AgentOSSandbox
 import AgentOSWire
@@ -49,10 +50,9 @@ public enum SandboxService {
         let running = Atomic<Int>(0)
         let expectedToken = SHA256.hash(data: Data(configuration.token.utf8))
         router.get("/healthz") { _, _ in
-            json(.ok, [
-                "status": "ok", "sandbox": .string(engine.isSandboxed ? "bubblewrap" : "none"),
-                "running": .number(Double(running.load(ordering: .relaxed))), "max_concurrent": .number(Double(configuration.maxConcurrent)),
-            ])
+            json(.ok, Schemas.SandboxHealth(
+                status: "ok", sandbox: engine.isSandboxed ? "bubblewrap" : "none", running: running.load(ordering: .relaxed),
+                maxConcurrent: configuration.maxConcurrent))
         }
         router.post("/execute") { request, context in
             // Compare digests, so the time taken says nothing about the token.
@@ -83,25 +83,21 @@ public enum SandboxService {
             defer { running.subtract(1, ordering: .acquiringAndReleasing) }
             let outcome = await engine.run(job)
             context.logger.info("executed", metadata: ["status": "\(outcome.status.rawValue)", "ms": "\(outcome.durationMS)"])
-            return json(.ok, [
-                "status": .string(outcome.status.rawValue), "result": outcome.result ?? .null,
-                "stdout": .string(outcome.stdout), "stderr": .string(outcome.stderr),
-                "exit_code": outcome.exitCode.map { .number(Double($0)) } ?? .null,
-                "duration_ms": .number(Double(outcome.durationMS)), "error": outcome.error.map { .string($0) } ?? .null,
-                "output_truncated": .bool(outcome.outputTruncated),
-            ])
+            return json(.ok, Schemas.ExecuteResult(
+                status: outcome.status, result: outcome.result ?? .null, stdout: outcome.stdout, stderr: outcome.stderr,
+                exitCode: outcome.exitCode, durationMS: outcome.durationMS, error: outcome.error, outputTruncated: outcome.outputTruncated))
         }
         return router
     }
 
-    static func json(_ status: HTTPResponse.Status, _ fields: [String: JSONValue]) -> Response {
+    static func json(_ status: HTTPResponse.Status, _ body: some Encodable) -> Response {
         Response(
             status: status, headers: [.contentType: "application/json"],
-            body: ResponseBody(byteBuffer: ByteBuffer(bytes: JSONValue.object(fields).encoded())))
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: (try? APICoding.encode(body)) ?? Data("{}".utf8))))
     }
 
     static func failure(_ status: HTTPResponse.Status, _ code: String, _ message: String) -> Response {
-        json(status, ["error": ["code": .string(code), "message": .string(message)]])
+        json(status, Schemas.ErrorBody(code: code, message: message))
     }
 }
 
@@ -116,65 +112,33 @@ enum ExecuteRequest {
     }
 
     static func parse(_ data: Data, allowNetwork: Bool) throws(Rejected) -> JobAssignment {
-        guard let body = try? JSONValue.parse(data), case .object(let fields) = body else {
-            throw .invalid("the body must be a JSON object: {\"code\": \"...\", \"inputs\": {...}}")
+        let body: Schemas.ExecuteRequest
+        let given: Schemas.LimitsInput
+        do {
+            body = try APICoding.decode(Schemas.ExecuteRequest.self, from: data)
+            given = try LimitRanges.sandboxService.check(body.limits ?? Schemas.LimitsInput())
+        } catch {
+            throw .invalid(error.path.isEmpty && error.message.contains("JSON")
+                ? "the body must be a JSON object: {\"code\": \"...\", \"inputs\": {...}}" : error.description)
         }
-        guard case .string(let code)? = fields["code"], !code.isEmpty else { throw .invalid("code must be a non-empty string of Python") }
-        var inputs: [String: JSONValue] = [:]
-        switch fields["inputs"] {
-        case nil, .null?: break
-        case .object(let object)?: inputs = object
-        default: throw .invalid("inputs must be an object")
-        }
-        var requirements = ""
-        switch fields["requirements"] {
-        case nil, .null?: break
-        case .string(let text)?: requirements = text
-        case .array(let lines)?:
-            let strings = lines.compactMap(\.stringValue)
-            guard strings.count == lines.count else { throw .invalid("requirements must be text or an array of strings") }
-            requirements = strings.joined(separator: "\n")
-        default: throw .invalid("requirements must be text or an array of strings")
-        }
+        guard !body.code.isEmpty else { throw .invalid("code must be a non-empty string of Python") }
+        let requirements = body.requirements?.text ?? ""
         do {
             _ = try PythonRequirements(parsing: requirements)
         } catch {
             throw .invalid(error.description)
         }
-        var entrypoint = "main"
-        if let value = fields["entrypoint"], !value.isNull {
-            guard let name = value.stringValue, name.range(of: "^[A-Za-z_][A-Za-z0-9_]{0,99}$", options: .regularExpression) != nil else {
-                throw .invalid("entrypoint must be a Python function name")
-            }
-            entrypoint = name
+        let entrypoint = body.entrypoint ?? "main"
+        guard entrypoint.range(of: "^[A-Za-z_][A-Za-z0-9_]{0,99}$", options: .regularExpression) != nil else {
+            throw .invalid("entrypoint must be a Python function name")
         }
-        var limits = JobLimits(timeoutSeconds: 30)
-        switch fields["limits"] {
-        case nil, .null?: break
-        case .object(let given)?:
-            if let value = given["timeout_s"], !value.isNull {
-                guard let seconds = value.doubleValue, seconds > 0, seconds <= 3600 else { throw .invalid("limits.timeout_s must be a number of seconds, at most 3600") }
-                limits.timeoutSeconds = seconds
-            }
-            if let value = given["memory_mb"], !value.isNull {
-                guard let megabytes = value.intValue, (16...65_536).contains(megabytes) else { throw .invalid("limits.memory_mb must be an integer from 16 to 65536") }
-                limits.memoryMB = megabytes
-            }
-            if let value = given["max_output_kb"], !value.isNull {
-                guard let kilobytes = value.intValue, (1...65_536).contains(kilobytes) else { throw .invalid("limits.max_output_kb must be an integer from 1 to 65536") }
-                limits.maxOutputBytes = kilobytes * 1024
-            }
-            if let value = given["network"], !value.isNull {
-                guard let network = value.boolValue else { throw .invalid("limits.network must be true or false") }
-                guard !network || allowNetwork else {
-                    throw Rejected(status: .forbidden, code: "network_not_allowed", message: "this service was not started with --allow-network")
-                }
-                limits.network = network
-            }
-        default: throw .invalid("limits must be an object")
+        if given.network == true, !allowNetwork {
+            throw Rejected(status: .forbidden, code: "network_not_allowed", message: "this service was not started with --allow-network")
         }
+        // A local request waits for its answer: 30 s unless it asks for more.
+        let limits = given.over(Schemas.LimitsInput(timeoutSeconds: 30)).resolved
         return JobAssignment(
-            jobID: UUID().uuidString.lowercased(), attempt: 1, code: code, inputs: inputs, limits: limits,
+            jobID: UUID().uuidString.lowercased(), attempt: 1, code: body.code, inputs: body.inputs ?? [:], limits: limits,
             entrypoint: entrypoint, requirements: requirements)
     }
 }

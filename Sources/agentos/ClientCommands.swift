@@ -1,3 +1,4 @@
+import AgentOSAPI
 import AgentOSClient
 import AgentOSWire
 import ArgumentParser
@@ -56,29 +57,33 @@ struct SubmitCommand: AsyncParsableCommand {
         guard let project = Settings.value(project, env: "PROJECT") else { throw ValidationError("give the project with --project") }
         let credentials = try await ConfigDirectory().freshCredentials()
         let client = try GatewayClient(credentials: credentials)
-        var body: [String: JSONValue] = if let skill { ["skill": .string(skill)] } else { ["code": .string(try source())] }
+        var body = Schemas.JobSubmit()
+        if let skill { body.skill = skill } else { body.code = try source() }
         if let input {
-            guard let parsed = try? JSONValue.parse(Data(input.utf8)), parsed.objectValue != nil else {
+            guard let parsed = try? JSONValue.parse(Data(input.utf8)), let inputs = parsed.objectValue else {
                 throw ValidationError("--input must be a JSON object, e.g. '{\"n\": 1000}'")
             }
-            body["inputs"] = parsed
+            body.inputs = inputs
         }
-        if let target { body["target"] = .string(target) }
-        if let worker { body["worker"] = .string(worker) }
-        if let labels { body["labels"] = .array(labels.split(separator: ",").map { .string(String($0)) }) }
-        if let timeout { body["limits"] = ["timeout_s": .number(timeout)] }
+        if let target {
+            guard let chosen = JobTarget(rawValue: target) else { throw ValidationError("--target must be cloud or private") }
+            body.target = chosen
+        }
+        body.worker = worker
+        body.labels = labels.map { $0.split(separator: ",").map(String.init) }
+        if let timeout { body.limits = Schemas.LimitsInput(timeoutSeconds: timeout) }
         let path = "/api/v1/projects/\(project.pathEscaped)/jobs"
-        var job = try await client.send("POST", path, body: .object(body))
-        for warning in job["warnings"]?.arrayValue ?? [] {
-            FileHandle.standardError.write(Data("warning: \(warning.stringValue ?? "")\n".utf8))
+        var job = try await client.send("POST", path, body: body, as: Schemas.Job.self)
+        for warning in job.warnings ?? [] {
+            FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
         }
         guard wait else {
-            print(job.prettyString)
+            print(try job.prettyString)
             return
         }
         // Long polls: each asks the server to answer as soon as the job ends.
-        while let status = job["status"]?.stringValue, status == "queued" || status == "running", let id = job["id"]?.stringValue {
-            job = try await client.send("GET", "/api/v1/jobs/\(id.pathEscaped)", query: ["wait": "25"], timeout: 45)
+        while !job.status.isFinal {
+            job = try await client.send("GET", "/api/v1/jobs/\(job.id.pathEscaped)", query: ["wait": "25"], timeout: 45, as: Schemas.Job.self)
         }
         try JobOutput.print(job)
     }
@@ -109,16 +114,12 @@ struct JobsCommand: AsyncParsableCommand {
             var query = ["limit": String(limit)]
             if let status { query["status"] = status }
             if let cursor { query["cursor"] = cursor }
-            let answer = try await client.send("GET", "/api/v1/projects/\(project.pathEscaped)/jobs", query: query)
-            let rows = (answer["jobs"]?.arrayValue ?? []).map { job -> [String] in
-                [
-                    job["id"]?.stringValue ?? "", job["status"]?.stringValue ?? "", job["target"]?.stringValue ?? "",
-                    job["worker"]?.stringValue ?? "-", job["created_at"]?.stringValue ?? "",
-                    job["error"]?.stringValue ?? "",
-                ]
+            let answer = try await client.send("GET", "/api/v1/projects/\(project.pathEscaped)/jobs", query: query, as: Schemas.JobList.self)
+            let rows = answer.jobs.map { job -> [String] in
+                [job.id, job.status.rawValue, job.target.rawValue, job.worker ?? "-", Timestamp.format(job.createdAt), job.error ?? ""]
             }
             print(Table.render(header: ["ID", "STATUS", "TARGET", "WORKER", "CREATED", "ERROR"], rows: rows))
-            if let next = answer["next_cursor"]?.stringValue { print("more: --cursor \(next)") }
+            if let next = answer.nextCursor { print("more: --cursor \(next)") }
         }
     }
 
@@ -138,9 +139,9 @@ struct JobsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let client = try GatewayClient(credentials: try await ConfigDirectory().freshCredentials())
-            let job = try await client.send("GET", "/api/v1/jobs/\(id.pathEscaped)")
-            FileHandle.standardOutput.write(Data((job["stdout"]?.stringValue ?? "").utf8))
-            FileHandle.standardError.write(Data((job["stderr"]?.stringValue ?? "").utf8))
+            let job = try await client.send("GET", "/api/v1/jobs/\(id.pathEscaped)", as: Schemas.Job.self)
+            FileHandle.standardOutput.write(Data((job.stdout ?? "").utf8))
+            FileHandle.standardError.write(Data((job.stderr ?? "").utf8))
         }
     }
 
@@ -150,8 +151,8 @@ struct JobsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let client = try GatewayClient(credentials: try await ConfigDirectory().freshCredentials())
-            let job = try await client.send("POST", "/api/v1/jobs/\(id.pathEscaped)/cancel")
-            print("job \(job["id"]?.stringValue ?? id) \(job["status"]?.stringValue ?? "")")
+            let job = try await client.send("POST", "/api/v1/jobs/\(id.pathEscaped)/cancel", as: Schemas.Job.self)
+            print("job \(job.id) \(job.status.rawValue)")
         }
     }
 }
@@ -170,40 +171,36 @@ struct WorkersCommand: AsyncParsableCommand {
 
     func run() async throws {
         let client = try GatewayClient(credentials: try await ConfigDirectory().freshCredentials())
-        let answer = try await client.send("GET", "/api/v1/workers")
         if json {
-            print(answer.prettyString)
+            print(try await client.send("GET", "/api/v1/workers").prettyString)
             return
         }
-        let rows = (answer["workers"]?.arrayValue ?? []).map { worker -> [String] in
+        let answer = try await client.send("GET", "/api/v1/workers", as: Schemas.WorkerList.self)
+        let rows = answer.workers.map { worker -> [String] in
             [
-                worker["name"]?.stringValue ?? "", worker["kind"]?.stringValue ?? "",
-                "\(worker["running"]?.intValue ?? 0)/\(worker["slots"]?.intValue ?? 0)",
-                (worker["labels"]?.arrayValue ?? []).compactMap(\.stringValue).joined(separator: ","),
-                worker["draining"] == .bool(true) ? "draining" : "online", worker["id"]?.stringValue ?? "",
+                worker.name, worker.kind.rawValue, "\(worker.running)/\(worker.slots)", worker.labels.joined(separator: ","),
+                worker.draining ? "draining" : "online", worker.id,
             ]
         }
         print(Table.render(header: ["NAME", "KIND", "BUSY", "LABELS", "STATE", "ID"], rows: rows))
-        if let cloud = answer["cloud"] {
-            print("cloud: \(cloud["workers"]?.intValue ?? 0) workers, \(cloud["free_slots"]?.intValue ?? 0)/\(cloud["slots"]?.intValue ?? 0) slots free")
-        }
+        print("cloud: \(answer.cloud.workers) workers, \(answer.cloud.freeSlots)/\(answer.cloud.slots) slots free")
     }
 }
 
 /// Prints a finished job for `submit --wait`.
 enum JobOutput {
-    static func print(_ job: JSONValue) throws {
-        let stdout = job["stdout"]?.stringValue ?? ""
-        let stderr = job["stderr"]?.stringValue ?? ""
+    static func print(_ job: Schemas.Job) throws {
+        let stdout = job.stdout ?? ""
+        let stderr = job.stderr ?? ""
         if !stdout.isEmpty { FileHandle.standardError.write(Data(stdout.utf8)) }
         if !stderr.isEmpty { FileHandle.standardError.write(Data(stderr.utf8)) }
-        let status = job["status"]?.stringValue ?? "unknown"
-        guard status == "succeeded" else {
-            let error = job["error"]?.stringValue ?? "no error given"
+        guard job.status == .succeeded else {
+            let status = job.status.rawValue
+            let error = job.error ?? "no error given"
             let reason = error.hasPrefix(status) ? error : "\(status): \(error)"
-            throw CommandFailed(message: "job \(job["id"]?.stringValue ?? "") \(reason)")
+            throw CommandFailed(message: "job \(job.id) \(reason)")
         }
-        Swift.print((job["result"] ?? .null).prettyString)
+        Swift.print(job.result.prettyString)
     }
 }
 
@@ -225,5 +222,12 @@ extension JSONValue {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         return (try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
+    }
+}
+
+extension Encodable {
+    /// The API's JSON of this value, indented, for people.
+    var prettyString: String {
+        get throws { try JSONValue.parse(APICoding.encode(self)).prettyString }
     }
 }

@@ -1,3 +1,4 @@
+import AgentOSAPI
 import AgentOSClient
 import AgentOSWire
 import ArgumentParser
@@ -24,22 +25,20 @@ struct SkillsCommand: AsyncParsableCommand {
         func run() async throws {
             guard let project = Settings.value(project, env: "PROJECT") else { throw ValidationError("give the project with --project") }
             var body = try SkillFolder.read(directory)
-            guard let name = body["name"]?.stringValue else { throw ValidationError("skill.yaml must give the skill's name") }
+            guard let name = body.name else { throw ValidationError("skill.yaml must give the skill's name") }
             let client = try GatewayClient(credentials: try await ConfigDirectory().freshCredentials())
             let base = "/api/v1/projects/\(project.pathEscaped)/skills"
-            let version: JSONValue
+            var number: Int?
             var created = true
             do {
-                body["name"] = nil
-                version = try await client.send("POST", "\(base)/\(name.pathEscaped)/versions", body: .object(body))
-                created = version["created"]?.boolValue ?? true
+                body.name = nil
+                let version = try await client.send("POST", "\(base)/\(name.pathEscaped)/versions", body: body, as: Schemas.SkillVersion.self)
+                (number, created) = (version.version, version.created ?? true)
             } catch ClientError.http(let status, let code, _) where status == 404 && code == "not_found" {
-                body["name"] = .string(name)
-                let skill = try await client.send("POST", base, body: .object(body))
-                version = skill["latest"] ?? .null
+                body.name = name
+                number = try await client.send("POST", base, body: body, as: Schemas.Skill.self).latest?.version
             }
-            let number = version["version"]?.intValue ?? 0
-            print(created ? "pushed \(name) version \(number)" : "\(name) is unchanged: version \(number)")
+            print(created ? "pushed \(name) version \(number ?? 0)" : "\(name) is unchanged: version \(number ?? 0)")
         }
     }
 
@@ -50,10 +49,8 @@ struct SkillsCommand: AsyncParsableCommand {
         func run() async throws {
             guard let project = Settings.value(project, env: "PROJECT") else { throw ValidationError("give the project with --project") }
             let client = try GatewayClient(credentials: try await ConfigDirectory().freshCredentials())
-            let answer = try await client.send("GET", "/api/v1/projects/\(project.pathEscaped)/skills")
-            let rows = (answer["skills"]?.arrayValue ?? []).map { skill in
-                [skill["name"]?.stringValue ?? "", String(skill["latest_version"]?.intValue ?? 0), skill["description"]?.stringValue ?? ""]
-            }
+            let answer = try await client.send("GET", "/api/v1/projects/\(project.pathEscaped)/skills", as: Schemas.SkillList.self)
+            let rows = answer.skills.map { [$0.name, String($0.latestVersion), $0.description] }
             print(Table.render(header: ["NAME", "VERSION", "DESCRIPTION"], rows: rows))
         }
     }
@@ -68,21 +65,21 @@ struct SkillsCommand: AsyncParsableCommand {
             let client = try GatewayClient(credentials: try await ConfigDirectory().freshCredentials())
             let parts = skill.split(separator: "@", maxSplits: 1).map(String.init)
             let base = "/api/v1/projects/\(project.pathEscaped)/skills/\(parts[0].pathEscaped)"
-            let answer: JSONValue
+            let answer: Schemas.SkillVersion?
             if parts.count == 2 {
                 guard Int(parts[1]) != nil else { throw ValidationError("the version after @ must be a number") }
-                answer = try await client.send("GET", "\(base)/versions/\(parts[1])")
+                answer = try await client.send("GET", "\(base)/versions/\(parts[1])", as: Schemas.SkillVersion.self)
             } else {
-                answer = try await client.send("GET", base)["latest"] ?? .null
+                answer = try await client.send("GET", base, as: Schemas.Skill.self).latest
             }
-            print(answer.prettyString)
+            print(try answer.prettyString)
         }
     }
 }
 
 /// Reads a skill folder into a create/version body.
 enum SkillFolder {
-    static func read(_ directory: String) throws -> [String: JSONValue] {
+    static func read(_ directory: String) throws -> Schemas.SkillInput {
         let manifestPath = ["skill.yaml", "skill.yml"].map { "\(directory)/\($0)" }.first { FileManager.default.fileExists(atPath: $0) }
         guard let manifestPath, let manifestData = FileManager.default.contents(atPath: manifestPath) else {
             throw ValidationError("\(directory) has no skill.yaml")
@@ -106,7 +103,11 @@ enum SkillFolder {
         if body["requirements"] == nil, let requirements = FileManager.default.contents(atPath: "\(directory)/requirements.txt") {
             body["requirements"] = .string(String(decoding: requirements, as: UTF8.self))
         }
-        return body
+        do {
+            return try APICoding.decode(Schemas.SkillInput.self, from: .object(body))
+        } catch {
+            throw ValidationError("\(manifestPath): \(error)")
+        }
     }
 }
 

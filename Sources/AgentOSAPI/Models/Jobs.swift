@@ -218,6 +218,82 @@ extension Schemas {
         }
     }
 
+    /// SSE `status` (`GET /jobs/{id}/events`): the job moved on.
+    public struct JobStatusEvent: APISchema, Equatable {
+        public var id: String
+        public var status: JobStatus
+        public var attempts: Int
+        @Nullable public var worker: String?
+
+        public init(
+            id: String, status: JobStatus, attempts: Int, worker: String? = nil
+        ) {
+            self.id = id
+            self.status = status
+            self.attempts = attempts
+            self.worker = worker
+        }
+    }
+
+    /// SSE `output`: what the job printed, once it has ended.
+    public struct JobOutputEvent: APISchema, Equatable {
+        public var stdout: String
+        public var stderr: String
+        public var outputTruncated: Bool
+
+        public init(
+            stdout: String, stderr: String, outputTruncated: Bool
+        ) {
+            self.stdout = stdout
+            self.stderr = stderr
+            self.outputTruncated = outputTruncated
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case stdout
+            case stderr
+            case outputTruncated = "output_truncated"
+        }
+    }
+
+    /// SSE `result`: how the job ended; the stream then closes.
+    public struct JobResultEvent: APISchema, Equatable {
+        public var status: JobStatus
+        public var result: JSONValue
+        @Nullable public var error: String?
+        @Nullable public var exitCode: Int?
+        @Nullable public var durationMS: Int?
+
+        public init(
+            status: JobStatus, result: JSONValue, error: String? = nil, exitCode: Int? = nil, durationMS: Int? = nil
+        ) {
+            self.status = status
+            self.result = result
+            self.error = error
+            self.exitCode = exitCode
+            self.durationMS = durationMS
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case status
+            case result
+            case error
+            case exitCode = "exit_code"
+            case durationMS = "duration_ms"
+        }
+    }
+
+    /// SSE `error`: the stream cannot go on (the job went out of reach, or the server did).
+    public struct StreamError: APISchema, Equatable {
+        public var message: String
+
+        public init(
+            message: String
+        ) {
+            self.message = message
+        }
+    }
+
     /// A run a desktop made locally, as it posts it (`POST /projects/{project}/runs`).
     public struct RunRecord: APISchema, Equatable {
         public static var fieldSchemas: [String: JSONValue] {
