@@ -46,11 +46,12 @@ public enum OpenAPIDocument {
             "security": [],
             "responses": ["200": ["description": "Prometheus text format", "content": ["text/plain": ["schema": ["type": "string"]]]]],
         ]]
+        let health = (try? recorder.schema(for: Schemas.GatewayHealth.self)) ?? ["type": "object"]
         paths["/healthz"] = ["get": [
             "operationId": "healthz", "summary": "Gateway and server reachable", "tags": ["meta"], "security": [],
             "responses": [
-                "200": ["description": "Both are up", "content": ["application/json": ["schema": ["type": "object"]]]],
-                "503": ["description": "The server is unreachable", "content": ["application/json": ["schema": ["type": "object"]]]],
+                "200": ["description": "Both are up", "content": ["application/json": ["schema": health]]],
+                "503": ["description": "The server is unreachable", "content": ["application/json": ["schema": health]]],
             ],
         ]]
         return [

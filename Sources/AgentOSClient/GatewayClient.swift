@@ -98,10 +98,9 @@ public struct GatewayClient: Sendable {
     }
 
     private static func failure(status: Int, data: Data) -> ClientError {
-        let json = (try? JSONValue.parse(data)) ?? .null
+        let error = (try? APICoding.decode(Schemas.ErrorBody.self, from: data))?.error
         return ClientError.http(
-            status: status, code: json["error"]?["code"]?.stringValue ?? "http_\(status)",
-            message: json["error"]?["message"]?.stringValue ?? "the gateway answered \(status)")
+            status: status, code: error?.code ?? "http_\(status)", message: error?.message ?? "the gateway answered \(status)")
     }
 
     /// Logs in and returns credentials to store.

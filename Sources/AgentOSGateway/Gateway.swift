@@ -56,11 +56,11 @@ public func buildGatewayRouter(client: ServerClient, configuration: GatewayConfi
     router.get("/healthz") { _, _ -> Response in
         switch await client.call(.health, token: nil, timeout: .seconds(3)) {
         case .success(let response) where response.status == 200:
-            return Forwarder.json(status: .ok, ["status": "ok", "server": response.json ?? .null])
+            return Forwarder.json(status: .ok, Schemas.GatewayHealth(
+                status: "ok", server: try? APICoding.decode(Schemas.Health.self, from: response.body)))
         default:
-            return Forwarder.json(status: .serviceUnavailable, ["status": "unavailable", "error": [
-                "code": "server_unreachable", "message": "the gateway cannot reach the server",
-            ]])
+            return Forwarder.json(status: .serviceUnavailable, Schemas.GatewayHealth(
+                status: "unavailable", error: .init(code: "server_unreachable", message: "the gateway cannot reach the server")))
         }
     }
     router.get("/metrics") { _, _ -> Response in await metrics.scrape(client: client) }
@@ -180,9 +180,9 @@ struct Forwarder: Sendable {
         return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(data: answer.body)))
     }
 
-    static func json(status: HTTPResponse.Status, _ body: JSONValue) -> Response {
+    static func json(status: HTTPResponse.Status, _ body: some Encodable) -> Response {
         Response(
             status: status, headers: [.contentType: "application/json"],
-            body: ResponseBody(byteBuffer: ByteBuffer(data: body.encoded())))
+            body: ResponseBody(byteBuffer: ByteBuffer(data: (try? APICoding.encode(body)) ?? Data())))
     }
 }

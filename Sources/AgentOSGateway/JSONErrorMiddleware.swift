@@ -1,3 +1,4 @@
+import AgentOSAPI
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -20,8 +21,7 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 
     static func response(status: HTTPResponse.Status, message: String) -> Response {
-        let body: [String: [String: String]] = ["error": ["code": code(for: status), "message": message]]
-        let data = (try? JSONEncoder().encode(body)) ?? Data()
+        let data = (try? APICoding.encode(Schemas.ErrorBody(code: code(for: status), message: message))) ?? Data()
         return Response(
             status: status, headers: [.contentType: "application/json"],
             body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))

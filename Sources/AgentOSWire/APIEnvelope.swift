@@ -88,18 +88,6 @@ public struct APIResponse: Sendable {
         self.body = body
     }
 
-    /// A JSON response (`Content-Type: application/json`, plus `headers`).
-    public static func json(id: String, status: Int, _ body: JSONValue, headers: [String: String] = [:]) -> APIResponse {
-        var all = headers
-        all["Content-Type"] = "application/json"
-        return APIResponse(id: id, status: status, headers: all, body: body.encoded())
-    }
-
-    /// The contract's error shape: `{"error": {"code", "message"}}`.
-    public static func error(id: String, status: Int, code: String, message: String) -> APIResponse {
-        .json(id: id, status: status, ["error": ["code": .string(code), "message": .string(message)]])
-    }
-
     /// The body parsed as JSON, or nil when it is not JSON.
     public var json: JSONValue? { try? JSONValue.parse(body) }
 

@@ -203,4 +203,25 @@ extension Schemas {
             case workers
         }
     }
+
+    /// The gateway's `GET /healthz`: `ok` with the server's health, or `unavailable` with why.
+    public struct GatewayHealth: APISchema, Equatable {
+        public static var fieldSchemas: [String: JSONValue] {
+            [
+                "status": ["enum": ["ok", "unavailable"]],
+            ]
+        }
+
+        public var status: String
+        public var server: Health?
+        public var error: ErrorBody.Detail?
+
+        public init(
+            status: String, server: Health? = nil, error: ErrorBody.Detail? = nil
+        ) {
+            self.status = status
+            self.server = server
+            self.error = error
+        }
+    }
 }

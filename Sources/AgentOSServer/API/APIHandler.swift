@@ -164,22 +164,15 @@ public struct APIHandler: Sendable {
             if reply.status != 204, headers["Content-Type"] == nil { headers["Content-Type"] = "application/octet-stream" }
             return APIResponse(id: request.id, status: reply.status, headers: headers, body: reply.body)
         } catch let error as APIError {
-            return Self.errorResponse(id: request.id, status: error.status, Schemas.ErrorBody(code: error.code, message: error.message, path: error.path), headers: error.headers)
+            return .error(id: request.id, status: error.status, code: error.code, message: error.message, path: error.path, headers: error.headers)
         } catch StoreError.conflict(let message) {
-            return Self.errorResponse(id: request.id, status: 409, Schemas.ErrorBody(code: "conflict", message: message))
+            return .error(id: request.id, status: 409, code: "conflict", message: message)
         } catch StoreError.notFound(let what) {
-            return Self.errorResponse(id: request.id, status: 404, Schemas.ErrorBody(code: "not_found", message: "\(what) not found"))
+            return .error(id: request.id, status: 404, code: "not_found", message: "\(what) not found")
         } catch {
             context.logger.error("request failed", metadata: ["op": "\(request.operation.rawValue)", "error": "\(error)"])
-            return Self.errorResponse(
-                id: request.id, status: 503, Schemas.ErrorBody(code: "unavailable", message: "the server could not complete the request; try again"))
+            return .error(id: request.id, status: 503, code: "unavailable", message: "the server could not complete the request; try again")
         }
-    }
-
-    static func errorResponse(id: String, status: Int, _ error: Schemas.ErrorBody, headers: [String: String] = [:]) -> APIResponse {
-        var headers = headers
-        headers["Content-Type"] = "application/json"
-        return APIResponse(id: id, status: status, headers: headers, body: (try? APICoding.encode(error)) ?? Data())
     }
 
     private func route(_ request: APICall) async throws -> Reply {

@@ -1,3 +1,4 @@
+import AgentOSAPI
 import AgentOSWire
 import Foundation
 import Logging
