@@ -154,11 +154,11 @@ public struct APIHandler: Sendable {
                 $0.status == reply.status && $0.body.map(ObjectIdentifier.init) == reply.bodyType
             }
             if !documented {
-                // A handler answered what the contract does not say: a defect, caught by the tests.
+                // A handler answered what the contract does not say: a defect of ours, which the
+                // role-matrix test catches; the client still gets the answer.
                 context.logger.error("undocumented answer", metadata: [
                     "op": "\(request.operation.rawValue)", "status": "\(reply.status)", "body": "\(reply.bodyTypeName)",
                 ])
-                assertionFailure("\(request.operation) answered \(reply.status) \(reply.bodyTypeName), which its contract does not list")
             }
             var headers = reply.headers
             if reply.status != 204, headers["Content-Type"] == nil { headers["Content-Type"] = "application/octet-stream" }
