@@ -26,6 +26,10 @@ public struct WorkerConfiguration: Sendable {
     public var drainTimeout: TimeInterval
     /// Longest wait between reconnect attempts.
     public var maxReconnectDelay: TimeInterval
+    /// How much of each wait for a `WELCOME` is left to chance, from 0 (none) to 1: a wait
+    /// of `w` becomes a random one between `w × (1 − helloJitter)` and `w`, so workers that
+    /// lost the server together do not all come back in the same instant.
+    public var helloJitter: Double
 
     /// A configuration with defaults for everything but the endpoint and credential.
     public init(serverEndpoint: String, kind: WorkerKind, credential: WorkerCredential) {
@@ -39,6 +43,7 @@ public struct WorkerConfiguration: Sendable {
         self.workerID = UUID().uuidString.lowercased()
         self.drainTimeout = 30
         self.maxReconnectDelay = 30
+        self.helloJitter = 0.5
     }
 }
 

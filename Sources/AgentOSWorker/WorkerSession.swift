@@ -38,8 +38,13 @@ public struct WorkerSession: Sendable {
     private var welcomed = false
     /// When the last `HELLO` went out (nil before the first).
     private var helloSentAt: Instant?
-    /// The current wait for a `WELCOME`; nil until a first wait has passed without one.
+    /// When to give up waiting for the `WELCOME` of that `HELLO` and start over.
+    private var helloDeadline: Instant?
+    /// The current wait for a `WELCOME` (before jitter); nil until a first wait has passed
+    /// without one.
     private var helloWait: Duration?
+    /// The source of the retries' jitter: seeded, so the session stays a function of its inputs.
+    private var random: SplitMix64
     private var heartbeat: Duration = .seconds(1)
     private var deadAfterIntervals = 5
     private var lastHeard: Instant?
@@ -60,9 +65,11 @@ public struct WorkerSession: Sendable {
     private var ended = false
     private var actions: [Action] = []
 
-    /// A session for a worker configured so; nothing happens until `start(at:)`.
-    public init(configuration: WorkerConfiguration) {
+    /// A session for a worker configured so; nothing happens until `start(at:)`. `seed` feeds
+    /// the retries' jitter (a test passes its own).
+    public init(configuration: WorkerConfiguration, seed: UInt64 = .random(in: .min ... .max)) {
         self.configuration = configuration
+        self.random = SplitMix64(seed: seed)
     }
 
     // MARK: Inputs
@@ -145,10 +152,18 @@ public struct WorkerSession: Sendable {
     public var undelivered: Set<RunningJob> { Set(unsent.values.map { RunningJob(jobID: $0.jobID, attempt: $0.attempt) }) }
 
     /// The wait for a `WELCOME` after a wait of `previous` passed without one: double, up to
-    /// the configured maximum (the first wait is the dead-peer timeout). The one place the
-    /// retry schedule is decided.
+    /// the configured maximum (the first wait is the dead-peer timeout). With `jittered`,
+    /// where in the retry schedule each worker lands.
     public func nextHelloWait(after previous: Duration) -> Duration {
         min(.seconds(configuration.maxReconnectDelay), max(deadAfter, previous * 2))
+    }
+
+    /// `wait` with its jitter: a random point between `wait × (1 − helloJitter)` and `wait`.
+    mutating func jittered(_ wait: Duration) -> Duration {
+        let jitter = min(1, max(0, configuration.helloJitter))
+        guard jitter > 0 else { return wait }
+        let fraction = Double(random.next() >> 11) / Double(1 << 53)
+        return wait * (1 - jitter * fraction)
     }
 
     private var deadAfter: Duration { heartbeat * deadAfterIntervals }
@@ -251,7 +266,7 @@ public struct WorkerSession: Sendable {
             } else if lastSent.map({ now - $0 >= heartbeat }) ?? true {
                 send(.heartbeat, EmptyBody(), at: now)
             }
-        } else if let helloSentAt, now - helloSentAt >= helloWait ?? deadAfter {
+        } else if let helloDeadline, now >= helloDeadline {
             log(.info, "no welcome yet; retrying", ["endpoint": "\(configuration.serverEndpoint)"])
             helloWait = nextHelloWait(after: helloWait ?? deadAfter)
             reconnect(at: now)
@@ -312,6 +327,7 @@ public struct WorkerSession: Sendable {
             credential: configuration.credentialSource?() ?? configuration.credential,
             running: reported.sorted { ($0.jobID, $0.attempt) < ($1.jobID, $1.attempt) }), at: now)
         helloSentAt = now
+        helloDeadline = now + jittered(helloWait ?? deadAfter)
         lastHeard = now
     }
 
@@ -352,5 +368,22 @@ public struct WorkerSession: Sendable {
         small.stderr = String(decoding: Array(outcome.stderr.utf8.prefix(65_536)), as: UTF8.self)
         small.outputTruncated = true
         return small
+    }
+}
+
+/// SplitMix64 (Steele, Lea and Flood): a small, fast, seeded generator, enough to spread retries.
+struct SplitMix64: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+
+    init(seed: UInt64) {
+        state = seed
+    }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }

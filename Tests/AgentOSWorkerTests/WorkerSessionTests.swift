@@ -18,6 +18,8 @@ import Testing
         configuration.slots = 4
         configuration.drainTimeout = drainTimeout
         configuration.maxReconnectDelay = 30
+        // Exact times in these tests; the jitter has a test of its own.
+        configuration.helloJitter = 0
         return WorkerSession(configuration: configuration)
     }
 
@@ -107,6 +109,7 @@ import Testing
         var configuration = WorkerConfiguration(serverEndpoint: "tcp://s:1", kind: .private, credential: WorkerCredential(accessToken: "old"))
         let counter = Counter()
         configuration.credentialSource = { WorkerCredential(accessToken: "fresh-\(counter.next())") }
+        configuration.helloJitter = 0
         var session = WorkerSession(configuration: configuration)
         #expect(try bodies(.hello, Hello.self, in: session.start(at: at(0))).first?.credential.accessToken == "fresh-1")
         #expect(try bodies(.hello, Hello.self, in: session.tick(at: at(5))).first?.credential.accessToken == "fresh-2")
@@ -158,6 +161,33 @@ import Testing
         #expect(retries == [5, 15, 35, 65, 95, 125])
         #expect(session.nextHelloWait(after: .seconds(5)) == .seconds(10))
         #expect(session.nextHelloWait(after: .seconds(20)) == .seconds(30))
+    }
+
+    @Test func helloRetriesAreJitteredWithinTheirWaits() {
+        var configuration = WorkerConfiguration(serverEndpoint: "tcp://server:5555", kind: .cloud, credential: WorkerCredential(workerToken: "t"))
+        configuration.maxReconnectDelay = 30
+        configuration.helloJitter = 0.5
+        var firstRetries: Set<Double> = []
+        for seed in UInt64(1)...40 {
+            var session = WorkerSession(configuration: configuration, seed: seed)
+            _ = session.start(at: at(0))
+            var retries: [Double] = []
+            var now = 0.0
+            while now < 200 {
+                now += 0.05
+                if connects(session.tick(at: at(now))) == 1 { retries.append(now) }
+            }
+            // Each wait is between half of its full length and all of it: 5, 10, 20, 30, 30 … s.
+            var previous = 0.0
+            for (index, retry) in retries.prefix(6).enumerated() {
+                let full = [5.0, 10, 20, 30, 30, 30][index]
+                let wait = retry - previous
+                #expect(wait >= full / 2 - 0.06 && wait <= full + 0.06, "seed \(seed): wait \(index) was \(wait) s")
+                previous = retry
+            }
+            if let first = retries.first { firstRetries.insert((first * 10).rounded()) }
+        }
+        #expect(firstRetries.count > 10, "workers that lost the server together come back spread out: \(firstRetries.sorted())")
     }
 
     @Test func aWelcomeResetsTheBackoff() {
