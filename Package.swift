@@ -172,7 +172,7 @@ let package = Package(
         .testTarget(name: "AgentOSStoreTests", dependencies: ["AgentOSStore", "AgentOSWire"]),
         .testTarget(
             name: "AgentOSServerTests",
-            dependencies: ["AgentOSAPI", "AgentOSServer", "AgentOSStore", "AgentOSWire", "AgentOSAuth"]
+            dependencies: ["AgentOSAPI", "AgentOSServer", "AgentOSStore", "AgentOSWire", "AgentOSAuth", "ZeroMQ"]
         ),
         .testTarget(
             name: "AgentOSGatewayTests",

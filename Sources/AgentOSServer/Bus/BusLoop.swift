@@ -35,12 +35,19 @@ final class BusLoop: SocketLoopDriver {
     /// The latest hello per worker id: a slower verdict for an older hello must not win.
     private var latestHello: [String: Int] = [:]
     private var helloCount = 0
+    /// Hello checks running now, and the most that may: past it, a hello is shed.
+    private var helloChecks = 0
+    private let maxHelloChecks: Int
+    /// Hellos shed since the last notice about them, and when that notice was.
+    private var shed = 0
+    private var lastShedNotice = Date.distantPast
 
     /// Binds the bus; fails at once when the endpoint cannot be bound.
     init(
         context: Context, endpoint: String, dispatcher: Dispatcher, directory: WorkerDirectory,
-        tickInterval: TimeInterval, authenticate: @escaping Authenticate, logger: Logger
+        tickInterval: TimeInterval, authenticate: @escaping Authenticate, maxHelloChecks: Int = 256, logger: Logger
     ) throws {
+        self.maxHelloChecks = max(1, maxHelloChecks)
         socket = try context.makeSocket(.router)
         try socket.setLinger(0)
         try socket.setRouterMandatory(true)
@@ -103,6 +110,7 @@ final class BusLoop: SocketLoopDriver {
         case .jobCancelled(let jobID, let workerID, let attempt):
             perform("cancel") { dispatcher.cancel(jobID: jobID, attempt: attempt, on: workerID) }
         case .helloAccepted(let identity, let hello, let principal, let sequence):
+            helloChecks -= 1
             guard latestHello[hello.workerID] == sequence else {
                 logger.info("dropped the verdict on an older hello", metadata: ["worker": "\(hello.name)"])
                 return
@@ -110,6 +118,7 @@ final class BusLoop: SocketLoopDriver {
             latestHello[hello.workerID] = nil
             perform("hello") { try dispatcher.accept(identity: identity, hello: hello, principal: principal) }
         case .helloRejected(let identity, let workerID, let reject, let sequence):
+            helloChecks -= 1
             if latestHello[workerID] == sequence { latestHello[workerID] = nil }
             logger.warning("worker rejected", metadata: ["code": "\(reject.code)", "reason": "\(reject.message)"])
             send([Outbound(identity: identity, message: BusMessage(.reject, reject))])
@@ -160,6 +169,21 @@ final class BusLoop: SocketLoopDriver {
             send([Outbound(identity: identity, message: BusMessage(.reject, problem))])
             return
         }
+        // Overload sheds new hellos, never registered workers: past the limit of checks in
+        // flight a hello is told to come back later, and the worker's jittered hello retry
+        // spreads the next attempts.
+        guard helloChecks < maxHelloChecks else {
+            send([Outbound(identity: identity, message: BusMessage(.reject, Reject(
+                code: Reject.unavailable, message: "the server cannot check credentials right now: too many workers are connecting; try again shortly")))])
+            shed += 1
+            if Date().timeIntervalSince(lastShedNotice) >= 5 {
+                logger.notice("shedding hellos: too many at once", metadata: ["shed": "\(shed)", "checking": "\(helloChecks)"])
+                shed = 0
+                lastShedNotice = Date()
+            }
+            return
+        }
+        helloChecks += 1
         helloCount += 1
         let sequence = helloCount
         latestHello[hello.workerID] = sequence

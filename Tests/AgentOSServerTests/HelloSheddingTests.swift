@@ -1,0 +1,103 @@
+@testable import AgentOSServer
+import AgentOSStore
+import AgentOSWire
+import Foundation
+import Logging
+import Synchronization
+import Testing
+import ZeroMQ
+
+/// Overload sheds new hellos with a retry-later REJECT instead of letting checks pile up.
+@Suite struct HelloSheddingTests {
+    /// Holds hello checks until opened.
+    final class Gate: Sendable {
+        private let state = Mutex<(open: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+        func wait() async {
+            await withCheckedContinuation { continuation in
+                let now = state.withLock { state -> Bool in
+                    if state.open { return true }
+                    state.waiters.append(continuation)
+                    return false
+                }
+                if now { continuation.resume() }
+            }
+        }
+
+        func open() {
+            let waiting = state.withLock { state in
+                state.open = true
+                defer { state.waiters = [] }
+                return state.waiters
+            }
+            waiting.forEach { $0.resume() }
+        }
+    }
+
+    /// The first message on `socket`, read on a thread of its own (never on the cooperative
+    /// pool), or nil if none came within `seconds`.
+    static func first(of sockets: [Socket], within seconds: Double) async -> (Int, BusMessage)? {
+        await withCheckedContinuation { continuation in
+            Thread {
+                let deadline = Date().addingTimeInterval(seconds)
+                while Date() < deadline {
+                    for (index, socket) in sockets.enumerated() {
+                        if let frames = try? socket.receive(dontWait: true), let message = try? BusMessage(frames: frames[...]) {
+                            return continuation.resume(returning: (index, message))
+                        }
+                    }
+                    usleep(2000)
+                }
+                continuation.resume(returning: nil)
+            }.start()
+        }
+    }
+
+    @Test func hellosPastTheCheckLimitAreToldToComeBackLater() async throws {
+        let store = try AppStore.inMemory()
+        let dispatcher = Dispatcher(store: store, settings: Dispatcher.Settings(), logger: Logger(label: "test")) { _ in }
+        let gate = Gate()
+        defer { gate.open() }
+        let context = try Context()
+        let bus = try BusLoop(
+            context: context, endpoint: "tcp://127.0.0.1:*", dispatcher: dispatcher, directory: WorkerDirectory(), tickInterval: 0.1,
+            authenticate: { _ in
+                await gate.wait()
+                return .success(WorkerPrincipal(kind: .cloud, ownerID: nil))
+            },
+            maxHelloChecks: 2, logger: Logger(label: "test"))
+        let endpoint = bus.boundEndpoint
+        let loop = try SocketLoop(name: "test-bus", driver: bus)
+        let running = Task { try await loop.run() }
+        defer { running.cancel() }
+
+        var sockets: [Socket] = []
+        for n in 1...3 {
+            let socket = try context.makeSocket(.dealer)
+            try socket.setLinger(0)
+            try socket.connect(endpoint)
+            let hello = Hello(
+                workerID: "w\(n)", name: "w\(n)", version: "test", slots: 1, labels: [], runtimes: ["python3"], kind: .cloud,
+                credential: WorkerCredential(workerToken: "t"), running: [])
+            _ = try socket.send(BusMessage(.hello, hello).frames)
+            sockets.append(socket)
+        }
+        // Two checks are held at the gate; the third hello is answered at once.
+        let (shedIndex, shed) = try #require(await Self.first(of: sockets, within: 60), "no answer while two checks were held")
+        #expect(shed.command == .reject)
+        let reject = try shed.decode(Reject.self)
+        #expect(reject.code == Reject.unavailable && reject.message.hasPrefix("the server cannot check credentials right now: "))
+        gate.open()
+        for (index, socket) in sockets.enumerated() where index != shedIndex {
+            let (_, answer) = try #require(await Self.first(of: [socket], within: 60), "worker \(index + 1) got no answer")
+            #expect(answer.command == .welcome, "worker \(index + 1) was held, then welcomed")
+        }
+        // The shed worker's retry gets in once the checks are done.
+        _ = try sockets[shedIndex].send(BusMessage(.hello, Hello(
+            workerID: "w\(shedIndex + 1)", name: "w\(shedIndex + 1)", version: "test", slots: 1, labels: [], runtimes: ["python3"],
+            kind: .cloud, credential: WorkerCredential(workerToken: "t"), running: [])).frames)
+        let (_, retried) = try #require(await Self.first(of: [sockets[shedIndex]], within: 60))
+        #expect(retried.command == .welcome)
+        sockets.forEach { $0.close() }
+    }
+}
