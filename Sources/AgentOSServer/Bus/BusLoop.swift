@@ -41,11 +41,16 @@ final class BusLoop: SocketLoopDriver {
     /// Hellos shed since the last notice about them, and when that notice was.
     private var shed = 0
     private var lastShedNotice = Date.distantPast
+    /// Whether the workers may have changed since the directory was last published. A
+    /// heartbeat changes only when a worker was last heard from, which the next tick
+    /// publishes: with thousands of workers, copying the whole list after every message
+    /// would cost the bus thread more than the messages themselves.
+    private var directoryStale = true
 
     /// Binds the bus; fails at once when the endpoint cannot be bound.
     init(
         context: Context, endpoint: String, dispatcher: Dispatcher, directory: WorkerDirectory,
-        tickInterval: TimeInterval, authenticate: @escaping Authenticate, maxHelloChecks: Int = 256, logger: Logger
+        tickInterval: TimeInterval, authenticate: @escaping Authenticate, maxHelloChecks: Int = 2048, logger: Logger
     ) throws {
         self.maxHelloChecks = max(1, maxHelloChecks)
         socket = try context.makeSocket(.router)
@@ -94,8 +99,12 @@ final class BusLoop: SocketLoopDriver {
         if Date() >= nextTick {
             perform("tick") { try dispatcher.tick() }
             nextTick = Date().addingTimeInterval(tickInterval)
+            directoryStale = true
         }
-        directory.publish(dispatcher.connectedWorkers)
+        if directoryStale {
+            directory.publish(dispatcher.connectedWorkers)
+            directoryStale = false
+        }
         return .continue
     }
 
@@ -104,6 +113,7 @@ final class BusLoop: SocketLoopDriver {
     }
 
     private func handleEvent(_ event: Event) {
+        directoryStale = true
         switch event {
         case .jobQueued:
             perform("dispatch") { dispatcher.dispatch() }
@@ -150,6 +160,7 @@ final class BusLoop: SocketLoopDriver {
             if message.command == .hello {
                 beginHello(identity: identity, message: message)
             } else {
+                if message.command != .heartbeat && message.command != .started { directoryStale = true }
                 perform(message.command.rawValue) { try dispatcher.receive(identity: identity, message: message) }
             }
         }
