@@ -94,7 +94,14 @@ public struct APIBodyError: Error, CustomStringConvertible, Sendable {
         case .valueNotFound(let type, let context):
             self.init(path: path(context.codingPath), message: "must be \(Self.describe(type)), not null")
         case .dataCorrupted(let context):
-            let message = context.underlyingError == nil ? context.debugDescription : "is not valid JSON"
+            let message = if context.underlyingError != nil || context.debugDescription.hasPrefix("The given data was not valid JSON") {
+                "is not valid JSON"
+            } else if context.debugDescription.contains("does not fit in") {
+                // Foundation's words for 2.5 where an integer belongs.
+                "must be an integer"
+            } else {
+                context.debugDescription
+            }
             self.init(path: path(context.codingPath), message: message)
         @unknown default:
             self.init(path: "", message: "\(error)")

@@ -15,9 +15,10 @@ public struct OperationContract: Sendable {
         self.responses = responses.map { (status: $0.0, body: $0.1) }
     }
 
-    /// Whether `status` with a body of `type` is a documented success of the operation.
-    public func allows(status: Int, body type: (any APIBody.Type)?) -> Bool {
-        responses.contains { $0.status == status && $0.body.map(ObjectIdentifier.init) == type.map(ObjectIdentifier.init) }
+    /// Whether `status` with a body of the type identified by `type` (nil: no JSON body) is a
+    /// documented success of the operation.
+    public func allows(status: Int, body type: ObjectIdentifier?) -> Bool {
+        responses.contains { $0.status == status && $0.body.map(ObjectIdentifier.init) == type }
     }
 }
 

@@ -36,7 +36,7 @@ public struct WorkerSession: Sendable {
 
     private let configuration: WorkerConfiguration
     private var welcomed = false
-    /// When the last `HELLO` went out (nil before the first).
+    /// When the last `HELLO` went out (nil before the first, so `start` runs once).
     private var helloSentAt: Instant?
     /// When to give up waiting for the `WELCOME` of that `HELLO` and start over.
     private var helloDeadline: Instant?
@@ -63,6 +63,9 @@ public struct WorkerSession: Sendable {
     /// why it leaves (nil: a goodbye after a drain).
     private var stopping: (deadline: Instant, failure: WorkerStopped?)?
     private var ended = false
+    /// Whether this batch of actions hands results to the owner: until the owner has tried
+    /// to send them (and reported any that failed), the drain is not over.
+    private var resultsInFlight = false
     private var actions: [Action] = []
 
     /// A session for a worker configured so; nothing happens until `start(at:)`. `seed` feeds
@@ -152,8 +155,8 @@ public struct WorkerSession: Sendable {
     public var undelivered: Set<RunningJob> { Set(unsent.values.map { RunningJob(jobID: $0.jobID, attempt: $0.attempt) }) }
 
     /// The wait for a `WELCOME` after a wait of `previous` passed without one: double, up to
-    /// the configured maximum (the first wait is the dead-peer timeout). With `jittered`,
-    /// where in the retry schedule each worker lands.
+    /// the configured maximum (the first wait is the dead-peer timeout). `jittered` then
+    /// picks where within that wait this worker tries again.
     public func nextHelloWait(after previous: Duration) -> Duration {
         min(.seconds(configuration.maxReconnectDelay), max(deadAfter, previous * 2))
     }
@@ -263,8 +266,10 @@ public struct WorkerSession: Sendable {
             if let lastHeard, now - lastHeard > deadAfter {
                 log(.warning, "server silent; reconnecting", ["silent_ms": "\((now - lastHeard) / .milliseconds(1))"])
                 reconnect(at: now)
-            } else if lastSent.map({ now - $0 >= heartbeat }) ?? true {
-                send(.heartbeat, EmptyBody(), at: now)
+            } else {
+                // A result the socket would not take (its queue was full) is tried again.
+                sendUnsent(at: now)
+                if lastSent.map({ now - $0 >= heartbeat }) ?? true { send(.heartbeat, EmptyBody(), at: now) }
             }
         } else if let helloDeadline, now >= helloDeadline {
             log(.info, "no welcome yet; retrying", ["endpoint": "\(configuration.serverEndpoint)"])
@@ -284,12 +289,13 @@ public struct WorkerSession: Sendable {
             if let failure = stopping.failure {
                 actions.append(.end(failure, lingerMS: 0))
             } else {
-                send(.bye, EmptyBody(), at: now)
+                // A server that has not welcomed this connection does not know it: no goodbye.
+                if welcomed { send(.bye, EmptyBody(), at: now) }
                 log(.notice, "worker stopped", [:])
                 // Give the goodbye a moment to leave before the socket closes.
                 actions.append(.end(nil, lingerMS: 500))
             }
-        } else if let drainDeadline, (running.isEmpty && unsent.isEmpty) || now >= drainDeadline {
+        } else if let drainDeadline, (running.isEmpty && unsent.isEmpty && !resultsInFlight) || now >= drainDeadline {
             beginStopping(because: nil, at: now)
         }
     }
@@ -298,7 +304,11 @@ public struct WorkerSession: Sendable {
     /// server puts those runs back in the queue with the attempt counted, as they did start,
     /// so a job that never fits a drain window cannot come back for ever), or with `failure`.
     private mutating func beginStopping(because failure: WorkerStopped?, at now: Instant) {
-        guard stopping == nil else { return }
+        if let current = stopping {
+            // Refused while stopping after a drain: leave with the refusal, and without a goodbye.
+            if current.failure == nil, let failure { stopping = (current.deadline, failure) }
+            return
+        }
         stopping = (now + Self.stopGrace, failure)
         if !running.isEmpty { log(.notice, "stopping unfinished jobs", ["count": "\(running.count)"]) }
         for (jobID, attempt) in running.sorted(by: { $0.key < $1.key }) {
@@ -335,6 +345,7 @@ public struct WorkerSession: Sendable {
         guard welcomed, stopping == nil else { return }
         for outcome in unsent.values.sorted(by: { $0.jobID < $1.jobID }) {
             actions.append(.sendResult(BusMessage(.result, outcome), RunningJob(jobID: outcome.jobID, attempt: outcome.attempt)))
+            resultsInFlight = true
             lastSent = now
             unsent[outcome.jobID] = nil
             recentlySent[outcome.jobID] = (outcome, now)
@@ -351,7 +362,10 @@ public struct WorkerSession: Sendable {
     }
 
     private mutating func take() -> [Action] {
-        defer { actions.removeAll() }
+        defer {
+            actions.removeAll()
+            resultsInFlight = false
+        }
         return actions
     }
 

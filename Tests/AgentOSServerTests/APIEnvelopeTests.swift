@@ -5,6 +5,26 @@ import Testing
 
 /// The API socket's `[tag, header, body]` messages and what the handler makes of their bodies.
 @Suite struct APIEnvelopeTests {
+    @Test func aBodyFieldOfTheWrongShapeIsA400NamingIt() async throws {
+        let harness = try await APIHarness()
+        let admin = try harness.user("admin", role: .admin)
+        let token = try await harness.token(for: admin)
+        _ = try harness.store.createProject(name: "p", owner: admin.id)
+        let cases: [(JSONValue, String)] = [
+            (["code": "x", "priority": 2.5], "a number in the body does not fit its field"),
+            (["code": "x", "target": "moon"], "target must be one of cloud, private"),
+            (["code": 5], "code must be a string"),
+            (["code": "x", "limits": ["memory_mb": 8]], "limits.memory_mb must be between 16 and 65536"),
+        ]
+        for (body, message) in cases {
+            let reply = await harness.call(.submitJob, token: token, params: ["project": "p"], body: body)
+            #expect(reply.status == 400 && reply.errorCode == "invalid_request", "\(body)")
+            #expect(reply.body["error"]?["message"]?.stringValue?.hasPrefix(message) == true, "\(body) → \(reply.body)")
+        }
+        let role = await harness.call(.createUser, token: token, body: ["email": "x@example.com", "password": "password-1", "role": "root"])
+        #expect(role.body["error"]?["message"] == "role must be one of admin, user" && role.body["error"]?["path"] == "role")
+    }
+
     @Test func everyOperationHasExactlyOneHandler() async throws {
         let handler = try await APIHarness().handler
         for operation in APIOperation.allCases {

@@ -433,9 +433,41 @@ import Testing
         // Still alive while draining: heartbeats go on.
         #expect(commands(session.tick(at: at(3.1))) == [.heartbeat])
         let done = session.finished(outcome("j"), at: at(4))
-        #expect(commands(done) == [.result, .bye])
-        let (failure, linger) = try #require(end(done))
+        #expect(commands(done) == [.result] && end(done) == nil, "the result goes out first")
+        let bye = session.tick(at: at(4.1))
+        #expect(commands(bye) == [.bye])
+        let (failure, linger) = try #require(end(bye))
         #expect(failure == nil && linger == 500)
+    }
+
+    @Test func aResultTheSocketRefusesDuringTheDrainIsRetriedBeforeTheGoodbye() throws {
+        var session = welcomed()
+        _ = session.received(frames(.job, job("j")), at: at(0))
+        _ = session.shutdown(at: at(1))
+        for case .sendResult(_, let run) in session.finished(outcome("j"), at: at(2)) { session.resultNotSent(run) }
+        let retry = session.tick(at: at(2.1))
+        #expect(commands(retry) == [.result] && end(retry) == nil, "sent again, and no goodbye yet")
+        #expect(commands(session.tick(at: at(2.2))) == [.bye])
+    }
+
+    @Test func aWorkerNeverWelcomedLeavesWithoutAGoodbye() throws {
+        var session = session()
+        _ = session.start(at: at(0))
+        let actions = session.shutdown(at: at(1))
+        #expect(commands(actions).isEmpty)
+        let (failure, _) = try #require(end(actions))
+        #expect(failure == nil)
+    }
+
+    @Test func aRefusalWhileStoppingAfterTheDrainStillStopsWithTheReason() throws {
+        var session = welcomed(drainTimeout: 1)
+        _ = session.received(frames(.job, job("long")), at: at(0))
+        _ = session.shutdown(at: at(0.5))
+        #expect(cancelled(session.tick(at: at(1.5))) == [RunningJob(jobID: "long", attempt: 1)])
+        _ = session.received(frames(.reject, Reject(code: Reject.unauthorized, message: "revoked")), at: at(1.6))
+        let stopped = session.finished(outcome("long", status: .cancelled), at: at(2))
+        #expect(commands(stopped).isEmpty, "no goodbye for a refused worker")
+        #expect(end(stopped)?.0?.description.contains("revoked") == true)
     }
 
     @Test func whatOutlastsTheDrainIsStoppedAndNotReported() throws {
@@ -467,7 +499,8 @@ import Testing
         let shutdown = session.shutdown(at: at(6))
         #expect(commands(shutdown).isEmpty, "nothing before WELCOME")
         let welcome = session.received(frames(.welcome, welcome()), at: at(7))
-        #expect(commands(welcome) == [.drain, .result, .bye])
+        #expect(commands(welcome) == [.drain, .result])
+        #expect(commands(session.tick(at: at(7.1))) == [.bye])
     }
 
     // MARK: §3.7: the bus limit

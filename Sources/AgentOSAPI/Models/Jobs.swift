@@ -53,9 +53,9 @@ extension Schemas {
         @Nullable public var startedAt: Date?
         @Nullable public var finishedAt: Date?
         @Nullable public var durationMS: Int?
-        /// For a run record: the desktop's run id (present, perhaps null, only when `origin` is `local`).
+        /// For a run record (`origin` local): the desktop's run id.
         public var clientRunID: String?
-        /// For a run record: the device it ran on (as `client_run_id`).
+        /// For a run record (`origin` local): the device it ran on, when the desktop said.
         public var device: String?
         /// In a single-job answer.
         public var files: [JobFileRef]?

@@ -63,7 +63,11 @@ struct JobResource: APIResource {
             job.skill = skill.name
             job.skillVersion = version.version
             if let stored = version.limits {
-                limits = limits.over(try JobRequest.checked(try APICoding.decode(Schemas.LimitsInput.self, from: stored), field: "the skill's limits"))
+                // Checked when the version was posted; read again as the limits type here.
+                guard let skillLimits = try? APICoding.decode(Schemas.LimitsInput.self, from: stored) else {
+                    throw APIError.invalid("skill \(name) version \(version.version) has limits this server cannot read; post a new version")
+                }
+                limits = limits.over(skillLimits)
             }
         }
         let resolved = limits.resolved

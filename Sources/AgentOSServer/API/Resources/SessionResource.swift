@@ -9,7 +9,6 @@ struct SessionResource: APIResource {
 
     let context: APIContext
 
-
     func respond(to request: APICall, as caller: Caller) async throws -> Reply {
         switch request.operation {
         case .listSessions: return try listSessions(request, caller: caller)

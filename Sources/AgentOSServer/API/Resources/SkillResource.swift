@@ -9,7 +9,6 @@ struct SkillResource: APIResource {
 
     let context: APIContext
 
-
     func respond(to request: APICall, as caller: Caller) async throws -> Reply {
         switch request.operation {
         case .listSkills: return try listSkills(request, caller: caller)

@@ -9,7 +9,6 @@ struct TeamResource: APIResource {
 
     let context: APIContext
 
-
     func respond(to request: APICall, as caller: Caller) async throws -> Reply {
         switch request.operation {
         case .listTeams: return try listTeams(caller)
