@@ -26,9 +26,9 @@ public struct WorkerConfiguration: Sendable {
     public var drainTimeout: TimeInterval
     /// Longest wait between reconnect attempts.
     public var maxReconnectDelay: TimeInterval
-    /// How much of each wait for a `WELCOME` is left to chance, from 0 (none) to 1: a wait
-    /// of `w` becomes a random one between `w × (1 − helloJitter)` and `w`, so workers that
-    /// lost the server together do not all come back in the same instant.
+    /// How much is added to each wait for a `WELCOME` by chance, from 0 (nothing) to 1: a
+    /// wait of `w` becomes a random one between `w` and `w × (1 + helloJitter)`, so workers
+    /// that lost the server together do not all come back in the same instant.
     public var helloJitter: Double
 
     /// A configuration with defaults for everything but the endpoint and credential.

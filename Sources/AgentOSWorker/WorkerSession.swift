@@ -161,12 +161,13 @@ public struct WorkerSession: Sendable {
         min(.seconds(configuration.maxReconnectDelay), max(deadAfter, previous * 2))
     }
 
-    /// `wait` with its jitter: a random point between `wait × (1 − helloJitter)` and `wait`.
+    /// `wait` with its jitter: a random point between `wait` and `wait × (1 + helloJitter)`.
+    /// Never shorter than the wait itself, so a slow server still gets the whole of it to answer.
     mutating func jittered(_ wait: Duration) -> Duration {
         let jitter = min(1, max(0, configuration.helloJitter))
         guard jitter > 0 else { return wait }
         let fraction = Double(random.next() >> 11) / Double(1 << 53)
-        return wait * (1 - jitter * fraction)
+        return wait * (1 + jitter * fraction)
     }
 
     private var deadAfter: Duration { heartbeat * deadAfterIntervals }
