@@ -90,6 +90,7 @@ let package = Package(
             name: "AgentOSServer",
             dependencies: [
                 "ZeroMQ", "AgentOSAPI", "AgentOSWire", "AgentOSStore", "AgentOSAuth",
+                .product(name: "HeapModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -152,7 +153,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "agentos-bench",
-            dependencies: ["AgentOSSandbox", "AgentOSWire"],
+            dependencies: ["AgentOSSandbox", "AgentOSWire", "ZeroMQ"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

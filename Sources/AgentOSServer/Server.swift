@@ -27,7 +27,7 @@ public struct Server: Service {
         let watch = JobWatch()
         let directory = WorkerDirectory()
         let context = try Context()
-        let dispatcher = Dispatcher(
+        let dispatcher = try Dispatcher(
             store: store, settings: configuration.dispatch, logger: logger, fileTokens: fileTokens,
             jobFinished: { watch.finished($0.id) })
         let bus = try BusLoop(

@@ -70,18 +70,20 @@ extension AppStore {
         try writer.write { db in try token.inserted(db) }
     }
 
-    /// The personal token with this secret hash, if live; records its use.
+    /// The personal token with this secret hash, if live; records its use at most once a
+    /// minute, so a busy program's requests stay reads and never queue for the write lock.
     public func usePersonalToken(hash: String, now: Date = Date()) throws -> PersonalToken? {
-        try writer.write { db in
-            guard var token = try PersonalToken.filter(Column("token_hash") == hash).fetchOne(db), token.isLive(at: now)
-            else { return nil }
-            // Recorded at most once a minute: a busy program should not turn reads into writes.
-            if token.lastUsedAt.map({ now.timeIntervalSince($0) > 60 }) ?? true {
-                token.lastUsedAt = now
-                try token.update(db)
+        guard var token = try writer.read({ db in try PersonalToken.filter(Column("token_hash") == hash).fetchOne(db) }),
+            token.isLive(at: now)
+        else { return nil }
+        if token.lastUsedAt.map({ now.timeIntervalSince($0) > 60 }) ?? true {
+            token.lastUsedAt = now
+            // Only that column: a revocation written meanwhile must stand.
+            try writer.write { db in
+                try db.execute(sql: "UPDATE personal_tokens SET last_used_at = ? WHERE id = ?", arguments: [now, token.id])
             }
-            return token
         }
+        return token
     }
 
     /// The personal token with this id.

@@ -7,19 +7,38 @@ extension AppStore {
     /// the same project, returns that earlier job instead and `created == false`.
     /// `files` are recorded with the job in the same transaction.
     public func submit(_ job: Job, files: [JobFile] = []) throws -> (job: Job, created: Bool) {
-        try writer.write { db in
-            if let key = job.idempotencyKey,
-                let existing = try Job.filter(
-                    Column("project_id") == job.projectID && Column("submitted_by") == job.submittedBy
-                        && Column("idempotency_key") == key
-                ).fetchOne(db)
-            {
-                return (existing, false)
+        try writer.write { db in try Self.insert(job, files: files, db) }
+    }
+
+    /// Persists several submits in one transaction (group commit), each as `submit` would:
+    /// one that fails (a constraint, a duplicate) is rolled back alone, to its savepoint, and
+    /// reported in its place, while the others commit. Suspends rather than blocking a thread.
+    public func submitAll(_ batch: [(job: Job, files: [JobFile])]) async throws -> [Result<(job: Job, created: Bool), any Error>] {
+        try await writer.write { db in
+            try batch.map { job, files in
+                var outcome: Result<(job: Job, created: Bool), any Error> = .failure(CancellationError())
+                try db.inSavepoint {
+                    outcome = Result { try Self.insert(job, files: files, db) }
+                    if case .failure = outcome { return .rollback }
+                    return .commit
+                }
+                return outcome
             }
-            let inserted = try job.inserted(db)
-            for file in files { try file.insert(db) }
-            return (inserted, true)
         }
+    }
+
+    private static func insert(_ job: Job, files: [JobFile], _ db: Database) throws -> (job: Job, created: Bool) {
+        if let key = job.idempotencyKey,
+            let existing = try Job.filter(
+                Column("project_id") == job.projectID && Column("submitted_by") == job.submittedBy
+                    && Column("idempotency_key") == key
+            ).fetchOne(db)
+        {
+            return (existing, false)
+        }
+        let inserted = try job.inserted(db)
+        for file in files { try file.insert(db) }
+        return (inserted, true)
     }
 
     /// Stores a run record (a job a desktop ran locally, `origin` `local`). Idempotent by the
@@ -40,21 +59,6 @@ extension AppStore {
         try writer.read { db in try Job.fetchOne(db, key: id) }
     }
 
-    /// Queued jobs in dispatch order (higher priority first, then oldest first) that could
-    /// go somewhere: cloud jobs when `includeCloud`, private jobs only of `privateOwners`.
-    /// Filtering here keeps jobs no connected worker could take from crowding out the rest.
-    public func queuedJobs(limit: Int, offset: Int = 0, includeCloud: Bool = true, privateOwners: Set<String> = []) throws -> [Job] {
-        guard includeCloud || !privateOwners.isEmpty else { return [] }
-        return try writer.read { db in
-            var eligible = Column("target") == JobTarget.private && privateOwners.contains(Column("submitted_by"))
-            if includeCloud { eligible = eligible || Column("target") == JobTarget.cloud }
-            return try Job.filter(Column("status") == JobStatus.queued && eligible)
-                .order(Column("priority").desc, Column("created_at"), Column("id"))
-                .limit(limit, offset: offset)
-                .fetchAll(db)
-        }
-    }
-
     /// Jobs marked running, optionally only those on one worker.
     public func runningJobs(workerID: String? = nil) throws -> [Job] {
         try writer.read { db in
@@ -65,38 +69,18 @@ extension AppStore {
     }
 
     /// Moves a queued job to running on a worker, counting the attempt. Nil when the job is
-    /// no longer queued (another path took it first).
+    /// no longer queued (another path took it first). One assignment of `commitBusBatch`.
     public func assign(jobID: String, workerID: String, workerName: String, at now: Date = Date()) throws -> Job? {
-        try writer.write { db in
-            guard var job = try Job.fetchOne(db, key: jobID), job.status == .queued else { return nil }
-            job.status = .running
-            job.attempts += 1
-            job.workerID = workerID
-            job.workerName = workerName
-            job.startedAt = now
-            try job.update(db)
-            return job
-        }
+        let assignment = Assignment(jobID: jobID, workerID: workerID, workerName: workerName)
+        guard try commitBusBatch(results: [], assignments: [assignment], at: now).assigned.first! != nil else { return nil }
+        return try job(id: jobID)
     }
 
     /// Records a worker's outcome, if it belongs to the job's current attempt on that worker;
-    /// nil for a stale or duplicate result, which changes nothing.
+    /// nil for a stale or duplicate result, which changes nothing. One result of `commitBusBatch`.
     public func finish(_ outcome: JobOutcome, workerID: String, at now: Date = Date()) throws -> Job? {
-        try writer.write { db in
-            guard var job = try Job.fetchOne(db, key: outcome.jobID), job.status == .running,
-                job.attempts == outcome.attempt, job.workerID == workerID
-            else { return nil }
-            job.status = outcome.status.isFinal ? outcome.status : .failed
-            job.result = outcome.result
-            job.stdout = outcome.stdout
-            job.stderr = outcome.stderr
-            job.exitCode = outcome.exitCode
-            job.error = outcome.error
-            job.outputTruncated = outcome.outputTruncated
-            job.finishedAt = now
-            try job.update(db)
-            return job
-        }
+        guard try commitBusBatch(results: [(outcome, workerID)], assignments: [], at: now).finished.first! != nil else { return nil }
+        return try job(id: outcome.jobID)
     }
 
     /// Puts a running job whose worker handed it back unrun into the queue again. The

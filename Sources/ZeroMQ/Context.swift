@@ -11,10 +11,13 @@ public final class Context: @unchecked Sendable {
     /// The raw `void *` context handle, valid for the lifetime of this object.
     let handle: UnsafeMutableRawPointer
 
-    /// Creates a context with the given number of background I/O threads.
-    public init(ioThreads: Int = 1) throws {
+    /// Creates a context with the given number of background I/O threads and, when given,
+    /// room for more sockets than libzmq's default of 1023.
+    public init(ioThreads: Int = 1, maxSockets: Int? = nil) throws {
         guard let handle = zmq_ctx_new() else { throw ZMQError.last() }
-        if zmq_ctx_set(handle, ZMQ_IO_THREADS, Int32(ioThreads)) != 0 {
+        var options = [(ZMQ_IO_THREADS, Int32(ioThreads))]
+        if let maxSockets { options.append((ZMQ_MAX_SOCKETS, Int32(clamping: maxSockets))) }
+        for (option, value) in options where zmq_ctx_set(handle, option, value) != 0 {
             let error = ZMQError.last()
             zmq_ctx_term(handle)
             throw error

@@ -1,47 +1,42 @@
-// Times a small job (`def main(): return 1`) through the sandboxed engine, in process: cold
-// (a new sandbox per job) and warm (a ready sandbox from the pool per job), and, for
-// comparison, unsandboxed. Used by scripts/bench; prints one line per way.
-//   agentos-bench [RUNS]
-import AgentOSSandbox
-import AgentOSWire
+// The in-process parts of scripts/bench.
+//   agentos-bench engine [RUNS]
+//       the sandboxed engine on a small job: cold, warm pool, unsandboxed
+//   agentos-bench instant ENDPOINT TOKEN_FILE WORKERS SLOTS JOBS
+//       fake cloud workers that answer every job at once; prints the rate once JOBS are answered
+//   agentos-bench idle ENDPOINT TOKEN_FILE WORKERS SECONDS
+//       fake cloud workers that only connect and heartbeat, for SECONDS
 import Foundation
 
-let runs = CommandLine.arguments.count > 1 ? Int(CommandLine.arguments[1]) ?? 100 : 100
-let job = JobAssignment(jobID: "bench", attempt: 1, code: "def main():\n    return 1", inputs: [:], limits: JobLimits(timeoutSeconds: 30))
+func usage() -> Never {
+    FileHandle.standardError.write(Data("""
+        usage: agentos-bench engine [RUNS]
+               agentos-bench instant ENDPOINT TOKEN_FILE WORKERS SLOTS JOBS
+               agentos-bench idle ENDPOINT TOKEN_FILE WORKERS SECONDS
 
-func percentile(_ values: [Double], _ q: Double) -> Double {
-    let sorted = values.sorted()
-    return sorted[min(sorted.count - 1, Int(Double(sorted.count) * q))]
+        """.utf8))
+    exit(2)
 }
 
-func measure(_ label: String, isolation: SandboxIsolation, pool: Int) async throws {
-    let state = NSTemporaryDirectory() + "agentos-bench-\(UUID().uuidString.lowercased())"
-    defer { try? FileManager.default.removeItem(atPath: state) }
-    var configuration = try SandboxConfiguration(isolation: isolation, stateDirectory: state)
-    configuration.warmPoolSize = pool
-    let engine = try SandboxEngine(configuration: configuration)
-    defer { engine.shutdown() }
-    var times: [Double] = []
-    for index in 0..<(runs + 3) {
-        // A job arriving when the pool is full: wait for the refill between jobs.
-        while pool > 0 && engine.warmSandboxes < pool { try await Task.sleep(for: .milliseconds(2)) }
-        let start = ContinuousClock.now
-        let outcome = await engine.run(job)
-        let elapsed = ContinuousClock.now - start
-        guard outcome.status == .succeeded, outcome.result == 1 else {
-            throw SandboxError("the job failed: \(outcome.error ?? "") \(outcome.stderr)")
-        }
-        // The first few warm up the page cache.
-        if index >= 3 { times.append(Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000) }
-    }
-    let median = percentile(times, 0.5)
-    print("\(label): \(runs) jobs, median \(String(format: "%.1f", median)) ms, p99 \(String(format: "%.1f", percentile(times, 0.99))) ms")
+func token(from path: String) throws -> String {
+    try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
 }
 
-guard let bwrap = SandboxConfiguration.findBubblewrap() else {
-    FileHandle.standardError.write(Data("agentos-bench: bubblewrap is not installed\n".utf8))
-    exit(1)
+let arguments = Array(CommandLine.arguments.dropFirst())
+switch arguments.first {
+case "engine":
+    try await benchEngine(runs: arguments.count > 1 ? Int(arguments[1]) ?? 100 : 100)
+case "instant":
+    guard arguments.count == 6, let workers = Int(arguments[3]), let slots = Int(arguments[4]), let jobs = Int(arguments[5]) else { usage() }
+    try FakeWorkerFleet(
+        endpoint: arguments[1], token: try token(from: arguments[2]), workers: workers, slots: slots,
+        answerJobs: true, stopAfterJobs: jobs, stopAfterSeconds: nil
+    ).run()
+case "idle":
+    guard arguments.count == 5, let workers = Int(arguments[3]), let seconds = Double(arguments[4]) else { usage() }
+    try FakeWorkerFleet(
+        endpoint: arguments[1], token: try token(from: arguments[2]), workers: workers, slots: 1,
+        answerJobs: false, stopAfterJobs: nil, stopAfterSeconds: seconds
+    ).run()
+default:
+    usage()
 }
-try await measure("engine, cold sandbox per job", isolation: .bubblewrap(bwrap), pool: 0)
-try await measure("engine, warm pool", isolation: .bubblewrap(bwrap), pool: 2)
-try await measure("engine, unsandboxed cold (for comparison)", isolation: .none, pool: 0)

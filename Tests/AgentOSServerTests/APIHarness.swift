@@ -83,12 +83,13 @@ struct HarnessReply: Sendable {
     var errorCode: String? { body["error"]?["code"]?.stringValue }
 }
 
-/// Bus events a handler posted.
 /// The signals the API sent the bus, in order.
 final class EventRecorder: DispatchSignals {
     let events = Mutex<[BusLoop.Event]>([])
 
-    func jobQueued() { events.withLock { $0.append(.jobQueued) } }
+    func jobQueued(_ job: QueuedJob) { events.withLock { $0.append(.jobQueued(job)) } }
+
+    func jobDequeued(jobID: String) { events.withLock { $0.append(.jobDequeued(jobID: jobID)) } }
 
     func jobCancelled(jobID: String, workerID: String, attempt: Int) {
         events.withLock { $0.append(.jobCancelled(jobID: jobID, workerID: workerID, attempt: attempt)) }

@@ -29,7 +29,7 @@ final class DispatcherHarness {
         var settings = Dispatcher.Settings()
         settings.heartbeatInterval = heartbeat
         let recorder = self.recorder
-        dispatcher = Dispatcher(store: store, settings: settings, logger: Logger(label: "test"), now: now) { job in
+        dispatcher = try Dispatcher(store: store, settings: settings, logger: Logger(label: "test"), now: now) { job in
             recorder.ids.withLock { $0.append(job.id) }
         }
     }
@@ -38,9 +38,12 @@ final class DispatcherHarness {
         target: JobTarget = .cloud, by user: User? = nil, labels: [String] = [], worker: String? = nil, maxAttempts: Int = 3
     ) throws -> Job {
         now += 0.001
-        return try store.submit(Job(
+        let job = try store.submit(Job(
             projectID: project.id, code: "pass", inputs: [:], target: target, requestedWorker: worker, labels: labels,
             maxAttempts: maxAttempts, submittedBy: (user ?? alice).id, createdAt: now)).job
+        // As the API tells the bus once the submit committed.
+        dispatcher.enqueue([QueuedJob(job)])
+        return job
     }
 
     @discardableResult
@@ -55,8 +58,9 @@ final class DispatcherHarness {
             identity: Array(name.utf8), hello: hello, principal: WorkerPrincipal(kind: kind, ownerID: owner?.id, credential: credential), now: now)
     }
 
+    /// One message in a loop iteration of its own: received, then committed.
     func send(_ name: String, _ command: BusCommand, _ body: some Encodable) throws -> [Outbound] {
-        try dispatcher.receive(identity: Array(name.utf8), message: BusMessage(command, body), now: now)
+        try dispatcher.receive(identity: Array(name.utf8), message: BusMessage(command, body), now: now) + dispatcher.commit(now: now)
     }
 
     func succeed(_ name: String, _ assignment: JobAssignment) throws -> [Outbound] {
@@ -86,7 +90,7 @@ extension Array where Element == Outbound {
         try harness.connect("other", kind: .private, owner: harness.bob, credential: .personalToken("pat-1"))
         let cloudJob = try harness.submit()
         let privateJob = try harness.submit(target: .private, by: harness.alice)
-        _ = harness.dispatcher.dispatch(now: harness.now)
+        _ = harness.dispatcher.commit(now: harness.now)
         #expect(try harness.store.job(id: cloudJob.id)?.status == .running)
 
         // Unrelated credentials change nothing.
@@ -121,7 +125,7 @@ extension Array where Element == Outbound {
         #expect(out.commands(to: "w").first == .welcome)
         let first = try out.jobs(to: "w")
         #expect(first.count == 2)
-        #expect(h.dispatcher.dispatch(now: h.now).isEmpty, "no credit left, nothing more is sent")
+        #expect(h.dispatcher.commit(now: h.now).isEmpty, "no credit left, nothing more is sent")
         let next = try h.succeed("w", first[0])
         #expect(try next.jobs(to: "w").count == 1, "one result frees exactly one slot")
     }
@@ -131,7 +135,7 @@ extension Array where Element == Outbound {
         try h.connect("cloud", slots: 4)
         try h.connect("bobs-desk", slots: 4, kind: .private, owner: h.bob)
         _ = try h.submit(target: .private, by: h.alice)
-        #expect(h.dispatcher.dispatch(now: h.now).allJobs.isEmpty, "neither a cloud worker nor another user's desktop")
+        #expect(h.dispatcher.commit(now: h.now).allJobs.isEmpty, "neither a cloud worker nor another user's desktop")
         let out = try h.connect("alices-desk", slots: 1, kind: .private, owner: h.alice)
         #expect(try out.jobs(to: "alices-desk").count == 1)
     }
@@ -140,7 +144,7 @@ extension Array where Element == Outbound {
         let h = try DispatcherHarness()
         try h.connect("desk", slots: 4, kind: .private, owner: h.alice)
         _ = try h.submit(target: .cloud)
-        #expect(h.dispatcher.dispatch(now: h.now).allJobs.isEmpty)
+        #expect(h.dispatcher.commit(now: h.now).allJobs.isEmpty)
     }
 
     @Test func aNamedPrivateWorkerIsHonoured() throws {
@@ -148,7 +152,7 @@ extension Array where Element == Outbound {
         try h.connect("laptop", slots: 2, kind: .private, owner: h.alice)
         try h.connect("tower", slots: 2, kind: .private, owner: h.alice)
         let job = try h.submit(target: .private, worker: "tower")
-        let out = h.dispatcher.dispatch(now: h.now)
+        let out = h.dispatcher.commit(now: h.now)
         #expect(try out.jobs(to: "tower").map(\.jobID) == [job.id])
     }
 
@@ -156,7 +160,7 @@ extension Array where Element == Outbound {
         let h = try DispatcherHarness()
         try h.connect("gpu-only", slots: 2, labels: ["gpu"])
         let job = try h.submit(labels: ["gpu", "big"])
-        #expect(h.dispatcher.dispatch(now: h.now).allJobs.isEmpty)
+        #expect(h.dispatcher.commit(now: h.now).allJobs.isEmpty)
         let out = try h.connect("gpu-big", slots: 1, labels: ["gpu", "big", "extra"])
         #expect(try out.jobs(to: "gpu-big").map(\.jobID) == [job.id])
     }
@@ -245,7 +249,7 @@ extension Array where Element == Outbound {
         // A fresh dispatcher is a restarted server: the database says both are running.
         var settings = Dispatcher.Settings()
         settings.heartbeatInterval = 1
-        let restarted = Dispatcher(store: h.store, settings: settings, logger: Logger(label: "test"), now: h.now) { _ in }
+        let restarted = try Dispatcher(store: h.store, settings: settings, logger: Logger(label: "test"), now: h.now) { _ in }
         let hello = Hello(
             workerID: "id-back", name: "back", version: "t", slots: 1, labels: [], runtimes: [], kind: .cloud,
             credential: WorkerCredential(), running: [RunningJob(jobID: survivor.id, attempt: 1)])
@@ -299,6 +303,84 @@ extension Array where Element == Outbound {
         let runnable = try h.submit()
         let out = try h.connect("plain", slots: 1)
         #expect(try out.jobs(to: "plain").map(\.jobID) == [runnable.id])
+    }
+
+    @Test func resultsOfOneIterationAreRecordedAndTheirSlotsRefilledByOneCommit() throws {
+        let h = try DispatcherHarness()
+        for _ in 0..<6 { _ = try h.submit() }
+        let first = try h.connect("a", slots: 3).jobs(to: "a")
+        #expect(first.count == 3)
+        for run in first {
+            let out = try h.dispatcher.receive(
+                identity: Array("a".utf8), message: BusMessage(.result, JobOutcome(jobID: run.jobID, attempt: run.attempt, status: .succeeded, result: 1)),
+                now: h.now)
+            #expect(out.isEmpty, "nothing is recorded or sent before the commit")
+            #expect(try h.store.job(id: run.jobID)?.status == .running)
+        }
+        let next = try h.dispatcher.commit(now: h.now).jobs(to: "a")
+        #expect(next.count == 3 && Set(next.map(\.jobID)).isDisjoint(with: first.map(\.jobID)))
+        for run in first { #expect(try h.store.job(id: run.jobID)?.status == .succeeded) }
+        for run in next { #expect(try h.store.job(id: run.jobID)?.status == .running) }
+        #expect(Set(h.recorder.ids.withLock { $0 }) == Set(first.map(\.jobID)))
+    }
+
+    @Test func aCommitTheStoreRefusesLosesNothingAndIsRetried() throws {
+        let h = try DispatcherHarness()
+        let job = try h.submit()
+        let waiting = try h.submit()
+        let run = try h.connect("a", slots: 1).jobs(to: "a")[0]
+        #expect(run.jobID == job.id)
+        // A real failure of the write transaction: every update of a job is refused.
+        try h.store.writer.write { db in
+            try db.execute(sql: "CREATE TRIGGER refuse BEFORE UPDATE ON jobs BEGIN SELECT RAISE(ABORT, 'disk on fire'); END")
+        }
+        let refused = try h.send("a", .result, JobOutcome(jobID: job.id, attempt: run.attempt, status: .succeeded, result: 1))
+        #expect(refused.allJobs.isEmpty, "no job goes out whose assignment is not durable")
+        #expect(try h.store.job(id: job.id)?.status == .running)
+        #expect(try h.store.job(id: waiting.id)?.status == .queued)
+        #expect(h.dispatcher.connectedWorkers.first?.running == [job.id: run.attempt], "the run is still held, under its deadline")
+        #expect(h.dispatcher.queuedCount == 1, "the job chosen for the slot is back in the queue")
+
+        try h.store.writer.write { db in try db.execute(sql: "DROP TRIGGER refuse") }
+        // The worker sends its result again after a reconnect; the retried commit assigns the waiting job.
+        let retried = try h.send("a", .result, JobOutcome(jobID: job.id, attempt: run.attempt, status: .succeeded, result: 1))
+        #expect(try retried.jobs(to: "a").map(\.jobID) == [waiting.id])
+        #expect(try h.store.job(id: job.id)?.status == .succeeded)
+    }
+
+    @Test func aJobCancelledBeforeTheBusHeardOfItIsSkippedAndTheSlotRefilled() throws {
+        let h = try DispatcherHarness()
+        let cancelled = try h.submit()
+        let next = try h.submit()
+        _ = try h.store.cancel(jobID: cancelled.id)
+        let out = try h.connect("a", slots: 1)
+        #expect(out.allJobs.isEmpty, "the conditional assignment failed: nothing sent")
+        #expect(h.dispatcher.hasBacklog, "the bus commits again at once")
+        #expect(try h.dispatcher.commit(now: h.now).jobs(to: "a").map(\.jobID) == [next.id])
+        #expect(try h.store.job(id: cancelled.id)?.status == .cancelled)
+    }
+
+    @Test func aDequeuedJobIsNeverChosen() throws {
+        let h = try DispatcherHarness()
+        let cancelled = try h.submit()
+        let next = try h.submit()
+        _ = try h.store.cancel(jobID: cancelled.id)
+        h.dispatcher.dequeue(jobID: cancelled.id)
+        #expect(try h.connect("a", slots: 1).jobs(to: "a").map(\.jobID) == [next.id])
+    }
+
+    @Test func theQueueIsReadBackAfterARestart() throws {
+        let h = try DispatcherHarness()
+        let low = try h.submit()
+        let urgent = try h.store.submit(Job(
+            projectID: h.project.id, code: "", inputs: [:], target: .cloud, priority: 5, submittedBy: h.alice.id, createdAt: h.now + 1)).job
+        let restarted = try Dispatcher(store: h.store, settings: Dispatcher.Settings(), logger: Logger(label: "test"), now: h.now) { _ in }
+        #expect(restarted.queuedCount == 2)
+        let hello = Hello(
+            workerID: "id-a", name: "a", version: "t", slots: 2, labels: [], runtimes: [], kind: .cloud,
+            credential: WorkerCredential(), running: [])
+        let out = try restarted.accept(identity: Array("a".utf8), hello: hello, principal: WorkerPrincipal(kind: .cloud, ownerID: nil), now: h.now)
+        #expect(try out.jobs(to: "a").map(\.jobID) == [urgent.id, low.id])
     }
 
     @Test func aRunThatNeverReportsTimesOutOnTheServer() throws {

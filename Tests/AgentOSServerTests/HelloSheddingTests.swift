@@ -55,7 +55,7 @@ import ZeroMQ
 
     @Test func hellosPastTheCheckLimitAreToldToComeBackLater() async throws {
         let store = try AppStore.inMemory()
-        let dispatcher = Dispatcher(store: store, settings: Dispatcher.Settings(), logger: Logger(label: "test")) { _ in }
+        let dispatcher = try Dispatcher(store: store, settings: Dispatcher.Settings(), logger: Logger(label: "test")) { _ in }
         let gate = Gate()
         defer { gate.open() }
         let context = try Context()

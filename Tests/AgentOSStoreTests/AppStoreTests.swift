@@ -51,14 +51,6 @@ import Testing
         #expect(second.job.id == first.job.id && second.job.code == "a")
     }
 
-    @Test func queueOrderIsPriorityThenAge() throws {
-        let base = Date(timeIntervalSince1970: 1_000_000)
-        let old = try store.submit(Job(projectID: project.id, code: "old", inputs: [:], target: .cloud, submittedBy: owner.id, createdAt: base)).job
-        let new = try store.submit(Job(projectID: project.id, code: "new", inputs: [:], target: .cloud, submittedBy: owner.id, createdAt: base + 10)).job
-        let urgent = try store.submit(Job(projectID: project.id, code: "urgent", inputs: [:], target: .cloud, priority: 5, submittedBy: owner.id, createdAt: base + 20)).job
-        #expect(try store.queuedJobs(limit: 10).map(\.id) == [urgent.id, old.id, new.id])
-    }
-
     @Test func assignCountsAttemptsAndOnlyOnce() throws {
         let job = try store.submit(Job(projectID: project.id, code: "x", inputs: [:], target: .cloud, submittedBy: owner.id)).job
         let assigned = try #require(try store.assign(jobID: job.id, workerID: "w1", workerName: "one"))
@@ -126,17 +118,24 @@ import Testing
 }
 
 @Suite struct QueueFilterTests {
-    @Test func onlyJobsSomeConnectedWorkerCouldTakeAreScanned() throws {
+    @Test func queuedJobSummariesCarryPlacementsOfQueuedJobsOnly() throws {
         let store = try AppStore.inMemory()
         let alice = try store.createUser(User(email: "a@x", name: "A", passwordHash: "x", role: .user))
-        let bob = try store.createUser(User(email: "b@x", name: "B", passwordHash: "x", role: .user))
         let project = try store.createProject(name: "p", owner: alice.id)
-        let cloud = try store.submit(Job(projectID: project.id, code: "", inputs: [:], target: .cloud, submittedBy: alice.id)).job
-        let alices = try store.submit(Job(projectID: project.id, code: "", inputs: [:], target: .private, submittedBy: alice.id)).job
-        _ = try store.submit(Job(projectID: project.id, code: "", inputs: [:], target: .private, submittedBy: bob.id))
-        #expect(Set(try store.queuedJobs(limit: 10, includeCloud: true, privateOwners: [alice.id]).map(\.id)) == [cloud.id, alices.id])
-        #expect(try store.queuedJobs(limit: 10, includeCloud: false, privateOwners: [alice.id]).map(\.id) == [alices.id])
-        #expect(try store.queuedJobs(limit: 10, includeCloud: false, privateOwners: []).isEmpty)
+        let created = Date(timeIntervalSince1970: 1_000_000)
+        let cloud = try store.submit(Job(
+            projectID: project.id, code: "x = 1", inputs: ["a": 1], target: .cloud, requestedWorker: "w1", labels: ["gpu", "eu"],
+            priority: 3, submittedBy: alice.id, createdAt: created)).job
+        let mine = try store.submit(Job(projectID: project.id, code: "", inputs: [:], target: .private, submittedBy: alice.id, createdAt: created)).job
+        let taken = try store.submit(Job(projectID: project.id, code: "", inputs: [:], target: .cloud, submittedBy: alice.id)).job
+        _ = try #require(try store.assign(jobID: taken.id, workerID: "w", workerName: "w"))
+
+        let summaries = Dictionary(uniqueKeysWithValues: try store.queuedJobSummaries().map { ($0.id, $0) })
+        #expect(Set(summaries.keys) == [cloud.id, mine.id])
+        #expect(summaries[cloud.id] == QueuedJob(cloud))
+        #expect(summaries[cloud.id]?.placement == QueuedJob.Placement(target: .cloud, owner: nil, requestedWorker: "w1", labels: ["eu", "gpu"]))
+        #expect(summaries[cloud.id]?.priority == 3 && summaries[cloud.id]?.createdAt == created)
+        #expect(summaries[mine.id]?.placement.owner == alice.id, "a private job's placement names its owner")
     }
 }
 

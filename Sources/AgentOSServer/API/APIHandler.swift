@@ -132,7 +132,7 @@ public struct APIHandler: Sendable {
             ProjectResource(context: context, blobs: blobs, signals: signals),
             SkillResource(context: context),
             ModelConfigResource(context: context, secrets: secrets),
-            JobResource(context: context, watch: watch, directory: directory, signals: signals),
+            JobResource(context: context, watch: watch, directory: directory, signals: signals, submits: GroupedSubmits(store: store)),
             SessionResource(context: context),
         ]
         var resources: [APIOperation: any APIResource] = [:]

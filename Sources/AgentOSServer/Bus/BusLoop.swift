@@ -11,7 +11,9 @@ final class BusLoop: SocketLoopDriver {
     /// What other threads tell the bus thread.
     enum Event: Sendable {
         /// A job was queued: try to dispatch.
-        case jobQueued
+        case jobQueued(QueuedJob)
+        /// A queued job was cancelled: it leaves the queue.
+        case jobDequeued(jobID: String)
         /// A running job was cancelled: tell its worker to stop it.
         case jobCancelled(jobID: String, workerID: String, attempt: Int)
         /// A `HELLO` passed authentication; `sequence` orders hellos of one worker id.
@@ -78,7 +80,7 @@ final class BusLoop: SocketLoopDriver {
 
     var sockets: [Socket] { [socket] }
 
-    var pollTimeoutMS: Int { max(0, Int(nextTick.timeIntervalSinceNow * 1000)) }
+    var pollTimeoutMS: Int { dispatcher.hasBacklog ? 0 : max(0, Int(nextTick.timeIntervalSinceNow * 1000)) }
 
     func started(_ loop: SocketLoopHandle<Event>) throws -> SocketLoopStep {
         self.loop = loop
@@ -101,6 +103,8 @@ final class BusLoop: SocketLoopDriver {
             nextTick = Date().addingTimeInterval(tickInterval)
             directoryStale = true
         }
+        // Everything this iteration received and queued, in one transaction.
+        perform("commit") { dispatcher.commit() }
         if directoryStale {
             directory.publish(dispatcher.connectedWorkers)
             directoryStale = false
@@ -115,8 +119,10 @@ final class BusLoop: SocketLoopDriver {
     private func handleEvent(_ event: Event) {
         directoryStale = true
         switch event {
-        case .jobQueued:
-            perform("dispatch") { dispatcher.dispatch() }
+        case .jobQueued(let job):
+            dispatcher.enqueue([job])
+        case .jobDequeued(let jobID):
+            dispatcher.dequeue(jobID: jobID)
         case .jobCancelled(let jobID, let workerID, let attempt):
             perform("cancel") { dispatcher.cancel(jobID: jobID, attempt: attempt, on: workerID) }
         case .helloAccepted(let identity, let hello, let principal, let sequence):

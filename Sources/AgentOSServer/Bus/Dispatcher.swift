@@ -2,6 +2,7 @@ import AgentOSAuth
 import AgentOSStore
 import AgentOSWire
 import Foundation
+import HeapModule
 import Logging
 
 /// A message for one worker connection.
@@ -83,21 +84,30 @@ public struct ConnectedWorker: Sendable, Equatable {
     public var freeSlots: Int { draining ? 0 : max(0, slots - running.count) }
 
     /// Whether `job` may run here: the right kind and owner, the named worker if any, every label.
-    public func canRun(_ job: Job) -> Bool {
-        switch job.target {
+    public func canRun(_ job: Job) -> Bool { canRun(QueuedJob(job).placement) }
+
+    /// Whether jobs placed so may run here.
+    public func canRun(_ placement: QueuedJob.Placement) -> Bool {
+        switch placement.target {
         case .cloud:
             guard kind == .cloud else { return false }
         case .private:
-            guard kind == .private, ownerID == job.submittedBy else { return false }
+            guard kind == .private, ownerID == placement.owner else { return false }
         }
-        if let requested = job.requestedWorker, requested != name, requested != workerID { return false }
-        return labels.isSuperset(of: job.labels)
+        if let requested = placement.requestedWorker, requested != name, requested != workerID { return false }
+        return labels.isSuperset(of: placement.labels)
     }
 }
 
 /// Matches queued jobs to workers' free slots and keeps job state true when workers
 /// report, go quiet or vanish. Single-threaded: only the bus thread calls it; it returns
 /// the messages to send instead of touching the socket.
+///
+/// The queue is held in memory (`ReadyIndex`), and writes are grouped: the results a loop
+/// iteration receives are recorded, and the jobs it assigns marked running, by one
+/// transaction in `commit(now:)`, which the bus calls once per iteration. Nothing waits on
+/// that commit but the messages it produces: a `JOB` goes out only once its assignment is
+/// durable, and a result is only taken as recorded once it is.
 public final class Dispatcher {
     /// Timing and limits.
     public struct Settings: Sendable {
@@ -120,7 +130,7 @@ public final class Dispatcher {
     private let store: AppStore
     private let settings: Settings
     private let logger: Logger
-    private let jobFinished: @Sendable (Job) -> Void
+    private let jobFinished: @Sendable (FinishedJob) -> Void
     private let fileTokens: JobFileTokens?
     private var workers: [String: ConnectedWorker] = [:]
     private var workerIDByIdentity: [[UInt8]: String] = [:]
@@ -131,41 +141,89 @@ public final class Dispatcher {
     private var deadlines: [String: (attempt: Int, at: Date)] = [:]
     private var lastHeartbeat = Date.distantPast
     private var lastQueueSweep = Date.distantPast
+    private var lastLivenessCheck = Date.distantPast
+    /// Every queued job, in dispatch order per placement.
+    private var ready = ReadyIndex()
+    /// Results received since the last commit, with what their worker held before.
+    private var pendingResults: [PendingResult] = []
+    /// Whether the next commit should look for assignments (jobs queued or slots freed).
+    private var dispatchWanted = true
 
-    /// A dispatcher over `store`; `jobFinished` hears of every job that reaches a final state.
-    /// `fileTokens` signs the tokens jobs with files fetch them with.
+    private struct PendingResult {
+        let outcome: JobOutcome
+        let workerID: String
+        let workerName: String
+        /// The run's deadline when the result freed the worker's slot, to restore if the commit fails.
+        let freed: (attempt: Int, at: Date)?
+    }
+
+    /// Most assignments one commit makes; the rest follow in the next iteration, so timers
+    /// and the socket stay served while a deep queue drains into many free slots.
+    static let maxAssignmentsPerCommit = 4096
+
+    /// A dispatcher over `store`, its queue read from it; `jobFinished` hears of every job
+    /// that reaches a final state (its id and status). `fileTokens` signs the tokens jobs
+    /// with files fetch them with.
     public init(
         store: AppStore, settings: Settings, logger: Logger, fileTokens: JobFileTokens? = nil, now: Date = Date(),
-        jobFinished: @escaping @Sendable (Job) -> Void
-    ) {
+        jobFinished: @escaping @Sendable (FinishedJob) -> Void
+    ) throws {
         self.store = store
         self.fileTokens = fileTokens
         self.settings = settings
         self.logger = logger
         self.jobFinished = jobFinished
         self.recoveryDeadline = now.addingTimeInterval(settings.deadPeerTimeout)
+        for job in try store.queuedJobSummaries() { ready.insert(job) }
     }
 
     /// The workers connected now.
     public var connectedWorkers: [ConnectedWorker] { Array(workers.values) }
+
+    /// How many jobs wait in the queue.
+    public var queuedCount: Int { ready.count }
+
+    /// Whether the last commit left assignments to make (it stopped at its most, or a job it
+    /// chose had left the queue): the bus should commit again without waiting.
+    public private(set) var hasBacklog = false
+
+    // MARK: The queue
+
+    /// Jobs entered the queue (submitted elsewhere): they are dispatched by the next commit.
+    public func enqueue(_ jobs: [QueuedJob]) {
+        for job in jobs { ready.insert(job) }
+        dispatchWanted = true
+    }
+
+    /// A job left the queue without being dispatched (cancelled): it no longer takes a place.
+    public func dequeue(jobID: String) {
+        ready.remove(jobID)
+    }
+
+    private func requeued(_ job: Job) {
+        guard job.status == .queued else { return }
+        ready.insert(QueuedJob(job))
+        dispatchWanted = true
+    }
 
     // MARK: Registration
 
     /// Registers an authenticated `HELLO`: welcomes the worker, reconciles the jobs it says it
     /// still runs with the database, and hands it work.
     public func accept(identity: [UInt8], hello: Hello, principal: WorkerPrincipal, now: Date = Date()) throws -> [Outbound] {
+        var out = commit(now: now)
         // A worker id belongs to whoever first used it: nobody else may take over its jobs.
         let owner = try workers[hello.workerID].map { WorkerPrincipal(kind: $0.kind, ownerID: $0.ownerID) }
             ?? store.worker(id: hello.workerID).map { WorkerPrincipal(kind: $0.kind, ownerID: $0.ownerID) }
         if let owner, !owner.sameAccount(as: principal) {
             logger.warning("hello with another principal's worker id", metadata: ["id": "\(hello.workerID)"])
-            return [Outbound(identity: identity, message: BusMessage(.reject, Reject(
+            return out + [Outbound(identity: identity, message: BusMessage(.reject, Reject(
                 code: Reject.workerIDTaken, message: "worker id \(hello.workerID) belongs to another account or kind of worker")))]
         }
         // Checked again here, on the bus thread: a revocation written while the hello's
         // credential was being checked must not let the worker in after all.
         guard try stillLive(principal, now: now) else {
-            return [Outbound(identity: identity, message: BusMessage(.reject, Reject(
+            return out + [Outbound(identity: identity, message: BusMessage(.reject, Reject(
                 code: Reject.unauthorized, message: "the worker's credential was revoked or its user disabled")))]
         }
         if let previous = workerIDByIdentity[identity], previous != hello.workerID {
@@ -182,15 +240,13 @@ public final class Dispatcher {
         worker.credential = principal.credential
 
         // Cancels go before the welcome so the worker drops those runs before it resends results.
-        var out: [Outbound] = []
-
         let reported = Dictionary(hello.running.map { ($0.jobID, $0.attempt) }, uniquingKeysWith: { first, _ in first })
         for (jobID, attempt) in reported {
             if let job = try store.job(id: jobID), job.status == .running, job.attempts == attempt,
                 job.workerID == hello.workerID
             {
                 worker.running[jobID] = attempt
-                deadlines[jobID] = (attempt, deadline(for: job, from: job.startedAt ?? now))
+                deadlines[jobID] = (attempt, deadline(timeoutSeconds: job.timeoutSeconds, from: job.startedAt ?? now))
             } else {
                 // Requeued or finished meanwhile: that run's result would be ignored, so stop it.
                 out.append(Outbound(identity: identity, message: BusMessage(.cancel, RunningJob(jobID: jobID, attempt: attempt))))
@@ -213,61 +269,66 @@ public final class Dispatcher {
             "worker": "\(worker.name)", "id": "\(worker.workerID)", "kind": "\(worker.kind.rawValue)",
             "slots": "\(worker.slots)", "resumed": "\(worker.running.count)",
         ])
-        return out + dispatch(now: now)
+        dispatchWanted = true
+        return out + commit(now: now)
     }
 
     // MARK: Worker messages
 
-    /// Handles a message other than `HELLO` from a connection.
+    /// Handles a message other than `HELLO` from a connection. A `RESULT` is recorded by the
+    /// next `commit(now:)`, with whatever else this loop iteration brings; the other commands
+    /// first commit what is pending, so they see the store as the messages before them left it.
     public func receive(identity: [UInt8], message: BusMessage, now: Date = Date()) throws -> [Outbound] {
-        guard let workerID = workerIDByIdentity[identity], var worker = workers[workerID] else {
+        guard let workerID = workerIDByIdentity[identity], workers[workerID] != nil else {
             if message.command == .bye { return [] }
             return [Outbound(identity: identity, message: BusMessage(.reject, Reject(
                 code: Reject.notRegistered, message: "send HELLO first")))]
         }
-        worker.lastHeard = now
-        workers[workerID] = worker
+        // Any message is a sign of life.
+        workers[workerID]?.lastHeard = now
 
         switch message.command {
         case .heartbeat, .started:
             return []
         case .result:
             let outcome = try message.decode(JobOutcome.self)
-            // Stored first: if that fails the run stays held (and under its deadline), not lost.
-            let finished = try store.finish(outcome, workerID: workerID, at: now)
+            guard let worker = workers[workerID] else { return [] }
+            var freed: (attempt: Int, at: Date)?
             if worker.running[outcome.jobID] == outcome.attempt {
                 workers[workerID]?.running[outcome.jobID] = nil
-                deadlines[outcome.jobID] = nil
+                freed = deadlines.removeValue(forKey: outcome.jobID) ?? (outcome.attempt, now)
             }
-            if let job = finished {
-                logger.debug("job finished", metadata: ["job": "\(job.id)", "status": "\(job.status.rawValue)"])
-                jobFinished(job)
-            } else {
-                logger.info("ignored a result for an attempt that no longer counts", metadata: [
-                    "job": "\(outcome.jobID)", "attempt": "\(outcome.attempt)", "worker": "\(worker.name)",
-                ])
-            }
-            return dispatch(now: now)
+            pendingResults.append(PendingResult(outcome: outcome, workerID: workerID, workerName: worker.name, freed: freed))
+            dispatchWanted = true
+            return []
         case .release:
             let handedBack = try message.decode(RunningJob.self)
+            var out = commit(now: now)
+            guard let worker = workers[workerID] else { return out }
             if worker.running[handedBack.jobID] == handedBack.attempt {
                 workers[workerID]?.running[handedBack.jobID] = nil
                 deadlines[handedBack.jobID] = nil
-                _ = try store.release(jobID: handedBack.jobID, attempt: handedBack.attempt, workerID: workerID, at: now)
+                if let job = try store.release(jobID: handedBack.jobID, attempt: handedBack.attempt, workerID: workerID, at: now) {
+                    requeued(job)
+                }
                 logger.info("job handed back", metadata: ["job": "\(handedBack.jobID)", "worker": "\(worker.name)"])
             } else {
                 logger.info("ignored hand-back of a job the worker does not hold", metadata: [
                     "job": "\(handedBack.jobID)", "attempt": "\(handedBack.attempt)", "worker": "\(worker.name)",
                 ])
             }
-            return dispatch(now: now)
+            dispatchWanted = true
+            out += commit(now: now)
+            return out
         case .drain:
             workers[workerID]?.draining = true
-            logger.info("worker draining", metadata: ["worker": "\(worker.name)"])
+            logger.info("worker draining", metadata: ["worker": "\(workers[workerID]?.name ?? workerID)"])
             return []
         case .bye:
+            var out = commit(now: now)
             try dropWorker(workerID, now: now, reason: "said goodbye")
-            return dispatch(now: now)
+            out += commit(now: now)
+            return out
         case .hello, .welcome, .reject, .job, .cancel:
             throw BusDecodingError(description: "\(message.command.rawValue) is not a worker command here")
         }
@@ -277,10 +338,13 @@ public final class Dispatcher {
     /// uncounted, and forget the worker when its connection is gone.
     public func undeliverable(_ jobs: [JobAssignment], to identity: [UInt8], connectionGone: Bool = true, now: Date = Date()) throws -> [Outbound] {
         guard let workerID = workerIDByIdentity[identity] else { return [] }
+        var out = commit(now: now)
         for job in jobs where workers[workerID]?.running[job.jobID] == job.attempt {
             workers[workerID]?.running[job.jobID] = nil
             deadlines[job.jobID] = nil
-            _ = try store.release(jobID: job.jobID, attempt: job.attempt, workerID: workerID, at: now)
+            if let released = try store.release(jobID: job.jobID, attempt: job.attempt, workerID: workerID, at: now) {
+                requeued(released)
+            }
         }
         if connectionGone {
             try dropWorker(workerID, now: now, reason: "unreachable")
@@ -289,7 +353,8 @@ public final class Dispatcher {
             workers[workerID]?.draining = true
             logger.warning("worker not keeping up; it gets no more jobs", metadata: ["worker": "\(workerID)"])
         }
-        return dispatch(now: now)
+        out += commit(now: now)
+        return out
     }
 
     /// A job was cancelled while running: ask its worker to stop it. The slot stays taken
@@ -302,17 +367,18 @@ public final class Dispatcher {
     // MARK: Time
 
     /// Periodic work: heartbeats out, dead peers, the restart grace period, queue timeouts.
+    /// Each of them runs at most once per heartbeat interval, however often the bus ticks.
     public func tick(now: Date = Date()) throws -> [Outbound] {
-        var out: [Outbound] = []
-        var changed = false
-        for worker in workers.values where now.timeIntervalSince(worker.lastHeard) > settings.deadPeerTimeout {
-            try dropWorker(worker.workerID, now: now, reason: "silent for \(settings.deadAfterIntervals) heartbeats")
-            changed = true
+        var out = commit(now: now)
+        if now.timeIntervalSince(lastLivenessCheck) >= settings.heartbeatInterval {
+            lastLivenessCheck = now
+            for worker in workers.values where now.timeIntervalSince(worker.lastHeard) > settings.deadPeerTimeout {
+                try dropWorker(worker.workerID, now: now, reason: "silent for \(settings.deadAfterIntervals) heartbeats")
+            }
         }
         if let deadline = recoveryDeadline, now >= deadline {
             for job in try store.runningJobs() where job.workerID.flatMap({ workers[$0]?.running[job.id] }) != job.attempts {
                 try lose(job, reason: "its worker did not return after the server restarted", now: now)
-                changed = true
             }
             // Only once all of them are settled: a failure above retries on the next tick.
             recoveryDeadline = nil
@@ -321,14 +387,15 @@ public final class Dispatcher {
             deadlines[jobID] = nil
             guard let expired = try store.expire(jobID: jobID, attempt: deadline.attempt, at: now) else { continue }
             logger.warning("job overran its time limit without a result", metadata: ["job": "\(jobID)", "worker": "\(expired.workerName ?? "")"])
-            jobFinished(expired)
+            jobFinished(FinishedJob(id: expired.id, status: expired.status))
             if let workerID = expired.workerID { out += cancel(jobID: jobID, attempt: deadline.attempt, on: workerID) }
         }
-        if now.timeIntervalSince(lastQueueSweep) >= settings.heartbeatInterval {
+        if now.timeIntervalSince(lastQueueSweep) >= settings.heartbeatInterval, !ready.isEmpty {
             lastQueueSweep = now
             for job in try store.failUnclaimed(queuedBefore: now.addingTimeInterval(-settings.queueTimeout), at: now) {
                 logger.info("job expired in queue", metadata: ["job": "\(job.id)"])
-                jobFinished(job)
+                ready.remove(job.id)
+                jobFinished(FinishedJob(id: job.id, status: job.status))
             }
         }
         if now.timeIntervalSince(lastHeartbeat) >= settings.heartbeatInterval {
@@ -336,69 +403,130 @@ public final class Dispatcher {
             let beat = BusMessage(.heartbeat, EmptyBody())
             out += workers.values.map { Outbound(identity: $0.identity, message: beat) }
         }
-        if changed { out += dispatch(now: now) }
+        out += commit(now: now)
         return out
     }
 
-    // MARK: Dispatch
+    // MARK: Commit and dispatch
 
-    /// Most queued jobs read per page, and the most pages one dispatch round reads.
-    static let pageSize = 256
-    static let maxPages = 64
-
-    /// Assigns queued jobs to eligible workers with free slots, most free slots first.
-    /// A database failure ends the round, but what was assigned so far is still returned,
-    /// to be sent.
-    public func dispatch(now: Date = Date()) -> [Outbound] {
-        var out: [Outbound] = []
+    /// Records the pending results and assigns queued jobs to eligible workers' free slots
+    /// (each job, in dispatch order, to the eligible worker with the most free slots), in
+    /// one transaction; returns the `JOB`s to send. If the transaction fails, nothing of it
+    /// happened: the runs stay held under their deadlines, the chosen jobs stay queued, and
+    /// the next commit tries again.
+    public func commit(now: Date = Date()) -> [Outbound] {
+        guard dispatchWanted || !pendingResults.isEmpty else { return [] }
+        dispatchWanted = false
+        let results = pendingResults
+        pendingResults = []
+        let picks = chooseAssignments()
+        let committed: BusBatchCommit
         do {
-            try fillFreeSlots(into: &out, now: now)
+            committed = try store.commitBusBatch(
+                results: results.map { (outcome: $0.outcome, workerID: $0.workerID) }, assignments: picks.map(\.assignment), at: now)
         } catch {
-            logger.error("dispatch stopped early", metadata: ["error": "\(error)"])
+            logger.error("could not record results and assignments; retrying", metadata: [
+                "results": "\(results.count)", "assignments": "\(picks.count)", "error": "\(error)",
+            ])
+            for pending in results {
+                guard let freed = pending.freed, workers[pending.workerID] != nil else { continue }
+                workers[pending.workerID]?.running[pending.outcome.jobID] = freed.attempt
+                deadlines[pending.outcome.jobID] = freed
+            }
+            for pick in picks {
+                workers[pick.assignment.workerID]?.running[pick.assignment.jobID] = nil
+                ready.insert(pick.job)
+            }
+            // Again at the next tick, not at once: the store may need a moment.
+            dispatchWanted = true
+            hasBacklog = false
+            return []
         }
+
+        for (pending, finished) in zip(results, committed.finished) {
+            if let finished {
+                jobFinished(finished)
+            } else {
+                logger.info("ignored a result for an attempt that no longer counts", metadata: [
+                    "job": "\(pending.outcome.jobID)", "attempt": "\(pending.outcome.attempt)", "worker": "\(pending.workerName)",
+                ])
+            }
+        }
+        var out: [Outbound] = []
+        for (pick, assigned) in zip(picks, committed.assigned) {
+            let workerID = pick.assignment.workerID
+            guard let assigned else {
+                // It left the queue meanwhile (cancelled): the slot is free again.
+                workers[workerID]?.running[pick.assignment.jobID] = nil
+                dispatchWanted = true
+                continue
+            }
+            guard let identity = workers[workerID]?.identity else { continue }
+            workers[workerID]?.running[assigned.id] = assigned.attempt
+            let deadline = deadline(timeoutSeconds: assigned.limits.timeoutSeconds, from: now)
+            deadlines[assigned.id] = (assigned.attempt, deadline)
+            out.append(Outbound(identity: identity, message: BusMessage(.job, assignment(for: assigned, deadline: deadline))))
+        }
+        if picks.count == Self.maxAssignmentsPerCommit { dispatchWanted = true }
+        hasBacklog = dispatchWanted && !ready.isEmpty
         return out
     }
 
-    private func fillFreeSlots(into out: inout [Outbound], now: Date) throws {
-        let available = workers.values.filter { $0.freeSlots > 0 }
-        guard !available.isEmpty else { return }
-        let includeCloud = available.contains { $0.kind == .cloud }
-        let privateOwners = Set(available.compactMap { $0.kind == .private ? $0.ownerID : nil })
-        // Page through the queue until the free slots are filled or the queue ends, so jobs
-        // no connected worker can take (labels, a named worker) do not starve those behind.
-        // Pages sized to the free slots: a result that frees one slot reads a few rows, not hundreds.
-        let pageSize = min(Self.pageSize, max(16, 4 * available.reduce(0) { $0 + $1.freeSlots }))
-        var skipped = 0
-        for _ in 0..<Self.maxPages {
-            let page = try store.queuedJobs(
-                limit: pageSize, offset: skipped, includeCloud: includeCloud, privateOwners: privateOwners)
-            for job in page {
-                guard let worker = workers.values.filter({ $0.freeSlots > 0 && $0.canRun(job) })
-                    .max(by: { ($0.freeSlots, $1.workerID) < ($1.freeSlots, $0.workerID) })
-                else {
-                    skipped += 1
+    /// A free slot of a worker, for the per-placement heaps of one dispatch round: the most
+    /// free slots first, then the lowest worker id.
+    private struct FreeSlots: Comparable {
+        let count: Int
+        let workerID: String
+
+        static func < (lhs: FreeSlots, rhs: FreeSlots) -> Bool {
+            lhs.count != rhs.count ? lhs.count < rhs.count : lhs.workerID > rhs.workerID
+        }
+    }
+
+    /// Takes jobs from the index for the free slots and marks the slots taken (attempt 0
+    /// until the commit counts the attempt). A round costs one eligibility check per queued
+    /// placement and connected worker with free slots, then a few heap operations per
+    /// assignment, whatever the depth of the queue.
+    private func chooseAssignments() -> [(assignment: Assignment, job: QueuedJob)] {
+        guard !ready.isEmpty else { return [] }
+        var free: [String: Int] = [:]
+        for worker in workers.values where worker.freeSlots > 0 { free[worker.workerID] = worker.freeSlots }
+        guard !free.isEmpty else { return [] }
+        var candidates: [QueuedJob.Placement: Heap<FreeSlots>] = [:]
+        for placement in ready.placements {
+            let eligible = free.compactMap { id, count in workers[id]!.canRun(placement) ? FreeSlots(count: count, workerID: id) : nil }
+            if !eligible.isEmpty { candidates[placement] = Heap(eligible) }
+        }
+        var picks: [(assignment: Assignment, job: QueuedJob)] = []
+        while picks.count < Self.maxAssignmentsPerCommit {
+            var best: (placement: QueuedJob.Placement, entry: ReadyIndex.Entry, workerID: String)?
+            for placement in Array(candidates.keys) {
+                // Entries whose count is out of date are refreshed on the way to the top.
+                while let top = candidates[placement]?.max, free[top.workerID] != top.count {
+                    candidates[placement]?.removeMax()
+                    if let count = free[top.workerID] { candidates[placement]?.insert(FreeSlots(count: count, workerID: top.workerID)) }
+                }
+                guard let top = candidates[placement]?.max, let head = ready.head(of: placement) else {
+                    candidates[placement] = nil
                     continue
                 }
-                // Nil when the job left the queue meanwhile (cancelled): it no longer takes a place.
-                guard let assigned = try store.assign(jobID: job.id, workerID: worker.workerID, workerName: worker.name, at: now)
-                else { continue }
-                workers[worker.workerID]?.running[assigned.id] = assigned.attempts
-                deadlines[assigned.id] = (assigned.attempts, deadline(for: assigned, from: now))
-                out.append(Outbound(identity: worker.identity, message: BusMessage(.job, try assignment(for: assigned, now: now))))
-                if !workers.values.contains(where: { $0.freeSlots > 0 }) { return }
+                if best == nil || head < best!.entry { best = (placement, head, top.workerID) }
             }
-            if page.count < pageSize { return }
+            guard let best, let entry = ready.popHead(of: best.placement), let worker = workers[best.workerID] else { break }
+            free[worker.workerID] = free[worker.workerID].flatMap { $0 > 1 ? $0 - 1 : nil }
+            workers[worker.workerID]?.running[entry.id] = 0
+            picks.append((
+                Assignment(jobID: entry.id, workerID: worker.workerID, workerName: worker.name),
+                QueuedJob(id: entry.id, priority: entry.priority, createdAt: entry.createdAt, placement: best.placement)))
         }
+        return picks
     }
 
-    private func assignment(for job: Job, now: Date) throws -> JobAssignment {
-        let files = try store.jobFiles(jobID: job.id).map { JobFileRef(id: $0.fileID, name: $0.name, sha256: $0.sha256, size: $0.size) }
-        let token = files.isEmpty ? nil : fileTokens?.issue(jobID: job.id, attempt: job.attempts, expires: deadline(for: job, from: now))
-        var limits = job.limits
-        // Checked at submit; an admin may have turned the network off for the project since.
-        if limits.network, try store.project(id: job.projectID)?.allowNetwork != true { limits.network = false }
+    private func assignment(for job: AssignedJob, deadline: Date) -> JobAssignment {
+        let files = job.files.map { JobFileRef(id: $0.fileID, name: $0.name, sha256: $0.sha256, size: $0.size) }
+        let token = files.isEmpty ? nil : fileTokens?.issue(jobID: job.id, attempt: job.attempt, expires: deadline)
         return JobAssignment(
-            jobID: job.id, attempt: job.attempts, code: job.code, inputs: job.inputs, limits: limits,
+            jobID: job.id, attempt: job.attempt, code: job.code, inputs: job.inputs, limits: job.limits,
             entrypoint: job.entrypoint, requirements: job.requirements, files: files, fileToken: token)
     }
 
@@ -416,25 +544,26 @@ public final class Dispatcher {
 
     /// Disconnects the workers that depend on what was revoked; their jobs go back to the queue.
     public func revoke(_ revocation: Revocation, now: Date = Date()) throws -> [Outbound] {
+        var out = commit(now: now)
         let affected = workers.values.filter { worker in
             switch revocation {
             case .user(let userID): worker.kind == .private && worker.ownerID == userID
             case .credential(let credential): worker.credential == credential
             }
         }
-        var out: [Outbound] = []
         for worker in affected {
             out.append(Outbound(identity: worker.identity, message: BusMessage(.reject, Reject(
                 code: Reject.unauthorized, message: "the worker's credential was revoked or its user disabled"))))
             try dropWorker(worker.workerID, now: now, reason: "lost its credential")
         }
-        return affected.isEmpty ? out : out + dispatch(now: now)
+        out += commit(now: now)
+        return out
     }
 
     // MARK: Loss
 
-    private func deadline(for job: Job, from start: Date) -> Date {
-        start.addingTimeInterval(job.timeoutSeconds + max(30, settings.deadPeerTimeout * 2))
+    private func deadline(timeoutSeconds: Double, from start: Date) -> Date {
+        start.addingTimeInterval(timeoutSeconds + max(30, settings.deadPeerTimeout * 2))
     }
 
     private func dropWorker(_ workerID: String, now: Date, reason: String) throws {
@@ -442,11 +571,13 @@ public final class Dispatcher {
         workerIDByIdentity[worker.identity] = nil
         logger.warning("worker disconnected", metadata: ["worker": "\(worker.name)", "reason": "\(reason)"])
         for (jobID, attempt) in worker.running {
+            deadlines[jobID] = nil
             if let job = try store.job(id: jobID), job.attempts == attempt {
                 try lose(job, reason: "worker \(worker.name) \(reason)", now: now)
             }
         }
         try store.workerDisconnected(id: workerID, at: now)
+        dispatchWanted = true
     }
 
     private func lose(_ job: Job, reason: String, now: Date) throws {
@@ -454,6 +585,6 @@ public final class Dispatcher {
         logger.warning("job lost its worker", metadata: [
             "job": "\(job.id)", "attempt": "\(job.attempts)", "reason": "\(reason)", "now": "\(updated.status.rawValue)",
         ])
-        if updated.status.isFinal { jobFinished(updated) }
+        if updated.status.isFinal { jobFinished(FinishedJob(id: updated.id, status: updated.status)) } else { requeued(updated) }
     }
 }

@@ -11,6 +11,7 @@ struct JobResource: APIResource {
     let watch: JobWatch
     let directory: WorkerDirectory
     let signals: any DispatchSignals
+    let submits: GroupedSubmits
 
     func respond(to request: APICall, as caller: Caller) async throws -> Reply {
         switch request.operation {
@@ -96,10 +97,10 @@ struct JobResource: APIResource {
             files.append(JobFile(jobID: job.id, fileID: file.id, name: name, sha256: file.sha256, size: file.size))
         }
 
-        let submitted = try store.submit(job, files: files)
+        let submitted = try await submits.submit(job, files: files)
         job = submitted.job
         let ticket = wait.map { _ in watch.register(job.id) }
-        if submitted.created { signals.jobQueued() }
+        if submitted.created { signals.jobQueued(QueuedJob(job)) }
 
         var warnings: [String] = []
         let connected = directory.workers
@@ -169,6 +170,8 @@ struct JobResource: APIResource {
         // The state inside the cancelling transaction decides, not the earlier read.
         if before.status == .running, let workerID = before.workerID {
             signals.jobCancelled(jobID: before.id, workerID: workerID, attempt: before.attempts)
+        } else if before.status == .queued {
+            signals.jobDequeued(jobID: before.id)
         }
         watch.finished(job.id)
         logger.info("job cancelled", metadata: ["job": "\(job.id)", "by": "\(caller.user.id)"])

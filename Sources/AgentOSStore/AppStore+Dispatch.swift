@@ -1,0 +1,140 @@
+import AgentOSWire
+import Foundation
+import GRDB
+
+/// A queued job the dispatcher chose for a worker.
+public struct Assignment: Sendable, Equatable {
+    /// The job.
+    public let jobID: String
+    /// The worker's id.
+    public let workerID: String
+    /// The worker's name.
+    public let workerName: String
+
+    /// An assignment.
+    public init(jobID: String, workerID: String, workerName: String) {
+        self.jobID = jobID
+        self.workerID = workerID
+        self.workerName = workerName
+    }
+}
+
+/// What a worker needs to run a job just assigned, read in the assigning transaction: the
+/// columns the assignment carries, not the whole row.
+public struct AssignedJob: Sendable, Equatable {
+    /// The job.
+    public let id: String
+    /// The attempt just counted.
+    public let attempt: Int
+    /// Its project.
+    public let projectID: String
+    /// Python source.
+    public let code: String
+    /// Keyword arguments for the entrypoint.
+    public let inputs: [String: JSONValue]
+    /// Limits, with network already off when its project no longer allows it.
+    public let limits: JobLimits
+    /// The function called.
+    public let entrypoint: String
+    /// pip requirements.
+    public let requirements: String
+    /// Files the job reads.
+    public let files: [JobFile]
+}
+
+/// A worker's outcome the store accepted, and the job's final state.
+public struct FinishedJob: Sendable, Equatable {
+    /// The job.
+    public let id: String
+    /// How it ended.
+    public let status: JobStatus
+
+    /// A finished job.
+    public init(id: String, status: JobStatus) {
+        self.id = id
+        self.status = status
+    }
+}
+
+/// What one bus batch changed.
+public struct BusBatchCommit: Sendable {
+    /// Per result, in order: the job it ended, or nil for a stale or duplicate result.
+    public let finished: [FinishedJob?]
+    /// Per assignment, in order: the job as assigned, or nil when it had left the queue.
+    public let assigned: [AssignedJob?]
+}
+
+extension AppStore {
+    /// Records the results of one bus loop iteration and makes its assignments, all in one
+    /// transaction (group commit): either all of it is durable or none of it is.
+    ///
+    /// A result counts only if its job still runs that attempt on that worker; an assignment
+    /// only if its job is still queued. Neither reads more than the columns it needs.
+    public func commitBusBatch(results: [(outcome: JobOutcome, workerID: String)], assignments: [Assignment], at now: Date = Date()) throws -> BusBatchCommit {
+        let resultEncoder = Job.databaseJSONEncoder(for: Job.CodingKeys.result.stringValue)
+        let inputsDecoder = Job.databaseJSONDecoder(for: Job.CodingKeys.inputs.stringValue)
+        return try writer.write { db in
+            var finished: [FinishedJob?] = []
+            for (outcome, workerID) in results {
+                let status = outcome.status.isFinal ? outcome.status : .failed
+                let result = try outcome.result.map { String(decoding: try resultEncoder.encode($0), as: UTF8.self) }
+                try db.execute(
+                    sql: """
+                        UPDATE jobs SET status = ?, result = ?, stdout = ?, stderr = ?, exit_code = ?, error = ?,
+                            output_truncated = ?, finished_at = ?
+                        WHERE id = ? AND status = ? AND attempts = ? AND worker_id = ?
+                        """,
+                    arguments: [
+                        status.rawValue, result, outcome.stdout, outcome.stderr, outcome.exitCode, outcome.error,
+                        outcome.outputTruncated, now, outcome.jobID, JobStatus.running.rawValue, outcome.attempt, workerID,
+                    ])
+                finished.append(db.changesCount == 1 ? FinishedJob(id: outcome.jobID, status: status) : nil)
+            }
+
+            var assigned: [AssignedJob?] = []
+            for assignment in assignments {
+                guard let row = try Row.fetchOne(
+                    db,
+                    sql: """
+                        UPDATE jobs SET status = ?, attempts = attempts + 1, worker_id = ?, worker_name = ?, started_at = ?
+                        WHERE id = ? AND status = ?
+                        RETURNING attempts, project_id, code, inputs, timeout_s, max_output_bytes, memory_mb, network,
+                            entrypoint, requirements
+                        """,
+                    arguments: [
+                        JobStatus.running.rawValue, assignment.workerID, assignment.workerName, now, assignment.jobID,
+                        JobStatus.queued.rawValue,
+                    ])
+                else {
+                    assigned.append(nil)
+                    continue
+                }
+                let projectID: String = row["project_id"]
+                var network: Bool = row["network"]
+                // Checked at submit; an admin may have turned the network off for the project since.
+                if network {
+                    network = try Bool.fetchOne(db, sql: "SELECT allow_network FROM projects WHERE id = ?", arguments: [projectID]) ?? false
+                }
+                let inputsText: String = row["inputs"]
+                assigned.append(AssignedJob(
+                    id: assignment.jobID, attempt: row["attempts"], projectID: projectID, code: row["code"],
+                    inputs: try inputsDecoder.decode([String: JSONValue].self, from: Data(inputsText.utf8)),
+                    limits: JobLimits(
+                        timeoutSeconds: row["timeout_s"], maxOutputBytes: row["max_output_bytes"], memoryMB: row["memory_mb"],
+                        network: network),
+                    entrypoint: row["entrypoint"], requirements: row["requirements"],
+                    files: try JobFile.filter(Column("job_id") == assignment.jobID).order(Column("name")).fetchAll(db)))
+            }
+            return BusBatchCommit(finished: finished, assigned: assigned)
+        }
+    }
+
+    /// Every queued job as the dispatcher places it: the placement columns only.
+    public func queuedJobSummaries() throws -> [QueuedJob] {
+        try writer.read { db in
+            try QueuedJob.fetchAll(db, sql: """
+                SELECT id, priority, created_at, target, submitted_by, requested_worker, labels FROM jobs WHERE status = ?
+                """, arguments: [JobStatus.queued.rawValue])
+        }
+    }
+}

@@ -1,0 +1,69 @@
+import AgentOSWire
+import Foundation
+import GRDB
+
+/// What the dispatcher needs of a queued job to place it: where it may run and its place in
+/// line. Code and inputs stay in the store until the job is assigned.
+public struct QueuedJob: Sendable, Equatable, FetchableRecord {
+    /// The job's id.
+    public let id: String
+    /// Higher runs first.
+    public let priority: Int
+    /// Older runs first among equal priorities.
+    public let createdAt: Date
+    /// Which workers may run it.
+    public let placement: Placement
+
+    /// Where a job may run: jobs with the same placement can run on exactly the same workers.
+    public struct Placement: Hashable, Sendable {
+        /// Cloud or private.
+        public let target: JobTarget
+        /// For a private job, the user whose workers may run it; nil for a cloud job.
+        public let owner: String?
+        /// A worker name or id the submitter asked for.
+        public let requestedWorker: String?
+        /// Labels a worker must all carry.
+        public let labels: Set<String>
+
+        /// A placement.
+        public init(target: JobTarget, owner: String?, requestedWorker: String?, labels: Set<String>) {
+            self.target = target
+            self.owner = owner
+            self.requestedWorker = requestedWorker
+            self.labels = labels
+        }
+    }
+
+    /// A summary.
+    public init(id: String, priority: Int, createdAt: Date, placement: Placement) {
+        self.id = id
+        self.priority = priority
+        self.createdAt = createdAt
+        self.placement = placement
+    }
+
+    /// The summary of `job`.
+    public init(_ job: Job) {
+        id = job.id
+        priority = job.priority
+        createdAt = job.createdAt
+        placement = Placement(
+            target: job.target, owner: job.target == .private ? job.submittedBy : nil, requestedWorker: job.requestedWorker,
+            labels: Set(job.labels))
+    }
+
+    /// Reads the columns `id, priority, created_at, target, submitted_by, requested_worker, labels`.
+    public init(row: Row) throws {
+        guard let target = JobTarget(rawValue: row["target"]) else {
+            throw DatabaseError(message: "job \(row["id"] as String? ?? "?") has an unknown target")
+        }
+        let submittedBy: String = row["submitted_by"]
+        let labels: String = row["labels"]
+        id = row["id"]
+        priority = row["priority"]
+        createdAt = row["created_at"]
+        placement = Placement(
+            target: target, owner: target == .private ? submittedBy : nil, requestedWorker: row["requested_worker"],
+            labels: Set(try JSONDecoder().decode([String].self, from: Data(labels.utf8))))
+    }
+}

@@ -1,0 +1,88 @@
+// Fake cloud workers for the dispatcher benches: many DEALER connections owned by one thread,
+// speaking the bus protocol of docs/PROTOCOL.md but running nothing. `instant` answers every
+// JOB with a succeeded RESULT at once, so the server is the only thing measured; `idle` only
+// says HELLO and heartbeats, to measure what connected workers cost the server.
+import AgentOSWire
+import Foundation
+import ZeroMQ
+
+struct FakeWorkerFleet {
+    let endpoint: String
+    let token: String
+    let workers: Int
+    let slots: Int
+    /// Instant workers answer jobs at once; idle ones never answer (run them with an empty queue).
+    let answerJobs: Bool
+    /// Stop after this many results (instant), or after this many seconds (idle); nil runs until killed.
+    let stopAfterJobs: Int?
+    let stopAfterSeconds: Double?
+
+    func run() throws {
+        let context = try Context(ioThreads: 1, maxSockets: workers + 16)
+        let prefix = "\(answerJobs ? "instant" : "idle")-\(getpid())"
+        var sockets: [Socket] = []
+        var poller = Poller()
+        for index in 0..<workers {
+            let socket = try context.makeSocket(.dealer)
+            try socket.setLinger(0)
+            try socket.setSendHighWaterMark(100_000)
+            try socket.connect(endpoint)
+            sockets.append(socket)
+            poller.add(socket)
+            try send(socket, .hello, Hello(
+                workerID: "\(prefix)-\(index)", name: "\(prefix)-\(index)", version: AgentOSVersion.current,
+                slots: slots, labels: [], runtimes: ["python3"], kind: .cloud,
+                credential: WorkerCredential(workerToken: token), running: []))
+        }
+        let started = Date()
+        var welcomed = 0, answered = 0, rejected = 0
+        var firstJob: Date?
+        var nextBeat = Date().addingTimeInterval(1)
+        var nextReport = Date().addingTimeInterval(5)
+        while true {
+            let ready = try poller.poll(timeoutMs: max(0, Int(nextBeat.timeIntervalSinceNow * 1000)))
+            for index in ready {
+                let socket = sockets[index]
+                while let frames = try socket.receive(dontWait: true) {
+                    guard let message = try? BusMessage(frames: frames[...]) else { continue }
+                    switch message.command {
+                    case .welcome:
+                        welcomed += 1
+                    case .reject:
+                        rejected += 1
+                        let reject = try? message.decode(Reject.self)
+                        FileHandle.standardError.write(Data("fake worker \(index) rejected: \(reject?.code ?? "") \(reject?.message ?? "")\n".utf8))
+                    case .job where answerJobs:
+                        let job = try message.decode(JobAssignment.self)
+                        if firstJob == nil { firstJob = Date() }
+                        try send(socket, .result, JobOutcome(
+                            jobID: job.jobID, attempt: job.attempt, status: .succeeded, result: 1, stdout: "", stderr: "",
+                            exitCode: 0, error: nil, outputTruncated: false, durationMS: 0))
+                        answered += 1
+                        if let stopAfterJobs, answered >= stopAfterJobs {
+                            let seconds = Date().timeIntervalSince(firstJob ?? started)
+                            print(String(format: "instant workers: %d jobs in %.2f s from the first JOB, %.0f jobs/s", answered, seconds, Double(answered) / seconds))
+                            return
+                        }
+                    default:
+                        break
+                    }
+                }
+            }
+            let now = Date()
+            if now >= nextBeat {
+                for socket in sockets { try send(socket, .heartbeat, EmptyBody()) }
+                nextBeat = now.addingTimeInterval(1)
+            }
+            if now >= nextReport {
+                FileHandle.standardError.write(Data("fake workers: \(welcomed)/\(workers) welcomed, \(rejected) rejected, \(answered) jobs answered\n".utf8))
+                nextReport = now.addingTimeInterval(5)
+            }
+            if let stopAfterSeconds, now.timeIntervalSince(started) >= stopAfterSeconds { return }
+        }
+    }
+
+    private func send(_ socket: Socket, _ command: BusCommand, _ body: some Encodable) throws {
+        try socket.send(BusMessage(command, body).frames, dontWait: true)
+    }
+}
