@@ -28,7 +28,7 @@ extension AppStore {
 
     /// The account with this id.
     public func user(id: String) throws -> User? {
-        try writer.read { db in try User.fetchOne(db, key: id) }
+        try writer.read { db in try User.fetchCached(db, id: id) }
     }
 
     /// The account with this email, ignoring case.

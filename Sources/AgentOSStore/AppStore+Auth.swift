@@ -22,7 +22,7 @@ extension AppStore {
 
     /// The session with this id.
     public func session(id: String) throws -> AuthSession? {
-        try writer.read { db in try AuthSession.fetchOne(db, key: id) }
+        try writer.read { db in try AuthSession.fetchCached(db, id: id) }
     }
 
     /// Exchanges a refresh token for a new one in the same session, in one transaction.

@@ -74,37 +74,38 @@ extension AppStore {
         let resultEncoder = Job.databaseJSONEncoder(for: Job.CodingKeys.result.stringValue)
         let inputsDecoder = Job.databaseJSONDecoder(for: Job.CodingKeys.inputs.stringValue)
         return try writer.write { db in
+            // Compiled once per connection and reused: on the bus's hot path, preparing a
+            // statement costs more than running it.
+            let finish = try db.cachedStatement(sql: """
+                UPDATE jobs SET status = ?, result = ?, stdout = ?, stderr = ?, exit_code = ?, error = ?,
+                    output_truncated = ?, finished_at = ?
+                WHERE id = ? AND status = 'running' AND attempts = ? AND worker_id = ?
+                """)
+            let assign = try db.cachedStatement(sql: """
+                UPDATE jobs SET status = 'running', attempts = attempts + 1, worker_id = ?, worker_name = ?, started_at = ?
+                WHERE id = ? AND status = 'queued'
+                RETURNING attempts, project_id, code, inputs, timeout_s, max_output_bytes, memory_mb, network,
+                    entrypoint, requirements
+                """)
+            let projectNetwork = try db.cachedStatement(sql: "SELECT allow_network FROM projects WHERE id = ?")
+            let jobFiles = try db.cachedStatement(sql: "SELECT * FROM job_files WHERE job_id = ? ORDER BY name")
+            // One conversion of the time for the whole batch.
+            let stamp = now.databaseValue
+
             var finished: [FinishedJob?] = []
             for (outcome, workerID) in results {
                 let status = outcome.status.isFinal ? outcome.status : .failed
                 let result = try outcome.result.map { String(decoding: try resultEncoder.encode($0), as: UTF8.self) }
-                try db.execute(
-                    sql: """
-                        UPDATE jobs SET status = ?, result = ?, stdout = ?, stderr = ?, exit_code = ?, error = ?,
-                            output_truncated = ?, finished_at = ?
-                        WHERE id = ? AND status = ? AND attempts = ? AND worker_id = ?
-                        """,
-                    arguments: [
-                        status.rawValue, result, outcome.stdout, outcome.stderr, outcome.exitCode, outcome.error,
-                        outcome.outputTruncated, now, outcome.jobID, JobStatus.running.rawValue, outcome.attempt, workerID,
-                    ])
+                try finish.execute(arguments: [
+                    status.rawValue, result, outcome.stdout, outcome.stderr, outcome.exitCode, outcome.error,
+                    outcome.outputTruncated, stamp, outcome.jobID, outcome.attempt, workerID,
+                ])
                 finished.append(db.changesCount == 1 ? FinishedJob(id: outcome.jobID, status: status) : nil)
             }
 
             var assigned: [AssignedJob?] = []
             for assignment in assignments {
-                guard let row = try Row.fetchOne(
-                    db,
-                    sql: """
-                        UPDATE jobs SET status = ?, attempts = attempts + 1, worker_id = ?, worker_name = ?, started_at = ?
-                        WHERE id = ? AND status = ?
-                        RETURNING attempts, project_id, code, inputs, timeout_s, max_output_bytes, memory_mb, network,
-                            entrypoint, requirements
-                        """,
-                    arguments: [
-                        JobStatus.running.rawValue, assignment.workerID, assignment.workerName, now, assignment.jobID,
-                        JobStatus.queued.rawValue,
-                    ])
+                guard let row = try Row.fetchOne(assign, arguments: [assignment.workerID, assignment.workerName, stamp, assignment.jobID])
                 else {
                     assigned.append(nil)
                     continue
@@ -112,9 +113,7 @@ extension AppStore {
                 let projectID: String = row["project_id"]
                 var network: Bool = row["network"]
                 // Checked at submit; an admin may have turned the network off for the project since.
-                if network {
-                    network = try Bool.fetchOne(db, sql: "SELECT allow_network FROM projects WHERE id = ?", arguments: [projectID]) ?? false
-                }
+                if network { network = try Bool.fetchOne(projectNetwork, arguments: [projectID]) ?? false }
                 let inputsText: String = row["inputs"]
                 assigned.append(AssignedJob(
                     id: assignment.jobID, attempt: row["attempts"], projectID: projectID, code: row["code"],
@@ -123,7 +122,7 @@ extension AppStore {
                         timeoutSeconds: row["timeout_s"], maxOutputBytes: row["max_output_bytes"], memoryMB: row["memory_mb"],
                         network: network),
                     entrypoint: row["entrypoint"], requirements: row["requirements"],
-                    files: try JobFile.filter(Column("job_id") == assignment.jobID).order(Column("name")).fetchAll(db)))
+                    files: try JobFile.fetchAll(jobFiles, arguments: [assignment.jobID])))
             }
             return BusBatchCommit(finished: finished, assigned: assigned)
         }

@@ -56,7 +56,7 @@ extension AppStore {
 
     /// The job with this id.
     public func job(id: String) throws -> Job? {
-        try writer.read { db in try Job.fetchOne(db, key: id) }
+        try writer.read { db in try Job.fetchCached(db, id: id) }
     }
 
     /// Jobs marked running, optionally only those on one worker.

@@ -28,13 +28,14 @@ extension AppStore {
     /// The project with this id or, failing that, this name.
     public func project(idOrName: String) throws -> Project? {
         try writer.read { db in
-            try Project.fetchOne(db, key: idOrName) ?? Project.filter(Column("name") == idOrName).fetchOne(db)
+            try Project.fetchCached(db, id: idOrName)
+                ?? Project.fetchOne(db.cachedStatement(sql: "SELECT * FROM projects WHERE name = ?"), arguments: [idOrName])
         }
     }
 
     /// The project with this id.
     public func project(id: String) throws -> Project? {
-        try writer.read { db in try Project.fetchOne(db, key: id) }
+        try writer.read { db in try Project.fetchCached(db, id: id) }
     }
 
     /// Every project (nil) or those `userID` has a role in, by name.
@@ -80,11 +81,13 @@ extension AppStore {
     /// project's team, whichever is higher; nil when neither.
     public func role(of userID: String, in projectID: String) throws -> ProjectRole? {
         try writer.read { db in
-            let member = try ProjectMember.fetchOne(db, key: ["project_id": projectID, "user_id": userID])?.role
-            let ownsTeam = try Bool.fetchOne(db, sql: """
+            let member = try ProjectMember.fetchOne(
+                db.cachedStatement(sql: "SELECT * FROM project_members WHERE project_id = ? AND user_id = ?"),
+                arguments: [projectID, userID])?.role
+            let ownsTeam = try Bool.fetchOne(db.cachedStatement(sql: """
                 SELECT EXISTS (SELECT 1 FROM projects p JOIN team_members t ON t.team_id = p.team_id
                                WHERE p.id = ? AND t.user_id = ? AND t.role = 'owner')
-                """, arguments: [projectID, userID]) ?? false
+                """), arguments: [projectID, userID]) ?? false
             return ownsTeam ? .owner : member
         }
     }

@@ -123,3 +123,12 @@ public struct AppStore: Sendable {
         return migrator
     }
 }
+
+extension FetchableRecord where Self: TableRecord {
+    /// The record whose `id` column is `id`, read with a statement compiled once per
+    /// connection: lookups on every request (the caller, the project, the job) should not pay
+    /// for preparing their SQL each time.
+    static func fetchCached(_ db: Database, id: String) throws -> Self? {
+        try fetchOne(db.cachedStatement(sql: "SELECT * FROM \(databaseTableName) WHERE id = ?"), arguments: [id])
+    }
+}

@@ -118,8 +118,13 @@ struct JobResource: APIResource {
         if let ticket, let wait, let finished = try await waitUntilEnded(ticket, seconds: wait), finished.status.isFinal {
             return try .ok(try jobBody(finished, project: project))
         }
-        let current = try store.job(id: job.id) ?? job
-        return try .status(submitted.created ? 202 : 200, try jobBody(current, project: project, warnings: warnings))
+        guard submitted.created, wait == nil else {
+            // An earlier submit with the same key, or a wait that ran out: as the job is now.
+            let current = try store.job(id: job.id) ?? job
+            return try .status(submitted.created ? 202 : 200, try jobBody(current, project: project, warnings: warnings))
+        }
+        // Just written, with these files: nothing to read back.
+        return try .status(202, Schemas.Job(job, projectName: project.name, files: files, warnings: warnings))
     }
 
     func jobBody(_ job: Job, project: Project, warnings: [String] = []) throws -> Schemas.Job {
