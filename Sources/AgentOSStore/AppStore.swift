@@ -102,7 +102,7 @@ public struct AppStore: Sendable {
                 t.column("error", .text)
                 t.column("output_truncated", .boolean).notNull()
             }
-            // The dispatcher's scan: queued jobs by priority, then submission order.
+            // The dispatcher's scan: queued jobs by priority, then submission order (dropped in v4).
             try db.create(index: "jobs_queue", on: "jobs", columns: ["status", "priority", "created_at"])
             try db.create(index: "jobs_worker", on: "jobs", columns: ["worker_id", "status"])
             // A project's job history, newest first.
@@ -119,6 +119,11 @@ public struct AppStore: Sendable {
             try db.alter(table: "projects") { t in
                 t.add(column: "allow_network", .boolean).notNull().defaults(to: false)
             }
+        }
+        migrator.registerMigration("v4-queue-in-memory") { db in
+            // The dispatcher keeps the queue in memory and reads it once at start (through
+            // jobs_age, which also leads with status): this index only cost every status change.
+            try db.drop(index: "jobs_queue")
         }
         return migrator
     }
