@@ -46,7 +46,10 @@ public struct Server: Service {
                 busEndpoints: [configuration.advertisedBusEndpoint ?? busEndpoint], curvePublicKey: nil,
                 heartbeatMS: Int(configuration.dispatch.heartbeatInterval * 1000)),
             limits: configuration.apiLimits, signals: busLoop, logger: logger)
-        let api = try APILoop(context: context, endpoint: configuration.apiEndpoint, handler: handler, logger: logger)
+        // Enough threads that a few slow handlers (bcrypt at login) never hold up the rest.
+        let handlerExecutor = HandlerExecutor(threads: max(4, 2 * ProcessInfo.processInfo.activeProcessorCount))
+        defer { handlerExecutor.shutdown() }
+        let api = try APILoop(context: context, endpoint: configuration.apiEndpoint, handler: handler, executor: handlerExecutor, logger: logger)
         let apiEndpoint = api.boundEndpoint
         let apiLoop = try SocketLoop(name: "agentos-api", driver: api)
         logger.notice("server ready", metadata: [

@@ -165,7 +165,7 @@ public enum APIRoutes {
         APIRoute("GET", "/files/:file/content", .downloadFile, tag: "files", "A file's bytes"),
         APIRoute("DELETE", "/files/:file", .deleteFile, tag: "files", "Delete a file (editor)"),
 
-        APIRoute("GET", "/workers", .listWorkers, tag: "workers", "Connected workers (admin: all; others: a cloud summary and their own private workers)"),
+        APIRoute("GET", "/workers", .listWorkers, query: ["limit", "cursor"], tag: "workers", "Connected workers (admin: all; others: a cloud summary and their own private workers)"),
         APIRoute("GET", "/worker-tokens", .listWorkerTokens, tag: "workers", "List worker tokens (admin)"),
         APIRoute("POST", "/worker-tokens", .createWorkerToken, body: .json, tag: "workers", "Create a worker token, shown once (admin)"),
         APIRoute("DELETE", "/worker-tokens/:token", .deleteWorkerToken, tag: "workers", "Revoke a worker token and disconnect its workers (admin)"),

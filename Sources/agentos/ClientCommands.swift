@@ -175,8 +175,13 @@ struct WorkersCommand: AsyncParsableCommand {
             print(try await client.send("GET", "/api/v1/workers").prettyString)
             return
         }
-        let answer = try await client.send("GET", "/api/v1/workers", as: Schemas.WorkerList.self)
-        let rows = answer.workers.map { worker -> [String] in
+        var answer = try await client.send("GET", "/api/v1/workers?limit=1000", as: Schemas.WorkerList.self)
+        var workers = answer.workers
+        while let cursor = answer.nextCursor {
+            answer = try await client.send("GET", "/api/v1/workers?limit=1000&cursor=\(cursor.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? cursor)", as: Schemas.WorkerList.self)
+            workers += answer.workers
+        }
+        let rows = workers.map { worker -> [String] in
             [
                 worker.name, worker.kind.rawValue, "\(worker.running)/\(worker.slots)", worker.labels.joined(separator: ","),
                 worker.draining ? "draining" : "online", worker.id,

@@ -15,6 +15,8 @@ final class APIHarness: Sendable {
     let fileTokens: JobFileTokens
     let dataDirectory: String
     let recorder = EventRecorder()
+    /// The connected workers the handler sees; tests publish into it as the bus would.
+    let directory = WorkerDirectory()
     let blobs: BlobStore
     let secretKey: [UInt8]
 
@@ -30,7 +32,7 @@ final class APIHarness: Sendable {
         handler = APIHandler(
             store: self.store, tokens: tokens, fileTokens: fileTokens, passwords: Passwords(cost: 4),
             secrets: SecretBox(key: secretKey), blobs: blobs, watch: JobWatch(),
-            directory: WorkerDirectory(), cluster: .init(busEndpoints: ["tcp://127.0.0.1:1"], curvePublicKey: nil, heartbeatMS: 1000),
+            directory: directory, cluster: .init(busEndpoints: ["tcp://127.0.0.1:1"], curvePublicKey: nil, heartbeatMS: 1000),
             limits: limits, signals: recorder, logger: Logger(label: "test"))
     }
 

@@ -74,14 +74,28 @@ extension Schemas {
 
     /// `GET /workers`: an admin sees every worker, a user their own private ones.
     public struct WorkerList: APISchema, Equatable {
+        public static var fieldSchemas: [String: JSONValue] {
+            [
+                "workers": ["description": "One page, by id; the `cloud` summary counts all cloud workers"],
+                "next_cursor": ["description": "Pass as `cursor` for the next page; null on the last"],
+            ]
+        }
+
         public var workers: [Worker]
         public var cloud: CloudCapacity
+        @Nullable public var nextCursor: String?
 
         public init(
-            workers: [Worker], cloud: CloudCapacity
+            workers: [Worker], cloud: CloudCapacity, nextCursor: String? = nil
         ) {
             self.workers = workers
             self.cloud = cloud
+            self.nextCursor = nextCursor
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case workers, cloud
+            case nextCursor = "next_cursor"
         }
     }
 

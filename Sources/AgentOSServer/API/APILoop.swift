@@ -19,13 +19,15 @@ final class APILoop: SocketLoopDriver {
 
     private let socket: Socket
     private let handler: APIHandler
+    /// Where handlers run: off the cooperative pool, as they may block on SQLite.
+    private let executor: HandlerExecutor
     private let logger: Logger
     private var loop: SocketLoopHandle<Event>?
     private var inFlight = 0
     private var drainDeadline: Date?
 
     /// Binds the API socket; fails at once when the endpoint cannot be bound.
-    init(context: Context, endpoint: String, handler: APIHandler, logger: Logger) throws {
+    init(context: Context, endpoint: String, handler: APIHandler, executor: HandlerExecutor, logger: Logger) throws {
         socket = try context.makeSocket(.router)
         try socket.setLinger(0)
         try socket.setRouterMandatory(true)
@@ -36,6 +38,7 @@ final class APILoop: SocketLoopDriver {
             throw BindError(what: "the API socket", endpoint: endpoint, underlying: error)
         }
         self.handler = handler
+        self.executor = executor
         self.logger = logger
     }
 
@@ -120,8 +123,9 @@ final class APILoop: SocketLoopDriver {
             }
             inFlight += 1
             let handler = self.handler
+            let executor = self.executor
             loop.spawn {
-                .reply(identity: identity, response: await handler.handle(request))
+                .reply(identity: identity, response: await withTaskExecutorPreference(executor) { await handler.handle(request) })
             }
         }
     }

@@ -15,7 +15,7 @@ struct WorkerResource: APIResource {
 
     func respond(to request: APICall, as caller: Caller) async throws -> Reply {
         switch request.operation {
-        case .listWorkers: return try listWorkers(caller)
+        case .listWorkers: return try listWorkers(request, caller: caller)
         case .listWorkerTokens: return try listWorkerTokens(caller)
         case .createWorkerToken: return try createWorkerToken(request, caller: caller)
         case .deleteWorkerToken: return try deleteWorkerToken(request, caller: caller)
@@ -55,14 +55,20 @@ struct WorkerResource: APIResource {
 
     // MARK: Workers
 
-    func listWorkers(_ caller: Caller) throws -> Reply {
+    /// A page of the workers the caller may see, by id, after the id `cursor`.
+    func listWorkers(_ request: APICall, caller: Caller) throws -> Reply {
+        let limit = try pageLimit(request.params["limit"], fallback: 500, maximum: 1000)
+        let cursor = request.params["cursor"]
         let all = directory.workers
         let cloud = all.filter { $0.kind == .cloud }
-        let visible = caller.isAdmin ? all : all.filter { $0.kind == .private && $0.ownerID == caller.user.id }
+        var visible = caller.isAdmin ? all : all.filter { $0.kind == .private && $0.ownerID == caller.user.id }
+        if let cursor { visible = visible.filter { $0.workerID > cursor } }
+        let page = Array(visible.sorted { $0.workerID < $1.workerID }.prefix(limit))
         return try .ok(Schemas.WorkerList(
-            workers: visible.map(Schemas.Worker.init),
+            workers: page.map(Schemas.Worker.init),
             cloud: Schemas.CloudCapacity(
-                workers: cloud.count, slots: cloud.reduce(0) { $0 + $1.slots }, freeSlots: cloud.reduce(0) { $0 + $1.freeSlots })))
+                workers: cloud.count, slots: cloud.reduce(0) { $0 + $1.slots }, freeSlots: cloud.reduce(0) { $0 + $1.freeSlots }),
+            nextCursor: visible.count > limit ? page.last?.workerID : nil))
     }
 
     /// What `GET /cluster` tells desktops.

@@ -1,0 +1,60 @@
+import Foundation
+
+/// The threads API requests are handled on: a task executor of its own (SE-0417), so that
+/// what a handler does synchronously — SQLite reads, bcrypt, encoding a large page — blocks
+/// one of these threads and never a thread of Swift's cooperative pool, which the rest of
+/// the process (hello checks, timers, the gateway-facing loop's children) shares. Handlers
+/// still suspend as usual (GRDB's async writes, long polls), freeing their thread meanwhile.
+final class HandlerExecutor: TaskExecutor, @unchecked Sendable {
+    private let condition = NSCondition()
+    /// Jobs waiting for a thread; guarded by `condition`.
+    private var queue: [UnownedJob] = []
+    private var head = 0
+    private var stopping = false
+
+    /// `threads` threads, started now, that run until `shutdown()`.
+    init(threads: Int, name: String = "agentos-api-handler") {
+        for index in 0..<max(1, threads) {
+            let thread = Thread { [self] in work() }
+            thread.name = "\(name)-\(index)"
+            thread.start()
+        }
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        condition.lock()
+        queue.append(job)
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// Lets the threads end once the queue is empty.
+    func shutdown() {
+        condition.lock()
+        stopping = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    private func work() {
+        let executor = asUnownedTaskExecutor()
+        while true {
+            condition.lock()
+            while head == queue.count && !stopping { condition.wait() }
+            guard head < queue.count else {
+                condition.unlock()
+                return
+            }
+            let job = queue[head]
+            head += 1
+            // Compact now and then instead of removing from the front each time.
+            if head >= 1024 && head * 2 >= queue.count {
+                queue.removeFirst(head)
+                head = 0
+            }
+            condition.unlock()
+            job.runSynchronously(on: executor)
+        }
+    }
+}
