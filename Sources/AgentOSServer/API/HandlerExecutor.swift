@@ -11,6 +11,8 @@ final class HandlerExecutor: TaskExecutor, @unchecked Sendable {
     private var queue: [UnownedJob] = []
     private var head = 0
     private var stopping = false
+    /// The executor's threads, for `runsCurrentThread`; guarded by `condition`.
+    private var threads: [pthread_t] = []
 
     /// `threads` threads, started now, that run until `shutdown()`.
     init(threads: Int, name: String = "agentos-api-handler") {
@@ -37,8 +39,18 @@ final class HandlerExecutor: TaskExecutor, @unchecked Sendable {
         condition.unlock()
     }
 
+    /// Whether the calling code runs on one of the executor's threads.
+    var runsCurrentThread: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return threads.contains { pthread_equal($0, pthread_self()) != 0 }
+    }
+
     private func work() {
         let executor = asUnownedTaskExecutor()
+        condition.lock()
+        threads.append(pthread_self())
+        condition.unlock()
         while true {
             condition.lock()
             while head == queue.count && !stopping { condition.wait() }
