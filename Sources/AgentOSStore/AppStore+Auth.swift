@@ -88,7 +88,7 @@ extension AppStore {
 
     /// The personal token with this id.
     public func personalToken(id: String) throws -> PersonalToken? {
-        try writer.read { db in try PersonalToken.fetchOne(db, key: id) }
+        try writer.read { db in try PersonalToken.fetchCached(db, id: id) }
     }
 
     /// A user's personal tokens, newest first, revoked ones included.
@@ -116,7 +116,7 @@ extension AppStore {
 
     /// The worker token with this id.
     public func workerToken(id: String) throws -> WorkerToken? {
-        try writer.read { db in try WorkerToken.fetchOne(db, key: id) }
+        try writer.read { db in try WorkerToken.fetchCached(db, id: id) }
     }
 
     /// Revokes a worker token; false when it was already revoked.

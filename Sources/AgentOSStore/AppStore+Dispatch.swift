@@ -65,12 +65,16 @@ public struct BusBatchCommit: Sendable {
 }
 
 extension AppStore {
-    /// Records the results of one bus loop iteration and makes its assignments, all in one
+    /// Records the results of one bus loop iteration, its new workers and its assignments, all in one
     /// transaction (group commit): either all of it is durable or none of it is.
     ///
     /// A result counts only if its job still runs that attempt on that worker; an assignment
     /// only if its job is still queued. Neither reads more than the columns it needs.
-    public func commitBusBatch(results: [(outcome: JobOutcome, workerID: String)], assignments: [Assignment], at now: Date = Date()) throws -> BusBatchCommit {
+    /// `connected` are workers welcomed since the last batch, recorded as online.
+    public func commitBusBatch(
+        results: [(outcome: JobOutcome, workerID: String)], assignments: [Assignment], connected: [WorkerRecord] = [],
+        at now: Date = Date()
+    ) throws -> BusBatchCommit {
         let resultEncoder = Job.databaseJSONEncoder(for: Job.CodingKeys.result.stringValue)
         let inputsDecoder = Job.databaseJSONDecoder(for: Job.CodingKeys.inputs.stringValue)
         return try writer.write { db in
@@ -91,6 +95,8 @@ extension AppStore {
             let jobFiles = try db.cachedStatement(sql: "SELECT * FROM job_files WHERE job_id = ? ORDER BY name")
             // One conversion of the time for the whole batch.
             let stamp = now.databaseValue
+
+            for record in connected { try record.upsert(db) }
 
             var finished: [FinishedJob?] = []
             for (outcome, workerID) in results {

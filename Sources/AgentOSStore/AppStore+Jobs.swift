@@ -62,9 +62,12 @@ extension AppStore {
     /// Jobs marked running, optionally only those on one worker.
     public func runningJobs(workerID: String? = nil) throws -> [Job] {
         try writer.read { db in
-            var request = Job.filter(Column("status") == JobStatus.running)
-            if let workerID { request = request.filter(Column("worker_id") == workerID) }
-            return try request.fetchAll(db)
+            // Asked once per HELLO: a statement compiled once, through jobs_worker.
+            if let workerID {
+                return try Job.fetchAll(
+                    db.cachedStatement(sql: "SELECT * FROM jobs WHERE worker_id = ? AND status = 'running'"), arguments: [workerID])
+            }
+            return try Job.filter(Column("status") == JobStatus.running).fetchAll(db)
         }
     }
 

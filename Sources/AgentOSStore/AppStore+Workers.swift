@@ -9,7 +9,7 @@ extension AppStore {
 
     /// The worker with this id, connected or not.
     public func worker(id: String) throws -> WorkerRecord? {
-        try writer.read { db in try WorkerRecord.fetchOne(db, key: id) }
+        try writer.read { db in try WorkerRecord.fetchCached(db, id: id) }
     }
 
     /// Marks a worker offline.

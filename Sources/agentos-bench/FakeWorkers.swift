@@ -19,7 +19,6 @@ struct FakeWorkerFleet {
 
     func run() throws {
         let context = try Context(ioThreads: 1, maxSockets: workers + 16)
-        let prefix = "\(answerJobs ? "instant" : "idle")-\(getpid())"
         var sockets: [Socket] = []
         var poller = Poller()
         for index in 0..<workers {
@@ -29,18 +28,18 @@ struct FakeWorkerFleet {
             try socket.connect(endpoint)
             sockets.append(socket)
             poller.add(socket)
-            try send(socket, .hello, Hello(
-                workerID: "\(prefix)-\(index)", name: "\(prefix)-\(index)", version: AgentOSVersion.current,
-                slots: slots, labels: [], runtimes: ["python3"], kind: .cloud,
-                credential: WorkerCredential(workerToken: token), running: []))
+            try send(socket, .hello, hello(index))
         }
+        // Hellos the server shed (REJECT unavailable) are said again, after a random wait, as a real worker does.
+        var retries: [Int: Date] = [:]
         let started = Date()
         var welcomed = 0, answered = 0, rejected = 0
         var firstJob: Date?
         var nextBeat = Date().addingTimeInterval(1)
         var nextReport = Date().addingTimeInterval(5)
         while true {
-            let ready = try poller.poll(timeoutMs: max(0, Int(nextBeat.timeIntervalSinceNow * 1000)))
+            let wake = min(nextBeat, retries.values.min() ?? nextBeat)
+            let ready = try poller.poll(timeoutMs: max(0, Int(wake.timeIntervalSinceNow * 1000)))
             for index in ready {
                 let socket = sockets[index]
                 while let frames = try socket.receive(dontWait: true) {
@@ -49,8 +48,12 @@ struct FakeWorkerFleet {
                     case .welcome:
                         welcomed += 1
                     case .reject:
-                        rejected += 1
                         let reject = try? message.decode(Reject.self)
+                        if reject?.code == Reject.unavailable {
+                            retries[index] = Date().addingTimeInterval(Double.random(in: 1...4))
+                            continue
+                        }
+                        rejected += 1
                         FileHandle.standardError.write(Data("fake worker \(index) rejected: \(reject?.code ?? "") \(reject?.message ?? "")\n".utf8))
                     case .job where answerJobs:
                         let job = try message.decode(JobAssignment.self)
@@ -70,6 +73,10 @@ struct FakeWorkerFleet {
                 }
             }
             let now = Date()
+            for (index, at) in retries where at <= now {
+                retries[index] = nil
+                try send(sockets[index], .hello, hello(index))
+            }
             if now >= nextBeat {
                 for socket in sockets { try send(socket, .heartbeat, EmptyBody()) }
                 nextBeat = now.addingTimeInterval(1)
@@ -80,6 +87,13 @@ struct FakeWorkerFleet {
             }
             if let stopAfterSeconds, now.timeIntervalSince(started) >= stopAfterSeconds { return }
         }
+    }
+
+    private func hello(_ index: Int) -> Hello {
+        let name = "\(answerJobs ? "instant" : "idle")-\(getpid())-\(index)"
+        return Hello(
+            workerID: name, name: name, version: AgentOSVersion.current, slots: slots, labels: [], runtimes: ["python3"],
+            kind: .cloud, credential: WorkerCredential(workerToken: token), running: [])
     }
 
     private func send(_ socket: Socket, _ command: BusCommand, _ body: some Encodable) throws {

@@ -54,8 +54,10 @@ final class DispatcherHarness {
         let hello = Hello(
             workerID: "id-\(name)", name: name, version: "test", slots: slots, labels: labels, runtimes: ["python3"],
             kind: kind, credential: WorkerCredential(), running: running)
+        // As the bus does: the hello, then the loop iteration's commit.
         return try dispatcher.accept(
             identity: Array(name.utf8), hello: hello, principal: WorkerPrincipal(kind: kind, ownerID: owner?.id, credential: credential), now: now)
+            + dispatcher.commit(now: now)
     }
 
     /// One message in a loop iteration of its own: received, then committed.
@@ -380,7 +382,31 @@ extension Array where Element == Outbound {
             workerID: "id-a", name: "a", version: "t", slots: 2, labels: [], runtimes: [], kind: .cloud,
             credential: WorkerCredential(), running: [])
         let out = try restarted.accept(identity: Array("a".utf8), hello: hello, principal: WorkerPrincipal(kind: .cloud, ownerID: nil), now: h.now)
+            + restarted.commit(now: h.now)
         #expect(try out.jobs(to: "a").map(\.jobID) == [urgent.id, low.id])
+        #expect(try h.store.worker(id: "id-a")?.online == true, "the commit recorded the worker")
+    }
+
+    @Test func noWorkerIsCalledSilentWhileTheBusIsBehindOnItsInput() throws {
+        let h = try DispatcherHarness()
+        try h.connect("a")
+        h.now += 10
+        _ = try h.dispatcher.tick(now: h.now, inputDrained: false)
+        #expect(h.dispatcher.connectedWorkers.map(\.name) == ["a"], "its heartbeats may be waiting unread")
+        _ = try h.dispatcher.tick(now: h.now + 1, inputDrained: true)
+        #expect(h.dispatcher.connectedWorkers.isEmpty)
+        #expect(try h.store.worker(id: "id-a")?.online == false)
+    }
+
+    @Test func aWorkerGoneBeforeItsRecordWasCommittedStaysOffline() throws {
+        let h = try DispatcherHarness()
+        let hello = Hello(
+            workerID: "id-b", name: "b", version: "t", slots: 1, labels: [], runtimes: [], kind: .cloud,
+            credential: WorkerCredential(), running: [])
+        _ = try h.dispatcher.accept(identity: Array("b".utf8), hello: hello, principal: WorkerPrincipal(kind: .cloud, ownerID: nil), now: h.now)
+        _ = try h.dispatcher.receive(identity: Array("b".utf8), message: BusMessage(.bye, EmptyBody()), now: h.now)
+        _ = h.dispatcher.commit(now: h.now)
+        #expect(try h.store.worker(id: "id-b")?.online != true)
     }
 
     @Test func aRunThatNeverReportsTimesOutOnTheServer() throws {

@@ -48,6 +48,8 @@ final class BusLoop: SocketLoopDriver {
     /// publishes: with thousands of workers, copying the whole list after every message
     /// would cost the bus thread more than the messages themselves.
     private var directoryStale = true
+    /// Whether the last read found the socket empty: every message that arrived was handled.
+    private var inputDrained = true
 
     /// Binds the bus; fails at once when the endpoint cannot be bound.
     init(
@@ -99,7 +101,7 @@ final class BusLoop: SocketLoopDriver {
 
     func afterPoll() throws -> SocketLoopStep {
         if Date() >= nextTick {
-            perform("tick") { try dispatcher.tick() }
+            perform("tick") { try dispatcher.tick(inputDrained: inputDrained) }
             nextTick = Date().addingTimeInterval(tickInterval)
             directoryStale = true
         }
@@ -145,10 +147,14 @@ final class BusLoop: SocketLoopDriver {
 
     /// Reads what is waiting, a bounded batch at a time so timers and the mailbox stay served.
     private func receiveWaiting() {
+        inputDrained = false
         for _ in 0..<1000 {
             let frames: [[UInt8]]
             do {
-                guard let received = try socket.receive(dontWait: true) else { return }
+                guard let received = try socket.receive(dontWait: true) else {
+                    inputDrained = true
+                    return
+                }
                 frames = received
             } catch {
                 logger.error("bus receive failed", metadata: ["error": "\(error)"])

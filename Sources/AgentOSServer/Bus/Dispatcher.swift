@@ -146,6 +146,8 @@ public final class Dispatcher {
     private var ready = ReadyIndex()
     /// Results received since the last commit, with what their worker held before.
     private var pendingResults: [PendingResult] = []
+    /// Workers welcomed since the last commit, to record as online in it.
+    private var pendingConnected: [String: WorkerRecord] = [:]
     /// Whether the next commit should look for assignments (jobs queued or slots freed).
     private var dispatchWanted = true
 
@@ -210,8 +212,12 @@ public final class Dispatcher {
 
     /// Registers an authenticated `HELLO`: welcomes the worker, reconciles the jobs it says it
     /// still runs with the database, and hands it work.
+    /// Its record and first jobs are written by the next commit, with whatever else this loop
+    /// iteration brings: a burst of reconnecting workers costs a few transactions, not one each.
     public func accept(identity: [UInt8], hello: Hello, principal: WorkerPrincipal, now: Date = Date()) throws -> [Outbound] {
-        var out = commit(now: now)
+        // Results received before this hello are recorded first: the reconciliation below
+        // must see the jobs as they left them.
+        var out = pendingResults.isEmpty ? [] : commit(now: now)
         // A worker id belongs to whoever first used it: nobody else may take over its jobs.
         let owner = try workers[hello.workerID].map { WorkerPrincipal(kind: $0.kind, ownerID: $0.ownerID) }
             ?? store.worker(id: hello.workerID).map { WorkerPrincipal(kind: $0.kind, ownerID: $0.ownerID) }
@@ -261,16 +267,16 @@ public final class Dispatcher {
             deadAfterIntervals: settings.deadAfterIntervals, serverVersion: settings.serverVersion))))
         workers[hello.workerID] = worker
         workerIDByIdentity[identity] = hello.workerID
-        try store.workerConnected(WorkerRecord(
+        pendingConnected[worker.workerID] = WorkerRecord(
             id: worker.workerID, name: worker.name, kind: worker.kind, ownerID: worker.ownerID,
             labels: hello.labels, slots: worker.slots, version: worker.version, online: true,
-            connectedAt: now, lastSeenAt: now))
+            connectedAt: now, lastSeenAt: now)
         logger.info("worker connected", metadata: [
             "worker": "\(worker.name)", "id": "\(worker.workerID)", "kind": "\(worker.kind.rawValue)",
             "slots": "\(worker.slots)", "resumed": "\(worker.running.count)",
         ])
         dispatchWanted = true
-        return out + commit(now: now)
+        return out
     }
 
     // MARK: Worker messages
@@ -368,9 +374,13 @@ public final class Dispatcher {
 
     /// Periodic work: heartbeats out, dead peers, the restart grace period, queue timeouts.
     /// Each of them runs at most once per heartbeat interval, however often the bus ticks.
-    public func tick(now: Date = Date()) throws -> [Outbound] {
+    ///
+    /// `inputDrained` says whether every message that arrived has been read: only then may a
+    /// worker be called silent. Behind on its input (a burst of hellos), the bus would
+    /// otherwise drop live workers whose heartbeats are waiting unread in the socket.
+    public func tick(now: Date = Date(), inputDrained: Bool = true) throws -> [Outbound] {
         var out = commit(now: now)
-        if now.timeIntervalSince(lastLivenessCheck) >= settings.heartbeatInterval {
+        if inputDrained, now.timeIntervalSince(lastLivenessCheck) >= settings.heartbeatInterval {
             lastLivenessCheck = now
             for worker in workers.values where now.timeIntervalSince(worker.lastHeard) > settings.deadPeerTimeout {
                 try dropWorker(worker.workerID, now: now, reason: "silent for \(settings.deadAfterIntervals) heartbeats")
@@ -415,15 +425,18 @@ public final class Dispatcher {
     /// happened: the runs stay held under their deadlines, the chosen jobs stay queued, and
     /// the next commit tries again.
     public func commit(now: Date = Date()) -> [Outbound] {
-        guard dispatchWanted || !pendingResults.isEmpty else { return [] }
+        guard dispatchWanted || !pendingResults.isEmpty || !pendingConnected.isEmpty else { return [] }
         dispatchWanted = false
         let results = pendingResults
         pendingResults = []
+        let connected = pendingConnected
+        pendingConnected = [:]
         let picks = chooseAssignments()
         let committed: BusBatchCommit
         do {
             committed = try store.commitBusBatch(
-                results: results.map { (outcome: $0.outcome, workerID: $0.workerID) }, assignments: picks.map(\.assignment), at: now)
+                results: results.map { (outcome: $0.outcome, workerID: $0.workerID) }, assignments: picks.map(\.assignment),
+                connected: Array(connected.values), at: now)
         } catch {
             logger.error("could not record results and assignments; retrying", metadata: [
                 "results": "\(results.count)", "assignments": "\(picks.count)", "error": "\(error)",
@@ -437,6 +450,8 @@ public final class Dispatcher {
                 workers[pick.assignment.workerID]?.running[pick.assignment.jobID] = nil
                 ready.insert(pick.job)
             }
+            // Still connected ones are recorded by the retry.
+            pendingConnected.merge(connected.filter { workers[$0.key] != nil }) { newer, _ in newer }
             // Again at the next tick, not at once: the store may need a moment.
             dispatchWanted = true
             hasBacklog = false
@@ -569,6 +584,8 @@ public final class Dispatcher {
     private func dropWorker(_ workerID: String, now: Date, reason: String) throws {
         guard let worker = workers.removeValue(forKey: workerID) else { return }
         workerIDByIdentity[worker.identity] = nil
+        // Never recorded online after all: the disconnect below must not be overwritten.
+        pendingConnected[workerID] = nil
         logger.warning("worker disconnected", metadata: ["worker": "\(worker.name)", "reason": "\(reason)"])
         for (jobID, attempt) in worker.running {
             deadlines[jobID] = nil
