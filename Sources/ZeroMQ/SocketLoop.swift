@@ -61,20 +61,27 @@ public enum SocketLoopError: Error, CustomStringConvertible, Sendable {
 /// starting child tasks of the loop's service.
 public struct SocketLoopHandle<Event: Sendable>: Sendable {
     fileprivate let mailbox: Mailbox<SocketLoopMessage<Event>>
-    fileprivate let children: AsyncStream<@Sendable () async -> Void>.Continuation
+    fileprivate let children: AsyncStream<SocketLoopChild>.Continuation
 
     /// Posts an event to the loop (any thread).
     public func post(_ event: Event) { mailbox.post(.event(event)) }
 
     /// Runs `operation` as a child task of the loop's service and posts the event it returns,
-    /// if any. When the loop ends, the children still running are cancelled, and the service
-    /// returns once they all have finished.
-    public func spawn(_ operation: @escaping @Sendable () async -> Event?) {
+    /// if any; on `executor` when given (it starts there, without a hop through the
+    /// cooperative pool). When the loop ends, the children still running are cancelled, and
+    /// the service returns once they all have finished.
+    public func spawn(on executor: (any TaskExecutor)? = nil, _ operation: @escaping @Sendable () async -> Event?) {
         let mailbox = self.mailbox
-        children.yield {
+        children.yield(SocketLoopChild(executor: executor) {
             if let event = await operation() { mailbox.post(.event(event)) }
-        }
+        })
     }
+}
+
+/// A child task a driver asked for, and where it should run.
+fileprivate struct SocketLoopChild: Sendable {
+    let executor: (any TaskExecutor)?
+    let operation: @Sendable () async -> Void
 }
 
 fileprivate enum SocketLoopMessage<Event: Sendable>: Sendable {
@@ -107,7 +114,7 @@ public final class SocketLoop<Driver: SocketLoopDriver>: Service, Sendable {
 
     public func run() async throws {
         guard !started.exchange(true, ordering: .relaxed) else { throw SocketLoopError.endedUnexpectedly(loop: name) }
-        let (children, spawner) = AsyncStream<@Sendable () async -> Void>.makeStream()
+        let (children, spawner) = AsyncStream<SocketLoopChild>.makeStream()
         let handle = SocketLoopHandle(mailbox: mailbox, children: spawner)
         let outcome = Mutex<Result<Bool, any Error>>(.success(false))
         let driver = self.driver
@@ -121,7 +128,7 @@ public final class SocketLoop<Driver: SocketLoopDriver>: Service, Sendable {
                         spawner.finish()
                     }
                     for await child in children {
-                        group.addTask { await child() }
+                        group.addTask(executorPreference: child.executor) { await child.operation() }
                     }
                     await thread.join()
                     // Nobody reads what they would post any more: they end now.

@@ -124,8 +124,8 @@ final class APILoop: SocketLoopDriver {
             inFlight += 1
             let handler = self.handler
             let executor = self.executor
-            loop.spawn {
-                .reply(identity: identity, response: await withTaskExecutorPreference(executor) { await handler.handle(request) })
+            loop.spawn(on: executor) {
+                .reply(identity: identity, response: await handler.handle(request))
             }
         }
     }
