@@ -170,7 +170,7 @@ let package = Package(
         .testTarget(name: "AgentOSWorkerTests", dependencies: ["AgentOSWorker", "AgentOSSandbox", "AgentOSWire", "ZeroMQ"]),
         .testTarget(name: "AgentOSSupervisorTests", dependencies: ["AgentOSSupervisor"]),
         .testTarget(name: "AgentOSSandboxTests", dependencies: ["AgentOSSandbox", "AgentOSWire"]),
-        .testTarget(name: "AgentOSStoreTests", dependencies: ["AgentOSStore", "AgentOSWire"]),
+        .testTarget(name: "AgentOSStoreTests", dependencies: ["AgentOSStore", "AgentOSWire", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(
             name: "AgentOSServerTests",
             dependencies: ["AgentOSAPI", "AgentOSServer", "AgentOSStore", "AgentOSWire", "AgentOSAuth", "ZeroMQ"]

@@ -138,8 +138,8 @@ extension AppStore {
     public func queuedJobSummaries() throws -> [QueuedJob] {
         try writer.read { db in
             try QueuedJob.fetchAll(db, sql: """
-                SELECT id, priority, created_at, target, submitted_by, requested_worker, labels FROM jobs WHERE status = ?
-                """, arguments: [JobStatus.queued.rawValue])
+                SELECT id, priority, created_at, target, submitted_by, requested_worker, labels FROM jobs WHERE status = 'queued'
+                """)
         }
     }
 }

@@ -67,7 +67,8 @@ extension AppStore {
                 return try Job.fetchAll(
                     db.cachedStatement(sql: "SELECT * FROM jobs WHERE worker_id = ? AND status = 'running'"), arguments: [workerID])
             }
-            return try Job.filter(Column("status") == JobStatus.running).fetchAll(db)
+            // The status as a literal, so that SQLite may use the partial index jobs_running.
+            return try Job.filter(sql: "status = 'running'").fetchAll(db)
         }
     }
 
@@ -175,7 +176,8 @@ extension AppStore {
     /// Fails jobs waiting in the queue since before `cutoff` with `no_eligible_worker`.
     public func failUnclaimed(queuedBefore cutoff: Date, at now: Date = Date()) throws -> [Job] {
         try writer.write { db in
-            let stale = try Job.filter(Column("status") == JobStatus.queued && Column("queued_at") < cutoff).fetchAll(db)
+            // Through the partial index jobs_queued: the literal status is what lets SQLite use it.
+            let stale = try Job.filter(sql: "status = 'queued' AND queued_at < ?", arguments: [cutoff]).fetchAll(db)
             return try stale.map { job in
                 var job = job
                 job.status = .failed

@@ -121,9 +121,17 @@ public struct AppStore: Sendable {
             }
         }
         migrator.registerMigration("v4-queue-in-memory") { db in
-            // The dispatcher keeps the queue in memory and reads it once at start (through
-            // jobs_age, which also leads with status): this index only cost every status change.
+            // The dispatcher keeps the queue in memory: its scan index only cost every status
+            // change. The other two status indexes become partial, over the rows they serve
+            // (queued jobs by age; running jobs by worker), so a job enters and leaves each once
+            // in its life instead of being moved in both at every change of status.
             try db.drop(index: "jobs_queue")
+            try db.drop(index: "jobs_age")
+            try db.drop(index: "jobs_worker")
+            try db.execute(sql: """
+                CREATE INDEX jobs_queued ON jobs (queued_at) WHERE status = 'queued';
+                CREATE INDEX jobs_running ON jobs (worker_id) WHERE status = 'running';
+                """)
         }
         return migrator
     }

@@ -1,6 +1,7 @@
 import AgentOSStore
 import AgentOSWire
 import Foundation
+import GRDB
 import Testing
 
 @Suite struct AppStoreTests {
@@ -118,6 +119,16 @@ import Testing
 }
 
 @Suite struct QueueFilterTests {
+    @Test func theQueueSweepAndAWorkersRunsUseTheirPartialIndexes() throws {
+        let store = try AppStore.inMemory()
+        func plan(_ sql: String) throws -> String {
+            try store.writer.read { db in try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql).map { $0["detail"] as String }.joined(separator: "; ") }
+        }
+        #expect(try plan("SELECT * FROM jobs WHERE status = 'queued' AND queued_at < 0").contains("jobs_queued"))
+        #expect(try plan("SELECT * FROM jobs WHERE worker_id = 'w' AND status = 'running'").contains("jobs_running"))
+        #expect(try plan("SELECT id FROM jobs WHERE status = 'queued'").contains("jobs_queued"))
+    }
+
     @Test func queuedJobSummariesCarryPlacementsOfQueuedJobsOnly() throws {
         let store = try AppStore.inMemory()
         let alice = try store.createUser(User(email: "a@x", name: "A", passwordHash: "x", role: .user))
