@@ -84,7 +84,7 @@ public struct BusMessage: Sendable {
     /// Decodes the body as `Body`.
     public func decode<Body: Decodable>(_ type: Body.Type) throws -> Body {
         do {
-            return try JSONDecoder().decode(Body.self, from: body)
+            return try Bus.decoder.decode(Body.self, from: body)
         } catch {
             throw BusDecodingError(description: "bad \(command.rawValue) body: \(error)")
         }
@@ -92,6 +92,9 @@ public struct BusMessage: Sendable {
 }
 
 extension Bus {
+    /// One decoder for every body (it is stateless between calls and safe to share).
+    static let decoder = JSONDecoder()
+
     static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.withoutEscapingSlashes]
