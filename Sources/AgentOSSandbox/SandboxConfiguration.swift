@@ -61,8 +61,11 @@ public struct SandboxConfiguration: Sendable {
     public var stateDirectory: String
     /// The host uid and gid sandboxes run as when the worker runs as root.
     public var sandboxUser: (uid: UInt32, gid: UInt32) = (uid: 65_533, gid: 65_533)
-    /// Sandboxes kept started and waiting for a job (0: none, every job starts cold).
+    /// Sandboxes kept started and waiting for a job (0: none: each is started for its job).
     public var warmPoolSize = 2
+    /// Fork sandboxes from fork servers (a pre-started interpreter per environment) rather
+    /// than starting bubblewrap and an interpreter for each; only with bubblewrap.
+    public var forkServer = true
     public var limits = SandboxLimits()
     public var venvs = VenvSettings()
 

@@ -20,6 +20,7 @@ public final class SandboxEngine: JobEngine, Sendable {
 
     public let configuration: SandboxConfiguration
     let launcher: SandboxLauncher
+    let starter: SandboxStarter
     let venvs: VenvCache
     let pool: WarmPool?
     private let logger: Logger
@@ -34,13 +35,13 @@ public final class SandboxEngine: JobEngine, Sendable {
         self.configuration = configuration
         self.logger = logger
         launcher = try SandboxLauncher(configuration: configuration)
+        let forking = configuration.forkServer && launcher.isSandboxed
+        starter = SandboxStarter(launcher: launcher, forkServers: forking ? ForkServers(launcher: launcher) : nil, logger: logger)
         venvs = try VenvCache(launcher: launcher, settings: configuration.venvs, logger: logger)
         venvs.evict()
         if configuration.warmPoolSize > 0 {
-            pool = WarmPool(size: configuration.warmPoolSize, logger: logger) { [launcher] in
-                let sandbox = try launcher.startRunner(.plain)
-                try sandbox.waitReady(timeout: SandboxEngine.startTimeout)
-                return sandbox
+            pool = WarmPool(size: configuration.warmPoolSize, logger: logger) { [starter] in
+                try starter.start(.plain, timeout: SandboxEngine.startTimeout)
             }
         } else {
             pool = nil
@@ -53,16 +54,23 @@ public final class SandboxEngine: JobEngine, Sendable {
     public var warmSandboxes: Int { pool?.idle ?? 0 }
     /// Whether jobs are isolated.
     public var isSandboxed: Bool { launcher.isSandboxed }
+    /// Whether sandboxes are forked by fork servers (else each starts cold).
+    public var isForking: Bool { starter.isForking }
+    /// Sandboxes started so far by forking, and cold.
+    public var forkedStarts: Int { starter.forkedStarts }
+    public var coldStarts: Int { starter.coldStarts }
 
     /// Kills the warm sandboxes; jobs still running are stopped by cancelling them.
     public func shutdown() {
         pool?.stop()
     }
 
-    /// Kills the warm sandboxes and removes this process's work and runtime directories: for
-    /// when no job runs any more (the process is about to exit).
+    /// Kills the warm sandboxes and the fork servers (with any job still running) and removes
+    /// this process's work and runtime directories: for when no job runs any more (the
+    /// process is about to exit).
     public func close() {
         pool?.stop()
+        starter.stop()
         launcher.removeOwnDirectories()
     }
 
@@ -150,8 +158,7 @@ public final class SandboxEngine: JobEngine, Sendable {
             sandbox = ready
         } else {
             do {
-                sandbox = try launcher.startRunner(profile)
-                try sandbox.waitReady(timeout: Self.startTimeout)
+                sandbox = try starter.start(profile, timeout: Self.startTimeout)
             } catch {
                 return failure("engine_error: \(error)")
             }

@@ -118,20 +118,34 @@ struct SandboxLauncher: Sendable {
         JobDirectory.removeTree((passwdFile as NSString).deletingLastPathComponent)
     }
 
+    /// The interpreter of `profile`, as the sandbox sees it.
+    func interpreter(_ profile: SandboxProfile) -> String {
+        guard let venv = profile.venv else { return configuration.python }
+        return (isSandboxed ? "/venv" : venv) + "/bin/python3"
+    }
+
     /// The interpreter command line of a job's runner.
     func runnerCommand(_ profile: SandboxProfile) -> [String] {
-        let python: String
-        if let venv = profile.venv {
-            python = (isSandboxed ? "/venv" : venv) + "/bin/python3"
-        } else {
-            python = configuration.python
-        }
-        return [python, "-I", "-B", "-u", "-X", "utf8", "-c", RunnerScript.source]
+        [interpreter(profile), "-I", "-B", "-u", "-X", "utf8", "-c", RunnerScript.source]
     }
 
     /// Starts a runner sandbox for `profile`, not yet waiting for it to be ready.
     func startRunner(_ profile: SandboxProfile) throws -> SandboxProcess {
         try start(command: runnerCommand(profile), profile: profile, writableVenv: false)
+    }
+
+    /// What every bubblewrap sandbox gets: new user, PID, IPC, UTS (and cgroup) namespaces,
+    /// a new session, the system binds, its own `/etc/passwd` and `/etc/group` (from
+    /// descriptors `passwd` and `passwd + 1`), a `/proc` of its own and a minimal `/dev`.
+    func bubblewrapBase(_ bwrap: String, passwd: Int) -> [String] {
+        var arguments = [
+            bwrap, "--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+            "--die-with-parent", "--new-session", "--hostname", "sandbox",
+            "--uid", "\(Self.insideUser)", "--gid", "\(Self.insideUser)",
+        ] + systemBinds
+        arguments += ["--ro-bind-fd", "\(passwd)", "/etc/passwd", "--ro-bind-fd", "\(passwd + 1)", "/etc/group"]
+        arguments += ["--proc", "/proc", "--dev", "/dev"]
+        return arguments
     }
 
     /// Starts `command` in a fresh sandbox. `writableVenv` binds the profile's venv writable
@@ -157,14 +171,8 @@ struct SandboxLauncher: Sendable {
             directory.remove()
             throw error
         }
-        var arguments = [
-            bwrap, "--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
-            "--disable-userns", "--die-with-parent", "--new-session", "--hostname", "sandbox",
-            "--uid", "\(Self.insideUser)", "--gid", "\(Self.insideUser)",
-        ] + systemBinds
-        arguments += ["--ro-bind-fd", "7", "/etc/passwd", "--ro-bind-fd", "8", "/etc/group"]
+        var arguments = bubblewrapBase(bwrap, passwd: 7) + ["--disable-userns"]
         arguments += [
-            "--proc", "/proc", "--dev", "/dev",
             "--size", "\(configuration.limits.sharedMemoryMB << 20)", "--tmpfs", "/dev/shm", "--remount-ro", "/dev",
             "--bind-fd", "5", "/work", "--bind-fd", "6", "/tmp",
         ]
@@ -187,6 +195,41 @@ struct SandboxLauncher: Sendable {
             directory.remove()
             throw error
         }
+    }
+
+    /// Starts a fork server for jobs with `venv` (nil: the system interpreter) in a sandbox of
+    /// its own, as the sandbox user: the layout of a job's sandbox (without `/work` and `/tmp`
+    /// of its own, and with the host's network), plus this process's jobs root at
+    /// `/.agentos/jobs` (where it finds each sandbox's directories) and the host's `/proc` at
+    /// `/.agentos/proc`, which lets the sandboxes it forks mount a `/proc` of their own. It
+    /// may create user namespaces (its sandboxes forbid them inside). `socket` becomes its
+    /// descriptor 3 and `stderr` its 2. See `ForkServerScript`.
+    func startForkServer(venv: String?, socket: Int32, stderr: Int32) throws -> pid_t {
+        guard case .bubblewrap(let bwrap) = configuration.isolation else { throw SandboxError("a fork server needs bubblewrap") }
+        var descriptors: [Int32] = []
+        defer { descriptors.forEach { close($0) } }
+        for path in [passwdFile, groupFile, jobsRoot] + (venv.map { [$0] } ?? []) {
+            descriptors.append(try JobDirectory.openForBinding(path))
+        }
+        let devNull = open("/dev/null", O_RDWR | O_CLOEXEC)
+        guard devNull >= 0 else { throw SandboxError.errno(errno, "open /dev/null") }
+        defer { close(devNull) }
+        var arguments = bubblewrapBase(bwrap, passwd: 4)
+        arguments += ["--remount-ro", "/dev", "--dir", "/work", "--dir", "/tmp"]
+        arguments += ["--bind-fd", "6", "/.agentos/jobs", "--bind", "/proc", "/.agentos/proc"]
+        if venv != nil { arguments += ["--ro-bind-fd", "7", "/venv"] }
+        arguments += ["--chdir", "/work", "--remount-ro", "/"]
+        arguments += [
+            interpreter(SandboxProfile(venv: venv)), "-I", "-B", "-u", "-X", "utf8", "-c", ForkServerScript.source,
+            "\(configuration.limits.sharedMemoryMB << 20)",
+        ]
+        let plan = SpawnPlan(
+            arguments: arguments,
+            environment: Self.environment(home: "/work", tmp: "/tmp", venv: venv.map { _ in "/venv" }),
+            directory: nil, user: hostUser, newUserNamespace: true, newNetworkNamespace: false,
+            // No process limit out here: each sandbox sets its own, which must not be shared.
+            limits: [(Int32(RLIMIT_CORE.rawValue), 0)])
+        return try spawnProcess(plan, descriptors: [devNull, devNull, stderr, socket] + descriptors)
     }
 
     /// The small, clean environment a job gets (nothing of the worker's).

@@ -13,6 +13,8 @@ struct SandboxOptions: ParsableArguments {
     var cache: String?
     @Option(help: "Sandboxes kept started and waiting for a job (AGENTOS_WARM_POOL). Default 2; 0 turns the pool off")
     var warmPool: Int?
+    @Flag(help: "Start every sandbox cold (bubblewrap and a new interpreter) instead of forking it from a fork server (AGENTOS_NO_FORK_SERVER=1)")
+    var noForkServer = false
     @Option(help: "Host uid (and gid) sandboxes run as when started by root (AGENTOS_SANDBOX_UID). Default 65533")
     var sandboxUid: Int?
     @Option(help: "Address-space limit of a job that gives no memory_mb, in MiB (AGENTOS_MEMORY_MB). Default 1024")
@@ -61,6 +63,7 @@ struct SandboxOptions: ParsableArguments {
             isolation: isolation, stateDirectory: Settings.value(cache, env: "CACHE", default: SandboxConfiguration.defaultStateDirectory))
         configuration.warmPoolSize = try Settings.int(warmPool, env: "WARM_POOL", default: configuration.warmPoolSize)
         guard (0...64).contains(configuration.warmPoolSize) else { throw ValidationError("--warm-pool must be 0-64") }
+        configuration.forkServer = !(noForkServer || Settings.environment("NO_FORK_SERVER") == "1")
         if let uid = try Settings.int(sandboxUid, env: "SANDBOX_UID") {
             guard (1...4_294_967_293).contains(uid) else { throw ValidationError("--sandbox-uid must be a uid other than 0") }
             configuration.sandboxUser = (UInt32(uid), UInt32(uid))
@@ -93,7 +96,7 @@ struct SandboxOptions: ParsableArguments {
         }
         logger.info("sandbox ready", metadata: [
             "isolation": "\(insecure ? "none" : "bubblewrap")", "cache": "\(configuration.stateDirectory)",
-            "warm_pool": "\(configuration.warmPoolSize)",
+            "warm_pool": "\(configuration.warmPoolSize)", "fork_server": "\(engine.isForking)",
         ])
         return engine
     }

@@ -8,21 +8,19 @@ import Glibc
 #endif
 
 /// Jobs that try to get out, each contained with the expected error, and the engine still
-/// running ordinary jobs afterwards. Every test here needs bubblewrap.
+/// running ordinary jobs afterwards; each in a sandbox forked by a fork server and in one
+/// started cold. Every test here needs bubblewrap.
 @Suite struct HostileJobTests {
-    let engine: SandboxEngine
-
-    init() throws {
-        engine = try TestEngines.sandboxed()
-    }
-
-    /// An ordinary job still runs: the engine is healthy.
-    func expectHealthy() async {
+    /// An ordinary job still runs, in a sandbox started as `kind` says: the engine is healthy.
+    func expectHealthy(_ engine: SandboxEngine, _ kind: EngineKind) async {
         let outcome = await engine.run("def main():\n    return 1")
         #expect(outcome.status == .succeeded && outcome.result == 1, "the engine still runs jobs: \(outcome)")
+        #expect(engine.isForking == (kind == .forked), "still \(kind)")
+        #expect(kind == .forked ? engine.coldStarts == 0 : engine.forkedStarts == 0, "every sandbox \(kind)")
     }
 
-    @Test func noNetworkNotEvenLoopback() async throws {
+    @Test(arguments: EngineKind.sandboxed) func noNetworkNotEvenLoopback(_ kind: EngineKind) async throws {
+        let engine = try kind.engine()
         let listener = try LoopbackListener()
         let code = """
             import socket, struct, fcntl
@@ -40,10 +38,11 @@ import Glibc
         #expect(outcome.status == .succeeded, "\(outcome)")
         #expect(outcome.result == ["connect": "Network is unreachable", "interfaces": ["lo"], "lo_up": false])
         #expect(listener.acceptedAnything == false)
-        await expectHealthy()
+        await expectHealthy(engine, kind)
     }
 
-    @Test func hostFilesAreNotThere() async throws {
+    @Test(arguments: EngineKind.sandboxed) func hostFilesAreNotThere(_ kind: EngineKind) async throws {
+        let engine = try kind.engine()
         setenv("AGENTOS_TEST_SECRET", "do-not-leak-\(UUID().uuidString)", 1)
         let secret = String(cString: getenv("AGENTOS_TEST_SECRET"))
         let code = """
@@ -77,10 +76,11 @@ import Glibc
         let root = Set(seen["root"]?.arrayValue?.compactMap(\.stringValue) ?? [])
         #expect(root.isSuperset(of: ["usr", "etc", "proc", "dev", "tmp", "work"]), "\(root)")
         #expect(root.isDisjoint(with: ["home", "root", "var", "opt", "srv", "mnt", "media", "boot", "run", "sys"]), "\(root)")
-        await expectHealthy()
+        await expectHealthy(engine, kind)
     }
 
-    @Test func otherJobsDirectoriesAreNotVisible() async throws {
+    @Test(arguments: EngineKind.sandboxed) func otherJobsDirectoriesAreNotVisible(_ kind: EngineKind) async throws {
+        let engine = try kind.engine()
         let marker = "marker-\(UUID().uuidString)"
         let holder = Task {
             await engine.run("import time, os\nopen('\(marker)', 'w').write('secret')\nopen('/tmp/\(marker)', 'w').write('secret')\ntime.sleep(4)", timeout: 20)
@@ -114,10 +114,11 @@ import Glibc
         #expect(outcome.result?["direct"] == "FileNotFoundError")
         #expect((outcome.result?["processes"]?.intValue ?? 99) <= 3, "only its own processes: \(outcome.result ?? .null)")
         #expect(await holder.value.status == .succeeded)
-        await expectHealthy()
+        await expectHealthy(engine, kind)
     }
 
-    @Test func writesOutsideTheWorkDirFail() async throws {
+    @Test(arguments: EngineKind.sandboxed) func writesOutsideTheWorkDirFail(_ kind: EngineKind) async throws {
+        let engine = try kind.engine()
         let code = """
             def main():
                 results = {}
@@ -136,12 +137,13 @@ import Glibc
             #expect(result != "written", "\(path)")
         }
         #expect(!FileManager.default.fileExists(atPath: "/usr/agentos-x") && !FileManager.default.fileExists(atPath: "/etc/agentos-x"))
-        await expectHealthy()
+        await expectHealthy(engine, kind)
     }
 
     /// The Judge0 escapes: links planted in the work dir must not lead the worker, which
     /// cleans up afterwards, to host files; hard links to files outside cannot be made.
-    @Test func symlinkAndHardLinkTricksReachNothing() async throws {
+    @Test(arguments: EngineKind.sandboxed) func symlinkAndHardLinkTricksReachNothing(_ kind: EngineKind) async throws {
+        let engine = try kind.engine()
         let victim = TestEngines.temporaryDirectory("agentos-victim")
         try FileManager.default.createDirectory(atPath: victim, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: victim) }
@@ -178,10 +180,11 @@ import Glibc
         }
         // Cleaning up the work dir removed the links, not what they point to on the host.
         #expect(try String(contentsOfFile: victim + "/precious.txt", encoding: .utf8) == "keep me")
-        await expectHealthy()
+        await expectHealthy(engine, kind)
     }
 
-    @Test func forkBombIsContained() async throws {
+    @Test(arguments: EngineKind.sandboxed) func forkBombIsContained(_ kind: EngineKind) async throws {
+        let engine = try kind.engine()
         let code = """
             import os, time
             while True:
@@ -211,10 +214,11 @@ import Glibc
         let bounded = await engine.run(count, timeout: 20)
         let forks = try #require(bounded.result?.intValue, "\(bounded)")
         #expect(forks < engine.configuration.limits.processes, "at most \(engine.configuration.limits.processes) processes, got \(forks)")
-        await expectHealthy()
+        await expectHealthy(engine, kind)
     }
 
-    @Test func infiniteLoopAndCPUBurnEndAtTheirLimits() async throws {
+    @Test(arguments: EngineKind.sandboxed) func infiniteLoopAndCPUBurnEndAtTheirLimits(_ kind: EngineKind) async throws {
+        let engine = try kind.engine()
         let loop = await engine.run("while True:\n    pass", timeout: 1)
         #expect(loop.status == .timedOut && loop.error == "timed_out: the job ran longer than 1s", "\(loop)")
         // Four threads burn CPU time faster than the wall clock runs on two cores: the CPU
@@ -245,18 +249,20 @@ import Glibc
                 return len(started)
             """)
         #expect(threads.result == 60, "\(threads)")
-        await expectHealthy()
+        await expectHealthy(engine, kind)
     }
 
-    @Test func aGigabyteOfOutputIsCutOff() async throws {
+    @Test(arguments: EngineKind.sandboxed) func aGigabyteOfOutputIsCutOff(_ kind: EngineKind) async throws {
+        let engine = try kind.engine()
         let outcome = await engine.run("import sys\nfor _ in range(1024):\n    sys.stdout.write('x' * (1 << 20))", maxOutput: 1 << 20)
         #expect(outcome.status == .failed && outcome.outputTruncated)
         #expect(outcome.error == "output_limit: the job wrote more than 1048576 bytes to stdout")
         #expect(outcome.stdout.utf8.count == 1 << 20)
-        await expectHealthy()
+        await expectHealthy(engine, kind)
     }
 
-    @Test func signallingTheParentHurtsNobody() async throws {
+    @Test(arguments: EngineKind.sandboxed) func signallingTheParentHurtsNobody(_ kind: EngineKind) async throws {
+        let engine = try kind.engine()
         let code = """
             import os, signal
             def main(worker):
@@ -276,10 +282,11 @@ import Glibc
         let outcome = await engine.run(code, inputs: ["worker": .number(Double(getpid()))])
         #expect(outcome.status == .succeeded, "\(outcome)")
         #expect(outcome.result?["worker"] == "ProcessLookupError", "the worker's pid does not exist in the sandbox")
-        await expectHealthy()
+        await expectHealthy(engine, kind)
     }
 
-    @Test func backgroundProcessesDieWithTheJob() async throws {
+    @Test(arguments: EngineKind.sandboxed) func backgroundProcessesDieWithTheJob(_ kind: EngineKind) async throws {
+        let engine = try kind.engine()
         let marker = "\(Int.random(in: 100_000...999_999)).5"
         let outcome = await engine.run("""
             import os, subprocess
@@ -293,10 +300,11 @@ import Glibc
         #expect(outcome.result == "left", "\(outcome)")
         try await Task.sleep(for: .milliseconds(300))
         #expect(hostProcesses(containing: "sleep \(marker)").isEmpty)
-        await expectHealthy()
+        await expectHealthy(engine, kind)
     }
 
-    @Test func runsAsAnUnprivilegedUserWithNoWayToGainPrivileges() async throws {
+    @Test(arguments: EngineKind.sandboxed) func runsAsAnUnprivilegedUserWithNoWayToGainPrivileges(_ kind: EngineKind) async throws {
+        let engine = try kind.engine()
         let marker = "\(Int.random(in: 100_000...999_999)).75"
         let code = """
             import ctypes, os, subprocess, time
@@ -324,7 +332,7 @@ import Glibc
         #expect(outcome.result == ["uid": 1000, "gid": 1000, "groups": [], "no_new_privs": "1", "caps": "0000000000000000", "unshare": -1, "hostname": "sandbox"], "\(outcome)")
         let expected = geteuid() == 0 ? engine.configuration.sandboxUser.uid : geteuid()
         #expect(hostUID?.split(whereSeparator: \.isWhitespace).dropFirst().first == "\(expected)"[...], "on the host: \(hostUID ?? "not seen")")
-        await expectHealthy()
+        await expectHealthy(engine, kind)
     }
 }
 

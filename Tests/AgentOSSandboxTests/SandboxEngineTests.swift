@@ -23,6 +23,25 @@ enum TestEngines {
     }
 }
 
+/// The engines jobs run on in tests: bubblewrap sandboxes forked by fork servers, or each
+/// started cold (bubblewrap and a fresh interpreter), and no sandbox at all.
+enum EngineKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
+    case forked, cold, unsandboxed
+
+    static let sandboxed: [EngineKind] = [.forked, .cold]
+
+    var testDescription: String { rawValue }
+
+    /// An engine of this kind, without a warm pool.
+    func engine() throws -> SandboxEngine {
+        switch self {
+        case .forked: try TestEngines.sandboxed { $0.forkServer = true }
+        case .cold: try TestEngines.sandboxed { $0.forkServer = false }
+        case .unsandboxed: try TestEngines.make(.none)
+        }
+    }
+}
+
 extension SandboxEngine {
     func run(_ code: String, inputs: [String: JSONValue] = [:], timeout: Double = 30, maxOutput: Int = 1 << 20,
              memoryMB: Int? = nil, network: Bool = false, requirements: String = "", entrypoint: String = "main",
@@ -46,11 +65,10 @@ func hostProcesses(containing marker: String) -> [String] {
 
 /// What every engine does, sandboxed or not: the runner's contract with the job.
 @Suite struct SandboxEngineTests {
-    static let isolations: [SandboxIsolation] = [SandboxConfiguration.findBubblewrap().map { .bubblewrap($0) } ?? .none, .none]
 
-    @Test(arguments: isolations)
-    func callsMainWithInputsAndReturnsItsResult(_ isolation: SandboxIsolation) async throws {
-        let engine = try TestEngines.make(isolation)
+    @Test(arguments: EngineKind.allCases)
+    func callsMainWithInputsAndReturnsItsResult(_ kind: EngineKind) async throws {
+        let engine = try kind.engine()
         let outcome = await engine.run("def main(n, name):\n    print('hello', name)\n    return {'sum': sum(range(n))}", inputs: ["n": 1000, "name": "x"])
         #expect(outcome.status == .succeeded, "\(outcome)")
         #expect(outcome.result == ["sum": 499500])
@@ -82,9 +100,9 @@ func hostProcesses(containing marker: String) -> [String] {
         #expect(big.error?.hasPrefix("output_limit: the result") == true, "\(big.error ?? "")")
     }
 
-    @Test(arguments: isolations)
-    func inputFilesAreReadOnlyCopies(_ isolation: SandboxIsolation) async throws {
-        let engine = try TestEngines.make(isolation)
+    @Test(arguments: EngineKind.allCases)
+    func inputFilesAreReadOnlyCopies(_ kind: EngineKind) async throws {
+        let engine = try kind.engine()
         let staged = TestEngines.temporaryDirectory("agentos-staged")
         try FileManager.default.createDirectory(atPath: staged, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: staged) }
@@ -107,9 +125,9 @@ func hostProcesses(containing marker: String) -> [String] {
         #expect(try String(contentsOfFile: staged + "/in.txt", encoding: .utf8) == "hello")
     }
 
-    @Test(arguments: isolations)
-    func outputPastTheCapKillsTheJob(_ isolation: SandboxIsolation) async throws {
-        let engine = try TestEngines.make(isolation)
+    @Test(arguments: EngineKind.allCases)
+    func outputPastTheCapKillsTheJob(_ kind: EngineKind) async throws {
+        let engine = try kind.engine()
         let outcome = await engine.run("import sys, time\nsys.stderr.write('e' * 10)\nwhile True:\n    sys.stdout.write('x' * 65536)", maxOutput: 1024)
         #expect(outcome.status == .failed)
         #expect(outcome.error == "output_limit: the job wrote more than 1024 bytes to stdout", "\(outcome.error ?? "")")
@@ -118,9 +136,9 @@ func hostProcesses(containing marker: String) -> [String] {
         #expect(outcome.outputTruncated)
     }
 
-    @Test(arguments: isolations)
-    func wallTimeAndCancelStopTheWholeTree(_ isolation: SandboxIsolation) async throws {
-        let engine = try TestEngines.make(isolation)
+    @Test(arguments: EngineKind.allCases)
+    func wallTimeAndCancelStopTheWholeTree(_ kind: EngineKind) async throws {
+        let engine = try kind.engine()
         let marker = "\(Int.random(in: 100_000...999_999)).25"
         let code = """
             import subprocess, time
@@ -138,9 +156,9 @@ func hostProcesses(containing marker: String) -> [String] {
         #expect(await task.value.status == .cancelled)
     }
 
-    @Test(arguments: isolations)
-    func cleanEnvironmentAndWorkDirectoryRemovedAfterwards(_ isolation: SandboxIsolation) async throws {
-        let engine = try TestEngines.make(isolation)
+    @Test(arguments: EngineKind.allCases)
+    func cleanEnvironmentAndWorkDirectoryRemovedAfterwards(_ kind: EngineKind) async throws {
+        let engine = try kind.engine()
         setenv("AGENTOS_TEST_SECRET", "do-not-leak", 1)
         let outcome = await engine.run("import os\ndef main():\n    open('left.txt', 'w').write('x')\n    return [sorted(os.environ), os.getcwd()]")
         let names = outcome.result?.arrayValue?.first?.arrayValue?.compactMap(\.stringValue) ?? []

@@ -115,6 +115,10 @@ import Testing
         let beta = await engine.run(Self.probe, requirements: "aospkg-beta")
         #expect(beta.result?["found"]?["aospkg_beta"] == "beta")
         #expect(!FileManager.default.fileExists(atPath: alphaPath))
+        // Alpha again: built anew, and its fork server, which had the evicted one, is replaced.
+        let alphaAgain = await engine.run(Self.probe, requirements: "aospkg-alpha")
+        #expect(alphaAgain.result?["found"]?["aospkg_alpha"] == "alpha", "\(alphaAgain)")
+        #expect(engine.isForking && engine.coldStarts == 0, "every job was forked")
 
         // Beta in use (a job holds it) is never evicted.
         let betaPath = venvs.root + "/" + venvs.key(try PythonRequirements(parsing: "aospkg-beta"))

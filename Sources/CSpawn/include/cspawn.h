@@ -44,4 +44,19 @@ struct agentos_sandbox_spawn {
 /// of the child's set-up steps or the exec failed (the child's errno is passed back).
 pid_t agentos_spawn_sandboxed(const struct agentos_sandbox_spawn *request);
 
+/// A close-on-exec socket pair of `type` (SOCK_STREAM or SOCK_SEQPACKET). Returns 0 or -errno.
+int agentos_socketpair(int type, int fds[2]);
+
+/// Sends `length` bytes and `fd_count` descriptors (SCM_RIGHTS) in one message on `socket`,
+/// without SIGPIPE. Returns 0 or -errno.
+int agentos_send_with_fds(int socket, const void *bytes, size_t length, const int *fds, int fd_count);
+
+/// Receives one message of up to `capacity` bytes on `socket`, with at most one descriptor
+/// (SCM_RIGHTS, made close-on-exec) put in `*fd` (-1 when none came). Returns the byte count
+/// (0 at end of stream) or -errno.
+long agentos_receive_with_fd(int socket, void *bytes, size_t capacity, int *fd);
+
+/// Sends `signal` to the process a pidfd refers to. Returns 0 or -errno.
+int agentos_pidfd_signal(int pidfd, int signal);
+
 #endif

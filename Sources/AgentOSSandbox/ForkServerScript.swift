@@ -1,0 +1,182 @@
+/// The Python program of a fork server (`python3 -I -c SOURCE SHM_BYTES`), run in a
+/// bubblewrap sandbox of its own. It imports the runner and waits on descriptor 3, a
+/// SOCK_SEQPACKET socket to the engine, for requests: a JSON object (`dir`, the sandbox's
+/// directory under `/.agentos/jobs`; `network`) with five descriptors (the sandbox's stdout,
+/// stderr, control in, control out, and a status socket). It never runs a job itself. Per
+/// request it forks:
+///
+/// 1. a child that puts the descriptors in place (0 /dev/null, 1–4 as given, 5 the status
+///    socket; nothing else stays open), unshares new user, mount, PID, IPC, UTS and cgroup
+///    namespaces (and network, unless the job has it), maps uid and gid 1000 to themselves,
+///    forks 2. and exits;
+/// 2. the sandbox's init, PID 1 of the new PID namespace: it mounts a fresh `/proc`, binds
+///    the sandbox's `work` and `tmp` at `/work` and `/tmp`, mounts a new `/dev/shm` and
+///    `/dev/pts`, covers `/.agentos` with an empty read-only tmpfs, forbids user namespaces
+///    inside, drops every capability (bounding set too) and sets no_new_privs and
+///    non-dumpable; it sends a pidfd of itself on the status socket (`pid`), forks 3., reaps
+///    whatever is orphaned to it, and when 3. ends writes `exit <wait status>` and exits,
+///    which ends everything left in the namespace. It also exits when the engine closes its
+///    end of the status socket.
+/// 3. the job's process, which calls `serve()` (RunnerScript): ready, settings, limits, job.
+///
+/// Set-up failures are written on the status socket as `error <text>`.
+enum ForkServerScript {
+    static let source = RunnerScript.serve + #"""
+
+import ctypes, fcntl, re, select, signal, socket
+
+def fork_server():
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+    libc.unshare.argtypes = [ctypes.c_int]
+    libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+    CLONE_NEWNS, CLONE_NEWCGROUP, CLONE_NEWUTS, CLONE_NEWIPC = 0x20000, 0x02000000, 0x04000000, 0x08000000
+    CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
+    MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 4096, 16384, 1 << 18
+    PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT = 4, 24, 38, 47
+    STATUS = 5
+    shm_bytes = int(sys.argv[1])
+    uid, gid = os.getuid(), os.getgid()
+
+    class CapHeader(ctypes.Structure):
+        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+    class CapData(ctypes.Structure):
+        _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+    def check(rc, what):
+        if rc != 0:
+            error = ctypes.get_errno()
+            raise OSError(error, "%s: %s" % (what, os.strerror(error)))
+
+    def mount(source, target, kind, flags, data=None):
+        check(libc.mount(source and source.encode(), target.encode(), kind and kind.encode(), flags,
+                         data and data.encode()), "mounting " + target)
+
+    def report(fd, text):
+        try:
+            os.write(fd, text.encode("utf-8", "replace")[:4000] + b"\n")
+        except OSError:
+            pass
+
+    def write(path, text):
+        with open(path, "w") as f:
+            f.write(text)
+
+    def init(directory):
+        # PID 1 of the sandbox. Everything the job must not share with other jobs is made new
+        # here, before the job's process exists.
+        mount(None, "/", None, MS_REC | MS_PRIVATE)
+        mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        mount("/.agentos/jobs/%s/work" % directory, "/work", None, MS_BIND)
+        mount("/.agentos/jobs/%s/tmp" % directory, "/tmp", None, MS_BIND)
+        mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "size=%d,mode=1777" % shm_bytes)
+        mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=620")
+        mount("tmpfs", "/.agentos", "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=0755")
+        write("/proc/sys/user/max_user_namespaces", "0")
+        last = int(open("/proc/sys/kernel/cap_last_cap").read())
+        for capability in range(last + 1):
+            check(libc.prctl(PR_CAPBSET_DROP, capability, 0, 0, 0), "dropping capability %d" % capability)
+        check(libc.prctl(PR_CAP_AMBIENT, 4, 0, 0, 0), "clearing ambient capabilities")
+        check(libc.capset(ctypes.byref(CapHeader(0x20080522, 0)), (CapData * 2)()), "dropping capabilities")
+        check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "setting no_new_privs")
+        check(libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "making init non-dumpable")
+        os.chdir("/work")
+        me = os.pidfd_open(os.getpid())
+        status = socket.socket(fileno=STATUS)
+        socket.send_fds(status, [b"pid"], [me])
+        status.detach()
+        os.close(me)
+        job = os.fork()
+        if job == 0:
+            os.close(STATUS)
+            # The job is dumpable, as in a sandbox started cold (it may read its own /proc);
+            # its init stays out of its reach.
+            check(libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0), "making the job dumpable")
+            os.setsid()
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            serve()
+            os._exit(0)
+        # Signals from inside the namespace with no handler do not reach init.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        watch = select.poll()
+        watch.register(STATUS, select.POLLIN)
+        watch.register(os.pidfd_open(job), select.POLLIN)
+        while True:
+            events = watch.poll(1000)
+            while True:
+                try:
+                    pid, wait_status = os.waitpid(-1, os.WNOHANG)
+                except ChildProcessError:
+                    pid = 0
+                if pid == 0:
+                    break
+                if pid == job:
+                    report(STATUS, "exit %d" % wait_status)
+                    os._exit(0)
+            for fd, _ in events:
+                if fd == STATUS and not os.read(STATUS, 64):
+                    os._exit(1)  # the engine let go: the job ends with us
+
+    def child(request, fds):
+        # Outside the new PID namespace: put the descriptors in place, unshare, map, fork init.
+        status = fds[4]
+        try:
+            null = os.open("/dev/null", os.O_RDONLY)
+            high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 64) for fd in [null] + fds]
+            for target, fd in enumerate(high):
+                os.dup2(fd, target)
+            os.closerange(len(high), 1 << 20)
+            for fd in (3, 4, STATUS):
+                os.set_inheritable(fd, False)
+            status = STATUS
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP
+            if not request["network"]:
+                flags |= CLONE_NEWNET
+            rc = libc.unshare(flags)
+            if rc != 0 and ctypes.get_errno() == 22:
+                flags &= ~CLONE_NEWCGROUP  # a kernel without cgroup namespaces
+                rc = libc.unshare(flags)
+            check(rc, "unsharing namespaces")
+            write("/proc/self/setgroups", "deny")
+            write("/proc/self/uid_map", "%d %d 1\n" % (uid, uid))
+            write("/proc/self/gid_map", "%d %d 1\n" % (gid, gid))
+            if os.fork() == 0:
+                try:
+                    init(request["dir"])
+                except BaseException as error:
+                    report(STATUS, "error %s" % error)
+                os._exit(1)
+        except BaseException as error:
+            report(status, "error %s" % error)
+            os._exit(1)
+        os._exit(0)
+
+    # The children this process forks are reaped by the kernel.
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    engine = socket.socket(fileno=3)
+    engine.send(b"ready")
+    valid = re.compile(r"[0-9a-f-]{36}\Z")
+    while True:
+        try:
+            message, fds, _, _ = socket.recv_fds(engine, 4096, 8)
+        except OSError:
+            os._exit(1)
+        if not message:
+            os._exit(0)  # the engine is gone
+        try:
+            request = json.loads(message)
+            if len(fds) != 5 or not valid.match(request["dir"]) or not isinstance(request["network"], bool):
+                raise ValueError("a malformed request")
+            if os.fork() == 0:
+                child(request, fds)
+        except Exception as error:
+            if len(fds) == 5:
+                report(fds[4], "error %s" % error)
+        for fd in fds:
+            os.close(fd)
+
+fork_server()
+"""#
+}

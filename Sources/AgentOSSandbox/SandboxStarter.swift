@@ -1,0 +1,90 @@
+import Logging
+import Synchronization
+
+/// Starts sandboxes ready for a job: forked by the profile's fork server when the engine has
+/// them, else cold (bubblewrap and a fresh interpreter).
+///
+/// A fork that fails is tried once more (a server that died is relaunched by then), and then
+/// the sandbox starts cold: a job never fails because forking did. After `maxForkFailures`
+/// starts in a row that could not fork, the fork servers are released and every sandbox
+/// starts cold for `coolDown`, which the log says; then forking is tried again. A machine
+/// where forking cannot work at all so pays for one failed fork per `coolDown`.
+final class SandboxStarter: Sendable {
+    static let maxForkFailures = 3
+    static let coolDown: Duration = .seconds(300)
+
+    let launcher: SandboxLauncher
+    let forkServers: ForkServers?
+    private let logger: Logger
+    private let state = Mutex(ForkState())
+    private let forked = Atomic<Int>(0)
+    private let cold = Atomic<Int>(0)
+
+    private struct ForkState {
+        /// Starts in a row that could not fork.
+        var failures = 0
+        /// Until when every sandbox starts cold.
+        var offUntil: ContinuousClock.Instant?
+    }
+
+    init(launcher: SandboxLauncher, forkServers: ForkServers?, logger: Logger) {
+        self.launcher = launcher
+        self.forkServers = forkServers
+        self.logger = logger
+    }
+
+    /// Sandboxes started by forking, and cold.
+    var forkedStarts: Int { forked.load(ordering: .relaxed) }
+    var coldStarts: Int { cold.load(ordering: .relaxed) }
+    /// Whether sandboxes are being forked now (false without fork servers, or while they rest
+    /// after failing).
+    var isForking: Bool {
+        guard forkServers != nil else { return false }
+        return state.withLock { $0.offUntil.map { ContinuousClock.now >= $0 } ?? true }
+    }
+
+    /// A sandbox for `profile` that has said it is ready. The caller holds a lease on the
+    /// profile's environment.
+    func start(_ profile: SandboxProfile, timeout: Duration) throws -> SandboxProcess {
+        if let forkServers, isForking {
+            var failure: (any Error)?
+            for _ in 0..<2 {
+                do {
+                    let sandbox = try forkServers.start(profile)
+                    try sandbox.waitReady(timeout: timeout)
+                    state.withLock { $0 = ForkState() }
+                    forked.add(1, ordering: .relaxed)
+                    return sandbox
+                } catch {
+                    failure = error
+                }
+            }
+            noteFailure(failure, of: forkServers)
+        }
+        let sandbox = try launcher.startRunner(profile)
+        try sandbox.waitReady(timeout: timeout)
+        cold.add(1, ordering: .relaxed)
+        return sandbox
+    }
+
+    /// Counts a start that could not fork; the last of `maxForkFailures` rests the servers.
+    private func noteFailure(_ error: (any Error)?, of forkServers: ForkServers) {
+        let resting = state.withLock { state -> Bool in
+            state.failures += 1
+            guard state.failures >= Self.maxForkFailures else { return false }
+            state = ForkState(failures: 0, offUntil: ContinuousClock.now + Self.coolDown)
+            return true
+        }
+        let metadata: Logger.Metadata = ["error": "\(error.map { "\($0)" } ?? "unknown")"]
+        if resting {
+            logger.error("fork servers could not start \(Self.maxForkFailures) sandboxes in a row; every sandbox starts cold (slower) for \(Self.coolDown)", metadata: metadata)
+            forkServers.releaseAll()
+        } else {
+            logger.warning("a fork server could not start a sandbox; this one starts cold", metadata: metadata)
+        }
+    }
+
+    func stop() {
+        forkServers?.stop()
+    }
+}

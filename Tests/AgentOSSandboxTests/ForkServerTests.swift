@@ -1,0 +1,126 @@
+@testable import AgentOSSandbox
+import AgentOSWire
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What sandboxes forked by a fork server must add to the guarantees every sandbox gives
+/// (`HostileJobTests` runs those on forked sandboxes too): nothing of one job reaches the next,
+/// nothing of the server reaches a job, and a server that dies is replaced.
+@Suite struct ForkServerTests {
+    @Test func noStateCarriesFromOneJobToTheNext() async throws {
+        let engine = try EngineKind.forked.engine()
+        let marker = "\(Int.random(in: 100_000...999_999)).5"
+        // The first job leaves what it can: in its interpreter, its environment, its files,
+        // shared memory and a process of its own.
+        let first = await engine.run("""
+            import builtins, json, os, random, subprocess, sys
+            def main():
+                builtins.agentos_marker = "set"
+                json.agentos_marker = "set"
+                sys.modules["agentos_left"] = json
+                os.environ["AGENTOS_LEFT"] = "1"
+                open("/tmp/left", "w").write("x")
+                open("/dev/shm/left", "w").write("x")
+                open("/work/left", "w").write("x")
+                subprocess.Popen(["sleep", "\(marker)"], start_new_session=True)
+                return {"random": random.random(), "namespaces": sorted(os.readlink("/proc/self/ns/" + n) for n in os.listdir("/proc/self/ns"))}
+            """)
+        let second = await engine.run("""
+            import builtins, json, os, random, sys
+            def main():
+                return {
+                    "left": [getattr(builtins, "agentos_marker", None), getattr(json, "agentos_marker", None),
+                             "agentos_left" in sys.modules, os.environ.get("AGENTOS_LEFT")],
+                    "files": sorted(os.listdir("/tmp") + os.listdir("/dev/shm") + os.listdir("/work")),
+                    "processes": sorted(open("/proc/%s/comm" % p).read().strip() for p in os.listdir("/proc") if p.isdigit()),
+                    "random": random.random(),
+                    "namespaces": sorted(os.readlink("/proc/self/ns/" + n) for n in os.listdir("/proc/self/ns")),
+                }
+            """)
+        #expect(first.status == .succeeded && second.status == .succeeded, "\(first) \(second)")
+        #expect(engine.forkedStarts == 2 && engine.coldStarts == 0, "both jobs were forked")
+        #expect(second.result?["left"] == [.null, .null, false, .null], "\(second)")
+        #expect(second.result?["files"] == ["job.py"], "only its own code in /work, nothing in /tmp or /dev/shm")
+        #expect(second.result?["processes"]?.arrayValue?.count == 2, "its init and itself: \(second.result?["processes"] ?? .null)")
+        #expect(first.result?["random"] != second.result?["random"], "each job seeds its own random numbers")
+        // Namespaces: user, mount, PID, IPC, UTS, network (and cgroup) all new for each job.
+        let before = Set(first.result?["namespaces"]?.arrayValue?.compactMap(\.stringValue) ?? [])
+        let after = Set(second.result?["namespaces"]?.arrayValue?.compactMap(\.stringValue) ?? [])
+        let shared = before.intersection(after).filter { !$0.hasPrefix("time") }
+        #expect(before.count >= 7 && shared.isEmpty, "namespaces shared by two jobs: \(shared)")
+        #expect(hostProcesses(containing: "sleep \(marker)").isEmpty, "the first job's process died with it")
+        engine.close()
+    }
+
+    @Test func nothingOfTheServerReachesTheJob() async throws {
+        let engine = try EngineKind.forked.engine()
+        let outcome = await engine.run("""
+            import ctypes, errno, os
+            def main():
+                seen = {"agentos": os.listdir("/.agentos"), "fds": sorted(int(fd) for fd in os.listdir("/proc/self/fd"))}
+                for path in ["/.agentos/jobs", "/.agentos/proc", "/proc/1/environ", "/proc/1/root/.agentos/jobs", "/proc/1/fd"]:
+                    try:
+                        os.listdir(path) if not path.endswith("environ") else open(path).read()
+                        seen[path] = "readable"
+                    except OSError as error:
+                        seen[path] = type(error).__name__
+                libc = ctypes.CDLL(None, use_errno=True)
+                failed = libc.mount(b"proc", b"/work", b"proc", 0, None) != 0
+                seen["mount"] = errno.errorcode[ctypes.get_errno()] if failed else "mounted"
+                return seen
+            """)
+        let seen = try #require(outcome.result?.objectValue, "\(outcome)")
+        #expect(seen["agentos"] == [], "the server's mounts are covered")
+        for path in ["/.agentos/jobs", "/.agentos/proc"] {
+            #expect(seen[path] == "FileNotFoundError", "\(path): \(seen[path] ?? .null)")
+        }
+        for path in ["/proc/1/environ", "/proc/1/fd", "/proc/1/root/.agentos/jobs"] {
+            #expect(seen[path] == "PermissionError", "its init is not dumpable: \(path): \(seen[path] ?? .null)")
+        }
+        #expect(seen["fds"] == [0, 1, 2, 3, 4], "none of the server's descriptors")
+        #expect(seen["mount"] == "EPERM", "no mounts without capabilities")
+        engine.close()
+    }
+
+    @Test func aServerThatDiesIsReplacedAndCloseStopsThemAll() async throws {
+        let engine = try EngineKind.forked.engine()
+        let servers = try #require(engine.starter.forkServers)
+        let first = await engine.run("def main():\n    return 1")
+        #expect(first.result == 1, "\(first)")
+        let killed = try #require(servers.processIDs.first)
+        kill(killed, SIGKILL)
+        let second = await engine.run("def main():\n    return 2")
+        #expect(second.result == 2, "\(second)")
+        #expect(engine.isForking && engine.coldStarts == 0, "the next job was forked by a new server")
+        let running = servers.processIDs
+        #expect(running.count == 1 && running != [killed], "\(running)")
+        engine.close()
+        #expect(servers.processIDs.isEmpty)
+        #expect(running.allSatisfy { kill($0, 0) != 0 }, "closing the engine ends its servers")
+    }
+
+    @Test func jobsWithTheNetworkShareTheHostsAndOthersHaveNone() async throws {
+        let engine = try EngineKind.forked.engine()
+        let listener = try LoopbackListener()
+        let code = """
+            import socket
+            def main(port):
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=5).close()
+                    return "connected"
+                except OSError as error:
+                    return error.strerror
+            """
+        let allowed = await engine.run(code, inputs: ["port": .number(Double(listener.port))], network: true)
+        #expect(allowed.result == "connected", "\(allowed)")
+        #expect(listener.acceptedAnything)
+        let refused = await engine.run(code, inputs: ["port": .number(Double(listener.port))])
+        #expect(refused.result == "Network is unreachable", "\(refused)")
+        #expect(engine.forkedStarts == 2 && engine.coldStarts == 0)
+        engine.close()
+    }
+}
