@@ -224,6 +224,9 @@ final class ForkServers: @unchecked Sendable {
     /// Servers running (or to be launched on their next request).
     var count: Int { lock.withLock { servers.count } }
 
+    /// Whether `stop()` was called: the engine is closing.
+    var isStopped: Bool { lock.withLock { stopped } }
+
     /// The bubblewrap processes of the servers running.
     var processIDs: [pid_t] { lock.withLock { Array(servers.values) }.map(\.processID).filter { $0 > 0 } }
 

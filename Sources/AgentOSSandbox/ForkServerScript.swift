@@ -23,7 +23,7 @@
 enum ForkServerScript {
     static let source = RunnerScript.serve + #"""
 
-import ctypes, fcntl, re, select, signal, socket
+import ctypes, fcntl, gc, re, select, signal, socket
 
 def fork_server():
     libc = ctypes.CDLL(None, use_errno=True)
@@ -94,6 +94,7 @@ def fork_server():
             # its init stays out of its reach.
             check(libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0), "making the job dumpable")
             os.setsid()
+            gc.enable()
             signal.signal(signal.SIGINT, signal.default_int_handler)
             serve()
             os._exit(0)
@@ -155,6 +156,9 @@ def fork_server():
 
     # The children this process forks are reaped by the kernel.
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    # The collector never runs here, and what exists at each fork is frozen: a collection in
+    # a forked process then never writes to the server's objects, each write a copied page.
+    gc.disable()
     engine = socket.socket(fileno=3)
     engine.send(b"ready")
     valid = re.compile(r"[0-9a-f-]{36}\Z")
@@ -169,6 +173,7 @@ def fork_server():
             request = json.loads(message)
             if len(fds) != 5 or not valid.match(request["dir"]) or not isinstance(request["network"], bool):
                 raise ValueError("a malformed request")
+            gc.freeze()
             if os.fork() == 0:
                 child(request, fds)
         except Exception as error:

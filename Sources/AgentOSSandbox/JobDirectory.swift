@@ -39,6 +39,26 @@ final class JobDirectory: Sendable {
         return directory
     }
 
+    /// Writes a new file `name` (0644) into the work dir, never following a link or replacing
+    /// what is there. No `fsync`: the work dir is thrown away with the sandbox, and Foundation's
+    /// `Data.write` syncing to disk cost every job a flush.
+    func writeWorkFile(_ name: String, _ bytes: some Collection<UInt8>) throws {
+        let path = work + "/" + name
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw SandboxError.errno(errno, "creating \(path)") }
+        defer { close(fd) }
+        let contents = Array(bytes)
+        var written = 0
+        while written < contents.count {
+            let n = contents.withUnsafeBytes { write(fd, $0.baseAddress! + written, $0.count - written) }
+            if n < 0 {
+                guard errno == EINTR else { throw SandboxError.errno(errno, "writing \(path)") }
+                continue
+            }
+            written += n
+        }
+    }
+
     /// Opens `path` as a descriptor for bubblewrap's `--bind-fd`, which binds what the
     /// descriptor names when bubblewrap starts. (bubblewrap still resolves that path, as the
     /// sandbox user: the directories above must be passable, see `SandboxLauncher`.)

@@ -19,10 +19,18 @@ import json, os, resource, sys, traceback, types
 
 CONTROL_IN, CONTROL_OUT = 3, 4
 
+def warm_up():
+    """What every job does before its own code, done once before saying ready: in a forked
+    sandbox, the pages it writes are copied now rather than while a job waits."""
+    json.loads(json.dumps({"entrypoint": "main", "limits": {"memory_bytes": 1.5, "processes": None}}))
+    resource.getrusage(resource.RUSAGE_SELF)
+    exec(compile("def main():\n    return [1]\n", "job.py", "exec"), types.ModuleType("job").__dict__)
+
 def serve():
     """Runs one job in this process (see RunnerScript) and ends it: never returns."""
     os.set_inheritable(CONTROL_IN, False)
     os.set_inheritable(CONTROL_OUT, False)
+    warm_up()
     os.write(CONTROL_OUT, b"ready\n")
     chunks = []
     while True:

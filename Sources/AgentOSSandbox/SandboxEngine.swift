@@ -165,10 +165,9 @@ public final class SandboxEngine: JobEngine, Sendable {
         }
         used = sandbox
         do {
-            let work = sandbox.directory.work
-            try Data(job.code.utf8).write(to: URL(fileURLWithPath: work + "/" + RunnerScript.codeFile))
-            try JSONValue.object(job.inputs).encoded().write(to: URL(fileURLWithPath: work + "/" + RunnerScript.inputsFile))
-            if let inputFiles { try Self.placeReadOnly(inputFiles, at: work + "/files") }
+            try sandbox.directory.writeWorkFile(RunnerScript.codeFile, job.code.utf8)
+            try sandbox.directory.writeWorkFile(RunnerScript.inputsFile, JSONValue.object(job.inputs).encoded())
+            if let inputFiles { try Self.placeReadOnly(inputFiles, at: sandbox.directory.work + "/files") }
         } catch {
             return failure("engine_error: could not prepare the work directory: \(error)")
         }

@@ -390,6 +390,13 @@ final class SandboxProcess: @unchecked Sendable {
                 // Output still in the pipes stays readable; a writer that escaped must not
                 // hold the job open, so draining gets a short grace only.
                 drainDeadline = clock.now.advanced(by: .milliseconds(200))
+                if case .forked = leader {
+                    // The job's process has ended, so all it wrote is in the pipes; what is
+                    // left in the sandbox dies with its init. Read what is there and finish
+                    // now, rather than wait for the namespaces to be torn down (milliseconds).
+                    for index in streams.indices { streams[index].read() }
+                    break
+                }
             }
             let open = streams.indices.filter { streams[$0].fd >= 0 }
             if open.isEmpty && exited { break }
@@ -408,6 +415,8 @@ final class SandboxProcess: @unchecked Sendable {
                 continue
             }
             var fds = open.map { pollfd(fd: streams[$0].fd, events: Int16(POLLIN), revents: 0) }
+            // A forked sandbox's init says on its status socket when the job's process ended.
+            if statusFD >= 0 && !exited && !reaped { fds.append(pollfd(fd: statusFD, events: Int16(POLLIN), revents: 0)) }
             guard poll(&fds, nfds_t(fds.count), 50) > 0 else { continue }
             for (slot, index) in open.enumerated() where fds[slot].revents != 0 {
                 streams[index].read()

@@ -56,6 +56,8 @@ final class SandboxStarter: Sendable {
                     forked.add(1, ordering: .relaxed)
                     return sandbox
                 } catch {
+                    // Closing: no sandbox starts any more, cold or forked.
+                    if forkServers.isStopped { throw SandboxError("the sandbox engine is closed") }
                     failure = error
                 }
             }

@@ -69,14 +69,23 @@ private func measure(_ label: String, isolation: SandboxIsolation, forkServer: B
         + "machine CPU \(String(format: "%.1f", cpu / Double(runs))) ms per job; 4 in flight \(String(format: "%.0f", rate)) jobs/s")
 }
 
-/// The four ways, `runs` jobs each.
-func benchEngine(runs: Int) async throws {
+/// The ways a job can run in the engine bench.
+enum EngineWay: String, CaseIterable {
+    case cold, forked, warm, unsandboxed
+}
+
+/// The `ways` asked for, `runs` jobs each.
+func benchEngine(runs: Int, ways: [EngineWay]) async throws {
     guard let bwrap = SandboxConfiguration.findBubblewrap() else {
         FileHandle.standardError.write(Data("agentos-bench: bubblewrap is not installed\n".utf8))
         exit(1)
     }
-    try await measure("engine, bubblewrap started cold per job", isolation: .bubblewrap(bwrap), forkServer: false, pool: 0, runs: runs)
-    try await measure("engine, forked by the fork server per job", isolation: .bubblewrap(bwrap), forkServer: true, pool: 0, runs: runs)
-    try await measure("engine, forked, warm pool of 2", isolation: .bubblewrap(bwrap), forkServer: true, pool: 2, runs: runs)
-    try await measure("engine, unsandboxed cold (for comparison)", isolation: .none, forkServer: false, pool: 0, runs: runs)
+    for way in ways {
+        switch way {
+        case .cold: try await measure("engine, bubblewrap started cold per job", isolation: .bubblewrap(bwrap), forkServer: false, pool: 0, runs: runs)
+        case .forked: try await measure("engine, forked by the fork server per job", isolation: .bubblewrap(bwrap), forkServer: true, pool: 0, runs: runs)
+        case .warm: try await measure("engine, forked, warm pool of 2", isolation: .bubblewrap(bwrap), forkServer: true, pool: 2, runs: runs)
+        case .unsandboxed: try await measure("engine, unsandboxed cold (for comparison)", isolation: .none, forkServer: false, pool: 0, runs: runs)
+        }
+    }
 }

@@ -1,6 +1,6 @@
 // The in-process parts of scripts/bench.
-//   agentos-bench engine [RUNS]
-//       the sandboxed engine on a small job: cold, warm pool, unsandboxed
+//   agentos-bench engine [RUNS [WAY…]]
+//       the engine on a small job; ways: cold, forked, warm, unsandboxed (default all)
 //   agentos-bench instant ENDPOINT TOKEN_FILE WORKERS SLOTS JOBS
 //       fake cloud workers that answer every job at once; prints the rate once JOBS are answered
 //   agentos-bench idle ENDPOINT TOKEN_FILE WORKERS SECONDS
@@ -9,7 +9,7 @@ import Foundation
 
 func usage() -> Never {
     FileHandle.standardError.write(Data("""
-        usage: agentos-bench engine [RUNS]
+        usage: agentos-bench engine [RUNS [cold|forked|warm|unsandboxed…]]
                agentos-bench instant ENDPOINT TOKEN_FILE WORKERS SLOTS JOBS
                agentos-bench idle ENDPOINT TOKEN_FILE WORKERS SECONDS
 
@@ -24,7 +24,11 @@ func token(from path: String) throws -> String {
 let arguments = Array(CommandLine.arguments.dropFirst())
 switch arguments.first {
 case "engine":
-    try await benchEngine(runs: arguments.count > 1 ? Int(arguments[1]) ?? 100 : 100)
+    let ways = arguments.dropFirst(2).map { name -> EngineWay in
+        guard let way = EngineWay(rawValue: name) else { usage() }
+        return way
+    }
+    try await benchEngine(runs: arguments.count > 1 ? Int(arguments[1]) ?? 100 : 100, ways: ways.isEmpty ? EngineWay.allCases : ways)
 case "instant":
     guard arguments.count == 6, let workers = Int(arguments[3]), let slots = Int(arguments[4]), let jobs = Int(arguments[5]) else { usage() }
     try FakeWorkerFleet(
