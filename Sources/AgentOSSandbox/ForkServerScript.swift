@@ -3,21 +3,19 @@
 /// SOCK_SEQPACKET socket to the engine, for requests: a JSON object (`dir`, the sandbox's
 /// directory under `/.agentos/jobs`; `network`) with five descriptors (the sandbox's stdout,
 /// stderr, control in, control out, and a status socket). It never runs a job itself. Per
-/// request it forks:
+/// request it clones (`clone3`, as `os.fork` forks: Python's fork hooks run around it):
 ///
-/// 1. a child that puts the descriptors in place (0 /dev/null, 1–4 as given, 5 the status
-///    socket; nothing else stays open), unshares new user, mount, PID, IPC, UTS and cgroup
-///    namespaces (and network, unless the job has it), maps uid and gid 1000 to themselves,
-///    forks 2. and exits;
-/// 2. the sandbox's init, PID 1 of the new PID namespace: it mounts a fresh `/proc`, binds
-///    the sandbox's `work` and `tmp` at `/work` and `/tmp`, mounts a new `/dev/shm` and
-///    `/dev/pts`, covers `/.agentos` with an empty read-only tmpfs, forbids user namespaces
-///    inside, drops every capability (bounding set too) and sets no_new_privs and
-///    non-dumpable; it sends a pidfd of itself on the status socket (`pid`), forks 3., reaps
-///    whatever is orphaned to it, and when 3. ends writes `exit <wait status>` and exits,
-///    which ends everything left in the namespace. It also exits when the engine closes its
-///    end of the status socket.
-/// 3. the job's process, which calls `serve()` (RunnerScript): ready, settings, limits, job.
+/// 1. the sandbox's init, born in new user, mount, PID, IPC, UTS and cgroup namespaces (and
+///    network, unless the job has it): PID 1 of its PID namespace. It puts the descriptors in
+///    place (0 /dev/null, 1–4 as given, 5 the status socket; nothing else stays open), maps uid
+///    and gid 1000 to themselves, mounts a fresh `/proc`, binds the sandbox's `work` and `tmp`
+///    at `/work` and `/tmp`, mounts a new `/dev/shm` and `/dev/pts`, covers `/.agentos` with an
+///    empty read-only tmpfs, forbids user namespaces inside, drops every capability (bounding
+///    set too) and sets no_new_privs and non-dumpable; it sends a pidfd of itself on the status
+///    socket (`pid`), forks 2., reaps whatever is orphaned to it, and when 2. ends writes
+///    `exit <wait status>` and exits, which ends everything left in the namespace. It also
+///    exits when the engine closes its end of the status socket.
+/// 2. the job's process, which calls `serve()` (RunnerScript): ready, settings, limits, job.
 ///
 /// Set-up failures are written on the status socket as `error <text>`.
 enum ForkServerScript {
@@ -28,8 +26,12 @@ import ctypes, fcntl, gc, re, select, signal, socket
 def fork_server():
     libc = ctypes.CDLL(None, use_errno=True)
     libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
-    libc.unshare.argtypes = [ctypes.c_int]
     libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+    # clone3 is called holding the interpreter lock (PyDLL), as os.fork calls fork().
+    raw = ctypes.PyDLL(None, use_errno=True)
+    raw.syscall.restype = ctypes.c_long
+    raw.syscall.argtypes = [ctypes.c_long, ctypes.c_void_p, ctypes.c_size_t]
+    SYS_clone3 = 435
     CLONE_NEWNS, CLONE_NEWCGROUP, CLONE_NEWUTS, CLONE_NEWIPC = 0x20000, 0x02000000, 0x04000000, 0x08000000
     CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
     MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 4096, 16384, 1 << 18
@@ -37,6 +39,7 @@ def fork_server():
     STATUS = 5
     shm_bytes = int(sys.argv[1])
     uid, gid = os.getuid(), os.getgid()
+    last_capability = int(open("/proc/sys/kernel/cap_last_cap").read())
 
     class CapHeader(ctypes.Structure):
         _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
@@ -44,10 +47,31 @@ def fork_server():
     class CapData(ctypes.Structure):
         _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
 
+    class CloneArgs(ctypes.Structure):
+        _fields_ = [(name, ctypes.c_uint64) for name in (
+            "flags", "pidfd", "child_tid", "parent_tid", "exit_signal", "stack", "stack_size", "tls", "set_tid",
+            "set_tid_size", "cgroup")]
+
     def check(rc, what):
         if rc != 0:
             error = ctypes.get_errno()
             raise OSError(error, "%s: %s" % (what, os.strerror(error)))
+
+    def clone(flags):
+        """os.fork(), with the child in the new namespaces `flags` names. This process has one
+        thread, so no lock is held elsewhere at the clone; glibc's cached thread id is stale in
+        the child, which uses no call that reads it (its own forks go through glibc)."""
+        arguments = CloneArgs(flags=flags, exit_signal=signal.SIGCHLD)
+        ctypes.pythonapi.PyOS_BeforeFork()
+        pid = raw.syscall(SYS_clone3, ctypes.byref(arguments), ctypes.sizeof(arguments))
+        if pid == 0:
+            ctypes.pythonapi.PyOS_AfterFork_Child()
+            return 0
+        error = ctypes.get_errno()
+        ctypes.pythonapi.PyOS_AfterFork_Parent()
+        if pid < 0:
+            raise OSError(error, "clone3: " + os.strerror(error))
+        return pid
 
     def mount(source, target, kind, flags, data=None):
         check(libc.mount(source and source.encode(), target.encode(), kind and kind.encode(), flags,
@@ -63,9 +87,25 @@ def fork_server():
         with open(path, "w") as f:
             f.write(text)
 
+    def place(fds):
+        # 0 /dev/null, 1-4 the pipes, 5 the status socket; nothing else of the server.
+        null = os.open("/dev/null", os.O_RDONLY)
+        high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 64) for fd in [null] + fds]
+        for target, fd in enumerate(high):
+            os.dup2(fd, target)
+        os.closerange(len(high), 1 << 20)
+        for fd in (3, 4, STATUS):
+            os.set_inheritable(fd, False)
+
     def init(directory):
-        # PID 1 of the sandbox. Everything the job must not share with other jobs is made new
-        # here, before the job's process exists.
+        # PID 1 of the sandbox, in its new namespaces. Everything the job must not share with
+        # other jobs is made new here, before the job's process exists.
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        # Signals from inside the namespace with no handler do not reach init.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        write("/proc/self/setgroups", "deny")
+        write("/proc/self/uid_map", "%d %d 1\n" % (uid, uid))
+        write("/proc/self/gid_map", "%d %d 1\n" % (gid, gid))
         mount(None, "/", None, MS_REC | MS_PRIVATE)
         mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
         mount("/.agentos/jobs/%s/work" % directory, "/work", None, MS_BIND)
@@ -74,8 +114,7 @@ def fork_server():
         mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=620")
         mount("tmpfs", "/.agentos", "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=0755")
         write("/proc/sys/user/max_user_namespaces", "0")
-        last = int(open("/proc/sys/kernel/cap_last_cap").read())
-        for capability in range(last + 1):
+        for capability in range(last_capability + 1):
             check(libc.prctl(PR_CAPBSET_DROP, capability, 0, 0, 0), "dropping capability %d" % capability)
         check(libc.prctl(PR_CAP_AMBIENT, 4, 0, 0, 0), "clearing ambient capabilities")
         check(libc.capset(ctypes.byref(CapHeader(0x20080522, 0)), (CapData * 2)()), "dropping capabilities")
@@ -98,8 +137,6 @@ def fork_server():
             signal.signal(signal.SIGINT, signal.default_int_handler)
             serve()
             os._exit(0)
-        # Signals from inside the namespace with no handler do not reach init.
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
         watch = select.poll()
         watch.register(STATUS, select.POLLIN)
         watch.register(os.pidfd_open(job), select.POLLIN)
@@ -119,40 +156,25 @@ def fork_server():
                 if fd == STATUS and not os.read(STATUS, 64):
                     os._exit(1)  # the engine let go: the job ends with us
 
-    def child(request, fds):
-        # Outside the new PID namespace: put the descriptors in place, unshare, map, fork init.
-        status = fds[4]
+    def start(request, fds):
+        flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP
+        if not request["network"]:
+            flags |= CLONE_NEWNET
         try:
-            null = os.open("/dev/null", os.O_RDONLY)
-            high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 64) for fd in [null] + fds]
-            for target, fd in enumerate(high):
-                os.dup2(fd, target)
-            os.closerange(len(high), 1 << 20)
-            for fd in (3, 4, STATUS):
-                os.set_inheritable(fd, False)
-            status = STATUS
-            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP
-            if not request["network"]:
-                flags |= CLONE_NEWNET
-            rc = libc.unshare(flags)
-            if rc != 0 and ctypes.get_errno() == 22:
-                flags &= ~CLONE_NEWCGROUP  # a kernel without cgroup namespaces
-                rc = libc.unshare(flags)
-            check(rc, "unsharing namespaces")
-            write("/proc/self/setgroups", "deny")
-            write("/proc/self/uid_map", "%d %d 1\n" % (uid, uid))
-            write("/proc/self/gid_map", "%d %d 1\n" % (gid, gid))
-            if os.fork() == 0:
-                try:
-                    init(request["dir"])
-                except BaseException as error:
-                    report(STATUS, "error %s" % error)
-                os._exit(1)
-        except BaseException as error:
-            report(status, "error %s" % error)
+            pid = clone(flags)
+        except OSError as error:
+            if error.errno != 22:
+                raise
+            pid = clone(flags & ~CLONE_NEWCGROUP)  # a kernel without cgroup namespaces
+        if pid == 0:
+            status = fds[4]
+            try:
+                place(fds)
+                status = STATUS
+                init(request["dir"])
+            except BaseException as error:
+                report(status, "error %s" % error)
             os._exit(1)
-        os._exit(0)
 
     # The children this process forks are reaped by the kernel.
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
@@ -174,8 +196,7 @@ def fork_server():
             if len(fds) != 5 or not valid.match(request["dir"]) or not isinstance(request["network"], bool):
                 raise ValueError("a malformed request")
             gc.freeze()
-            if os.fork() == 0:
-                child(request, fds)
+            start(request, fds)
         except Exception as error:
             if len(fds) == 5:
                 report(fds[4], "error %s" % error)

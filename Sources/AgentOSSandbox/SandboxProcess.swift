@@ -216,6 +216,13 @@ final class SandboxProcess: @unchecked Sendable {
     /// it could not start. Sets `reaped` once the init is gone.
     private func readStatus() {
         guard statusFD >= 0, !reaped else { return }
+        // Whether the init is gone, asked before reading: what it said before it went is then
+        // all in the socket. (Asked after, it could have said `exit` and gone in between.)
+        var initGone = false
+        if pidFD >= 0 {
+            var fds = [pollfd(fd: pidFD, events: Int16(POLLIN), revents: 0)]
+            initGone = poll(&fds, 1, 0) > 0
+        }
         var buffer = [UInt8](repeating: 0, count: 4096)
         while true {
             var fd: Int32 = -1
@@ -239,10 +246,7 @@ final class SandboxProcess: @unchecked Sendable {
                 setupError = String(message.dropFirst(6))
             }
         }
-        if !reaped, pidFD >= 0 {
-            var fds = [pollfd(fd: pidFD, events: Int16(POLLIN), revents: 0)]
-            if poll(&fds, 1, 0) > 0 { reaped = true }
-        }
+        if initGone { reaped = true }
     }
 
     /// The host pid a pidfd refers to (0 when it cannot be read).

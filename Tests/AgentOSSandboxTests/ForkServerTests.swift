@@ -27,7 +27,7 @@ import Glibc
                 open("/dev/shm/left", "w").write("x")
                 open("/work/left", "w").write("x")
                 subprocess.Popen(["sleep", "\(marker)"], start_new_session=True)
-                return {"random": random.random(), "namespaces": sorted(os.readlink("/proc/self/ns/" + n) for n in os.listdir("/proc/self/ns"))}
+                return {"random": random.random()}
             """)
         let second = await engine.run("""
             import builtins, json, os, random, sys
@@ -38,7 +38,6 @@ import Glibc
                     "files": sorted(os.listdir("/tmp") + os.listdir("/dev/shm") + os.listdir("/work")),
                     "processes": sorted(open("/proc/%s/comm" % p).read().strip() for p in os.listdir("/proc") if p.isdigit()),
                     "random": random.random(),
-                    "namespaces": sorted(os.readlink("/proc/self/ns/" + n) for n in os.listdir("/proc/self/ns")),
                 }
             """)
         #expect(first.status == .succeeded && second.status == .succeeded, "\(first) \(second)")
@@ -47,12 +46,60 @@ import Glibc
         #expect(second.result?["files"] == ["job.py"], "only its own code in /work, nothing in /tmp or /dev/shm")
         #expect(second.result?["processes"]?.arrayValue?.count == 2, "its init and itself: \(second.result?["processes"] ?? .null)")
         #expect(first.result?["random"] != second.result?["random"], "each job seeds its own random numbers")
-        // Namespaces: user, mount, PID, IPC, UTS, network (and cgroup) all new for each job.
-        let before = Set(first.result?["namespaces"]?.arrayValue?.compactMap(\.stringValue) ?? [])
-        let after = Set(second.result?["namespaces"]?.arrayValue?.compactMap(\.stringValue) ?? [])
-        let shared = before.intersection(after).filter { !$0.hasPrefix("time") }
-        #expect(before.count >= 7 && shared.isEmpty, "namespaces shared by two jobs: \(shared)")
         #expect(hostProcesses(containing: "sleep \(marker)").isEmpty, "the first job's process died with it")
+        engine.close()
+    }
+
+    @Test func eachJobHasNamespacesOfItsOwn() async throws {
+        let engine = try EngineKind.forked.engine()
+        let marker = "marker-\(UUID().uuidString)"
+        let namespaces = """
+            import os
+            def main():
+                return sorted(os.readlink("/proc/self/ns/" + n) for n in os.listdir("/proc/self/ns") if not n.startswith("time"))
+            """
+        // Two jobs alive at once (an ended job's namespace numbers may be given out again).
+        let first = Task { await engine.run("import time\nopen('\(marker)', 'w').close()\ntime.sleep(4)\n" + namespaces, timeout: 30) }
+        let jobsRoot = engine.launcher.jobsRoot
+        var started = false
+        for _ in 0..<400 where !started {
+            try await Task.sleep(for: .milliseconds(25))
+            started = ((try? FileManager.default.contentsOfDirectory(atPath: jobsRoot)) ?? [])
+                .contains { FileManager.default.fileExists(atPath: jobsRoot + "/" + $0 + "/work/" + marker) }
+        }
+        #expect(started, "the first job is running")
+        let second = await engine.run(namespaces)
+        let firstOutcome = await first.value
+        let host = Set(((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/ns")) ?? []).filter { !$0.hasPrefix("time") }
+            .compactMap { try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/" + $0) })
+        let a = Set(firstOutcome.result?.arrayValue?.compactMap(\.stringValue) ?? [])
+        let b = Set(second.result?.arrayValue?.compactMap(\.stringValue) ?? [])
+        // User, mount, PID, IPC, UTS, network and cgroup: none shared with the other job or the host.
+        #expect(a.count >= 7 && b.count == a.count, "\(firstOutcome) \(second)")
+        #expect(a.isDisjoint(with: b), "shared by two jobs: \(a.intersection(b))")
+        #expect(a.isDisjoint(with: host) && b.isDisjoint(with: host), "shared with the host: \(a.union(b).intersection(host))")
+        engine.close()
+    }
+
+    @Test func manyJobsAtOnceEachEndWithTheirOwnStatus() async throws {
+        let engine = try EngineKind.forked.engine()
+        // Each job's exit code is its own: the status a forked sandbox's init reports must
+        // reach the engine however its end and the engine's reads interleave.
+        let outcomes = await withTaskGroup(of: (Int, JobOutcome).self) { group in
+            for index in 0..<96 {
+                group.addTask { (index, await engine.run("import sys\nprint(\(index))\nsys.exit(\(index % 4))")) }
+            }
+            return await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
+        }
+        for (index, outcome) in outcomes.sorted(by: { $0.key < $1.key }) {
+            #expect(outcome.stdout == "\(index)\n", "\(outcome)")
+            if index % 4 == 0 {
+                #expect(outcome.status == .succeeded && outcome.exitCode == 0, "\(outcome)")
+            } else {
+                #expect(outcome.exitCode == index % 4 && outcome.error == "exit: the job called sys.exit(\(index % 4))", "\(outcome)")
+            }
+        }
+        #expect(engine.coldStarts == 0, "every job was forked")
         engine.close()
     }
 
