@@ -111,6 +111,7 @@ let package = Package(
             name: "AgentOSWorker",
             dependencies: [
                 "ZeroMQ", "AgentOSWire", "AgentOSSandbox", "AgentOSClient", "AgentOSAuth",
+                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

@@ -1,4 +1,5 @@
 import AgentOSWire
+import DequeModule
 import Foundation
 import Logging
 
@@ -57,6 +58,9 @@ public struct WorkerSession: Sendable {
     /// the server went down may be lost: these are reported and resent after a reconnect,
     /// and the server ignores any it already has.
     private var recentlySent: [String: (outcome: JobOutcome, at: Instant)] = [:]
+    /// When each of `recentlySent` was sent, oldest first, so forgetting them costs nothing
+    /// per loop (an entry whose job was since dropped or sent again is skipped).
+    private var sentOrder: Deque<(jobID: String, at: Instant)> = []
     /// Set when shutdown was asked: no new jobs, leave once everything is delivered or then.
     private var drainDeadline: Instant?
     /// Set when the worker is stopping its jobs to leave: until when it waits for them, and
@@ -262,7 +266,10 @@ public struct WorkerSession: Sendable {
     // MARK: Time
 
     private mutating func keepAlive(at now: Instant) {
-        recentlySent = recentlySent.filter { now - $0.value.at < deadAfter * 2 }
+        while let oldest = sentOrder.first, now - oldest.at >= deadAfter * 2 {
+            sentOrder.removeFirst()
+            if recentlySent[oldest.jobID]?.at == oldest.at { recentlySent[oldest.jobID] = nil }
+        }
         if welcomed {
             if let lastHeard, now - lastHeard > deadAfter {
                 log(.warning, "server silent; reconnecting", ["silent_ms": "\((now - lastHeard) / .milliseconds(1))"])
@@ -330,6 +337,7 @@ public struct WorkerSession: Sendable {
     private mutating func sendHello(at now: Instant) {
         for (jobID, sent) in recentlySent { unsent[jobID] = sent.outcome }
         recentlySent.removeAll()
+        sentOrder.removeAll()
         let reported = running.map { RunningJob(jobID: $0.key, attempt: $0.value) }
             + unsent.values.map { RunningJob(jobID: $0.jobID, attempt: $0.attempt) }
         send(.hello, Hello(
@@ -350,6 +358,7 @@ public struct WorkerSession: Sendable {
             lastSent = now
             unsent[outcome.jobID] = nil
             recentlySent[outcome.jobID] = (outcome, now)
+            sentOrder.append((outcome.jobID, now))
         }
     }
 
