@@ -306,6 +306,8 @@ import Glibc
     @Test(arguments: EngineKind.sandboxed) func runsAsAnUnprivilegedUserWithNoWayToGainPrivileges(_ kind: EngineKind) async throws {
         let engine = try kind.engine()
         let marker = "\(Int.random(in: 100_000...999_999)).75"
+        // The job keeps a child running until the test has looked at it on the host (the
+        // test writes `seen` into its work dir), or for a minute.
         let code = """
             import ctypes, os, subprocess, time
             def main():
@@ -313,20 +315,29 @@ import Glibc
                 libc = ctypes.CDLL(None, use_errno=True)
                 unshare = libc.unshare(0x10000000)  # CLONE_NEWUSER
                 child = subprocess.Popen(["sleep", "\(marker)"])
-                time.sleep(4)
+                open("started", "w").close()
+                deadline = time.time() + 60
+                while not os.path.exists("seen") and time.time() < deadline:
+                    time.sleep(0.02)
                 child.kill()
                 return {"uid": os.getuid(), "gid": os.getgid(), "groups": os.getgroups(),
                         "no_new_privs": status["NoNewPrivs"].strip(), "caps": status["CapEff"].strip(),
                         "unshare": unshare, "hostname": os.uname().nodename}
             """
-        let running = Task { await engine.run(code) }
+        let running = Task { await engine.run(code, timeout: 120) }
+        let jobsRoot = engine.launcher.jobsRoot
         var hostUID: String?
-        for _ in 0..<300 where hostUID == nil {
-            try await Task.sleep(for: .milliseconds(50))
+        let deadline = ContinuousClock.now + .seconds(120)
+        while hostUID == nil, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+            let entries = (try? FileManager.default.contentsOfDirectory(atPath: jobsRoot)) ?? []
+            guard let work = entries.map({ jobsRoot + "/" + $0 + "/work" }).first(where: { FileManager.default.fileExists(atPath: $0 + "/started") })
+            else { continue }
             if let line = hostProcesses(containing: "sleep \(marker)").first, let pid = line.split(separator: ":").first {
                 hostUID = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8))?
                     .split(separator: "\n").first { $0.hasPrefix("Uid:") }.map(String.init)
             }
+            if hostUID != nil { FileManager.default.createFile(atPath: work + "/seen", contents: nil) }
         }
         let outcome = await running.value
         #expect(outcome.result == ["uid": 1000, "gid": 1000, "groups": [], "no_new_privs": "1", "caps": "0000000000000000", "unshare": -1, "hostname": "sandbox"], "\(outcome)")
