@@ -58,17 +58,27 @@ import Glibc
             def main():
                 return sorted(os.readlink("/proc/self/ns/" + n) for n in os.listdir("/proc/self/ns") if not n.startswith("time"))
             """
-        // Two jobs alive at once (an ended job's namespace numbers may be given out again).
-        let first = Task { await engine.run("import time\nopen('\(marker)', 'w').close()\ntime.sleep(4)\n" + namespaces, timeout: 30) }
-        let jobsRoot = engine.launcher.jobsRoot
-        var started = false
-        for _ in 0..<400 where !started {
-            try await Task.sleep(for: .milliseconds(25))
-            started = ((try? FileManager.default.contentsOfDirectory(atPath: jobsRoot)) ?? [])
-                .contains { FileManager.default.fileExists(atPath: jobsRoot + "/" + $0 + "/work/" + marker) }
+        // Two jobs alive at once (an ended job's namespace numbers may be given out again): the
+        // first runs until the test writes `done` into its work dir.
+        let first = Task {
+            await engine.run("""
+                import os, time
+                open('\(marker)', 'w').close()
+                deadline = time.time() + 60
+                while not os.path.exists('done') and time.time() < deadline:
+                    time.sleep(0.02)
+                """ + "\n" + namespaces, timeout: 120)
         }
-        #expect(started, "the first job is running")
+        let jobsRoot = engine.launcher.jobsRoot
+        var work: String?
+        try await waitUntil {
+            work = ((try? FileManager.default.contentsOfDirectory(atPath: jobsRoot)) ?? [])
+                .map { jobsRoot + "/" + $0 + "/work" }.first { FileManager.default.fileExists(atPath: $0 + "/" + marker) }
+            return work != nil
+        }
+        let firstWork = try #require(work, "the first job is running")
         let second = await engine.run(namespaces)
+        FileManager.default.createFile(atPath: firstWork + "/done", contents: nil)
         let firstOutcome = await first.value
         let host = Set(((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/ns")) ?? []).filter { !$0.hasPrefix("time") }
             .compactMap { try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/" + $0) })

@@ -82,18 +82,27 @@ import Glibc
     @Test(arguments: EngineKind.sandboxed) func otherJobsDirectoriesAreNotVisible(_ kind: EngineKind) async throws {
         let engine = try kind.engine()
         let marker = "marker-\(UUID().uuidString)"
+        // The first job holds its files until the test writes `done` into its work dir.
         let holder = Task {
-            await engine.run("import time, os\nopen('\(marker)', 'w').write('secret')\nopen('/tmp/\(marker)', 'w').write('secret')\ntime.sleep(4)", timeout: 20)
+            await engine.run("""
+                import time, os
+                open('\(marker)', 'w').write('secret')
+                open('/tmp/\(marker)', 'w').write('secret')
+                deadline = time.time() + 60
+                while not os.path.exists('done') and time.time() < deadline:
+                    time.sleep(0.02)
+                """, timeout: 120)
         }
         // Wait until the first job's file exists on the host.
         let jobsRoot = engine.launcher.jobsRoot
         var hostPath: String?
-        for _ in 0..<100 where hostPath == nil {
-            try await Task.sleep(for: .milliseconds(50))
+        try await waitUntil {
             hostPath = (try? FileManager.default.contentsOfDirectory(atPath: jobsRoot))?
                 .map { jobsRoot + "/" + $0 + "/work/" + marker }.first { FileManager.default.fileExists(atPath: $0) }
+            return hostPath != nil
         }
         let known = try #require(hostPath)
+        defer { FileManager.default.createFile(atPath: (known as NSString).deletingLastPathComponent + "/done", contents: nil) }
         let code = """
             import os
             def main(marker, host_path):
@@ -113,6 +122,7 @@ import Glibc
         #expect(outcome.result?["found"] == [], "\(outcome)")
         #expect(outcome.result?["direct"] == "FileNotFoundError")
         #expect((outcome.result?["processes"]?.intValue ?? 99) <= 3, "only its own processes: \(outcome.result ?? .null)")
+        FileManager.default.createFile(atPath: (known as NSString).deletingLastPathComponent + "/done", contents: nil)
         #expect(await holder.value.status == .succeeded)
         await expectHealthy(engine, kind)
     }

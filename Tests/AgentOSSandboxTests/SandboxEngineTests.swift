@@ -53,6 +53,18 @@ extension SandboxEngine {
     }
 }
 
+/// Waits until `condition` holds, checking every 20 ms, for at most `timeout` (generous: a
+/// loaded machine may take long); returns whether it held.
+@discardableResult
+func waitUntil(timeout: Duration = .seconds(120), _ condition: () throws -> Bool) async throws -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while try !condition() {
+        guard ContinuousClock.now < deadline else { return false }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    return true
+}
+
 /// Host processes whose command line contains `marker`.
 func hostProcesses(containing marker: String) -> [String] {
     let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
@@ -166,9 +178,7 @@ func hostProcesses(containing marker: String) -> [String] {
         #expect(Set(names).isSubset(of: ["PATH", "HOME", "TMPDIR", "LANG", "USER", "LOGNAME", "LC_CTYPE", "PWD", "VIRTUAL_ENV", "MALLOC_ARENA_MAX"]), "\(names)")
         // The directories go right after the outcome is handed back.
         let jobs = engine.launcher.jobsRoot
-        for _ in 0..<100 where try !FileManager.default.contentsOfDirectory(atPath: jobs).isEmpty {
-            try await Task.sleep(for: .milliseconds(20))
-        }
+        try await waitUntil { try FileManager.default.contentsOfDirectory(atPath: jobs).isEmpty }
         #expect(try FileManager.default.contentsOfDirectory(atPath: jobs).isEmpty, "no work dir is left in \(jobs)")
     }
 

@@ -6,9 +6,7 @@ import Testing
 @Suite struct WarmPoolTests {
     /// Waits until `engine` has `count` warm sandboxes.
     func waitForWarm(_ engine: SandboxEngine, _ count: Int) async throws {
-        for _ in 0..<200 where engine.warmSandboxes < count {
-            try await Task.sleep(for: .milliseconds(50))
-        }
+        try await waitUntil { engine.warmSandboxes >= count }
         #expect(engine.warmSandboxes == count)
     }
 
@@ -89,10 +87,7 @@ import Testing
         let jobs = engine.launcher.jobsRoot
         #expect(try FileManager.default.contentsOfDirectory(atPath: jobs).count == 1)
         engine.shutdown()
-        for _ in 0..<100 {
-            if (try? FileManager.default.contentsOfDirectory(atPath: jobs))?.isEmpty == true { break }
-            try await Task.sleep(for: .milliseconds(50))
-        }
+        try await waitUntil { (try? FileManager.default.contentsOfDirectory(atPath: jobs))?.isEmpty == true }
         #expect(engine.warmSandboxes == 0)
         #expect(try FileManager.default.contentsOfDirectory(atPath: jobs).isEmpty, "the idle sandbox's directory is gone")
     }
