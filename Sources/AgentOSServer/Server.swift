@@ -29,7 +29,7 @@ public struct Server: Service {
         let context = try Context()
         let dispatcher = try Dispatcher(
             store: store, settings: configuration.dispatch, logger: logger, fileTokens: fileTokens,
-            jobFinished: { watch.finished($0.id) })
+            workersOnlineBefore: state.workersOnlineBefore, jobFinished: { watch.finished($0.id) })
         let bus = try BusLoop(
             context: context, endpoint: configuration.busEndpoint, dispatcher: dispatcher, directory: directory,
             tickInterval: min(0.25, configuration.dispatch.heartbeatInterval / 2),

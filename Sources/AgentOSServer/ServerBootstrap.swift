@@ -9,6 +9,8 @@ struct ServerState: Sendable {
     let signingKey: [UInt8]
     /// Seals secrets at rest; never stored in the database.
     let secretKey: [UInt8]
+    /// Workers the previous run left online: they may come back during the restart grace period.
+    let workersOnlineBefore: Int
 }
 
 /// Opens the data directory and, on first start, creates the admin account, the `default`
@@ -25,8 +27,8 @@ enum ServerBootstrap {
         if try !store.hasUsers() {
             try firstStart(configuration, store: store, logger: logger)
         }
-        try store.markAllWorkersOffline()
-        return ServerState(store: store, signingKey: signingKey, secretKey: Array(secretKey.prefix(32)))
+        let online = try store.markAllWorkersOffline()
+        return ServerState(store: store, signingKey: signingKey, secretKey: Array(secretKey.prefix(32)), workersOnlineBefore: online)
     }
 
     /// A 32-byte key kept hex-encoded in a 0600 file, made on first use.

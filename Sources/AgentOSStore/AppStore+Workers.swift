@@ -19,8 +19,12 @@ extension AppStore {
         }
     }
 
-    /// Marks every worker offline: on start, nothing is connected yet.
-    public func markAllWorkersOffline() throws {
-        _ = try writer.write { db in try WorkerRecord.updateAll(db, Column("online").set(to: false)) }
+    /// Marks every worker offline (on start, nothing is connected yet); returns how many the
+    /// previous run had left online.
+    @discardableResult
+    public func markAllWorkersOffline() throws -> Int {
+        try writer.write { db in
+            try WorkerRecord.filter(Column("online") == true).updateAll(db, Column("online").set(to: false))
+        }
     }
 }

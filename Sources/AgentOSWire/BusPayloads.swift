@@ -144,7 +144,24 @@ public struct Reject: Codable, Sendable, Error {
     public static let unavailable = "unavailable"
 }
 
-/// An empty body, for `HEARTBEAT`, `DRAIN` and `BYE`.
+/// The server's `HEARTBEAT`: the heartbeat interval the worker is to use from now on (it
+/// only grows while a worker stays connected, as the fleet grows). A worker's own heartbeats
+/// carry `{}`.
+public struct ServerHeartbeat: Codable, Sendable, Equatable {
+    /// The worker's heartbeat interval in milliseconds (absent from an older server).
+    public var heartbeatMS: Int?
+
+    /// A heartbeat telling the worker its interval.
+    public init(heartbeatMS: Int?) {
+        self.heartbeatMS = heartbeatMS
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case heartbeatMS = "heartbeat_ms"
+    }
+}
+
+/// An empty body, for a worker's `HEARTBEAT`, `DRAIN` and `BYE`.
 public struct EmptyBody: Codable, Sendable {
     /// The empty body.
     public init() {}

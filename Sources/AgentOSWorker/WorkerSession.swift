@@ -194,7 +194,10 @@ public struct WorkerSession: Sendable {
         case .reject:
             try handleReject(message.decode(Reject.self), at: now)
         case .heartbeat:
-            break
+            // The server lengthens intervals as its fleet grows: from now on, this one.
+            if let milliseconds = try message.decode(ServerHeartbeat.self).heartbeatMS, welcomed {
+                heartbeat = max(.milliseconds(50), .milliseconds(milliseconds))
+            }
         case .job:
             start(try message.decode(JobAssignment.self), at: now)
         case .cancel:

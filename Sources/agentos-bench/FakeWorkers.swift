@@ -32,6 +32,10 @@ struct FakeWorkerFleet {
         }
         // Hellos the server shed (REJECT unavailable) are said again, after a random wait, as a real worker does.
         var retries: [Int: Date] = [:]
+        // Each worker's heartbeat interval, as its WELCOME gave it (PROTOCOL.md §8), and when
+        // it last sent anything.
+        var intervals = [TimeInterval](repeating: 1, count: workers)
+        var lastSent = [Date](repeating: Date(), count: workers)
         let started = Date()
         var welcomed = 0, answered = 0, rejected = 0
         var firstJob: Date?
@@ -47,6 +51,9 @@ struct FakeWorkerFleet {
                     switch message.command {
                     case .welcome:
                         welcomed += 1
+                        if let welcome = try? message.decode(Welcome.self) { intervals[index] = Double(welcome.heartbeatMS) / 1000 }
+                    case .heartbeat:
+                        if let milliseconds = (try? message.decode(ServerHeartbeat.self))?.heartbeatMS { intervals[index] = Double(milliseconds) / 1000 }
                     case .reject:
                         let reject = try? message.decode(Reject.self)
                         if reject?.code == Reject.unavailable {
@@ -58,6 +65,7 @@ struct FakeWorkerFleet {
                     case .job where answerJobs:
                         let job = try message.decode(JobAssignment.self)
                         if firstJob == nil { firstJob = Date() }
+                        lastSent[index] = Date()
                         try send(socket, .result, JobOutcome(
                             jobID: job.jobID, attempt: job.attempt, status: .succeeded, result: 1, stdout: "", stderr: "",
                             exitCode: 0, error: nil, outputTruncated: false, durationMS: 0))
@@ -78,7 +86,10 @@ struct FakeWorkerFleet {
                 try send(sockets[index], .hello, hello(index))
             }
             if now >= nextBeat {
-                for socket in sockets { try send(socket, .heartbeat, EmptyBody()) }
+                for (index, socket) in sockets.enumerated() where now.timeIntervalSince(lastSent[index]) >= intervals[index] - 0.5 {
+                    try send(socket, .heartbeat, EmptyBody())
+                    lastSent[index] = now
+                }
                 nextBeat = now.addingTimeInterval(1)
             }
             if now >= nextReport {

@@ -11,6 +11,7 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "API endpoint gateways connect to (AGENTOS_API). Default tcp://127.0.0.1:5556") var api: String?
     @Option(help: "Bus endpoint told to desktops by GET /cluster (AGENTOS_ADVERTISE_BUS). Default: --bus") var advertiseBus: String?
     @Option(help: "Heartbeat interval in milliseconds (AGENTOS_HEARTBEAT_MS). Default 1000") var heartbeatMs: Int?
+    @Option(help: "Heartbeats a second the server handles each way at most; larger fleets get longer intervals, 0 never (AGENTOS_MAX_HEARTBEATS_PER_SECOND). Default 4000") var maxHeartbeatsPerSecond: Int?
     @Option(help: "Seconds a job may wait for an eligible worker (AGENTOS_QUEUE_TIMEOUT). Default 3600") var queueTimeout: Int?
     @Option(help: "Largest file upload in MiB, 1-40 (AGENTOS_MAX_FILE_MB). Default 32") var maxFileMb: Int?
     @Option(help: "Seconds an access token works (AGENTOS_ACCESS_TOKEN_TTL). Default 900") var accessTokenTtl: Int?
@@ -25,6 +26,9 @@ struct ServerCommand: AsyncParsableCommand {
         let heartbeat = try Settings.int(heartbeatMs, env: "HEARTBEAT_MS", default: 1000)
         guard (10...60_000).contains(heartbeat) else { throw ValidationError("--heartbeat-ms must be 10-60000") }
         configuration.dispatch.heartbeatInterval = Double(heartbeat) / 1000
+        let heartbeatRate = try Settings.int(maxHeartbeatsPerSecond, env: "MAX_HEARTBEATS_PER_SECOND", default: 4000)
+        guard (0...1_000_000).contains(heartbeatRate) else { throw ValidationError("--max-heartbeats-per-second must be 0-1000000") }
+        configuration.dispatch.maxHeartbeatsPerSecond = Double(heartbeatRate)
         let queueSeconds = try Settings.int(queueTimeout, env: "QUEUE_TIMEOUT", default: 3600)
         guard queueSeconds >= 1 else { throw ValidationError("--queue-timeout must be at least 1 second") }
         configuration.dispatch.queueTimeout = Double(queueSeconds)

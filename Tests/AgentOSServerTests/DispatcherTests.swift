@@ -21,13 +21,14 @@ final class DispatcherHarness {
     let recorder = FinishedJobs()
     var now = Date(timeIntervalSince1970: 1_700_000_000)
 
-    init(heartbeat: TimeInterval = 1) throws {
+    init(heartbeat: TimeInterval = 1, maxHeartbeatsPerSecond: Double = 4000) throws {
         store = try AppStore.inMemory()
         alice = try store.createUser(User(email: "alice@example.com", name: "Alice", passwordHash: "x", role: .user))
         bob = try store.createUser(User(email: "bob@example.com", name: "Bob", passwordHash: "x", role: .user))
         project = try store.createProject(name: "p", owner: alice.id)
         var settings = Dispatcher.Settings()
         settings.heartbeatInterval = heartbeat
+        settings.maxHeartbeatsPerSecond = maxHeartbeatsPerSecond
         let recorder = self.recorder
         dispatcher = try Dispatcher(store: store, settings: settings, logger: Logger(label: "test"), now: now) { job in
             recorder.ids.withLock { $0.append(job.id) }
@@ -433,6 +434,57 @@ extension Array where Element == Outbound {
         try h.connect("b")
         let out = try h.dispatcher.tick(now: h.now + 1)
         #expect(Set(out.filter { $0.message.command == .heartbeat }.map(\.identity)) == [Array("a".utf8), Array("b".utf8)])
+    }
+
+    @Test func heartbeatIntervalsGrowWithTheFleet() {
+        var settings = Dispatcher.Settings()
+        settings.heartbeatInterval = 1
+        #expect([1, 4000, 4001, 8000, 10_000].map { settings.heartbeatInterval(forFleetOf: $0) } == [1, 1, 2, 2, 3])
+        settings.heartbeatInterval = 0.5
+        #expect(settings.heartbeatInterval(forFleetOf: 10_000) == 2.5, "whole base intervals")
+        settings.maxHeartbeatsPerSecond = 0
+        #expect(settings.heartbeatInterval(forFleetOf: 1_000_000) == 0.5, "0 never lengthens it")
+    }
+
+    @Test func aLargeFleetGetsLongerHeartbeatsAndIsJudgedByThem() throws {
+        // At most 2 heartbeats a second: the third worker joins a fleet of 3 and gets 2 s.
+        let h = try DispatcherHarness(maxHeartbeatsPerSecond: 2)
+        let welcomes = try ["a", "b", "c"].map { name in
+            try #require(try h.connect(name).first { $0.message.command == .welcome }?.message.decode(Welcome.self))
+        }
+        #expect(welcomes.map(\.heartbeatMS) == [1000, 1000, 2000])
+        // The first heartbeats tell a and b that the fleet's interval is now 2 s; from then
+        // on every worker gets one every other second.
+        let first = try h.dispatcher.tick(now: h.now + 1).filter { $0.message.command == .heartbeat }
+        #expect(Set(first.map { String(decoding: $0.identity, as: UTF8.self) }) == ["a", "b"])
+        #expect(try first.map { try $0.message.decode(ServerHeartbeat.self) } == [ServerHeartbeat(heartbeatMS: 2000), ServerHeartbeat(heartbeatMS: 2000)])
+        var beats: [String: Int] = [:]
+        for second in 2...5 {
+            for out in try h.dispatcher.tick(now: h.now + Double(second)) where out.message.command == .heartbeat {
+                beats[String(decoding: out.identity, as: UTF8.self), default: 0] += 1
+            }
+        }
+        #expect(beats == ["a": 2, "b": 2, "c": 2])
+        // Each is judged by 2 s × 5: silent for 9 s they stay, for 11 s they go.
+        _ = try h.dispatcher.tick(now: h.now + 9)
+        #expect(h.dispatcher.connectedWorkers.count == 3)
+        _ = try h.dispatcher.tick(now: h.now + 11)
+        #expect(h.dispatcher.connectedWorkers.isEmpty)
+    }
+
+    @Test func theRestartGraceIsOneDeadPeerTimeoutOfThePreviousFleet() throws {
+        let h = try DispatcherHarness()
+        let orphan = try h.submit()
+        _ = try h.store.assign(jobID: orphan.id, workerID: "id-gone", workerName: "gone")
+        // The previous run had 3 workers online at 2 heartbeats a second: 2 s intervals, so its
+        // workers may take 10 s to say they are back.
+        var settings = Dispatcher.Settings()
+        settings.maxHeartbeatsPerSecond = 2
+        let restarted = try Dispatcher(store: h.store, settings: settings, logger: Logger(label: "test"), now: h.now, workersOnlineBefore: 3) { _ in }
+        _ = try restarted.tick(now: h.now + 6)
+        #expect(try h.store.job(id: orphan.id)?.status == .running, "still within the grace period")
+        _ = try restarted.tick(now: h.now + 10.5)
+        #expect(try h.store.job(id: orphan.id)?.status == .queued)
     }
 
     @Test func undeliverableJobsAreRequeuedWithoutCountingAnAttempt() throws {

@@ -132,6 +132,18 @@ import Testing
         #expect(commands(session.received(frames(.heartbeat, EmptyBody()), at: at(6.1))) == [])
     }
 
+    @Test func theServersHeartbeatLengthensTheInterval() {
+        var session = welcomed()
+        // A growing fleet: from now on 3 s, for the worker's heartbeats and its patience.
+        #expect(commands(session.received(frames(.heartbeat, ServerHeartbeat(heartbeatMS: 3000)), at: at(0.5))) == [])
+        #expect(session.tickInterval == .milliseconds(750))
+        #expect(commands(session.tick(at: at(2))) == [], "no heartbeat after one second any more")
+        #expect(commands(session.tick(at: at(3))) == [.heartbeat])
+        // Silent for 6 s (past 5 × 1 s, within 5 × 3 s): the server is not called dead.
+        #expect(connects(session.tick(at: at(6.5))) == 0)
+        #expect(connects(session.tick(at: at(16))) == 1)
+    }
+
     @Test func welcomeValuesAreClamped() {
         var session = session()
         _ = session.start(at: at(0))

@@ -79,6 +79,11 @@ public struct ConnectedWorker: Sendable, Equatable {
     public var lastHeard: Date
     /// It asked for no more jobs.
     public var draining: Bool
+    /// The heartbeat interval its `WELCOME` gave it (longer than the server's own in a large
+    /// fleet); it is dead after `deadAfterIntervals` of these in silence.
+    public var heartbeatInterval: TimeInterval = 1
+    /// When the server last sent it a heartbeat.
+    public var lastBeatSent = Date.distantPast
 
     /// Slots it can take a job into now: its credit.
     public var freeSlots: Int { draining ? 0 : max(0, slots - running.count) }
@@ -111,20 +116,35 @@ public struct ConnectedWorker: Sendable, Equatable {
 public final class Dispatcher {
     /// Timing and limits.
     public struct Settings: Sendable {
-        /// Heartbeat interval both ways.
+        /// Heartbeat interval both ways, in a fleet small enough for it.
         public var heartbeatInterval: TimeInterval = 1
         /// A peer silent for this many intervals is dead.
         public var deadAfterIntervals = 5
+        /// The heartbeats a second the server aims to handle each way, at most: past
+        /// `heartbeatInterval × maxHeartbeatsPerSecond` workers, a newly welcomed worker gets a
+        /// longer interval (a whole number of base intervals), as Nomad lengthens its clients'
+        /// heartbeat TTL. 0 never lengthens it.
+        public var maxHeartbeatsPerSecond: Double = 4000
         /// A queued job no eligible worker picked up within this fails `no_eligible_worker`.
         public var queueTimeout: TimeInterval = 3600
         /// Server software version sent in `WELCOME`.
         public var serverVersion = AgentOSVersion.current
 
-        /// Defaults: 1 s heartbeats, dead after 5, one hour in the queue.
+        /// Defaults: 1 s heartbeats, dead after 5, at most 4,000 heartbeats a second, one
+        /// hour in the queue.
         public init() {}
 
-        /// How long a peer may be silent.
+        /// How long a peer may be silent, in a small fleet.
         public var deadPeerTimeout: TimeInterval { heartbeatInterval * Double(deadAfterIntervals) }
+
+        /// The heartbeat interval for a worker joining a fleet of `workers` (itself included):
+        /// the base interval, or the whole number of base intervals that keeps the fleet's
+        /// heartbeats within `maxHeartbeatsPerSecond`.
+        public func heartbeatInterval(forFleetOf workers: Int) -> TimeInterval {
+            guard maxHeartbeatsPerSecond > 0 else { return heartbeatInterval }
+            let needed = Double(workers) / maxHeartbeatsPerSecond
+            return heartbeatInterval * max(1, (needed / heartbeatInterval).rounded(.up))
+        }
     }
 
     private let store: AppStore
@@ -165,17 +185,19 @@ public final class Dispatcher {
 
     /// A dispatcher over `store`, its queue read from it; `jobFinished` hears of every job
     /// that reaches a final state (its id and status). `fileTokens` signs the tokens jobs
-    /// with files fetch them with.
+    /// with files fetch them with. `workersOnlineBefore`, the workers the previous run left
+    /// connected, sets the restart grace period: one dead-peer timeout of that fleet.
     public init(
         store: AppStore, settings: Settings, logger: Logger, fileTokens: JobFileTokens? = nil, now: Date = Date(),
-        jobFinished: @escaping @Sendable (FinishedJob) -> Void
+        workersOnlineBefore: Int = 0, jobFinished: @escaping @Sendable (FinishedJob) -> Void
     ) throws {
         self.store = store
         self.fileTokens = fileTokens
         self.settings = settings
         self.logger = logger
         self.jobFinished = jobFinished
-        self.recoveryDeadline = now.addingTimeInterval(settings.deadPeerTimeout)
+        let grace = settings.heartbeatInterval(forFleetOf: workersOnlineBefore) * Double(settings.deadAfterIntervals)
+        self.recoveryDeadline = now.addingTimeInterval(max(settings.deadPeerTimeout, grace))
         for job in try store.queuedJobSummaries() { ready.insert(job) }
     }
 
@@ -244,6 +266,8 @@ public final class Dispatcher {
             ownerID: principal.ownerID, labels: Set(hello.labels), slots: max(0, hello.slots), version: hello.version,
             connectedAt: now, running: [:], lastHeard: now, draining: false)
         worker.credential = principal.credential
+        worker.heartbeatInterval = settings.heartbeatInterval(forFleetOf: workers.count + (workers[hello.workerID] == nil ? 1 : 0))
+        worker.lastBeatSent = now
 
         // Cancels go before the welcome so the worker drops those runs before it resends results.
         let reported = Dictionary(hello.running.map { ($0.jobID, $0.attempt) }, uniquingKeysWith: { first, _ in first })
@@ -263,7 +287,7 @@ public final class Dispatcher {
         }
 
         out.append(Outbound(identity: identity, message: BusMessage(.welcome, Welcome(
-            workerID: hello.workerID, heartbeatMS: Int(settings.heartbeatInterval * 1000),
+            workerID: hello.workerID, heartbeatMS: Int((worker.heartbeatInterval * 1000).rounded()),
             deadAfterIntervals: settings.deadAfterIntervals, serverVersion: settings.serverVersion))))
         workers[hello.workerID] = worker
         workerIDByIdentity[identity] = hello.workerID
@@ -382,7 +406,8 @@ public final class Dispatcher {
         var out = commit(now: now)
         if inputDrained, now.timeIntervalSince(lastLivenessCheck) >= settings.heartbeatInterval {
             lastLivenessCheck = now
-            for worker in workers.values where now.timeIntervalSince(worker.lastHeard) > settings.deadPeerTimeout {
+            let deadAfter = Double(settings.deadAfterIntervals)
+            for worker in workers.values where now.timeIntervalSince(worker.lastHeard) > worker.heartbeatInterval * deadAfter {
                 try dropWorker(worker.workerID, now: now, reason: "silent for \(settings.deadAfterIntervals) heartbeats")
             }
         }
@@ -408,10 +433,23 @@ public final class Dispatcher {
                 jobFinished(FinishedJob(id: job.id, status: job.status))
             }
         }
+        // Once per base interval, a heartbeat to each worker whose own interval is (about)
+        // up: intervals are whole numbers of base intervals. A fleet that grew lengthens the
+        // interval of the workers already connected, which the heartbeat tells them (never
+        // shortened while connected: a worker is judged by the longer one at once).
         if now.timeIntervalSince(lastHeartbeat) >= settings.heartbeatInterval {
             lastHeartbeat = now
-            let beat = BusMessage(.heartbeat, EmptyBody())
-            out += workers.values.map { Outbound(identity: $0.identity, message: beat) }
+            let fleetInterval = settings.heartbeatInterval(forFleetOf: workers.count)
+            var beats: [TimeInterval: BusMessage] = [:]
+            let slack = settings.heartbeatInterval / 2
+            for (id, worker) in workers where now.timeIntervalSince(worker.lastBeatSent) >= worker.heartbeatInterval - slack {
+                let interval = max(worker.heartbeatInterval, fleetInterval)
+                workers[id]?.heartbeatInterval = interval
+                workers[id]?.lastBeatSent = now
+                let beat = beats[interval] ?? BusMessage(.heartbeat, ServerHeartbeat(heartbeatMS: Int((interval * 1000).rounded())))
+                beats[interval] = beat
+                out.append(Outbound(identity: worker.identity, message: beat))
+            }
         }
         out += commit(now: now)
         return out
