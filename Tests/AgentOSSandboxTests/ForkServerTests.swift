@@ -60,25 +60,10 @@ import Glibc
             """
         // Two jobs alive at once (an ended job's namespace numbers may be given out again): the
         // first runs until the test writes `done` into its work dir.
-        let first = Task {
-            await engine.run("""
-                import os, time
-                open('\(marker)', 'w').close()
-                deadline = time.time() + 60
-                while not os.path.exists('done') and time.time() < deadline:
-                    time.sleep(0.02)
-                """ + "\n" + namespaces, timeout: 120)
-        }
-        let jobsRoot = engine.launcher.jobsRoot
-        var work: String?
-        try await waitUntil {
-            work = ((try? FileManager.default.contentsOfDirectory(atPath: jobsRoot)) ?? [])
-                .map { jobsRoot + "/" + $0 + "/work" }.first { FileManager.default.fileExists(atPath: $0 + "/" + marker) }
-            return work != nil
-        }
-        let firstWork = try #require(work, "the first job is running")
+        let first = Task { await engine.run("open('\(marker)', 'w').close()\n" + holdUntilDone + "\n" + namespaces, timeout: 120) }
+        let firstWork = try await engine.workDirectory(holding: marker)
         let second = await engine.run(namespaces)
-        FileManager.default.createFile(atPath: firstWork + "/done", contents: nil)
+        release(firstWork)
         let firstOutcome = await first.value
         let host = Set(((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/ns")) ?? []).filter { !$0.hasPrefix("time") }
             .compactMap { try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/" + $0) })

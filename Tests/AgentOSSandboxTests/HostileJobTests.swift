@@ -84,25 +84,11 @@ import Glibc
         let marker = "marker-\(UUID().uuidString)"
         // The first job holds its files until the test writes `done` into its work dir.
         let holder = Task {
-            await engine.run("""
-                import time, os
-                open('\(marker)', 'w').write('secret')
-                open('/tmp/\(marker)', 'w').write('secret')
-                deadline = time.time() + 60
-                while not os.path.exists('done') and time.time() < deadline:
-                    time.sleep(0.02)
-                """, timeout: 120)
+            await engine.run("open('\(marker)', 'w').write('secret')\nopen('/tmp/\(marker)', 'w').write('secret')\n" + holdUntilDone, timeout: 120)
         }
-        // Wait until the first job's file exists on the host.
-        let jobsRoot = engine.launcher.jobsRoot
-        var hostPath: String?
-        try await waitUntil {
-            hostPath = (try? FileManager.default.contentsOfDirectory(atPath: jobsRoot))?
-                .map { jobsRoot + "/" + $0 + "/work/" + marker }.first { FileManager.default.fileExists(atPath: $0) }
-            return hostPath != nil
-        }
-        let known = try #require(hostPath)
-        defer { FileManager.default.createFile(atPath: (known as NSString).deletingLastPathComponent + "/done", contents: nil) }
+        let holderWork = try await engine.workDirectory(holding: marker)
+        defer { release(holderWork) }
+        let known = holderWork + "/" + marker
         let code = """
             import os
             def main(marker, host_path):
@@ -122,7 +108,7 @@ import Glibc
         #expect(outcome.result?["found"] == [], "\(outcome)")
         #expect(outcome.result?["direct"] == "FileNotFoundError")
         #expect((outcome.result?["processes"]?.intValue ?? 99) <= 3, "only its own processes: \(outcome.result ?? .null)")
-        FileManager.default.createFile(atPath: (known as NSString).deletingLastPathComponent + "/done", contents: nil)
+        release(holderWork)
         #expect(await holder.value.status == .succeeded)
         await expectHealthy(engine, kind)
     }
@@ -316,8 +302,7 @@ import Glibc
     @Test(arguments: EngineKind.sandboxed) func runsAsAnUnprivilegedUserWithNoWayToGainPrivileges(_ kind: EngineKind) async throws {
         let engine = try kind.engine()
         let marker = "\(Int.random(in: 100_000...999_999)).75"
-        // The job keeps a child running until the test has looked at it on the host (the
-        // test writes `seen` into its work dir), or for a minute.
+        // The job keeps a child running until the test has looked at it on the host.
         let code = """
             import ctypes, os, subprocess, time
             def main():
@@ -326,29 +311,23 @@ import Glibc
                 unshare = libc.unshare(0x10000000)  # CLONE_NEWUSER
                 child = subprocess.Popen(["sleep", "\(marker)"])
                 open("started", "w").close()
-                deadline = time.time() + 60
-                while not os.path.exists("seen") and time.time() < deadline:
-                    time.sleep(0.02)
+            \(holdUntilDone.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n"))
                 child.kill()
                 return {"uid": os.getuid(), "gid": os.getgid(), "groups": os.getgroups(),
                         "no_new_privs": status["NoNewPrivs"].strip(), "caps": status["CapEff"].strip(),
                         "unshare": unshare, "hostname": os.uname().nodename}
             """
         let running = Task { await engine.run(code, timeout: 120) }
-        let jobsRoot = engine.launcher.jobsRoot
+        let work = try await engine.workDirectory(holding: "started")
         var hostUID: String?
-        let deadline = ContinuousClock.now + .seconds(120)
-        while hostUID == nil, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(20))
-            let entries = (try? FileManager.default.contentsOfDirectory(atPath: jobsRoot)) ?? []
-            guard let work = entries.map({ jobsRoot + "/" + $0 + "/work" }).first(where: { FileManager.default.fileExists(atPath: $0 + "/started") })
-            else { continue }
+        try await waitUntil {
             if let line = hostProcesses(containing: "sleep \(marker)").first, let pid = line.split(separator: ":").first {
                 hostUID = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8))?
                     .split(separator: "\n").first { $0.hasPrefix("Uid:") }.map(String.init)
             }
-            if hostUID != nil { FileManager.default.createFile(atPath: work + "/seen", contents: nil) }
+            return hostUID != nil
         }
+        release(work)
         let outcome = await running.value
         #expect(outcome.result == ["uid": 1000, "gid": 1000, "groups": [], "no_new_privs": "1", "caps": "0000000000000000", "unshare": -1, "hostname": "sandbox"], "\(outcome)")
         let expected = geteuid() == 0 ? engine.configuration.sandboxUser.uid : geteuid()

@@ -65,6 +65,34 @@ func waitUntil(timeout: Duration = .seconds(120), _ condition: () throws -> Bool
     return true
 }
 
+/// Python lines that hold a job until the test writes `done` into its work dir (or for a
+/// minute), for tests that look at a job while it runs.
+let holdUntilDone = """
+    import os as _os, time as _time
+    _deadline = _time.time() + 60
+    while not _os.path.exists("done") and _time.time() < _deadline:
+        _time.sleep(0.02)
+    """
+
+extension SandboxEngine {
+    /// The host path of the work dir of this engine's sandbox that holds `file`, once one does.
+    func workDirectory(holding file: String) async throws -> String {
+        let jobsRoot = launcher.jobsRoot
+        var work: String?
+        try await waitUntil {
+            work = ((try? FileManager.default.contentsOfDirectory(atPath: jobsRoot)) ?? [])
+                .map { jobsRoot + "/" + $0 + "/work" }.first { FileManager.default.fileExists(atPath: $0 + "/" + file) }
+            return work != nil
+        }
+        return try #require(work, "a sandbox's work dir holds \(file)")
+    }
+}
+
+/// Tells a job held by `holdUntilDone` in `work` to go on.
+func release(_ work: String) {
+    FileManager.default.createFile(atPath: work + "/done", contents: nil)
+}
+
 /// Host processes whose command line contains `marker`.
 func hostProcesses(containing marker: String) -> [String] {
     let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
