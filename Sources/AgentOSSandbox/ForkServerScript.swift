@@ -1,20 +1,23 @@
-/// The Python program of a fork server (`python3 -I -c SOURCE SHM_BYTES`), run in a
-/// bubblewrap sandbox of its own. It imports the runner and waits on descriptor 3, a
-/// SOCK_SEQPACKET socket to the engine, for requests: a JSON object (`dir`, the sandbox's
-/// directory under `/.agentos/jobs`; `network`) with five descriptors (the sandbox's stdout,
-/// stderr, control in, control out, and a status socket). It never runs a job itself. Per
-/// request it clones (`clone3`, as `os.fork` forks: Python's fork hooks run around it):
+/// The Python program of a fork server (`python3 -I -c SOURCE SHM_BYTES SYS_clone3
+/// SYS_pivot_root ROOT`), run in a bubblewrap sandbox of its own. It imports the runner and
+/// waits on descriptor 3, a SOCK_SEQPACKET socket to the engine, for requests: a JSON object
+/// (`dir`, the sandbox's directory under `/.agentos/jobs`; `network`) with five descriptors
+/// (the sandbox's stdout, stderr, control in, control out, and a status socket). It never
+/// runs a job itself. Per request it clones (`clone3`, as `os.fork` forks: Python's fork
+/// hooks run around it):
 ///
 /// 1. the sandbox's init, born in new user, mount, PID, IPC, UTS and cgroup namespaces (and
 ///    network, unless the job has it): PID 1 of its PID namespace. It puts the descriptors in
-///    place (0 /dev/null, 1–4 as given, 5 the status socket; nothing else stays open), maps uid
-///    and gid 1000 to themselves, mounts a fresh `/proc`, binds the sandbox's `work` and `tmp`
-///    at `/work` and `/tmp`, mounts a new `/dev/shm` and `/dev/pts`, covers `/.agentos` with an
-///    empty read-only tmpfs, forbids user namespaces inside, drops every capability (bounding
-///    set too) and sets no_new_privs and non-dumpable; it sends a pidfd of itself on the status
-///    socket (`pid`), forks 2., reaps whatever is orphaned to it, and when 2. ends writes
-///    `exit <wait status>` and exits, which ends everything left in the namespace. It also
-///    exits when the engine closes its end of the status socket.
+///    place (0 /dev/null, 1–4 as given, 5 the status socket; nothing else stays open) and maps
+///    uid and gid 1000 to themselves. In ROOT (the server's copy of a sandbox's layout) it
+///    mounts a fresh `/proc`, binds the sandbox's `work` and `tmp` at `/work` and `/tmp` and
+///    mounts a new `/dev/shm` and `/dev/pts`; then it makes ROOT its root (`pivot_root`) and
+///    detaches the old one, with all the server's mounts. It forbids user namespaces inside,
+///    drops every capability (bounding set too) and sets no_new_privs and non-dumpable; it
+///    sends a pidfd of itself on the status socket (`pid`), forks 2., reaps whatever is
+///    orphaned to it, and when 2. ends writes `exit <wait status>` and exits, which ends
+///    everything left in the namespace. It also exits when the engine closes its end of the
+///    status socket.
 /// 2. the job's process, which calls `serve()` (RunnerScript): ready, settings, limits, job.
 ///
 /// Set-up failures are written on the status socket as `error <text>`.
@@ -31,7 +34,10 @@ def fork_server():
     raw = ctypes.PyDLL(None, use_errno=True)
     raw.syscall.restype = ctypes.c_long
     raw.syscall.argtypes = [ctypes.c_long, ctypes.c_void_p, ctypes.c_size_t]
-    SYS_clone3 = 435
+    libc.syscall.argtypes = [ctypes.c_long, ctypes.c_char_p, ctypes.c_char_p]
+    libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
+    MNT_DETACH = 2
+    SYS_clone3, SYS_pivot_root, ROOT = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
     CLONE_NEWNS, CLONE_NEWCGROUP, CLONE_NEWUTS, CLONE_NEWIPC = 0x20000, 0x02000000, 0x04000000, 0x08000000
     CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
     MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 4096, 16384, 1 << 18
@@ -61,6 +67,8 @@ def fork_server():
         """os.fork(), with the child in the new namespaces `flags` names. This process has one
         thread, so no lock is held elsewhere at the clone; glibc's cached thread id is stale in
         the child, which uses no call that reads it (its own forks go through glibc)."""
+        if SYS_clone3 < 0:
+            raise OSError(38, "clone3: this system has no clone3")
         arguments = CloneArgs(flags=flags, exit_signal=signal.SIGCHLD)
         ctypes.pythonapi.PyOS_BeforeFork()
         pid = raw.syscall(SYS_clone3, ctypes.byref(arguments), ctypes.sizeof(arguments))
@@ -106,13 +114,21 @@ def fork_server():
         write("/proc/self/setgroups", "deny")
         write("/proc/self/uid_map", "%d %d 1\n" % (uid, uid))
         write("/proc/self/gid_map", "%d %d 1\n" % (gid, gid))
+        # The sandbox's root is ROOT, the layout the server's sandbox holds for it, with the
+        # sandbox's own /proc (mounted while the host's is still in view, as the kernel asks),
+        # /work, /tmp, /dev/shm and /dev/pts; pivoting into it and detaching the old root
+        # leaves nothing of the server's mounts (its jobs root, the host's /proc) in the
+        # sandbox's mount namespace.
         mount(None, "/", None, MS_REC | MS_PRIVATE)
-        mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-        mount("/.agentos/jobs/%s/work" % directory, "/work", None, MS_BIND)
-        mount("/.agentos/jobs/%s/tmp" % directory, "/tmp", None, MS_BIND)
-        mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "size=%d,mode=1777" % shm_bytes)
-        mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=620")
-        mount("tmpfs", "/.agentos", "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=0755")
+        mount(ROOT, ROOT, None, MS_BIND | MS_REC)
+        mount("proc", ROOT + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        mount("/.agentos/jobs/%s/work" % directory, ROOT + "/work", None, MS_BIND)
+        mount("/.agentos/jobs/%s/tmp" % directory, ROOT + "/tmp", None, MS_BIND)
+        mount("tmpfs", ROOT + "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "size=%d,mode=1777" % shm_bytes)
+        mount("devpts", ROOT + "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=620")
+        os.chdir(ROOT)
+        check(libc.syscall(SYS_pivot_root, b".", b"."), "pivoting into the sandbox's root")
+        check(libc.umount2(b".", MNT_DETACH), "detaching the server's root")
         write("/proc/sys/user/max_user_namespaces", "0")
         for capability in range(last_capability + 1):
             check(libc.prctl(PR_CAPBSET_DROP, capability, 0, 0, 0), "dropping capability %d" % capability)

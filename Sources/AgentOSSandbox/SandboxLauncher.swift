@@ -1,3 +1,4 @@
+import CSpawn
 import Foundation
 
 #if canImport(Glibc)
@@ -41,6 +42,8 @@ struct SandboxLauncher: Sendable {
     /// The system part of every sandbox's bubblewrap command line (`/usr`, the `/bin`… links,
     /// the `/etc` entries that exist), read from the host once.
     let systemBinds: [String]
+    /// The same under a fork server's `forkedRoot`.
+    let forkedRootBinds: [String]
 
     var isSandboxed: Bool { configuration.isolation != .none }
 
@@ -60,6 +63,7 @@ struct SandboxLauncher: Sendable {
         groupFile = runtime + "/group"
         let fileManager = FileManager.default
         systemBinds = Self.systemBinds()
+        forkedRootBinds = Self.systemBinds(under: Self.forkedRoot)
         // Checked before anything is made: what exists above the state dir must let the
         // sandbox user through (what is made below is 0711).
         if configuration.isolation != .none, geteuid() == 0 {
@@ -197,31 +201,45 @@ struct SandboxLauncher: Sendable {
         }
     }
 
+    /// Where a fork server's sandbox holds the root its sandboxes pivot into.
+    static let forkedRoot = "/.agentos/root"
+
     /// Starts a fork server for jobs with `venv` (nil: the system interpreter) in a sandbox of
-    /// its own, as the sandbox user: the layout of a job's sandbox (without `/work` and `/tmp`
-    /// of its own, and with the host's network), plus this process's jobs root at
-    /// `/.agentos/jobs` (where it finds each sandbox's directories) and the host's `/proc` at
-    /// `/.agentos/proc`, which lets the sandboxes it forks mount a `/proc` of their own. It
-    /// may create user namespaces (its sandboxes forbid them inside). `socket` becomes its
-    /// descriptor 3 and `stderr` its 2. See `ForkServerScript`.
+    /// its own, as the sandbox user, with the host's network. It runs in the layout of a job's
+    /// sandbox (without a `/work` and `/tmp` of its own) and also sees, under `/.agentos`:
+    /// `root`, a second copy of that layout (`/usr`, the links, the `/etc` entries, its own
+    /// `passwd` and `group`, a minimal read-only `/dev`, `/venv`, and empty `/proc`, `/work`
+    /// and `/tmp`), which each sandbox it clones makes its root (`pivot_root`) and then drops
+    /// the rest; `jobs`, this process's jobs root, where it finds each sandbox's directories;
+    /// and `proc`, the host's `/proc`, which lets a new PID namespace mount a `/proc` of its
+    /// own. It may create user namespaces (its sandboxes forbid them inside). `socket` becomes
+    /// its descriptor 3 and `stderr` its 2. See `ForkServerScript`.
     func startForkServer(venv: String?, socket: Int32, stderr: Int32) throws -> pid_t {
         guard case .bubblewrap(let bwrap) = configuration.isolation else { throw SandboxError("a fork server needs bubblewrap") }
         var descriptors: [Int32] = []
         defer { descriptors.forEach { close($0) } }
-        for path in [passwdFile, groupFile, jobsRoot] + (venv.map { [$0] } ?? []) {
+        // 4, 5: passwd and group; 6: the jobs root; 7, 8: passwd and group again (a
+        // descriptor binds once); 9, 10: the environment, for the server and for the root.
+        let venvs = venv.map { [$0, $0] } ?? []
+        for path in [passwdFile, groupFile, jobsRoot, passwdFile, groupFile] + venvs {
             descriptors.append(try JobDirectory.openForBinding(path))
         }
         let devNull = open("/dev/null", O_RDWR | O_CLOEXEC)
         guard devNull >= 0 else { throw SandboxError.errno(errno, "open /dev/null") }
         defer { close(devNull) }
+        let root = Self.forkedRoot
         var arguments = bubblewrapBase(bwrap, passwd: 4)
         arguments += ["--remount-ro", "/dev", "--dir", "/work", "--dir", "/tmp"]
         arguments += ["--bind-fd", "6", "/.agentos/jobs", "--bind", "/proc", "/.agentos/proc"]
-        if venv != nil { arguments += ["--ro-bind-fd", "7", "/venv"] }
+        arguments += forkedRootBinds
+        arguments += ["--ro-bind-fd", "7", root + "/etc/passwd", "--ro-bind-fd", "8", root + "/etc/group"]
+        arguments += ["--dev", root + "/dev", "--remount-ro", root + "/dev"]
+        arguments += ["--dir", root + "/proc", "--dir", root + "/work", "--dir", root + "/tmp"]
+        if venv != nil { arguments += ["--ro-bind-fd", "9", "/venv", "--ro-bind-fd", "10", root + "/venv"] }
         arguments += ["--chdir", "/work", "--remount-ro", "/"]
         arguments += [
             interpreter(SandboxProfile(venv: venv)), "-I", "-B", "-u", "-X", "utf8", "-c", ForkServerScript.source,
-            "\(configuration.limits.sharedMemoryMB << 20)",
+            "\(configuration.limits.sharedMemoryMB << 20)", "\(agentos_sys_clone3)", "\(agentos_sys_pivot_root)", root,
         ]
         let plan = SpawnPlan(
             arguments: arguments,
@@ -246,21 +264,22 @@ struct SandboxLauncher: Sendable {
     }
 
     /// `/usr` read-only; `/bin`, `/lib`… as on the host (links into `/usr` on a merged-/usr
-    /// system, else read-only binds); the `/etc` entries a sandbox sees that exist here.
-    static func systemBinds() -> [String] {
+    /// system, else read-only binds); the `/etc` entries a sandbox sees that exist here. All
+    /// under `prefix` inside the sandbox (nothing: at its root).
+    static func systemBinds(under prefix: String = "") -> [String] {
         let fileManager = FileManager.default
-        var arguments = ["--ro-bind", "/usr", "/usr"]
+        var arguments = ["--ro-bind", "/usr", prefix + "/usr"]
         for name in ["bin", "sbin", "lib", "lib32", "lib64", "libx32"] {
             let path = "/" + name
             if let target = try? fileManager.destinationOfSymbolicLink(atPath: path) {
-                arguments += ["--symlink", target, path]
+                arguments += ["--symlink", target, prefix + path]
             } else if fileManager.fileExists(atPath: path) {
-                arguments += ["--ro-bind", path, path]
+                arguments += ["--ro-bind", path, prefix + path]
             }
         }
         let python = ((try? fileManager.contentsOfDirectory(atPath: "/etc")) ?? []).filter { $0.hasPrefix("python3") }.sorted()
         for entry in etcEntries + python where fileManager.fileExists(atPath: "/etc/" + entry) {
-            arguments += ["--ro-bind", "/etc/" + entry, "/etc/" + entry]
+            arguments += ["--ro-bind", "/etc/" + entry, prefix + "/etc/" + entry]
         }
         return arguments
     }

@@ -218,3 +218,10 @@ long agentos_receive_with_fd(int socket, void *bytes, size_t capacity, int *fd) 
 int agentos_pidfd_signal(int pidfd, int signal) {
     return syscall(SYS_pidfd_send_signal, pidfd, signal, NULL, 0) == 0 ? 0 : -errno;
 }
+
+#ifdef SYS_clone3
+const long agentos_sys_clone3 = SYS_clone3;
+#else
+const long agentos_sys_clone3 = -1;
+#endif
+const long agentos_sys_pivot_root = SYS_pivot_root;

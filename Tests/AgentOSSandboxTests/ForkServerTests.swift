@@ -103,8 +103,11 @@ import Glibc
         let outcome = await engine.run("""
             import ctypes, errno, os
             def main():
-                seen = {"agentos": os.listdir("/.agentos"), "fds": sorted(int(fd) for fd in os.listdir("/proc/self/fd"))}
-                for path in ["/.agentos/jobs", "/.agentos/proc", "/proc/1/environ", "/proc/1/root/.agentos/jobs", "/proc/1/fd"]:
+                mounts = [line.split()[4] for line in open("/proc/self/mountinfo")]
+                kinds = [line.split(" - ")[1].split()[0] for line in open("/proc/self/mountinfo")]
+                seen = {"root": sorted(os.listdir("/")), "mounts": mounts, "proc_mounts": kinds.count("proc"),
+                        "fds": sorted(int(fd) for fd in os.listdir("/proc/self/fd"))}
+                for path in ["/.agentos", "/proc/1/environ", "/proc/1/fd", "/proc/1/root/work"]:
                     try:
                         os.listdir(path) if not path.endswith("environ") else open(path).read()
                         seen[path] = "readable"
@@ -116,11 +119,15 @@ import Glibc
                 return seen
             """)
         let seen = try #require(outcome.result?.objectValue, "\(outcome)")
-        #expect(seen["agentos"] == [], "the server's mounts are covered")
-        for path in ["/.agentos/jobs", "/.agentos/proc"] {
-            #expect(seen[path] == "FileNotFoundError", "\(path): \(seen[path] ?? .null)")
-        }
-        for path in ["/proc/1/environ", "/proc/1/fd", "/proc/1/root/.agentos/jobs"] {
+        // The sandbox's root is its own layout: the server's mounts (its jobs root, the host's
+        // /proc) are not covered but gone from its mount namespace.
+        #expect(seen["/.agentos"] == "FileNotFoundError")
+        let root = Set(seen["root"]?.arrayValue?.compactMap(\.stringValue) ?? [])
+        #expect(root.isSuperset(of: ["usr", "etc", "proc", "dev", "tmp", "work"]) && !root.contains(".agentos"), "\(root)")
+        let mounts = seen["mounts"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        #expect(!mounts.isEmpty && mounts.allSatisfy { !$0.contains("agentos") }, "\(mounts)")
+        #expect(seen["proc_mounts"] == 1, "only its own /proc")
+        for path in ["/proc/1/environ", "/proc/1/fd", "/proc/1/root/work"] {
             #expect(seen[path] == "PermissionError", "its init is not dumpable: \(path): \(seen[path] ?? .null)")
         }
         #expect(seen["fds"] == [0, 1, 2, 3, 4], "none of the server's descriptors")

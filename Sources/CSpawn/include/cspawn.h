@@ -59,4 +59,9 @@ long agentos_receive_with_fd(int socket, void *bytes, size_t capacity, int *fd);
 /// Sends `signal` to the process a pidfd refers to. Returns 0 or -errno.
 int agentos_pidfd_signal(int pidfd, int signal);
 
+/// This architecture's system call numbers of `clone3` and `pivot_root`, which the fork
+/// servers call through `syscall` (-1 where these headers do not know the call).
+extern const long agentos_sys_clone3;
+extern const long agentos_sys_pivot_root;
+
 #endif
