@@ -7,8 +7,8 @@ import Glibc
 #endif
 
 /// One fork server: a sandboxed interpreter (`ForkServerScript`), started once, that clones a
-/// fresh sandbox per request, for a quarter of the CPU time of starting bubblewrap and an
-/// interpreter (`agentos-bench engine`). It never runs a job itself, and no job data passes
+/// fresh sandbox per request, for a fifth to a quarter of the CPU time of starting
+/// bubblewrap and an interpreter (`agentos-bench engine`). It never runs a job itself, and no job data passes
 /// through it: the engine
 /// writes the job into the sandbox's directory and its settings into the sandbox's control
 /// pipe, as for a cold sandbox.
