@@ -79,8 +79,8 @@ public struct ConnectedWorker: Sendable, Equatable {
     public var lastHeard: Date
     /// It asked for no more jobs.
     public var draining: Bool
-    /// The heartbeat interval its `WELCOME` gave it (longer than the server's own in a large
-    /// fleet); it is dead after `deadAfterIntervals` of these in silence.
+    /// The heartbeat interval its `WELCOME`, or a later `HEARTBEAT`, gave it (longer than the
+    /// server's own in a large fleet); it is dead after `deadAfterIntervals` of these in silence.
     public var heartbeatInterval: TimeInterval = 1
     /// When the server last sent it a heartbeat.
     public var lastBeatSent = Date.distantPast
@@ -121,9 +121,9 @@ public final class Dispatcher {
         /// A peer silent for this many intervals is dead.
         public var deadAfterIntervals = 5
         /// The heartbeats a second the server aims to handle each way, at most: past
-        /// `heartbeatInterval × maxHeartbeatsPerSecond` workers, a newly welcomed worker gets a
-        /// longer interval (a whole number of base intervals), as Nomad lengthens its clients'
-        /// heartbeat TTL. 0 never lengthens it.
+        /// `heartbeatInterval × maxHeartbeatsPerSecond` workers, the fleet's interval grows to a
+        /// whole number of base intervals (in `WELCOME`, and in `HEARTBEAT` for workers already
+        /// connected), as Nomad lengthens its clients' heartbeat TTL. 0 never lengthens it.
         public var maxHeartbeatsPerSecond: Double = 4000
         /// A queued job no eligible worker picked up within this fails `no_eligible_worker`.
         public var queueTimeout: TimeInterval = 3600
