@@ -8,13 +8,14 @@ import Synchronization
 /// the sandbox starts cold: a job never fails because forking did. After `maxForkFailures`
 /// starts in a row that could not fork, the fork servers are released and every sandbox
 /// starts cold for `coolDown`, which the log says; then forking is tried again. A machine
-/// where forking cannot work at all so pays for one failed fork per `coolDown`.
+/// where forking cannot work at all so pays for a few failed forks per `coolDown`.
 final class SandboxStarter: Sendable {
     static let maxForkFailures = 3
-    static let coolDown: Duration = .seconds(300)
 
     let launcher: SandboxLauncher
-    let forkServers: ForkServers?
+    let forkServers: (any SandboxForking)?
+    /// How long every sandbox starts cold after `maxForkFailures` (5 minutes).
+    let coolDown: Duration
     private let logger: Logger
     private let state = Mutex(ForkState())
     private let forked = Atomic<Int>(0)
@@ -27,9 +28,10 @@ final class SandboxStarter: Sendable {
         var offUntil: ContinuousClock.Instant?
     }
 
-    init(launcher: SandboxLauncher, forkServers: ForkServers?, logger: Logger) {
+    init(launcher: SandboxLauncher, forkServers: (any SandboxForking)?, coolDown: Duration = .seconds(300), logger: Logger) {
         self.launcher = launcher
         self.forkServers = forkServers
+        self.coolDown = coolDown
         self.logger = logger
     }
 
@@ -70,16 +72,16 @@ final class SandboxStarter: Sendable {
     }
 
     /// Counts a start that could not fork; the last of `maxForkFailures` rests the servers.
-    private func noteFailure(_ error: (any Error)?, of forkServers: ForkServers) {
+    private func noteFailure(_ error: (any Error)?, of forkServers: any SandboxForking) {
         let resting = state.withLock { state -> Bool in
             state.failures += 1
             guard state.failures >= Self.maxForkFailures else { return false }
-            state = ForkState(failures: 0, offUntil: ContinuousClock.now + Self.coolDown)
+            state = ForkState(failures: 0, offUntil: ContinuousClock.now + coolDown)
             return true
         }
         let metadata: Logger.Metadata = ["error": "\(error.map { "\($0)" } ?? "unknown")"]
         if resting {
-            logger.error("fork servers could not start \(Self.maxForkFailures) sandboxes in a row; every sandbox starts cold (slower) for \(Self.coolDown)", metadata: metadata)
+            logger.error("fork servers could not start \(Self.maxForkFailures) sandboxes in a row; every sandbox starts cold (slower) for \(coolDown)", metadata: metadata)
             forkServers.releaseAll()
         } else {
             logger.warning("a fork server could not start a sandbox; this one starts cold", metadata: metadata)
@@ -90,3 +92,17 @@ final class SandboxStarter: Sendable {
         forkServers?.stop()
     }
 }
+
+/// What forks sandboxes for a `SandboxStarter`: the engine's `ForkServers`.
+protocol SandboxForking: Sendable {
+    /// A sandbox for `profile`, forked; not ready yet.
+    func start(_ profile: SandboxProfile) throws -> SandboxProcess
+    /// Lets go of every server (each stops once its sandboxes are gone).
+    func releaseAll()
+    /// Stops every server; no more start.
+    func stop()
+    /// Whether `stop()` was called.
+    var isStopped: Bool { get }
+}
+
+extension ForkServers: SandboxForking {}

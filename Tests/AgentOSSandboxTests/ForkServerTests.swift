@@ -1,6 +1,8 @@
 @testable import AgentOSSandbox
 import AgentOSWire
 import Foundation
+import Logging
+import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -137,7 +139,7 @@ import Glibc
 
     @Test func aServerThatDiesIsReplacedAndCloseStopsThemAll() async throws {
         let engine = try EngineKind.forked.engine()
-        let servers = try #require(engine.starter.forkServers)
+        let servers = try #require(engine.starter.forkServers as? ForkServers)
         let first = await engine.run("def main():\n    return 1")
         #expect(first.result == 1, "\(first)")
         let killed = try #require(servers.processIDs.first)
@@ -150,6 +152,34 @@ import Glibc
         engine.close()
         #expect(servers.processIDs.isEmpty)
         #expect(running.allSatisfy { kill($0, 0) != 0 }, "closing the engine ends its servers")
+    }
+
+    @Test func forksThatFailStartColdAndRestTheServersForAWhile() async throws {
+        // A starter whose forks always fail, over a real launcher: every sandbox still starts
+        // (cold), each fork is tried twice, and after three such starts forking rests.
+        let engine = try EngineKind.forked.engine()
+        let forks = FailingForks()
+        let starter = SandboxStarter(launcher: engine.launcher, forkServers: forks, coolDown: .milliseconds(300), logger: Logger(label: "test"))
+        for _ in 0..<SandboxStarter.maxForkFailures {
+            let sandbox = try starter.start(.plain, timeout: .seconds(60))
+            sandbox.kill()
+            sandbox.directory.remove()
+        }
+        #expect(starter.coldStarts == SandboxStarter.maxForkFailures && starter.forkedStarts == 0)
+        #expect(forks.attempts.withLock { $0 } == 2 * SandboxStarter.maxForkFailures, "each start tried to fork twice")
+        #expect(forks.released.withLock { $0 } == 1, "the servers were released")
+        #expect(!starter.isForking, "resting")
+        let rested = try starter.start(.plain, timeout: .seconds(60))
+        rested.kill()
+        rested.directory.remove()
+        #expect(forks.attempts.withLock { $0 } == 2 * SandboxStarter.maxForkFailures, "no fork while resting")
+        // After the cool-down, forking is tried again.
+        #expect(try await waitUntil { starter.isForking })
+        let again = try starter.start(.plain, timeout: .seconds(60))
+        again.kill()
+        again.directory.remove()
+        #expect(forks.attempts.withLock { $0 } == 2 * SandboxStarter.maxForkFailures + 2)
+        engine.close()
     }
 
     @Test func jobsWithTheNetworkShareTheHostsAndOthersHaveNone() async throws {
@@ -172,4 +202,19 @@ import Glibc
         #expect(engine.forkedStarts == 2 && engine.coldStarts == 0)
         engine.close()
     }
+}
+
+/// Fork servers that never fork, counting what they were asked.
+final class FailingForks: SandboxForking {
+    let attempts = Mutex(0)
+    let released = Mutex(0)
+
+    func start(_ profile: SandboxProfile) throws -> SandboxProcess {
+        attempts.withLock { $0 += 1 }
+        throw SandboxError("this fork server cannot fork")
+    }
+
+    func releaseAll() { released.withLock { $0 += 1 } }
+    func stop() {}
+    var isStopped: Bool { false }
 }
