@@ -222,9 +222,6 @@ final class ForkServers: @unchecked Sendable {
         return try server.start(network: profile.network)
     }
 
-    /// Servers running (or to be launched on their next request).
-    var count: Int { lock.withLock { servers.count } }
-
     /// Whether `stop()` was called: the engine is closing.
     var isStopped: Bool { lock.withLock { stopped } }
 

@@ -64,7 +64,7 @@ private func measure(_ label: String, isolation: SandboxIsolation, forkServer: B
         try await group.waitForAll()
     }
     let rate = Double(runs) / (milliseconds(ContinuousClock.now - start) / 1000)
-    let used = forkServer && engine.isForking ? "" : (forkServer && isolation != .none ? " (fork servers failed: cold)" : "")
+    let used = forkServer && !engine.isForking ? " (fork servers failed: cold)" : ""
     print("\(label)\(used): \(runs) jobs, median \(String(format: "%.1f", percentile(times, 0.5))) ms, p99 \(String(format: "%.1f", percentile(times, 0.99))) ms, "
         + "machine CPU \(String(format: "%.1f", cpu / Double(runs))) ms per job; 4 in flight \(String(format: "%.0f", rate)) jobs/s")
 }

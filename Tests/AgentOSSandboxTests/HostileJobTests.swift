@@ -304,15 +304,15 @@ import Glibc
         let marker = "\(Int.random(in: 100_000...999_999)).75"
         // The job keeps a child running until the test has looked at it on the host.
         let code = """
-            import ctypes, os, subprocess, time
+            import ctypes, os, subprocess
+            status = dict(line.split(":", 1) for line in open("/proc/self/status") if ":" in line)
+            libc = ctypes.CDLL(None, use_errno=True)
+            unshare = libc.unshare(0x10000000)  # CLONE_NEWUSER
+            child = subprocess.Popen(["sleep", "\(marker)"])
+            open("started", "w").close()
+            \(holdUntilDone)
+            child.kill()
             def main():
-                status = dict(line.split(":", 1) for line in open("/proc/self/status") if ":" in line)
-                libc = ctypes.CDLL(None, use_errno=True)
-                unshare = libc.unshare(0x10000000)  # CLONE_NEWUSER
-                child = subprocess.Popen(["sleep", "\(marker)"])
-                open("started", "w").close()
-            \(holdUntilDone.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n"))
-                child.kill()
                 return {"uid": os.getuid(), "gid": os.getgid(), "groups": os.getgroups(),
                         "no_new_privs": status["NoNewPrivs"].strip(), "caps": status["CapEff"].strip(),
                         "unshare": unshare, "hostname": os.uname().nodename}
