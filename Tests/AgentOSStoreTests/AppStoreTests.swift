@@ -15,6 +15,17 @@ import Testing
         project = try store.createProject(name: "default", owner: owner.id)
     }
 
+    @Test func markingWorkersOfflineCountsThoseThatWereOnline() throws {
+        for (index, online) in [true, true, false].enumerated() {
+            try store.workerConnected(WorkerRecord(
+                id: "w\(index)", name: "w\(index)", kind: .cloud, ownerID: nil, labels: [], slots: 1, version: "t",
+                online: online, connectedAt: Date(), lastSeenAt: Date()))
+        }
+        #expect(try store.markAllWorkersOffline() == 2, "the restart grace period is sized by these")
+        #expect(try store.worker(id: "w0")?.online == false)
+        #expect(try store.markAllWorkersOffline() == 0)
+    }
+
     @Test func emailsAreUniqueIgnoringCase() throws {
         #expect(try store.user(email: "owner@example.com")?.id == owner.id)
         #expect(throws: StoreError.self) {
