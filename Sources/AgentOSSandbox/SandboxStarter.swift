@@ -16,6 +16,8 @@ final class SandboxStarter: Sendable {
     let forkServers: (any SandboxForking)?
     /// How long every sandbox starts cold after `maxForkFailures` (5 minutes).
     let coolDown: Duration
+    /// The time now; a test moves it on instead of sleeping through `coolDown`.
+    private let now: @Sendable () -> ContinuousClock.Instant
     private let logger: Logger
     private let state = Mutex(ForkState())
     private let forked = Atomic<Int>(0)
@@ -28,10 +30,14 @@ final class SandboxStarter: Sendable {
         var offUntil: ContinuousClock.Instant?
     }
 
-    init(launcher: SandboxLauncher, forkServers: (any SandboxForking)?, coolDown: Duration = .seconds(300), logger: Logger) {
+    init(
+        launcher: SandboxLauncher, forkServers: (any SandboxForking)?, coolDown: Duration = .seconds(300),
+        now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }, logger: Logger
+    ) {
         self.launcher = launcher
         self.forkServers = forkServers
         self.coolDown = coolDown
+        self.now = now
         self.logger = logger
     }
 
@@ -42,7 +48,8 @@ final class SandboxStarter: Sendable {
     /// after failing).
     var isForking: Bool {
         guard forkServers != nil else { return false }
-        return state.withLock { $0.offUntil.map { ContinuousClock.now >= $0 } ?? true }
+        let now = now()
+        return state.withLock { $0.offUntil.map { now >= $0 } ?? true }
     }
 
     /// A sandbox for `profile` that has said it is ready. The caller holds a lease on the
@@ -73,10 +80,11 @@ final class SandboxStarter: Sendable {
 
     /// Counts a start that could not fork; the last of `maxForkFailures` rests the servers.
     private func noteFailure(_ error: (any Error)?, of forkServers: any SandboxForking) {
+        let now = now()
         let resting = state.withLock { state -> Bool in
             state.failures += 1
             guard state.failures >= Self.maxForkFailures else { return false }
-            state = ForkState(failures: 0, offUntil: ContinuousClock.now + coolDown)
+            state = ForkState(failures: 0, offUntil: now + coolDown)
             return true
         }
         let metadata: Logger.Metadata = ["error": "\(error.map { "\($0)" } ?? "unknown")"]

@@ -159,7 +159,11 @@ import Glibc
         // (cold), each fork is tried twice, and after three such starts forking rests.
         let engine = try EngineKind.forked.engine()
         let forks = FailingForks()
-        let starter = SandboxStarter(launcher: engine.launcher, forkServers: forks, coolDown: .milliseconds(300), logger: Logger(label: "test"))
+        let elapsed = Mutex(Duration.zero)
+        let start = ContinuousClock.now
+        let starter = SandboxStarter(
+            launcher: engine.launcher, forkServers: forks, coolDown: .seconds(300),
+            now: { start + elapsed.withLock { $0 } }, logger: Logger(label: "test"))
         for _ in 0..<SandboxStarter.maxForkFailures {
             let sandbox = try starter.start(.plain, timeout: .seconds(60))
             sandbox.kill()
@@ -173,8 +177,11 @@ import Glibc
         rested.kill()
         rested.directory.remove()
         #expect(forks.attempts.withLock { $0 } == 2 * SandboxStarter.maxForkFailures, "no fork while resting")
+        elapsed.withLock { $0 = .seconds(299) }
+        #expect(!starter.isForking, "still resting")
         // After the cool-down, forking is tried again.
-        #expect(try await waitUntil { starter.isForking })
+        elapsed.withLock { $0 = .seconds(300) }
+        #expect(starter.isForking)
         let again = try starter.start(.plain, timeout: .seconds(60))
         again.kill()
         again.directory.remove()
