@@ -79,14 +79,18 @@ extension AppStore {
         let inputsDecoder = Job.databaseJSONDecoder(for: Job.CodingKeys.inputs.stringValue)
         return try writer.write { db in
             // Compiled once per connection and reused: on the bus's hot path, preparing a
-            // statement costs more than running it.
+            // statement costs more than running it. The batch's time was taken when its loop
+            // iteration began, which may be before a job submitted meanwhile was created: a job
+            // never starts before it was created, nor ends before it started (times are stored
+            // as text that sorts as they do).
             let finish = try db.cachedStatement(sql: """
                 UPDATE jobs SET status = ?, result = ?, stdout = ?, stderr = ?, exit_code = ?, error = ?,
-                    output_truncated = ?, finished_at = ?
+                    output_truncated = ?, finished_at = MAX(?, started_at)
                 WHERE id = ? AND status = 'running' AND attempts = ? AND worker_id = ?
                 """)
             let assign = try db.cachedStatement(sql: """
-                UPDATE jobs SET status = 'running', attempts = attempts + 1, worker_id = ?, worker_name = ?, started_at = ?
+                UPDATE jobs SET status = 'running', attempts = attempts + 1, worker_id = ?, worker_name = ?,
+                    started_at = MAX(?, created_at)
                 WHERE id = ? AND status = 'queued'
                 RETURNING attempts, project_id, code, inputs, timeout_s, max_output_bytes, memory_mb, network,
                     entrypoint, requirements

@@ -1,5 +1,6 @@
 import AgentOSWire
 import Foundation
+import Synchronization
 import Testing
 
 #if canImport(FoundationNetworking)
@@ -85,16 +86,22 @@ import FoundationNetworking
         let cluster = try Cluster()
         defer { cluster.shutdown() }
         let token = "given-token-\(UUID().uuidString)"
-        let base = try await startService(cluster, arguments: ["--listen", "127.0.0.1:0", "--token", token, "--max-concurrent", "1"])
-        // The slow job must still run when the second request arrives, however loaded the
-        // machine: it sleeps far longer than the poll and the request below can take.
-        let slow = Task { try await execute(base, ["code": "import time\ntime.sleep(20)\ndef main():\n    return 'slow'"], token: token) }
-        try await cluster.waitFor("the slow job to run") {
-            (try? await call(base, "GET", "/healthz").1["running"]) == 1
+        let base = try await startService(cluster, arguments: ["--listen", "127.0.0.1:0", "--token", token, "--max-concurrent", "1", "--allow-network"])
+        // The slow job runs until the test lets it go, however loaded the machine: it holds a
+        // connection to the test open and returns when the test closes it.
+        let holder = try ConnectionHolder()
+        let slow = Task {
+            try await execute(base, [
+                "code": "import socket\ndef main(port):\n    socket.create_connection(('127.0.0.1', port)).recv(1)\n    return 'slow'",
+                "inputs": ["port": .number(Double(holder.port))], "limits": ["network": true, "timeout_s": 600],
+            ], token: token)
         }
+        try await cluster.waitFor("the slow job to run", timeout: 120) { holder.acceptOne() }
+        #expect(try await call(base, "GET", "/healthz").1["running"] == 1)
         let (status, body, response) = try await execute(base, ["code": "def main():\n    return 1"], token: token)
         #expect(status == 503 && body["error"]?["code"] == "busy")
         #expect(response?.value(forHTTPHeaderField: "Retry-After") == "1")
+        holder.release()
         #expect(try await slow.value.1["result"] == "slow")
         let (after, afterBody, _) = try await execute(base, ["code": "def main():\n    return 1"], token: token)
         #expect(after == 200 && afterBody["result"] == 1)
@@ -152,5 +159,52 @@ import FoundationNetworking
             }
         }
         return found
+    }
+}
+
+/// A TCP listener on a kernel-chosen loopback port that holds the connections it accepts
+/// open until `release()`: a sandboxed job with the network blocks on one for as long as a
+/// test needs it running.
+final class ConnectionHolder: @unchecked Sendable {
+    let port: Int
+    private let listener: Int32
+    private let accepted = Mutex<[Int32]>([])
+
+    init() throws {
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) } }
+        guard bound == 0, listen(listener, 8) == 0 else {
+            close(listener)
+            throw POSIXError(.EADDRNOTAVAIL)
+        }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) } }
+        _ = fcntl(listener, F_SETFL, fcntl(listener, F_GETFL) | O_NONBLOCK)
+        self.listener = listener
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// Accepts a waiting connection, if any, and keeps it open.
+    func acceptOne() -> Bool {
+        let client = accept(listener, nil, nil)
+        guard client >= 0 else { return false }
+        accepted.withLock { $0.append(client) }
+        return true
+    }
+
+    /// Closes the connections held, which their peers read as the end of the stream.
+    func release() {
+        accepted.withLock { fds in
+            fds.forEach { close($0) }
+            fds.removeAll()
+        }
+    }
+
+    deinit {
+        release()
+        close(listener)
     }
 }

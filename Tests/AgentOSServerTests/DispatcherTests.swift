@@ -308,6 +308,29 @@ extension Array where Element == Outbound {
         #expect(try out.jobs(to: "plain").map(\.jobID) == [runnable.id])
     }
 
+    @Test func aJobNeverStartsBeforeItWasCreatedNorEndsBeforeItStarted() throws {
+        // A loop iteration's time is taken when it begins; a job submitted while it ran was
+        // created after that time.
+        let h = try DispatcherHarness()
+        let job = try h.submit()
+        let iterationBegan = h.now - 0.015
+        let out = try h.dispatcher.accept(
+            identity: Array("w".utf8), hello: Hello(workerID: "id-w", name: "w", version: "t", slots: 1, labels: [], runtimes: ["python3"], kind: .cloud,
+                                                    credential: WorkerCredential(), running: []),
+            principal: WorkerPrincipal(kind: .cloud, ownerID: nil, credential: nil), now: iterationBegan)
+            + h.dispatcher.commit(now: iterationBegan)
+        let run = try #require(try out.jobs(to: "w").first)
+        let started = try #require(try h.store.job(id: job.id))
+        #expect(try #require(started.startedAt) >= started.createdAt, "\(started.startedAt!) < \(started.createdAt)")
+        _ = try h.dispatcher.receive(
+            identity: Array("w".utf8), message: BusMessage(.result, JobOutcome(jobID: run.jobID, attempt: run.attempt, status: .succeeded, result: 1)),
+            now: iterationBegan - 0.01)
+        _ = h.dispatcher.commit(now: iterationBegan - 0.01)
+        let finished = try #require(try h.store.job(id: job.id))
+        #expect(finished.status == .succeeded)
+        #expect(try #require(finished.finishedAt) >= started.startedAt!)
+    }
+
     @Test func resultsOfOneIterationAreRecordedAndTheirSlotsRefilledByOneCommit() throws {
         let h = try DispatcherHarness()
         for _ in 0..<6 { _ = try h.submit() }

@@ -49,6 +49,9 @@ struct APICall: Sendable {
     /// socket's thread.
     init(_ request: APIRequest) throws(APIError) {
         self.request = request
+        if let (name, _) = request.params.first(where: { $0.value.containsNUL }) {
+            throw APIError.invalid("\(name) must not contain U+0000 (NUL)")
+        }
         guard APIRoutes.bodyKind(of: request.operation) == .json else { return }
         guard (try? JSONValue.parse(request.body)) != nil else { throw APIError.invalid("the request body is not valid JSON") }
     }
@@ -56,8 +59,9 @@ struct APICall: Sendable {
     /// The body as the operation's request type; a field that does not fit is a 400 naming it.
     func body<Body: APIBody>(_ type: Body.Type) throws(APIError) -> Body {
         assert(operation.contract.request.map(ObjectIdentifier.init) == ObjectIdentifier(type), "\(operation) does not take \(type)")
+        let body: Body
         do {
-            return try APICoding.decode(type, from: request.body)
+            body = try APICoding.decode(type, from: request.body)
         } catch {
             // The body was checked to be JSON: what the decoder calls invalid JSON is a number
             // that does not fit its field (2.5 where an integer belongs, or one too large).
@@ -67,6 +71,12 @@ struct APICall: Sendable {
             if !error.path.isEmpty { failure.path = error.path }
             throw failure
         }
+        if let path = NULCheck.firstNUL(in: body) {
+            var failure = APIError.invalid("\(path) must not contain U+0000 (NUL): text is stored as text, which cannot hold it")
+            failure.path = path
+            throw failure
+        }
+        return body
     }
 }
 

@@ -40,10 +40,10 @@ struct RunRecord {
         skill = try FieldRules.text(record.skill, "skill", maxLength: 80)
         version = try FieldRules.within(record.version, "version", 1...1_000_000)
         code = try FieldRules.text(record.code, "code", maxLength: APIHandler.maxCodeBytes) ?? ""
-        stdout = try FieldRules.text(record.stdout, "stdout", maxLength: 4 << 20) ?? ""
-        stderr = try FieldRules.text(record.stderr, "stderr", maxLength: 4 << 20) ?? ""
+        stdout = try FieldRules.text(record.stdout?.replacingNUL, "stdout", maxLength: 4 << 20) ?? ""
+        stderr = try FieldRules.text(record.stderr?.replacingNUL, "stderr", maxLength: 4 << 20) ?? ""
         exitCode = try FieldRules.within(record.exitCode, "exit_code", -255...255)
-        error = try FieldRules.text(record.error, "error", maxLength: 4096)
+        error = try FieldRules.text(record.error?.replacingNUL, "error", maxLength: 4096)
         startedAt = record.startedAt
         finishedAt = record.finishedAt
         device = try FieldRules.text(record.device, "device", maxLength: 200)

@@ -232,6 +232,9 @@ final class BusLoop: SocketLoopDriver {
             else if !(1...1024).contains(hello.slots) { "slots must be 1-1024" }
             else if hello.labels.count > 64 || !hello.labels.allSatisfy({ !$0.isEmpty && $0.utf8.count <= 64 }) { "at most 64 labels of 1-64 bytes" }
             else if hello.running.count > 4096 { "at most 4096 running jobs" }
+            else if ([hello.workerID, hello.name, hello.version] + hello.labels).contains(where: \.containsNUL) {
+                "worker_id, name, version and labels must not contain U+0000 (NUL)"
+            }
             else { nil }
         return problem.map { Reject(code: Reject.badRequest, message: $0) }
     }

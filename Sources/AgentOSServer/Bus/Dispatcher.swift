@@ -321,8 +321,12 @@ public final class Dispatcher {
         case .heartbeat, .started:
             return []
         case .result:
-            let outcome = try message.decode(JobOutcome.self)
+            var outcome = try message.decode(JobOutcome.self)
             guard let worker = workers[workerID] else { return [] }
+            // Output is stored as text; a NUL would end it there.
+            outcome.stdout = outcome.stdout.replacingNUL
+            outcome.stderr = outcome.stderr.replacingNUL
+            outcome.error = outcome.error?.replacingNUL
             var freed: (attempt: Int, at: Date)?
             if worker.running[outcome.jobID] == outcome.attempt {
                 workers[workerID]?.running[outcome.jobID] = nil
