@@ -179,7 +179,7 @@ let package = Package(
         .testTarget(
             name: "AgentOSGatewayTests",
             dependencies: [
-                "AgentOSGateway", "AgentOSAPI", "AgentOSWire",
+                "AgentOSGateway", "AgentOSAPI", "AgentOSClient", "AgentOSWire",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),

@@ -90,10 +90,15 @@ extension APIOperation {
     /// The error statuses this operation may answer, besides its successes.
     public var errorStatuses: [Int] {
         guard let route = APIRoutes.all.first(where: { $0.operation == self }) else { return [400, 503] }
-        var statuses = [400, 503]
-        if ![.login, .refresh].contains(self) { statuses += [401, 403] }
-        if route.path.contains(":") { statuses.append(404) }
-        if route.method != "GET" { statuses.append(409) }
+        // Login and refresh answer 401 for wrong credentials, every other operation for a
+        // missing or expired token.
+        var statuses = [400, 401, 503]
+        if ![.login, .refresh].contains(self) { statuses.append(403) }
+        // A path names a resource, and a new project names its team.
+        if route.path.contains(":") || self == .createProject { statuses.append(404) }
+        // Writes conflict with the state (a name taken, a job already ended, the last owner);
+        // reading a provider's key conflicts with a key the server can no longer decrypt.
+        if route.method != "GET" || self == .revealProvider { statuses.append(409) }
         if route.body != .none { statuses.append(413) }
         if self == .login { statuses.append(429) }
         if self == .downloadFile { statuses.append(410) }

@@ -89,7 +89,12 @@ public struct GatewayClient: Sendable {
         // Appended as text: `path` is already escaped and must not be escaped again.
         let base = baseURL.absoluteString.hasSuffix("/") ? String(baseURL.absoluteString.dropLast()) : baseURL.absoluteString
         var components = URLComponents(string: base + path)
-        if !query.isEmpty { components?.queryItems = query.sorted { $0.key < $1.key }.map { URLQueryItem(name: $0.key, value: $0.value) } }
+        if !query.isEmpty {
+            // Percent-encoded as a form is, `+` included: the gateway reads a bare `+` as a space.
+            components?.percentEncodedQueryItems = query.sorted { $0.key < $1.key }.map {
+                URLQueryItem(name: $0.key.formEncoded, value: $0.value.formEncoded)
+            }
+        }
         guard let url = components?.url else { throw ClientError.io("bad URL for \(path)") }
         var headers = ["Accept: application/json"]
         if let token { headers.append("Authorization: Bearer \(token)") }
@@ -136,4 +141,13 @@ public struct GatewayClient: Sendable {
         guard (200..<300).contains(status) else { throw Self.failure(status: status, data: data) }
         return data
     }
+}
+
+extension String {
+    /// Percent-encoded for a query string: only unreserved characters stay as they are.
+    var formEncoded: String {
+        addingPercentEncoding(withAllowedCharacters: Self.unreserved) ?? self
+    }
+
+    private static let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 }

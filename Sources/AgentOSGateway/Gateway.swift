@@ -122,8 +122,9 @@ struct Forwarder: Sendable {
     func forward(_ request: Request, context: GatewayRequestContext, route: APIRoute) async throws -> Response {
         var params: [String: String] = [:]
         for (key, value) in context.parameters { params[String(key)] = String(value) }
+        let query = FormQuery(request.uri.query ?? "")
         for name in route.query {
-            if let value = request.uri.queryParameters.get(name) { params[name] = value }
+            if let value = query[name] { params[name] = value }
         }
         // The body goes to the server as the bytes it is: the server parses JSON itself, once.
         var body = Data()
@@ -184,5 +185,26 @@ struct Forwarder: Sendable {
         Response(
             status: status, headers: [.contentType: "application/json"],
             body: ResponseBody(byteBuffer: ByteBuffer(data: (try? APICoding.encode(body)) ?? Data())))
+    }
+}
+
+/// A query string read as HTML forms and most clients write it: `+` is a space and `%2B` a
+/// plus (Python's `urlencode`, browsers' forms); the first value of a name counts.
+struct FormQuery {
+    private var values: [String: String] = [:]
+
+    init(_ query: String) {
+        for pair in query.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard let name = Self.decode(parts[0]) else { continue }
+            let value = parts.count > 1 ? Self.decode(parts[1]) : ""
+            if values[name] == nil, let value { values[name] = value }
+        }
+    }
+
+    subscript(name: String) -> String? { values[name] }
+
+    private static func decode(_ text: Substring) -> String? {
+        text.replacingOccurrences(of: "+", with: " ").removingPercentEncoding
     }
 }

@@ -8,6 +8,10 @@ extension AppStore {
     public func createProject(name: String, owner: String, teamID: String? = nil, allowNetwork: Bool = false) throws -> Project {
         try StoreError.mapping("a project named \(name) already exists") {
             try writer.write { db in
+                // Names differing only in case would read as one project.
+                if try Project.filter(sql: "name = ? COLLATE NOCASE", arguments: [name]).fetchCount(db) > 0 {
+                    throw StoreError.conflict("a project named \(name) already exists (names are compared ignoring case)")
+                }
                 let project = try Project(name: name, teamID: teamID, createdBy: owner, allowNetwork: allowNetwork).inserted(db)
                 try ProjectMember(projectID: project.id, userID: owner, role: .owner).insert(db)
                 return project

@@ -6,6 +6,11 @@ extension AppStore {
     public func createSkill(projectID: String, name: String, content: SkillContent, author: String, now: Date = Date()) throws -> (Skill, SkillVersion) {
         try StoreError.mapping("a skill named \(name) already exists in this project") {
             try writer.write { db in
+                // Names differing only in case would read as one skill.
+                let taken = try Skill.filter(sql: "project_id = ? AND name = ? COLLATE NOCASE", arguments: [projectID, name]).fetchCount(db)
+                guard taken == 0 else {
+                    throw StoreError.conflict("a skill named \(name) already exists in this project (names are compared ignoring case)")
+                }
                 let skill = try Skill(
                     id: UUID().uuidString.lowercased(), projectID: projectID, name: name, description: content.description,
                     latestVersion: 1, createdBy: author, createdAt: now, updatedAt: now

@@ -1,3 +1,4 @@
+import AgentOSAPI
 import AgentOSAuth
 @testable import AgentOSServer
 import AgentOSStore
@@ -5,6 +6,7 @@ import AgentOSWire
 import Foundation
 import Logging
 import Synchronization
+import Testing
 
 /// Calls the server's API handler directly, over an in-memory store and a temporary blob
 /// directory, with the bus events it posts recorded.
@@ -54,9 +56,19 @@ final class APIHarness: Sendable {
         _ operation: APIOperation, token: String?, params: [String: String] = [:], body: JSONValue? = nil,
         raw: Data? = nil, client: String? = "127.0.0.1"
     ) async -> HarnessReply {
-        HarnessReply(await handler.handle(APIRequest(
+        let reply = HarnessReply(await handler.handle(APIRequest(
             id: "t", operation: operation, token: token, params: params, body: raw ?? body?.encoded() ?? Data(),
             contentType: raw == nil ? nil : "text/plain", client: client)))
+        // Every answer any test provokes is one the API document declares, with its body
+        // (`health` is the gateway's /healthz, documented as the gateway's).
+        if operation != .health {
+            do {
+                try OpenAPIDocument.check(operation, status: reply.status, body: operation == .downloadFile && reply.status == 200 ? nil : reply.body)
+            } catch {
+                Issue.record("\(error)")
+            }
+        }
+        return reply
     }
 
     /// The revocations posted to the bus so far.

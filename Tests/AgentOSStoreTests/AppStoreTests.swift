@@ -37,8 +37,11 @@ import Testing
         #expect(try store.role(of: owner.id, in: project.id) == .owner)
         #expect(try store.project(idOrName: "default")?.id == project.id)
         #expect(try store.project(idOrName: project.id)?.name == "default")
-        #expect(throws: StoreError.conflict("a project named default already exists")) {
+        #expect(throws: StoreError.conflict("a project named default already exists (names are compared ignoring case)")) {
             try store.createProject(name: "default", owner: owner.id)
+        }
+        #expect(throws: StoreError.conflict("a project named DEFAULT already exists (names are compared ignoring case)")) {
+            try store.createProject(name: "DEFAULT", owner: owner.id)
         }
     }
 

@@ -74,8 +74,8 @@ struct JobRequest: Equatable {
         files = []
         for (index, selection) in selections.enumerated() {
             guard !selection.id.isEmpty, selection.id.utf8.count <= 64 else { throw .invalid("files[\(index)] must be a file id or {id, name}") }
-            if let name = selection.name, !name.isSafeFileName { throw .invalid("files[\(index)].name must be a plain file name") }
-            files.append(FileRequest(id: selection.id, name: selection.name))
+            let name = try selection.name.map { name throws(APIError) in try FieldRules.fileName(name, "files[\(index)].name") }
+            files.append(FileRequest(id: selection.id, name: name))
         }
     }
 
@@ -88,13 +88,5 @@ struct JobRequest: Equatable {
             failure.path = error.path
             throw failure
         }
-    }
-}
-
-extension String {
-    /// Whether this is a plain file name: no directories, not `.` or `..`, no control characters.
-    var isSafeFileName: Bool {
-        !isEmpty && utf8.count <= 255 && self != "." && self != ".." && !contains("/") && !contains("\\")
-            && !unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7f }
     }
 }

@@ -28,7 +28,7 @@ struct AuthResource: APIResource {
 
     func login(_ request: APICall) async throws -> Reply {
         let body = try request.body(Schemas.LoginRequest.self)
-        let email = try FieldRules.required(body.email, "email", maxLength: 320)
+        let email = try FieldRules.emailLookup(body.email, "email")
         let password = try FieldRules.required(body.password, "password", maxLength: 1024)
         if let wait = throttle.retryAfter(account: email, address: request.client) {
             var error = APIError(429, "rate_limited", "too many failed logins; try again in \(wait) s")

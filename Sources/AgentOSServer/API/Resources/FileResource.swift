@@ -25,8 +25,7 @@ struct FileResource: APIResource {
     func uploadFile(_ request: APICall, caller: Caller) throws -> Reply {
         let access = try projectAccess(request.params["project"], caller: caller)
         try access.require(.writeFile)
-        guard let name = request.params["name"], !name.isEmpty else { throw APIError.invalid("the name query parameter is required") }
-        guard name.isSafeFileName else { throw APIError.invalid("name must be a plain file name: no '/', not '.' or '..'") }
+        let name = try FieldRules.fileName(request.params["name"], "name")
         let data = request.raw
         guard data.count <= maxFileBytes else {
             throw APIError(413, "file_too_large", "files may be at most \(maxFileBytes >> 20) MiB")

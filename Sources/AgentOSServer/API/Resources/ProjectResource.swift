@@ -96,7 +96,7 @@ struct ProjectResource: APIResource {
         let access = try projectAccess(request.params["project"], caller: caller)
         try access.require(.manageMembers)
         let body = try request.body(Schemas.SetProjectMemberRequest.self)
-        let email = try FieldRules.required(body.email, "email", maxLength: 320)
+        let email = try FieldRules.emailLookup(body.email, "email")
         let role = body.role
         guard let user = try store.user(email: email) else { throw APIError.notFound("user \(email)") }
         let before = try store.members(projectID: access.project.id).first { $0.0.id == user.id }?.1

@@ -57,7 +57,7 @@ struct TeamResource: APIResource {
         let (team, role) = try visibleTeam(request.params["team"], caller: caller)
         try requireTeamOwner(team, role: role, caller: caller)
         let body = try request.body(Schemas.AddTeamMemberRequest.self)
-        let email = try FieldRules.required(body.email, "email", maxLength: 320)
+        let email = try FieldRules.emailLookup(body.email, "email")
         let newRole = body.role ?? .member
         guard let user = try store.user(email: email) else { throw APIError.notFound("user \(email)") }
         let before = try store.teamRole(of: user.id, in: team.id)

@@ -37,7 +37,7 @@ struct UserResource: APIResource {
         let body = try request.body(Schemas.CreateUserRequest.self)
         let email = try FieldRules.email(body.email, "email")
         let password = try FieldRules.password(body.password)
-        let name = try FieldRules.text(body.name, "name", maxLength: 200) ?? String(email.split(separator: "@")[0])
+        let name = try FieldRules.displayName(body.name, "name", maxLength: 200) ?? String(email.split(separator: "@")[0])
         let role = body.role ?? .user
         let hash = await passwords.hashOffloaded(password)
         let user = try store.createUser(User(email: email, name: name, passwordHash: hash, role: role))
@@ -48,7 +48,7 @@ struct UserResource: APIResource {
     func updateUser(_ request: APICall, caller: Caller) async throws -> Reply {
         try requireAdmin(caller)
         let body = try request.body(Schemas.UpdateUserRequest.self)
-        let name = try FieldRules.text(body.name, "name", maxLength: 200)
+        let name = try FieldRules.displayName(body.name, "name", maxLength: 200)
         let password = try body.password.map { password throws(APIError) in try FieldRules.password(password) }
         let hash = if let password { await passwords.hashOffloaded(password) } else { String?.none }
         guard let id = request.params["user"], try store.user(id: id) != nil else { throw APIError.notFound("user") }
@@ -77,7 +77,7 @@ struct UserResource: APIResource {
 
     func createToken(_ request: APICall, caller: Caller) throws -> Reply {
         let body = try request.body(Schemas.CreateTokenRequest.self)
-        let name = try FieldRules.required(body.name, "name", maxLength: 100)
+        let name = try FieldRules.required(FieldRules.displayName(body.name, "name", maxLength: 100), "name", maxLength: 100)
         let expiresIn = try FieldRules.within(body.expiresIn, "expires_in", 60...(10 * 365 * 86_400))
         let secret = SecretToken.generate(prefix: Authenticator.personalTokenPrefix)
         let now = Date()

@@ -34,7 +34,7 @@ struct WorkerResource: APIResource {
     func createWorkerToken(_ request: APICall, caller: Caller) throws -> Reply {
         try requireAdmin(caller)
         let body = try request.body(Schemas.CreateWorkerTokenRequest.self)
-        let name = try FieldRules.required(body.name, "name", maxLength: 100)
+        let name = try FieldRules.required(FieldRules.displayName(body.name, "name", maxLength: 100), "name", maxLength: 100)
         let labels = try FieldRules.strings(body.labels, "labels", maxCount: 64, maxLength: 64)
         let secret = SecretToken.generate(prefix: "aow_")
         let token = try store.createWorkerToken(WorkerToken(name: name, tokenHash: SecretToken.hash(secret), labels: labels))
