@@ -1,23 +1,49 @@
 import Foundation
 import Synchronization
 
-/// Limits failed logins per account and per client address within a sliding window. Past
-/// the limit every attempt is refused (429) until the oldest failure leaves the window, so
-/// guessing is slow while a user who mistypes a few times is not locked out.
+/// Slows password guessing without letting anyone lock a user out (OWASP's advice: throttle
+/// by account *and* address, with growing delays rather than a hard lock).
+///
+/// Failed logins are counted in memory within a sliding window under three keys:
+/// * the account from one address: after `freeFailures` of them, each further attempt from
+///   that address at that account waits a delay that doubles with each failure, from
+///   `baseDelay` up to `maxDelay`. The same account from another address is not slowed, so
+///   failures from an attacker's address never stop the user's right password from theirs.
+/// * the address, whatever the account: past `perAddress` failures every attempt from it is
+///   refused until the oldest leaves the window (one address spraying many accounts).
+/// * the account, whatever the address: past `accountAlarm` failures (guessing spread over
+///   many addresses) an address that has failed at the account even once gets no free
+///   failures, so each such address is slowed from its first failure. An address that has
+///   not failed at it, such as the user's own, still logs in at once.
+///
+/// A successful login clears that account-and-address's failures.
 public final class LoginThrottle: Sendable {
     /// The limits.
     public struct Limits: Sendable {
-        /// Failures per account within the window.
-        public var perAccount: Int
-        /// Failures per client address within the window.
+        /// Failures of one account from one address before delays begin.
+        public var freeFailures: Int
+        /// The first delay; each further failure doubles it.
+        public var baseDelay: TimeInterval
+        /// The longest delay.
+        public var maxDelay: TimeInterval
+        /// Failures from one address, any account, before it is refused until they age out.
         public var perAddress: Int
-        /// Window length.
+        /// Failures of one account, any address, after which failed addresses get no free failures.
+        public var accountAlarm: Int
+        /// How long a failure counts.
         public var window: TimeInterval
 
-        /// 10 per account and 50 per address in 15 minutes.
-        public init(perAccount: Int = 10, perAddress: Int = 50, window: TimeInterval = 900) {
-            self.perAccount = perAccount
+        /// 5 free failures, then 1 s doubling up to 15 min; 100 per address; account alarm at 20;
+        /// a 15-minute window.
+        public init(
+            freeFailures: Int = 5, baseDelay: TimeInterval = 1, maxDelay: TimeInterval = 900, perAddress: Int = 100,
+            accountAlarm: Int = 20, window: TimeInterval = 900
+        ) {
+            self.freeFailures = freeFailures
+            self.baseDelay = baseDelay
+            self.maxDelay = maxDelay
             self.perAddress = perAddress
+            self.accountAlarm = accountAlarm
             self.window = window
         }
     }
@@ -37,15 +63,21 @@ public final class LoginThrottle: Sendable {
 
     /// Seconds to wait before trying again, or nil when an attempt may go ahead.
     public func retryAfter(account: String, address: String?, now: Date = Date()) -> Int? {
-        state.withLock { state in
+        let keys = Keys(account: account, address: address)
+        return state.withLock { state in
             state.checks += 1
             if state.checks % 1024 == 0 { prune(&state, now: now) }
             var wait: TimeInterval = 0
-            for (key, limit) in keys(account: account, address: address) {
-                let recent = (state.failures[key] ?? []).filter { now.timeIntervalSince($0) < limits.window }
-                if recent.count >= limit, let oldest = recent.first {
-                    wait = max(wait, limits.window - now.timeIntervalSince(oldest))
-                }
+            let fromAddress = recent(state, keys.address, now: now)
+            if fromAddress.count >= limits.perAddress, let oldest = fromAddress.first {
+                wait = limits.window - now.timeIntervalSince(oldest)
+            }
+            let pair = recent(state, keys.pair, now: now)
+            let free = recent(state, keys.account, now: now).count >= limits.accountAlarm ? 0 : limits.freeFailures
+            if pair.count >= max(free, 1), let last = pair.last {
+                let doublings = min(pair.count - max(free, 1), 30)
+                let delay = min(limits.baseDelay * pow(2, Double(doublings)), limits.maxDelay)
+                wait = max(wait, delay - now.timeIntervalSince(last))
             }
             return wait > 0 ? max(1, Int(wait.rounded(.up))) : nil
         }
@@ -53,24 +85,40 @@ public final class LoginThrottle: Sendable {
 
     /// Counts a failed attempt.
     public func failed(account: String, address: String?, now: Date = Date()) {
+        let keys = Keys(account: account, address: address)
         state.withLock { state in
-            for (key, _) in keys(account: account, address: address) {
-                var recent = (state.failures[key] ?? []).filter { now.timeIntervalSince($0) < limits.window }
-                recent.append(now)
-                state.failures[key] = recent
+            for key in [keys.pair, keys.address, keys.account] {
+                var dates = recent(state, key, now: now)
+                dates.append(now)
+                state.failures[key] = dates
             }
         }
     }
 
-    /// A successful login clears the account's failures (not the address's).
-    public func succeeded(account: String) {
-        _ = state.withLock { $0.failures.removeValue(forKey: "account:" + account.lowercased()) }
+    /// A successful login clears the failures of that account from that address.
+    public func succeeded(account: String, address: String?) {
+        let keys = Keys(account: account, address: address)
+        _ = state.withLock { $0.failures.removeValue(forKey: keys.pair) }
     }
 
-    private func keys(account: String, address: String?) -> [(String, Int)] {
-        var keys = [("account:" + account.lowercased(), limits.perAccount)]
-        if let address { keys.append(("address:" + address, limits.perAddress)) }
-        return keys
+    /// The three counters an attempt touches. A request with no address (a local caller)
+    /// counts as one address of its own.
+    private struct Keys {
+        let pair: String
+        let address: String
+        let account: String
+
+        init(account: String, address: String?) {
+            let account = account.lowercased()
+            let address = address ?? "local"
+            pair = "pair:\(address) \(account)"
+            self.address = "address:" + address
+            self.account = "account:" + account
+        }
+    }
+
+    private func recent(_ state: State, _ key: String, now: Date) -> [Date] {
+        (state.failures[key] ?? []).filter { now.timeIntervalSince($0) < limits.window }
     }
 
     private func prune(_ state: inout State, now: Date) {

@@ -56,3 +56,47 @@ import Testing
         #expect(SecretToken.hash("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
     }
 }
+
+@Suite struct LoginThrottleTests {
+    let start = Date(timeIntervalSince1970: 1_700_000_000)
+
+    @Test func delaysDoubleAfterTheFreeFailuresAndStopAtTheMaximum() {
+        let throttle = LoginThrottle(limits: .init(freeFailures: 2, baseDelay: 1, maxDelay: 8, perAddress: 1000, window: 900))
+        var now = start
+        for _ in 0..<2 {
+            #expect(throttle.retryAfter(account: "a@x.io", address: "1.2.3.4", now: now) == nil)
+            throttle.failed(account: "a@x.io", address: "1.2.3.4", now: now)
+        }
+        var waits: [Int] = []
+        for _ in 0..<6 {
+            let wait = throttle.retryAfter(account: "a@x.io", address: "1.2.3.4", now: now) ?? 0
+            waits.append(wait)
+            now += TimeInterval(wait)
+            #expect(throttle.retryAfter(account: "a@x.io", address: "1.2.3.4", now: now) == nil, "free again once the delay passed")
+            throttle.failed(account: "a@x.io", address: "1.2.3.4", now: now)
+        }
+        #expect(waits == [1, 2, 4, 8, 8, 8])
+        #expect(throttle.retryAfter(account: "A@X.IO", address: "1.2.3.4", now: now) == 8, "accounts are compared ignoring case")
+        #expect(throttle.retryAfter(account: "a@x.io", address: "5.6.7.8", now: now) == nil, "another address is not slowed")
+        throttle.succeeded(account: "a@x.io", address: "1.2.3.4")
+        #expect(throttle.retryAfter(account: "a@x.io", address: "1.2.3.4", now: now) == nil)
+    }
+
+    @Test func guessingFromManyAddressesSlowsEachOneThatFailedButNotTheUsersOwn() {
+        let throttle = LoginThrottle(limits: .init(freeFailures: 5, baseDelay: 10, perAddress: 1000, accountAlarm: 4, window: 900))
+        for index in 0..<4 { throttle.failed(account: "a@x.io", address: "10.0.0.\(index)", now: start) }
+        #expect(throttle.retryAfter(account: "a@x.io", address: "10.0.0.1", now: start) == 10, "no free failures once the account is under attack")
+        #expect(throttle.retryAfter(account: "a@x.io", address: "192.168.1.9", now: start) == nil, "the user's own address")
+        #expect(throttle.retryAfter(account: "b@x.io", address: "10.0.0.1", now: start) == nil, "other accounts")
+        // Failures age out of the window.
+        #expect(throttle.retryAfter(account: "a@x.io", address: "10.0.0.1", now: start + 901) == nil)
+    }
+
+    @Test func oneAddressSprayingManyAccountsIsRefusedUntilItsFailuresAgeOut() {
+        let throttle = LoginThrottle(limits: .init(freeFailures: 5, perAddress: 3, window: 600))
+        for index in 0..<3 { throttle.failed(account: "u\(index)@x.io", address: "6.6.6.6", now: start) }
+        #expect(throttle.retryAfter(account: "new@x.io", address: "6.6.6.6", now: start + 100) == 500)
+        #expect(throttle.retryAfter(account: "new@x.io", address: "7.7.7.7", now: start + 100) == nil)
+        #expect(throttle.retryAfter(account: "new@x.io", address: "6.6.6.6", now: start + 600) == nil)
+    }
+}

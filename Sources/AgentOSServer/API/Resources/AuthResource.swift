@@ -44,7 +44,7 @@ struct AuthResource: APIResource {
             audit("auth.login_failed", caller: nil, target: user?.id, address: request.client, actorEmail: String(email.prefix(320)))
             throw APIError(401, "invalid_credentials", "email or password is wrong")
         }
-        throttle.succeeded(account: email)
+        throttle.succeeded(account: email, address: request.client)
         let session = AuthSession(userID: user.id, lifetime: sessionLifetime, address: request.client)
         let refreshToken = SecretToken.generate(prefix: Self.refreshTokenPrefix)
         try store.createSession(session, refreshTokenHash: SecretToken.hash(refreshToken))
