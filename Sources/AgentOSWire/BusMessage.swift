@@ -8,6 +8,11 @@ public enum Bus {
     public static let protocolVersion = 1
     /// Largest message either side accepts (enforced by ZMQ_MAXMSGSIZE too).
     public static let maxMessageBytes = 16 << 20
+    /// Most entries in a HELLO's `running` list.
+    public static let maxHelloRunning = 4096
+    /// Largest message a peer may send before it is welcomed: its HELLO, which fits with a
+    /// full `running` list (about 64 bytes an entry) and a long credential.
+    public static let maxUnwelcomedMessageBytes = 384 << 10
 }
 
 /// The commands of the job bus.

@@ -341,8 +341,10 @@ public struct WorkerSession: Sendable {
         for (jobID, sent) in recentlySent { unsent[jobID] = sent.outcome }
         recentlySent.removeAll()
         sentOrder.removeAll()
-        let reported = running.map { RunningJob(jobID: $0.key, attempt: $0.value) }
-            + unsent.values.map { RunningJob(jobID: $0.jobID, attempt: $0.attempt) }
+        // Runs in progress first; past the HELLO's limit, the server requeues what is not
+        // listed, and ignores that outcome when it comes (a job is run again, never lost).
+        let reported = (running.map { RunningJob(jobID: $0.key, attempt: $0.value) }
+            + unsent.values.map { RunningJob(jobID: $0.jobID, attempt: $0.attempt) }).prefix(Bus.maxHelloRunning)
         send(.hello, Hello(
             workerID: configuration.workerID, name: configuration.name, version: AgentOSVersion.current,
             slots: configuration.slots, labels: configuration.labels, runtimes: ["python3"], kind: configuration.kind,

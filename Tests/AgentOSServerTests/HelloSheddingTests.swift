@@ -100,4 +100,45 @@ import ZeroMQ
         #expect(retried.command == .welcome)
         sockets.forEach { $0.close() }
     }
+
+    @Test func aPeerNotWelcomedMaySendOnlyAHelloSizedMessageButAWorkerMaySendMore() async throws {
+        let store = try AppStore.inMemory()
+        let dispatcher = try Dispatcher(store: store, settings: Dispatcher.Settings(), logger: Logger(label: "test")) { _ in }
+        let context = try Context()
+        let bus = try BusLoop(
+            context: context, endpoint: "tcp://127.0.0.1:*", dispatcher: dispatcher, directory: WorkerDirectory(), tickInterval: 0.1,
+            authenticate: { _ in .success(WorkerPrincipal(kind: .cloud, ownerID: nil)) }, logger: Logger(label: "test"))
+        let endpoint = bus.boundEndpoint
+        let loop = try SocketLoop(name: "test-bus", driver: bus)
+        let running = Task { try await loop.run() }
+        defer { running.cancel() }
+        let socket = try context.makeSocket(.dealer)
+        try socket.setLinger(0)
+        try socket.connect(endpoint)
+        defer { socket.close() }
+        func hello(name: String) -> Hello {
+            Hello(workerID: "w", name: name, version: "test", slots: 1, labels: [], runtimes: ["python3"], kind: .cloud,
+                  credential: WorkerCredential(workerToken: "t"), running: [])
+        }
+        // A stranger's large HELLO is refused unread.
+        _ = try socket.send(BusMessage(.hello, hello(name: String(repeating: "x", count: Bus.maxUnwelcomedMessageBytes))).frames)
+        let (_, refused) = try #require(await Self.first(of: [socket], within: 60))
+        #expect(refused.command == .reject)
+        #expect(try refused.decode(Reject.self).message.hasPrefix("a peer that has not been welcomed may send at most"))
+        // A HELLO of a worst-case size gets in…
+        var full = hello(name: "w")
+        full.running = (0..<Bus.maxHelloRunning).map { _ in RunningJob(jobID: UUID().uuidString.lowercased(), attempt: 100) }
+        let size = BusMessage(.hello, full).frames.reduce(0) { $0 + $1.count }
+        #expect(size <= Bus.maxUnwelcomedMessageBytes, "a full running list fits: \(size) bytes")
+        _ = try socket.send(BusMessage(.hello, hello(name: "w")).frames)
+        let (_, welcome) = try #require(await Self.first(of: [socket], within: 60))
+        #expect(welcome.command == .welcome)
+        // …and, welcomed, may send a large message (here a result nobody asked for, ignored).
+        let large = JobOutcome(jobID: "j", attempt: 1, status: .succeeded, stdout: String(repeating: "y", count: 1 << 20))
+        _ = try socket.send(BusMessage(.result, large).frames)
+        // Messages are handled in order: the next answer is the one to this hello.
+        _ = try socket.send(BusMessage(.hello, hello(name: "w")).frames)
+        let (_, again) = try #require(await Self.first(of: [socket], within: 60))
+        #expect(again.command == .welcome, "nothing is refused once welcomed")
+    }
 }

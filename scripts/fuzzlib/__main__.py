@@ -108,7 +108,8 @@ def main():
         print("fuzz: interrupted; stopping what it started", file=sys.stderr, flush=True)
         ctx.stop_clusters()
         cluster.reap_orphans()
-        shutil.rmtree(root, ignore_errors=True) if not args.keep else None
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
         return 130
     finally:
         ctx.stop_clusters()

@@ -9,25 +9,37 @@ import ZeroMQ
 /// its response comes back as an event and leaves from here.
 final class APILoop: SocketLoopDriver {
     enum Event: Sendable {
-        case reply(identity: [UInt8], response: APIResponse)
+        case reply(identity: [UInt8], response: APIResponse, bytes: Int)
     }
 
     /// Requests being handled at once; past this the server answers 503 straight away.
     static let maxInFlight = 1024
+    /// Bytes of requests being handled at once (uploads are the large ones); past this a
+    /// request is answered 503 at once and its bytes let go, so concurrent large requests
+    /// cannot take the server's memory.
+    static let defaultMaxInFlightBytes = 192 << 20
     /// How long a graceful shutdown waits for requests in flight to be answered.
     static let drainTimeout: TimeInterval = 5
 
     private let socket: Socket
+    private let maxInFlightBytes: Int
     private let handler: APIHandler
     /// Where handlers run: off the cooperative pool, as they may block on SQLite.
     private let executor: HandlerExecutor
     private let logger: Logger
     private var loop: SocketLoopHandle<Event>?
     private var inFlight = 0
+    /// Body bytes of the requests in flight, by request.
+    private var inFlightBytes = 0
     private var drainDeadline: Date?
+    /// How many warnings each gateway connection may write to the log.
+    private var warnings = WarningLimiter()
 
     /// Binds the API socket; fails at once when the endpoint cannot be bound.
-    init(context: Context, endpoint: String, handler: APIHandler, executor: HandlerExecutor, logger: Logger) throws {
+    init(
+        context: Context, endpoint: String, handler: APIHandler, executor: HandlerExecutor,
+        maxInFlightBytes: Int = defaultMaxInFlightBytes, logger: Logger
+    ) throws {
         socket = try context.makeSocket(.router)
         try socket.setLinger(0)
         try socket.setRouterMandatory(true)
@@ -39,6 +51,7 @@ final class APILoop: SocketLoopDriver {
         }
         self.handler = handler
         self.executor = executor
+        self.maxInFlightBytes = maxInFlightBytes
         self.logger = logger
     }
 
@@ -64,8 +77,9 @@ final class APILoop: SocketLoopDriver {
 
     func handle(_ event: Event) throws -> SocketLoopStep {
         switch event {
-        case .reply(let identity, let response):
+        case .reply(let identity, let response, let bytes):
             inFlight -= 1
+            inFlightBytes -= bytes
             send(response, to: identity)
         }
         return .continue
@@ -109,23 +123,34 @@ final class APILoop: SocketLoopDriver {
             do {
                 request = try APIRequest(frames: frames[1...])
             } catch {
-                logger.warning("dropped malformed api request", metadata: ["error": "\(error)"])
+                warnings.warn("dropped malformed api request", peer: identity, ["error": "\(error)"], to: logger)
                 send(.error(id: "", status: 400, code: "bad_request", message: "malformed API request"), to: identity)
+                continue
+            }
+            // The client address feeds the login throttle and the audit log: it must be an
+            // address, not whatever a peer writes there.
+            if let client = request.client, !IPAddress.isValid(client) {
+                warnings.warn("dropped api request with a bad client address", peer: identity, ["client": "\(client.prefix(64))"], to: logger)
+                send(.error(id: request.id, status: 400, code: "bad_request", message: "client must be an IPv4 or IPv6 address"), to: identity)
                 continue
             }
             if drainDeadline != nil {
                 send(.error(id: request.id, status: 503, code: "unavailable", message: "the server is shutting down; retry shortly"), to: identity)
                 continue
             }
-            guard inFlight < Self.maxInFlight, let loop else {
-                send(.error(id: request.id, status: 503, code: "overloaded", message: "the server is busy; retry shortly"), to: identity)
+            let bytes = request.body.count
+            guard inFlight < Self.maxInFlight, inFlightBytes + bytes <= maxInFlightBytes || inFlight == 0, let loop else {
+                var busy = APIResponse.error(id: request.id, status: 503, code: "overloaded", message: "the server is busy; retry shortly")
+                busy.headers["Retry-After"] = "1"
+                send(busy, to: identity)
                 continue
             }
             inFlight += 1
+            inFlightBytes += bytes
             let handler = self.handler
             let executor = self.executor
             loop.spawn(on: executor) {
-                .reply(identity: identity, response: await handler.handle(request))
+                .reply(identity: identity, response: await handler.handle(request), bytes: bytes)
             }
         }
     }

@@ -50,6 +50,8 @@ final class BusLoop: SocketLoopDriver {
     private var directoryStale = true
     /// Whether the last read found the socket empty: every message that arrived was handled.
     private var inputDrained = true
+    /// How many warnings each peer may write to the log.
+    private var warnings = WarningLimiter()
 
     /// Binds the bus; fails at once when the endpoint cannot be bound.
     init(
@@ -138,7 +140,7 @@ final class BusLoop: SocketLoopDriver {
         case .helloRejected(let identity, let workerID, let reject, let sequence):
             helloChecks -= 1
             if latestHello[workerID] == sequence { latestHello[workerID] = nil }
-            logger.warning("worker rejected", metadata: ["code": "\(reject.code)", "reason": "\(reject.message)"])
+            warnings.warn("worker rejected", peer: identity, ["code": "\(reject.code)", "reason": "\(reject.message)"], to: logger)
             send([Outbound(identity: identity, message: BusMessage(.reject, reject))])
         case .revoke(let revocation):
             perform("revoke") { try dispatcher.revoke(revocation) }
@@ -162,18 +164,28 @@ final class BusLoop: SocketLoopDriver {
             }
             guard frames.count >= 2 else { continue }
             let identity = frames[0]
+            // A peer that has not been welcomed says HELLO, which is small: anything larger is
+            // dropped unread, so a stranger costs no decoding (PROTOCOL §3.1).
+            let size = frames.dropFirst().reduce(0) { $0 + $1.count }
+            if size > Bus.maxUnwelcomedMessageBytes, !dispatcher.isWelcomed(identity) {
+                warnings.warn("dropped a large message from a peer not welcomed", peer: identity, ["bytes": "\(size)"], to: logger)
+                send([Outbound(identity: identity, message: BusMessage(.reject, Reject(
+                    code: Reject.badRequest,
+                    message: "a peer that has not been welcomed may send at most \(Bus.maxUnwelcomedMessageBytes) bytes (its HELLO)")))])
+                continue
+            }
             let message: BusMessage
             do {
                 message = try BusMessage(frames: frames[1...])
             } catch {
-                logger.warning("dropped malformed bus message", metadata: ["error": "\(error)"])
+                warnings.warn("dropped malformed bus message", peer: identity, ["error": "\(error)"], to: logger)
                 continue
             }
             if message.command == .hello {
                 beginHello(identity: identity, message: message)
             } else {
                 if message.command != .heartbeat && message.command != .started { directoryStale = true }
-                perform(message.command.rawValue) { try dispatcher.receive(identity: identity, message: message) }
+                perform(message.command.rawValue, peer: identity) { try dispatcher.receive(identity: identity, message: message) }
             }
         }
     }
@@ -231,7 +243,7 @@ final class BusLoop: SocketLoopDriver {
             else if hello.name.isEmpty || hello.name.utf8.count > 200 { "name must be 1-200 bytes" }
             else if !(1...1024).contains(hello.slots) { "slots must be 1-1024" }
             else if hello.labels.count > 64 || !hello.labels.allSatisfy({ !$0.isEmpty && $0.utf8.count <= 64 }) { "at most 64 labels of 1-64 bytes" }
-            else if hello.running.count > 4096 { "at most 4096 running jobs" }
+            else if hello.running.count > Bus.maxHelloRunning { "at most \(Bus.maxHelloRunning) running jobs" }
             else if ([hello.workerID, hello.name, hello.version] + hello.labels).contains(where: \.containsNUL) {
                 "worker_id, name, version and labels must not contain U+0000 (NUL)"
             }
@@ -240,11 +252,11 @@ final class BusLoop: SocketLoopDriver {
     }
 
     /// Runs a dispatcher step and sends what it produced; a failing step is logged, never fatal.
-    private func perform(_ what: String, _ step: () throws -> [Outbound]) {
+    private func perform(_ what: String, peer: [UInt8] = [], _ step: () throws -> [Outbound]) {
         do {
             send(try step())
         } catch let error as BusDecodingError {
-            logger.warning("dropped bad worker message", metadata: ["command": "\(what)", "error": "\(error)"])
+            warnings.warn("dropped bad worker message", peer: peer, ["command": "\(what)", "error": "\(error)"], to: logger)
         } catch {
             logger.error("bus step failed", metadata: ["step": "\(what)", "error": "\(error)"])
         }

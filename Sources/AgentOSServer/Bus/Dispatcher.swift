@@ -230,6 +230,11 @@ public final class Dispatcher {
         dispatchWanted = true
     }
 
+    /// Whether the connection `identity` belongs to a welcomed worker.
+    public func isWelcomed(_ identity: [UInt8]) -> Bool {
+        workerIDByIdentity[identity] != nil
+    }
+
     // MARK: Registration
 
     /// Registers an authenticated `HELLO`: welcomes the worker, reconciles the jobs it says it
