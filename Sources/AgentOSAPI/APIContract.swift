@@ -100,7 +100,8 @@ extension APIOperation {
         // reading a provider's key conflicts with a key the server can no longer decrypt.
         if route.method != "GET" || self == .revealProvider { statuses.append(409) }
         if route.body != .none { statuses.append(413) }
-        if self == .login { statuses.append(429) }
+        // Failed logins are slowed; submits are limited per user and project.
+        if self == .login || self == .submitJob { statuses.append(429) }
         if self == .downloadFile { statuses.append(410) }
         return statuses
     }

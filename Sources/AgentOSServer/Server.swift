@@ -27,8 +27,9 @@ public struct Server: Service {
         let watch = JobWatch()
         let directory = WorkerDirectory()
         let context = try Context()
+        let queueCounts = QueueCounts()
         let dispatcher = try Dispatcher(
-            store: store, settings: configuration.dispatch, logger: logger, fileTokens: fileTokens,
+            store: store, settings: configuration.dispatch, logger: logger, fileTokens: fileTokens, queueCounts: queueCounts,
             workersOnlineBefore: state.workersOnlineBefore, jobFinished: { watch.finished($0.id) })
         let bus = try BusLoop(
             context: context, endpoint: configuration.busEndpoint, dispatcher: dispatcher, directory: directory,
@@ -45,7 +46,7 @@ public struct Server: Service {
             cluster: .init(
                 busEndpoints: [configuration.advertisedBusEndpoint ?? busEndpoint], curvePublicKey: nil,
                 heartbeatMS: Int(configuration.dispatch.heartbeatInterval * 1000)),
-            limits: configuration.apiLimits, signals: busLoop, logger: logger)
+            limits: configuration.apiLimits, queueCounts: queueCounts, signals: busLoop, logger: logger)
         // Enough threads that a few slow handlers (bcrypt at login) never hold up the rest.
         let handlerExecutor = HandlerExecutor(threads: max(4, 2 * ProcessInfo.processInfo.activeProcessorCount))
         defer { handlerExecutor.shutdown() }

@@ -138,11 +138,12 @@ extension AppStore {
         }
     }
 
-    /// Every queued job as the dispatcher places it: the placement columns only.
+    /// Every queued job as the dispatcher places it: the placement columns only, oldest first.
     public func queuedJobSummaries() throws -> [QueuedJob] {
         try writer.read { db in
             try QueuedJob.fetchAll(db, sql: """
-                SELECT id, priority, created_at, target, submitted_by, requested_worker, labels FROM jobs WHERE status = 'queued'
+                SELECT id, priority, created_at, target, project_id, submitted_by, requested_worker, labels FROM jobs WHERE status = 'queued'
+                ORDER BY created_at, id
                 """)
         }
     }

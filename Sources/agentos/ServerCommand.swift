@@ -15,6 +15,9 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Seconds a job may wait for an eligible worker (AGENTOS_QUEUE_TIMEOUT). Default 3600") var queueTimeout: Int?
     @Option(help: "Largest file upload in MiB, 1-40 (AGENTOS_MAX_FILE_MB). Default 32") var maxFileMb: Int?
     @Option(help: "Seconds an access token works (AGENTOS_ACCESS_TOKEN_TTL). Default 900") var accessTokenTtl: Int?
+    @Option(help: "Jobs one user may have queued; more get 429 (AGENTOS_MAX_QUEUED_PER_USER). Default 10000") var maxQueuedPerUser: Int?
+    @Option(help: "Jobs one project may have queued; more get 429 (AGENTOS_MAX_QUEUED_PER_PROJECT). Default 50000") var maxQueuedPerProject: Int?
+    @Option(help: "Submits a second one user may make on average, after a burst of 10 seconds' worth; faster gets 429 (AGENTOS_SUBMIT_RATE_PER_USER). Default 1000") var submitRatePerUser: Int?
 
     func run() async throws {
         Settings.bootstrapLogging()
@@ -39,6 +42,17 @@ struct ServerCommand: AsyncParsableCommand {
         let ttl = try Settings.int(accessTokenTtl, env: "ACCESS_TOKEN_TTL", default: 900)
         guard (60...86_400).contains(ttl) else { throw ValidationError("--access-token-ttl must be 60-86400 seconds") }
         configuration.accessTokenLifetime = Double(ttl)
+        let perUser = try Settings.int(maxQueuedPerUser, env: "MAX_QUEUED_PER_USER", default: 10_000)
+        let perProject = try Settings.int(maxQueuedPerProject, env: "MAX_QUEUED_PER_PROJECT", default: 50_000)
+        let rate = try Settings.int(submitRatePerUser, env: "SUBMIT_RATE_PER_USER", default: 1_000)
+        guard perUser >= 1, perProject >= 1, rate >= 1 else {
+            throw ValidationError("--max-queued-per-user, --max-queued-per-project and --submit-rate-per-user must be at least 1")
+        }
+        configuration.apiLimits.submits.maxQueuedPerUser = perUser
+        configuration.apiLimits.submits.maxQueuedPerProject = perProject
+        configuration.apiLimits.submits.submitsPerSecondPerUser = Double(rate)
+        configuration.apiLimits.submits.submitBurstPerUser = Double(10 * rate)
+        configuration.apiLimits.submits.submitsPerSecondPerProject = Double(2 * rate)
         configuration.adminEmail = Settings.environment("ADMIN_EMAIL") ?? "admin@localhost"
         configuration.adminPassword = Settings.environment("ADMIN_PASSWORD")
         if let cost = Settings.environment("BCRYPT_COST").flatMap(UInt8.init), (4...31).contains(cost) {

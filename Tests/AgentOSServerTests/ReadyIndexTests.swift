@@ -8,20 +8,41 @@ import Testing
     let gpu = QueuedJob.Placement(target: .cloud, owner: nil, requestedWorker: nil, labels: ["gpu"])
     let base = Date(timeIntervalSince1970: 1_000_000)
 
-    func job(_ id: String, priority: Int = 0, age: Double, _ placement: QueuedJob.Placement? = nil) -> QueuedJob {
-        QueuedJob(id: id, priority: priority, createdAt: base + age, placement: placement ?? cloud)
+    func job(
+        _ id: String, priority: Int = 0, age: Double, _ placement: QueuedJob.Placement? = nil, project: String = "p", by user: String = "u"
+    ) -> QueuedJob {
+        QueuedJob(id: id, priority: priority, createdAt: base + age, placement: placement ?? cloud, projectID: project, submittedBy: user)
     }
 
-    @Test func headIsHigherPriorityThenOlderThenLowerID() {
+    @Test func headIsHigherPriorityThenFirstQueuedThenOlderThenLowerID() {
         var index = ReadyIndex()
-        index.insert(job("new", age: 10))
         index.insert(job("old", age: 0))
+        index.insert(job("new", age: 10))
         index.insert(job("urgent", priority: 5, age: 20))
-        index.insert(job("b-twin", age: 0))
+        // Queued again after losing its worker: the front of the line, older first.
+        index.insert(job("b-back", age: 0), again: true)
+        index.insert(job("a-back", age: 0), again: true)
         var order: [String] = []
         while let next = index.popHead(of: cloud) { order.append(next.id) }
-        #expect(order == ["urgent", "b-twin", "old", "new"])
+        #expect(order == ["urgent", "a-back", "b-back", "old", "new"])
         #expect(index.isEmpty && index.placements.isEmpty, "an emptied placement is gone")
+    }
+
+    @Test func usersAndProjectsTakeTurns() {
+        var index = ReadyIndex()
+        for n in 0..<1000 { index.insert(job("flood-\(n)", age: Double(n), by: "flooder")) }
+        index.insert(job("other-user", age: 2000, by: "other"))
+        index.insert(job("other-project", age: 2001, project: "q", by: "flooder"))
+        let first = (0..<4).compactMap { _ in index.popHead(of: cloud)?.id }
+        #expect(first == ["flood-0", "other-user", "other-project", "flood-1"], "one turn each, not a thousand")
+        // A share that arrives late starts in the round being dispatched, not behind the flood
+        // and not ahead of turns already taken.
+        for _ in 0..<500 { _ = index.popHead(of: cloud) }
+        index.insert(job("late", age: 3000, by: "late"))
+        #expect(index.popHead(of: cloud)?.id == "late")
+        #expect(index.popHead(of: cloud)?.id == "flood-502")
+        #expect(index.counts.queued(user: "flooder") == 497 && index.counts.queued(project: "p") == 497)
+        #expect(index.counts.queued(user: "late") == 0 && index.counts.queued(project: "q") == 0)
     }
 
     @Test func removedJobsNeverComeBackAndRequeuedOnesTakeTheirNewPlace() {
@@ -43,7 +64,7 @@ import Testing
         index.insert(job("a", age: 0))
         index.insert(job("a", priority: 9, age: 5))
         #expect(index.count == 1)
-        #expect(index.popHead(of: cloud)?.priority == 0)
+        #expect(index.popHead(of: cloud)?.job.priority == 0)
         #expect(index.popHead(of: cloud) == nil, "one entry, not two")
     }
 

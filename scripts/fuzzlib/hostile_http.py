@@ -27,6 +27,7 @@ LOGIN = "/api/v1/auth/login"
 SUBMIT = "/api/v1/projects/default/jobs"
 HEADER_TIMEOUT_BOUND = 30  # s a connection that never finishes its head may stay open
 IDLE_TIMEOUT_BOUND = 60    # s an idle keep-alive connection may stay open
+OVERSIZE_TIMEOUT = 20      # s urllib may wait for its 413
 
 
 def time_bound(quick):
@@ -330,17 +331,19 @@ def urllib_413(ctx, path, size, content_type):
                                      headers={"Authorization": "Bearer " + ctx.token, "Content-Type": content_type})
     start = time.monotonic()
     try:
-        with urllib.request.urlopen(request, timeout=30) as answer:
+        with urllib.request.urlopen(request, timeout=OVERSIZE_TIMEOUT) as answer:
             return False, f"accepted with {answer.status}"
     except urllib.error.HTTPError as error:
         payload = error.read()
         took = time.monotonic() - start
         ok = error.code == 413
         return ok, f"{error.code} after {took:.1f} s" + ("" if ok else f": {payload[:100]!r}")
-    except socket.timeout:
-        raise httpc.Hang(f"urllib posting {size >> 20} MiB saw no answer within 30 s")
-    except (urllib.error.URLError, ConnectionError) as error:
-        return False, f"the client never read the 413: {getattr(error, 'reason', error)!r} after {time.monotonic() - start:.1f} s"
+    except (urllib.error.URLError, ConnectionError, socket.timeout) as error:
+        reason = getattr(error, "reason", error)
+        if isinstance(reason, (socket.timeout, TimeoutError)):
+            raise httpc.Hang(f"urllib posting {size >> 20} MiB saw no answer within {OVERSIZE_TIMEOUT} s "
+                             f"(the gateway stopped reading without answering)")
+        return False, f"the client never read the 413: {reason!r} after {time.monotonic() - start:.1f} s"
 
 
 # -- login throttling (defect 4) ----------------------------------------------------------
@@ -655,8 +658,8 @@ def slowloris_cases(ctx):
             try:
                 r = httpc.Client(ctx.c.gateway, timeout=3, source="127.0.0.1").get("/healthz")
             except (httpc.Hang, OSError) as error:
-                return False, (f"/healthz: {error} with {connected} half-open connections from 127.0.0.3 "
-                               f"(the gateway holds {gateway_fds} of its {GATEWAY_NOFILE} descriptors)")
+                raise httpc.Hang(f"/healthz: {error} with {connected} half-open connections from 127.0.0.3 "
+                                 f"(the gateway holds {gateway_fds} of its {GATEWAY_NOFILE} descriptors)")
             if r.status != 200:
                 return False, f"/healthz {r.brief()} beside {connected} half-open connections"
             took.append(round(r.elapsed * 1000))

@@ -103,6 +103,8 @@ public struct APIHandler: Sendable {
         public var sessionLifetime: TimeInterval = 30 * 86_400
         /// Failed-login limits.
         public var login = LoginThrottle.Limits()
+        /// Queue and submit-rate quotas per user and project.
+        public var submits = SubmitQuotas.Limits()
 
         /// The defaults.
         public init() {}
@@ -125,7 +127,7 @@ public struct APIHandler: Sendable {
     init(
         store: AppStore, tokens: AccessTokens, fileTokens: JobFileTokens, passwords: Passwords, secrets: SecretBox,
         blobs: BlobStore, watch: JobWatch, directory: WorkerDirectory, cluster: ClusterInfo, limits: Limits,
-        signals: any DispatchSignals, logger: Logger
+        queueCounts: QueueCounts = QueueCounts(), signals: any DispatchSignals, logger: Logger
     ) {
         let context = APIContext(store: store, authenticator: Authenticator(store: store, tokens: tokens, fileTokens: fileTokens), logger: logger)
         self.context = context
@@ -142,7 +144,9 @@ public struct APIHandler: Sendable {
             ProjectResource(context: context, blobs: blobs, signals: signals),
             SkillResource(context: context),
             ModelConfigResource(context: context, secrets: secrets),
-            JobResource(context: context, watch: watch, directory: directory, signals: signals, submits: GroupedSubmits(store: store)),
+            JobResource(
+                context: context, watch: watch, directory: directory, signals: signals, submits: GroupedSubmits(store: store),
+                quotas: SubmitQuotas(limits: limits.submits, counts: queueCounts)),
             SessionResource(context: context),
         ]
         var resources: [APIOperation: any APIResource] = [:]

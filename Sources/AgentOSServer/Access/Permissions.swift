@@ -54,6 +54,18 @@ struct ProjectAccess: Sendable {
         isAdmin || (role.map { $0 >= action.minimumRole } ?? false)
     }
 
+    /// The highest job priority the caller may give: a runner may lower its jobs' priority but
+    /// not raise it, an editor may raise it to 100, an owner or an admin to 1000, so a
+    /// priority that jumps every queue is a decision of the people who run the project.
+    var highestPriority: Int {
+        if isAdmin { return 1000 }
+        switch role {
+        case .owner: return 1000
+        case .editor: return 100
+        default: return 0
+        }
+    }
+
     /// Throws 403 unless the table allows `action`.
     func require(_ action: ProjectAction) throws(APIError) {
         guard allows(action) else {

@@ -163,7 +163,7 @@ public final class Dispatcher {
     private var lastQueueSweep = Date.distantPast
     private var lastLivenessCheck = Date.distantPast
     /// Every queued job, in dispatch order per placement.
-    private var ready = ReadyIndex()
+    private var ready: ReadyIndex
     /// Results received since the last commit, with what their worker held before.
     private var pendingResults: [PendingResult] = []
     /// Workers welcomed since the last commit, to record as online in it.
@@ -183,14 +183,15 @@ public final class Dispatcher {
     /// and the socket stay served while a deep queue drains into many free slots.
     static let maxAssignmentsPerCommit = 4096
 
-    /// A dispatcher over `store`, its queue read from it; `jobFinished` hears of every job
+    /// A dispatcher over `store`, its queue read from it (and counted into `queueCounts`); `jobFinished` hears of every job
     /// that reaches a final state (its id and status). `fileTokens` signs the tokens jobs
     /// with files fetch them with. `workersOnlineBefore`, the workers the previous run left
     /// connected, sets the restart grace period: one dead-peer timeout of that fleet.
     public init(
-        store: AppStore, settings: Settings, logger: Logger, fileTokens: JobFileTokens? = nil, now: Date = Date(),
-        workersOnlineBefore: Int = 0, jobFinished: @escaping @Sendable (FinishedJob) -> Void
+        store: AppStore, settings: Settings, logger: Logger, fileTokens: JobFileTokens? = nil, queueCounts: QueueCounts = QueueCounts(),
+        now: Date = Date(), workersOnlineBefore: Int = 0, jobFinished: @escaping @Sendable (FinishedJob) -> Void
     ) throws {
+        ready = ReadyIndex(counts: queueCounts)
         self.store = store
         self.fileTokens = fileTokens
         self.settings = settings
@@ -226,7 +227,7 @@ public final class Dispatcher {
 
     private func requeued(_ job: Job) {
         guard job.status == .queued else { return }
-        ready.insert(QueuedJob(job))
+        ready.insert(QueuedJob(job), again: true)
         dispatchWanted = true
     }
 
@@ -495,7 +496,7 @@ public final class Dispatcher {
             }
             for pick in picks {
                 workers[pick.assignment.workerID]?.running[pick.assignment.jobID] = nil
-                ready.insert(pick.job)
+                ready.insert(pick.job, again: true)
             }
             // Still connected ones are recorded by the retry.
             pendingConnected.merge(connected.filter { workers[$0.key] != nil }) { newer, _ in newer }
@@ -577,9 +578,7 @@ public final class Dispatcher {
             guard let best, let entry = ready.popHead(of: best.placement), let worker = workers[best.workerID] else { break }
             free[worker.workerID] = free[worker.workerID].flatMap { $0 > 1 ? $0 - 1 : nil }
             workers[worker.workerID]?.running[entry.id] = 0
-            picks.append((
-                Assignment(jobID: entry.id, workerID: worker.workerID, workerName: worker.name),
-                QueuedJob(id: entry.id, priority: entry.priority, createdAt: entry.createdAt, placement: best.placement)))
+            picks.append((Assignment(jobID: entry.id, workerID: worker.workerID, workerName: worker.name), entry.job))
         }
         return picks
     }

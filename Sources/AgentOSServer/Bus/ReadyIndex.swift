@@ -2,36 +2,55 @@ import AgentOSStore
 import AgentOSWire
 import Foundation
 import HeapModule
+import Synchronization
 
 /// The queue in memory, owned by the bus thread: every queued job, grouped by placement, each
-/// group a heap in dispatch order (higher priority first, then older, then by id). Taking the
-/// next job for a set of workers costs a look at the head of each group they can serve, never a
-/// scan of the jobs; a group no connected worker can serve costs one check per dispatch round,
-/// however many jobs it holds.
+/// group a heap in dispatch order. Taking the next job for a set of workers costs a look at the
+/// head of each group they can serve, never a scan of the jobs; a group no connected worker
+/// can serve costs one check per dispatch round, however many jobs it holds.
+///
+/// The order is fair across projects and users (start-time fair queueing): higher priority
+/// first; among equal priorities, jobs take turns by *share* (a project and a submitter) rather
+/// than by age, so a thousand jobs queued by one user hold back another user's job by one
+/// turn, not by a thousand. Each job gets a round when it is queued: one past the last round
+/// its share holds in its placement, but never behind the rounds being dispatched now; a job
+/// queued again (its worker was lost, or it was handed back) goes to the front, in the round
+/// being dispatched now. Then older first, then by id.
 ///
 /// It is a cache of the store's queue: rebuilt from it at start, told of every job entering the
 /// queue (submit, hand-back, lost worker) and leaving it (assignment, cancel, queue timeout).
 /// A job it still holds after the store moved it on is harmless: assigning it is a conditional
-/// update that fails, and the entry is dropped.
+/// update that fails, and the entry is dropped. It also keeps how many jobs each user and
+/// project has queued, for the submit quotas (`QueueCounts`).
 struct ReadyIndex {
     /// A place in line; the heap's minimum is the next job to run.
     struct Entry: Comparable {
-        let priority: Int
-        let createdAt: Date
-        let id: String
+        let job: QueuedJob
+        /// The job's turn among the shares of its placement.
+        let round: Int
         /// Which insertion of this job the entry belongs to: a job removed and queued again
         /// leaves its old entry behind, which no longer counts.
         let generation: Int
 
+        var id: String { job.id }
+
         static func < (lhs: Entry, rhs: Entry) -> Bool {
-            if lhs.priority != rhs.priority { return lhs.priority > rhs.priority }
-            if lhs.createdAt != rhs.createdAt { return lhs.createdAt < rhs.createdAt }
-            return lhs.id < rhs.id
+            if lhs.job.priority != rhs.job.priority { return lhs.job.priority > rhs.job.priority }
+            if lhs.round != rhs.round { return lhs.round < rhs.round }
+            if lhs.job.createdAt != rhs.job.createdAt { return lhs.job.createdAt < rhs.job.createdAt }
+            return lhs.job.id < rhs.job.id
         }
 
         static func == (lhs: Entry, rhs: Entry) -> Bool {
-            lhs.priority == rhs.priority && lhs.createdAt == rhs.createdAt && lhs.id == rhs.id
+            lhs.job.priority == rhs.job.priority && lhs.round == rhs.round && lhs.job.createdAt == rhs.job.createdAt && lhs.job.id == rhs.job.id
         }
+    }
+
+    /// A share of a placement: one submitter in one project.
+    private struct Share: Hashable {
+        let placement: QueuedJob.Placement
+        let projectID: String
+        let submittedBy: String
     }
 
     private struct Group {
@@ -42,8 +61,20 @@ struct ReadyIndex {
 
     private var groups: [QueuedJob.Placement: Group] = [:]
     /// Every job in the index: its placement and the generation of its live entry.
-    private var members: [String: (placement: QueuedJob.Placement, generation: Int)] = [:]
+    private var members: [String: (job: QueuedJob, generation: Int)] = [:]
     private var nextGeneration = 0
+    /// The round of the job dispatched last: new shares start here.
+    private var currentRound = 0
+    /// The last round each share holds; those at or behind `currentRound` are forgotten now
+    /// and then, as they would start there anyway.
+    private var lastRound: [Share: Int] = [:]
+    /// Jobs queued per user and project, for the quotas.
+    let counts: QueueCounts
+
+    /// An empty index, counting into `counts`.
+    init(counts: QueueCounts = QueueCounts()) {
+        self.counts = counts
+    }
 
     /// How many jobs are queued.
     var count: Int { members.count }
@@ -54,19 +85,31 @@ struct ReadyIndex {
     /// The placements that have jobs queued.
     var placements: [QueuedJob.Placement] { Array(groups.keys) }
 
-    /// Queues a job; a job already queued keeps its place.
-    mutating func insert(_ job: QueuedJob) {
+    /// Queues a job at the back of its share's line, or at the front (`again`: a job that was
+    /// queued before); a job already queued keeps its place.
+    mutating func insert(_ job: QueuedJob, again: Bool = false) {
         guard members[job.id] == nil else { return }
         nextGeneration += 1
-        members[job.id] = (job.placement, nextGeneration)
-        groups[job.placement, default: Group()].heap.insert(
-            Entry(priority: job.priority, createdAt: job.createdAt, id: job.id, generation: nextGeneration))
+        members[job.id] = (job, nextGeneration)
+        let share = Share(placement: job.placement, projectID: job.projectID, submittedBy: job.submittedBy)
+        let round: Int
+        if again {
+            round = currentRound
+        } else {
+            round = max(currentRound, (lastRound[share] ?? currentRound - 1) + 1)
+            lastRound[share] = round
+        }
+        if nextGeneration % 4096 == 0 { lastRound = lastRound.filter { $0.value > currentRound } }
+        groups[job.placement, default: Group()].heap.insert(Entry(job: job, round: round, generation: nextGeneration))
         groups[job.placement]?.count += 1
+        counts.add(job, 1)
     }
 
     /// Takes a job out of the queue (cancelled, timed out, or assigned elsewhere).
     mutating func remove(_ id: String) {
-        guard let member = members.removeValue(forKey: id), var group = groups.removeValue(forKey: member.placement) else { return }
+        guard let member = members.removeValue(forKey: id) else { return }
+        counts.add(member.job, -1)
+        guard var group = groups.removeValue(forKey: member.job.placement) else { return }
         group.count -= 1
         guard group.count > 0 else { return }
         // Dropped entries deep in a heap whose head never runs would pile up: past twice the
@@ -74,7 +117,7 @@ struct ReadyIndex {
         if group.heap.count > 2 * group.count + 1024 {
             group.heap = Heap(group.heap.unordered.filter { members[$0.id]?.generation == $0.generation })
         }
-        groups[member.placement] = group
+        groups[member.job.placement] = group
     }
 
     /// Entries a placement's heap holds, dropped ones included.
@@ -97,6 +140,32 @@ struct ReadyIndex {
     mutating func popHead(of placement: QueuedJob.Placement) -> Entry? {
         guard let top = head(of: placement) else { return nil }
         remove(top.id)
+        currentRound = max(currentRound, top.round)
         return top
+    }
+}
+
+/// How many jobs each user and each project has queued, kept by the bus thread's ready index
+/// and read by API handlers for the queue quotas. A submit is counted once the bus has it, so
+/// a quota can be passed by the submits in flight at that moment, no more.
+public final class QueueCounts: Sendable {
+    private let counts = Mutex<[String: Int]>([:])
+
+    /// No jobs counted yet.
+    public init() {}
+
+    /// Jobs `userID` has queued, in every project.
+    func queued(user userID: String) -> Int { counts.withLock { $0["user:" + userID] ?? 0 } }
+
+    /// Jobs queued in `projectID`.
+    func queued(project projectID: String) -> Int { counts.withLock { $0["project:" + projectID] ?? 0 } }
+
+    fileprivate func add(_ job: QueuedJob, _ delta: Int) {
+        counts.withLock { counts in
+            for key in ["user:" + job.submittedBy, "project:" + job.projectID] {
+                let value = (counts[key] ?? 0) + delta
+                counts[key] = value > 0 ? value : nil
+            }
+        }
     }
 }

@@ -13,6 +13,10 @@ public struct QueuedJob: Sendable, Equatable, FetchableRecord {
     public let createdAt: Date
     /// Which workers may run it.
     public let placement: Placement
+    /// Its project: dispatch is fair across projects and users, and queues are limited per project.
+    public let projectID: String
+    /// Who submitted it.
+    public let submittedBy: String
 
     /// Where a job may run: jobs with the same placement can run on exactly the same workers.
     public struct Placement: Hashable, Sendable {
@@ -35,11 +39,13 @@ public struct QueuedJob: Sendable, Equatable, FetchableRecord {
     }
 
     /// A summary.
-    public init(id: String, priority: Int, createdAt: Date, placement: Placement) {
+    public init(id: String, priority: Int, createdAt: Date, placement: Placement, projectID: String, submittedBy: String) {
         self.id = id
         self.priority = priority
         self.createdAt = createdAt
         self.placement = placement
+        self.projectID = projectID
+        self.submittedBy = submittedBy
     }
 
     /// The summary of `job`.
@@ -50,9 +56,11 @@ public struct QueuedJob: Sendable, Equatable, FetchableRecord {
         placement = Placement(
             target: job.target, owner: job.target == .private ? job.submittedBy : nil, requestedWorker: job.requestedWorker,
             labels: Set(job.labels))
+        projectID = job.projectID
+        submittedBy = job.submittedBy
     }
 
-    /// Reads the columns `id, priority, created_at, target, submitted_by, requested_worker, labels`.
+    /// Reads the columns `id, priority, created_at, target, project_id, submitted_by, requested_worker, labels`.
     public init(row: Row) throws {
         guard let target = JobTarget(rawValue: row["target"]) else {
             throw DatabaseError(message: "job \(row["id"] as String? ?? "?") has an unknown target")
@@ -65,5 +73,7 @@ public struct QueuedJob: Sendable, Equatable, FetchableRecord {
         placement = Placement(
             target: target, owner: target == .private ? submittedBy : nil, requestedWorker: row["requested_worker"],
             labels: Set(try JSONDecoder().decode([String].self, from: Data(labels.utf8))))
+        projectID = row["project_id"]
+        self.submittedBy = submittedBy
     }
 }

@@ -12,6 +12,7 @@ struct JobResource: APIResource {
     let directory: WorkerDirectory
     let signals: any DispatchSignals
     let submits: GroupedSubmits
+    let quotas: SubmitQuotas
 
     func respond(to request: APICall, as caller: Caller) async throws -> Reply {
         switch request.operation {
@@ -33,6 +34,11 @@ struct JobResource: APIResource {
         let wait = try waitSeconds(request.params["wait"])
         let parsed = try JobRequest(request.body(Schemas.JobSubmit.self))
         let project = access.project
+        let highest = access.highestPriority
+        guard parsed.priority <= highest else {
+            throw APIError.forbidden("priority \(parsed.priority) is above \(highest), the highest your role in project \(project.name) may give")
+        }
+        try quotas.admit(user: caller.user.id, project: project.id)
 
         var job = Job(
             projectID: project.id, code: "", inputs: parsed.inputs, target: parsed.target, requestedWorker: parsed.worker,
