@@ -35,7 +35,18 @@ public enum OpenAPIDocument {
             "parameters": [["name": "id", "in": "path", "required": true, "schema": ["type": "string"]]],
             "responses": [
                 "200": ["description": "text/event-stream with events status (JobStatusEvent), output (JobOutputEvent), result (JobResultEvent), and error (StreamError)",
-                        "content": ["text/event-stream": ["schema": ["type": "string"]]]],
+                        "content": ["text/event-stream": [
+                            "schema": [
+                                "type": "string", "format": "event-stream",
+                                "description": "Server-Sent Events: each `event:` names one of x-events, and its `data:` line is JSON of that schema",
+                            ],
+                            // OpenAPI 3.0 has no schema for a stream of events; this extension
+                            // names each event's data schema (3.2 calls it itemSchema).
+                            "x-events": [
+                                "status": ref("JobStatusEvent"), "output": ref("JobOutputEvent"), "result": ref("JobResultEvent"),
+                                "error": ref("StreamError"),
+                            ],
+                        ]]],
                 "401": ["description": "Not authenticated", "content": ["application/json": ["schema": ref("Error")]]],
                 "404": ["description": "Not found", "content": ["application/json": ["schema": ref("Error")]]],
                 "503": ["description": "The server is unreachable", "content": ["application/json": ["schema": ref("Error")]]],

@@ -48,7 +48,7 @@ class Chaos:
     # -- submitting -----------------------------------------------------------------------
 
     def submit(self, i, deadline):
-        body = {"code": CODE, "inputs": {"x": i, "s": round(random.Random(i).uniform(0, 0.25), 3)}, "max_attempts": 10,
+        body = {"code": CODE, "inputs": {"x": i, "s": round(random.Random(i).uniform(0, 0.5), 3)}, "max_attempts": 10,
                 "idempotency_key": f"chaos-{self.run_tag}-{i}"}
         client = httpc.Client(self.c.gateway, timeout=30)
         while time.monotonic() < deadline:
@@ -200,6 +200,11 @@ def tally(part, chaos, listed, took, leftover):
     part.counters.update(jobs=chaos.jobs, lost=len(lost), wrong=len(wrong), failed=len(failed))
     print(f"  chaos: {chaos.jobs} jobs in {took:.0f} s; {chaos.worker_kills} worker SIGKILLs, {chaos.server_kills} server "
           f"SIGKILLs; attempts {dict(sorted(attempts.items()))}; submit retries {dict(chaos.submit_errors)}", flush=True)
+    early = [f"#{i}: started {(httpc.parse_time(j['started_at']) - httpc.parse_time(j['created_at'])).total_seconds() * 1000:+.0f} ms "
+             f"from created_at" for i, j in ((i, listed.get(x)) for i, x in enumerate(chaos.ids) if x)
+             if j and j.get("started_at") and httpc.parse_time(j["started_at"]) < httpc.parse_time(j["created_at"])]
+    part.check("started-after-created", not early, f"{len(early)} jobs started before they were created"
+               + (f": {early[:3]}" if early else ""))
     for label, items in (("lost", lost), ("wrong", wrong), ("failed", failed)):
         part.check(f"no-{label}", not items, f"{len(items)} {label}" + (f": {items[:5]}" if items else ""))
     part.check("server-killed-twice", chaos.server_kills >= 2, f"{chaos.server_kills} server SIGKILLs")

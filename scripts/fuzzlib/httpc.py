@@ -2,10 +2,16 @@
 optional client source address (127.0.0.2 is a second client), and raw-socket requests for
 framing cases. No answer within the bound raises Hang."""
 
+import datetime
 import http.client
 import json
 import socket
 import time
+
+
+def parse_time(text):
+    """An API timestamp ("2026-12-05T05:51:48.479Z") as a datetime, or None."""
+    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
 
 
 class Hang(Exception):

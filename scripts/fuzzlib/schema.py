@@ -125,7 +125,8 @@ def read_events(path, documented, found, who):
                     failure = (check.get("failure_info") or {}).get("failure") or {}
                     name = check.get("name")
                     message = (failure.get("title") or "") + ": " + (failure.get("message") or "").split("\n")[0][:200]
-                    key = (failure.get("operation") or label, name, message)
+                    key = (failure.get("operation") or label, name, failure.get("title") or "")
+                    found["examples"].setdefault(key, message)
                     if name in SCHEMA_VIOLATION_CHECKS:
                         found["schema"][key] += 1
                     elif name in (STATUS_CHECK, SERVER_ERROR_CHECK):
@@ -169,7 +170,7 @@ def run(part, ctx):
     documented = documented_statuses(c.client().get("/api/v1/openapi.json").json)
     found = {"requests": 0, "5xx": [], "undocumented": collections.defaultdict(list),
              "schema": collections.Counter(), "advisory": collections.Counter(), "errors": [], "hangs": [],
-             "no_response": []}
+             "no_response": [], "examples": {}}
     identities = setup_identities(c)
     for (who, token, logout_token, overrides), seconds in zip(identities, budgets(ctx.quick)):
         events = run_schemathesis(part, c, who, token, logout_token, overrides, seconds, ctx.quick)
@@ -189,10 +190,10 @@ def run(part, ctx):
         print(f"    5xx: {status} x{n} on {label} as {who} (e.g. {example})")
     for (label, status), where in sorted(found["undocumented"].items()):
         print(f"    undocumented: {status} on {label} x{len(where)} (e.g. {where[0]})")
-    for (label, check, message), n in sorted(found["schema"].items()):
-        print(f"    schema violation: {label} {check} x{n}: {message}")
-    for (label, check, message), n in sorted(found["advisory"].items()):
-        print(f"    advisory: {label} {check} x{n}: {message}")
+    for key, n in sorted(found["schema"].items()):
+        print(f"    schema violation: {key[0]} {key[1]} x{n}: {found['examples'][key]}")
+    for key, n in sorted(found["advisory"].items()):
+        print(f"    advisory: {key[0]} {key[1]} x{n}: {found['examples'][key]}")
     for error in found["errors"][:10]:
         print(f"    schemathesis error: {error}")
     part.check("no-5xx", not found["5xx"], f"{len(found['5xx'])} responses with a 5xx status")
