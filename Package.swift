@@ -40,12 +40,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .systemLibrary(
+            name: "CSeccomp",
+            pkgConfig: "libseccomp",
+            providers: [.apt(["libseccomp-dev"])]
+        ),
         .target(name: "CSpawn"),
         .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl")]),
         .target(
             name: "AgentOSSandbox",
             dependencies: [
-                "CSpawn", "AgentOSWire", "AgentOSAuth",
+                "CSpawn", "CSeccomp", "AgentOSWire", "AgentOSAuth",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

@@ -3,8 +3,9 @@
 /// waits on descriptor 3, a SOCK_SEQPACKET socket to the engine, for requests: a JSON object
 /// (`dir`, the sandbox's directory under `/.agentos/jobs`; `network`) with five descriptors
 /// (the sandbox's stdout, stderr, control in, control out, and a status socket). It never
-/// runs a job itself. Per request it clones (`clone3`, as `os.fork` forks: Python's fork
-/// hooks run around it):
+/// runs a job itself. At start it reads the jobs' system-call filter (`SeccompPolicy`, a BPF
+/// program) from descriptor 4 and closes it; it runs without the filter itself. Per request it
+/// clones (`clone3`, as `os.fork` forks: Python's fork hooks run around it):
 ///
 /// 1. the sandbox's init, born in new user, mount, PID, IPC, UTS and cgroup namespaces (and
 ///    network, unless the job has it): PID 1 of its PID namespace. It puts the descriptors in
@@ -18,7 +19,9 @@
 ///    orphaned to it, and when 2. ends writes `exit <wait status>` and exits, which ends
 ///    everything left in the namespace. It also exits when the engine closes its end of the
 ///    status socket.
-/// 2. the job's process, which calls `serve()` (RunnerScript): ready, settings, limits, job.
+/// 2. the job's process, which applies the filter (`PR_SET_SECCOMP`; init set no_new_privs)
+///    and calls `serve()` (RunnerScript): ready, settings, limits, job. If the filter cannot be
+///    applied, it says `error …` on the status socket and ends before any of that.
 ///
 /// Set-up failures are written on the status socket as `error <text>`.
 enum ForkServerScript {
@@ -41,8 +44,9 @@ def fork_server():
     CLONE_NEWNS, CLONE_NEWCGROUP, CLONE_NEWUTS, CLONE_NEWIPC = 0x20000, 0x02000000, 0x04000000, 0x08000000
     CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
     MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 8, 4096, 16384, 1 << 18
-    PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT = 4, 24, 38, 47
-    STATUS = 5
+    PR_SET_DUMPABLE, PR_SET_SECCOMP, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT = 4, 22, 24, 38, 47
+    SECCOMP_MODE_FILTER = 2
+    STATUS, FILTER = 5, 4
     shm_bytes = int(sys.argv[1])
     uid, gid = os.getuid(), os.getgid()
     last_capability = int(open("/proc/sys/kernel/cap_last_cap").read())
@@ -52,6 +56,9 @@ def fork_server():
 
     class CapData(ctypes.Structure):
         _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+    class SockFprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
     class CloneArgs(ctypes.Structure):
         _fields_ = [(name, ctypes.c_uint64) for name in (
@@ -80,6 +87,21 @@ def fork_server():
         if pid < 0:
             raise OSError(error, "clone3: " + os.strerror(error))
         return pid
+
+    def read_filter():
+        """The jobs' filter, read once: every job's process applies this same program."""
+        chunks = []
+        while True:
+            chunk = os.read(FILTER, 65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        os.close(FILTER)
+        program = b"".join(chunks)
+        if not program or len(program) % 8 or len(program) // 8 > 4096:
+            sys.exit("fork server: the system-call filter on descriptor %d is not a BPF program" % FILTER)
+        instructions = ctypes.create_string_buffer(program, len(program))
+        return instructions, SockFprog(len(program) // 8, ctypes.addressof(instructions))
 
     def mount(source, target, kind, flags, data=None):
         check(libc.mount(source and source.encode(), target.encode(), kind and kind.encode(), flags,
@@ -144,13 +166,18 @@ def fork_server():
         os.close(me)
         job = os.fork()
         if job == 0:
-            os.close(STATUS)
             # The job is dumpable, as in a sandbox started cold (it may read its own /proc);
             # its init stays out of its reach.
             check(libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0), "making the job dumpable")
             os.setsid()
             gc.enable()
             signal.signal(signal.SIGINT, signal.default_int_handler)
+            # Last, the system-call filter: from here on this process and all it starts make
+            # only the calls a job may make (a cold sandbox's runner is under it from exec).
+            if libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(job_filter), 0, 0) != 0:
+                report(STATUS, "error applying the system-call filter: " + os.strerror(ctypes.get_errno()))
+                os._exit(1)
+            os.close(STATUS)
             serve()
             os._exit(0)
         watch = select.poll()
@@ -192,6 +219,8 @@ def fork_server():
                 report(status, "error %s" % error)
             os._exit(1)
 
+    # job_filter points into filter_instructions, which must live as long as this process.
+    filter_instructions, job_filter = read_filter()
     # The children this process forks are reaped by the kernel.
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     # The collector never runs here, and what exists at each fork is frozen: a collection in

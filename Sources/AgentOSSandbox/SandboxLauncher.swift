@@ -22,7 +22,8 @@ struct SandboxProfile: Sendable, Equatable {
 /// `/etc` (dynamic linker, certificates, time zone, name service; never `shadow` or
 /// `passwd`, for which it gets its own); a fresh `/proc` of its own PID namespace; a minimal
 /// `/dev` with a small `/dev/shm`; its work dir at `/work` and its own `/tmp`; `/venv` when
-/// it has one. Nothing else of the host exists in it, and its root is read-only.
+/// it has one. Nothing else of the host exists in it, and its root is read-only. What runs in
+/// it runs under the system-call filter (`SeccompPolicy`).
 struct SandboxLauncher: Sendable {
     /// The uid and gid a job has inside its sandbox.
     static let insideUser = 1000
@@ -44,6 +45,8 @@ struct SandboxLauncher: Sendable {
     let systemBinds: [String]
     /// The same under a fork server's `forkedRoot`.
     let forkedRootBinds: [String]
+    /// The system-call filter of every sandbox, compiled once (empty when unsandboxed).
+    let seccompProgram: [UInt8]
 
     var isSandboxed: Bool { configuration.isolation != .none }
 
@@ -64,6 +67,8 @@ struct SandboxLauncher: Sendable {
         let fileManager = FileManager.default
         systemBinds = Self.systemBinds()
         forkedRootBinds = Self.systemBinds(under: Self.forkedRoot)
+        // Compiled before anything is made: an engine that cannot filter runs no sandbox.
+        seccompProgram = configuration.isolation == .none ? [] : try SeccompPolicy.program()
         // Checked before anything is made: what exists above the state dir must let the
         // sandbox user through (what is made below is 0711).
         if configuration.isolation != .none, geteuid() == 0 {
@@ -167,10 +172,13 @@ struct SandboxLauncher: Sendable {
         guard case .bubblewrap(let bwrap) = configuration.isolation else { fatalError("unreachable") }
         var descriptors: [Int32] = []
         defer { descriptors.forEach { close($0) } }
+        // 5, 6: work and tmp; 7, 8: passwd and group; 9: the system-call filter; 10: the environment.
         do {
-            for path in [directory.work, directory.tmp, passwdFile, groupFile] + (profile.venv.map { [$0] } ?? []) {
+            for path in [directory.work, directory.tmp, passwdFile, groupFile] {
                 descriptors.append(try JobDirectory.openForBinding(path))
             }
+            descriptors.append(try SeccompPolicy.descriptor(holding: seccompProgram))
+            if let venv = profile.venv { descriptors.append(try JobDirectory.openForBinding(venv)) }
         } catch {
             directory.remove()
             throw error
@@ -180,9 +188,9 @@ struct SandboxLauncher: Sendable {
             "--size", "\(configuration.limits.sharedMemoryMB << 20)", "--tmpfs", "/dev/shm", "--remount-ro", "/dev",
             "--bind-fd", "5", "/work", "--bind-fd", "6", "/tmp",
         ]
-        if profile.venv != nil { arguments += [writableVenv ? "--bind-fd" : "--ro-bind-fd", "9", "/venv"] }
+        if profile.venv != nil { arguments += [writableVenv ? "--bind-fd" : "--ro-bind-fd", "10", "/venv"] }
         for path in extraReadOnly { arguments += ["--ro-bind", path, path] }
-        arguments += ["--chdir", "/work", "--remount-ro", "/"]
+        arguments += ["--chdir", "/work", "--remount-ro", "/", "--seccomp", "9"]
         arguments += command
         let plan = SpawnPlan(
             arguments: arguments,
@@ -212,14 +220,18 @@ struct SandboxLauncher: Sendable {
     /// and `/tmp`), which each sandbox it clones makes its root (`pivot_root`) and then drops
     /// the rest; `jobs`, this process's jobs root, where it finds each sandbox's directories;
     /// and `proc`, the host's `/proc`, which lets a new PID namespace mount a `/proc` of its
-    /// own. It may create user namespaces (its sandboxes forbid them inside). `socket` becomes
-    /// its descriptor 3 and `stderr` its 2. See `ForkServerScript`.
+    /// own. It may create user namespaces (its sandboxes forbid them inside). It runs without
+    /// the system-call filter, which it needs to make sandboxes, and reads it on descriptor 4
+    /// for its jobs to apply. `socket` becomes its descriptor 3 and `stderr` its 2. See
+    /// `ForkServerScript`.
     func startForkServer(venv: String?, socket: Int32, stderr: Int32) throws -> pid_t {
         guard case .bubblewrap(let bwrap) = configuration.isolation else { throw SandboxError("a fork server needs bubblewrap") }
         var descriptors: [Int32] = []
         defer { descriptors.forEach { close($0) } }
-        // 4, 5: passwd and group; 6: the jobs root; 7, 8: passwd and group again (a
-        // descriptor binds once); 9, 10: the environment, for the server and for the root.
+        // 4: the system-call filter; 5, 6: passwd and group; 7: the jobs root; 8, 9: passwd and
+        // group again (a descriptor binds once); 10, 11: the environment, for the server and for
+        // the root.
+        descriptors.append(try SeccompPolicy.descriptor(holding: seccompProgram))
         let venvs = venv.map { [$0, $0] } ?? []
         for path in [passwdFile, groupFile, jobsRoot, passwdFile, groupFile] + venvs {
             descriptors.append(try JobDirectory.openForBinding(path))
@@ -228,14 +240,14 @@ struct SandboxLauncher: Sendable {
         guard devNull >= 0 else { throw SandboxError.errno(errno, "open /dev/null") }
         defer { close(devNull) }
         let root = Self.forkedRoot
-        var arguments = bubblewrapBase(bwrap, passwd: 4)
+        var arguments = bubblewrapBase(bwrap, passwd: 5)
         arguments += ["--remount-ro", "/dev", "--dir", "/work", "--dir", "/tmp"]
-        arguments += ["--bind-fd", "6", "/.agentos/jobs", "--bind", "/proc", "/.agentos/proc"]
+        arguments += ["--bind-fd", "7", "/.agentos/jobs", "--bind", "/proc", "/.agentos/proc"]
         arguments += forkedRootBinds
-        arguments += ["--ro-bind-fd", "7", root + "/etc/passwd", "--ro-bind-fd", "8", root + "/etc/group"]
+        arguments += ["--ro-bind-fd", "8", root + "/etc/passwd", "--ro-bind-fd", "9", root + "/etc/group"]
         arguments += ["--dev", root + "/dev", "--remount-ro", root + "/dev"]
         arguments += ["--dir", root + "/proc", "--dir", root + "/work", "--dir", root + "/tmp"]
-        if venv != nil { arguments += ["--ro-bind-fd", "9", "/venv", "--ro-bind-fd", "10", root + "/venv"] }
+        if venv != nil { arguments += ["--ro-bind-fd", "10", "/venv", "--ro-bind-fd", "11", root + "/venv"] }
         arguments += ["--chdir", "/work", "--remount-ro", "/"]
         arguments += [
             interpreter(SandboxProfile(venv: venv)), "-I", "-B", "-u", "-X", "utf8", "-c", ForkServerScript.source,

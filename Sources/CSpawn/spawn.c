@@ -8,6 +8,7 @@
 #include <grp.h>
 #include <sched.h>
 #include <stdio.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -213,6 +214,29 @@ long agentos_receive_with_fd(int socket, void *bytes, size_t capacity, int *fd) 
         }
     }
     return (long)got;
+}
+
+int agentos_memfd(const char *name, const void *bytes, size_t length) {
+    int fd = memfd_create(name, MFD_CLOEXEC);
+    if (fd < 0) return -errno;
+    const char *next = bytes;
+    while (bytes != NULL && length > 0) {
+        ssize_t written = write(fd, next, length);
+        if (written < 0 && errno == EINTR) continue;
+        if (written <= 0) {
+            int saved = written < 0 ? errno : EIO;
+            close(fd);
+            return -saved;
+        }
+        next += written;
+        length -= (size_t)written;
+    }
+    if (lseek(fd, 0, SEEK_SET) != 0) {
+        int saved = errno;
+        close(fd);
+        return -saved;
+    }
+    return fd;
 }
 
 int agentos_pidfd_signal(int pidfd, int signal) {

@@ -56,6 +56,11 @@ int agentos_send_with_fds(int socket, const void *bytes, size_t length, const in
 /// (0 at end of stream) or -errno.
 long agentos_receive_with_fd(int socket, void *bytes, size_t capacity, int *fd);
 
+/// A close-on-exec memory file holding `length` bytes (none when `bytes` is NULL), read from
+/// its start: what a sandbox reads once, at a descriptor number, without a file on disk.
+/// Returns the descriptor, or -errno.
+int agentos_memfd(const char *name, const void *bytes, size_t length);
+
 /// Sends `signal` to the process a pidfd refers to. Returns 0 or -errno.
 int agentos_pidfd_signal(int pidfd, int signal);
 
