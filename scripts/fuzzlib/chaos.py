@@ -62,7 +62,10 @@ class Chaos:
                 self.ids[i] = r.json["id"]
                 return
             self.submit_errors[r.status] += 1
-            time.sleep(0.5 if r.status >= 500 or r.status == 429 else 2)
+            if r.status == 429:
+                time.sleep(min(float(r.header("Retry-After") or 1), 10))
+            else:
+                time.sleep(0.5 if r.status >= 500 else 2)
 
     def submit_all(self, deadline):
         start = time.monotonic()

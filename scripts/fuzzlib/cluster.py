@@ -102,7 +102,7 @@ class Process:
 
 class Cluster:
     def __init__(self, name, root, binary=None, heartbeat_ms=None, queue_timeout=None, gateway_nofile=None,
-                 log_level="info"):
+                 log_level="info", server_env=None):
         self.name = name
         self.binary = binary or os.environ["AGENTOS_BIN"]
         self.dir = tempfile.mkdtemp(prefix=f"{name}-", dir=root)
@@ -111,6 +111,7 @@ class Cluster:
         self.cache = os.path.join(self.dir, "sandbox")
         self.heartbeat_ms, self.queue_timeout = heartbeat_ms, queue_timeout
         self.gateway_nofile, self.log_level = gateway_nofile, log_level
+        self.server_env = server_env or {}  # AGENTOS_* settings a binary without them ignores
         self.bus = self.api = self.gateway = None
         self.procs = {}
         self.retired = []  # killed processes, kept so their exit is waited for
@@ -128,9 +129,12 @@ class Cluster:
         except OSError:
             return ""
 
-    def start(self, name, args, nofile=None):
-        env = dict(os.environ, AGENTOS_BCRYPT_COST="4", AGENTOS_ADMIN_EMAIL=ADMIN_EMAIL,
-                   AGENTOS_ADMIN_PASSWORD=ADMIN_PASSWORD, AGENTOS_LOG_LEVEL=self.log_level)
+    def start(self, name, args, nofile=None, extra_env=None):
+        # Every option reads an AGENTOS_* variable: none of the caller's may leak in.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AGENTOS_")}
+        env.update(AGENTOS_BCRYPT_COST="4", AGENTOS_ADMIN_EMAIL=ADMIN_EMAIL, AGENTOS_ADMIN_PASSWORD=ADMIN_PASSWORD,
+                   AGENTOS_LOG_LEVEL=self.log_level)
+        env.update(extra_env or {})
         log = open(self.log_path(name), "ab")
 
         def limit():
@@ -166,7 +170,7 @@ class Cluster:
             args += ["--heartbeat-ms", str(self.heartbeat_ms)]
         if self.queue_timeout:
             args += ["--queue-timeout", str(self.queue_timeout)]
-        self.start("server", args)
+        self.start("server", args, extra_env=self.server_env)
         text = self._wait_log("server", "server ready", before, timeout, "the server")
         line = [l for l in text.splitlines() if "server ready" in l][-1]
         self.bus = re.search(r"bus=(\S+)", line).group(1)
@@ -204,7 +208,6 @@ class Cluster:
         self.start_gateway()
         for name in workers:
             self.start_worker(name, slots=slots)
-        c = self.client()
         self.wait_healthy(timeout)
         self.admin_token = self.login(ADMIN_EMAIL, ADMIN_PASSWORD)
         if workers:

@@ -39,7 +39,11 @@ class Document:
         return str(status) in declared or "default" in declared
 
     def json_schema(self, name):
-        return self._convert({"$ref": f"#/components/schemas/{name}"}, depth=0)
+        return self.convert({"$ref": f"#/components/schemas/{name}"})
+
+    def convert(self, schema):
+        """An OpenAPI 3.0 schema as plain JSON Schema, references inlined."""
+        return self._convert(schema, depth=0)
 
     def _convert(self, node, depth):
         if depth > 40:
@@ -65,5 +69,9 @@ class Document:
 
     def validate(self, name, value):
         """The schema errors of value against component `name` (empty when it conforms)."""
-        validator = jsonschema_rs.validator_for(self.json_schema(name))
+        return self.errors(self.json_schema(name), value)
+
+    @staticmethod
+    def errors(schema, value):
+        validator = jsonschema_rs.validator_for(schema)
         return [str(e).split("\n")[0] for e in validator.iter_errors(value)]

@@ -196,6 +196,8 @@ def run(part, ctx):
         print(f"    advisory: {key[0]} {key[1]} x{n}: {found['examples'][key]}")
     for error in found["errors"][:10]:
         print(f"    schemathesis error: {error}")
+    for request in found["no_response"][:10]:
+        print(f"    no response: {request}")
     part.check("no-5xx", not found["5xx"], f"{len(found['5xx'])} responses with a 5xx status")
     part.check("no-schema-violations", not found["schema"], f"{len(found['schema'])} distinct violations")
     part.check("no-undocumented-statuses", not found["undocumented"],
@@ -203,6 +205,8 @@ def run(part, ctx):
                ", ".join(f"{s} on {l}" for l, s in sorted(found["undocumented"])))
     for hang in found["hangs"]:
         part.hang("request", hang)
+    dead = [n for n, p in c.procs.items() if not p.alive()]
+    part.check("processes-alive", not dead, f"died: {dead}" if dead else "server, gateway and worker alive")
     if ctx.strict:
         part.check("no-advisory-findings", not found["advisory"], f"{len(found['advisory'])} distinct findings")
     elif found["advisory"]:
