@@ -36,9 +36,16 @@ public enum OpenAPIDocument {
             "responses": [
                 "200": ["description": "text/event-stream with events status (JobStatusEvent), output (JobOutputEvent), result (JobResultEvent), and error (StreamError)",
                         "content": ["text/event-stream": [
+                            // One event of the stream, as an SSE parser reads it.
                             "schema": [
-                                "type": "string", "format": "event-stream",
-                                "description": "Server-Sent Events: each `event:` names one of x-events, and its `data:` line is JSON of that schema",
+                                "type": "object", "required": ["event", "data"],
+                                "description": "One Server-Sent Event: `event` names one of x-events, and `data` is JSON of that schema",
+                                "properties": [
+                                    "event": ["type": "string", "enum": ["status", "output", "result", "error"]],
+                                    "data": ["type": "string", "description": "JSON of the schema x-events names for this event"],
+                                    "id": ["type": "string"],
+                                    "retry": ["type": "integer"],
+                                ],
                             ],
                             // OpenAPI 3.0 has no schema for a stream of events; this extension
                             // names each event's data schema (3.2 calls it itemSchema).

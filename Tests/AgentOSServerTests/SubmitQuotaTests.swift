@@ -25,16 +25,38 @@ import Testing
         index.insert(queued("a2", project: "p", by: "ann"))
         #expect(throws: APIError.self) { try quotas.admit(user: "ann", project: "q", now: start) }
         try quotas.admit(user: "bob", project: "p", now: start)
-        index.insert(queued("b1", project: "p", by: "bob"))
+        index.insert(queued("b1", project: "p", by: "bob"), reserved: true)
         do {
             try quotas.admit(user: "cat", project: "p", now: start)
             Issue.record("the project's quota was passed")
         } catch {
             #expect(error.status == 429 && error.headers["Retry-After"] == "5" && error.message.contains("this project has 3 jobs queued"))
         }
-        // As jobs leave the queue, room comes back.
+        // As jobs leave the queue, room comes back; a submit that queued nothing gives its
+        // place back.
         index.remove("a1")
         try quotas.admit(user: "ann", project: "q", now: start)
+        #expect(throws: APIError.self) { try quotas.admit(user: "ann", project: "q", now: start) }
+        quotas.release(user: "ann", project: "q")
+        try quotas.admit(user: "ann", project: "q", now: start)
+    }
+
+    @Test func concurrentSubmitsNeverPassAQueueQuota() async throws {
+        var limits = SubmitQuotas.Limits()
+        limits.maxQueuedPerUser = 1000
+        let quotas = SubmitQuotas(limits: limits, counts: QueueCounts())
+        let admitted = await withTaskGroup(of: Int.self) { group in
+            for _ in 0..<8 {
+                group.addTask {
+                    var admitted = 0
+                    for _ in 0..<200 where (try? quotas.admit(user: "ann", project: "p")) != nil { admitted += 1 }
+                    return admitted
+                }
+            }
+            return await group.reduce(0, +)
+        }
+        #expect(admitted == 1000)
+        #expect(quotas.counts.queued(user: "ann") == 1000)
     }
 
     @Test func submitRatesAreLimitedPerUserWithABurst() throws {

@@ -8,6 +8,12 @@ struct JobRequest: Equatable {
     enum Source: Equatable {
         case code(String)
         case skill(name: String, version: Int?)
+
+        /// Whether a skill's version was named (else the latest runs).
+        var namesAVersion: Bool {
+            if case .skill(_, let version) = self { return version != nil }
+            return false
+        }
     }
 
     /// A file the job asks for, and the name it gets in the work dir.

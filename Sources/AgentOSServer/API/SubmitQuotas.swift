@@ -38,16 +38,24 @@ public final class SubmitQuotas: Sendable {
         self.counts = counts
     }
 
-    /// Throws `429` when `userID` or `projectID` is over a quota; otherwise counts the submit.
+    /// Throws `429` when `userID` or `projectID` is over a quota; otherwise counts the submit
+    /// and reserves its place in the queue, which the caller must `release` if the submit
+    /// queues nothing (it fails, or returns an earlier job).
     func admit(user userID: String, project projectID: String, now: Date = Date()) throws(APIError) {
-        let queuedByUser = counts.queued(user: userID)
-        if queuedByUser >= limits.maxQueuedPerUser {
-            throw Self.limited("you have \(queuedByUser) jobs queued, the most one user may; submit more as they run", after: 5)
+        try checkRate(user: userID, project: projectID, now: now)
+        if let full = counts.reserve(user: userID, project: projectID, maxPerUser: limits.maxQueuedPerUser, maxPerProject: limits.maxQueuedPerProject) {
+            throw Self.limited(
+                full.project ? "this project has \(full.queued) jobs queued, the most a project may; submit more as they run"
+                    : "you have \(full.queued) jobs queued, the most one user may; submit more as they run", after: 5)
         }
-        let queuedInProject = counts.queued(project: projectID)
-        if queuedInProject >= limits.maxQueuedPerProject {
-            throw Self.limited("this project has \(queuedInProject) jobs queued, the most a project may; submit more as they run", after: 5)
-        }
+    }
+
+    /// Gives back the place `admit` reserved.
+    func release(user userID: String, project projectID: String) {
+        counts.release(user: userID, project: projectID)
+    }
+
+    private func checkRate(user userID: String, project projectID: String, now: Date) throws(APIError) {
         let wait = buckets.withLock { buckets -> TimeInterval in
             let user = ("user:" + userID, limits.submitsPerSecondPerUser, limits.submitBurstPerUser)
             let project = ("project:" + projectID, limits.submitsPerSecondPerProject, 10 * limits.submitsPerSecondPerProject)

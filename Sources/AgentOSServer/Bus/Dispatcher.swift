@@ -214,9 +214,10 @@ public final class Dispatcher {
 
     // MARK: The queue
 
-    /// Jobs entered the queue (submitted elsewhere): they are dispatched by the next commit.
+    /// Jobs entered the queue (submitted through the API, which reserved their places in the
+    /// quotas): they are dispatched by the next commit.
     public func enqueue(_ jobs: [QueuedJob]) {
-        for job in jobs { ready.insert(job) }
+        for job in jobs { ready.insert(job, reserved: true) }
         dispatchWanted = true
     }
 

@@ -86,9 +86,13 @@ struct ReadyIndex {
     var placements: [QueuedJob.Placement] { Array(groups.keys) }
 
     /// Queues a job at the back of its share's line, or at the front (`again`: a job that was
-    /// queued before); a job already queued keeps its place.
-    mutating func insert(_ job: QueuedJob, again: Bool = false) {
-        guard members[job.id] == nil else { return }
+    /// queued before); a job already queued keeps its place. `reserved`: its place in the
+    /// quotas was counted when the API admitted it (`QueueCounts.reserve`).
+    mutating func insert(_ job: QueuedJob, again: Bool = false, reserved: Bool = false) {
+        guard members[job.id] == nil else {
+            if reserved { counts.add(job, -1) }
+            return
+        }
         nextGeneration += 1
         members[job.id] = (job, nextGeneration)
         let share = Share(placement: job.placement, projectID: job.projectID, submittedBy: job.submittedBy)
@@ -102,7 +106,7 @@ struct ReadyIndex {
         if nextGeneration % 4096 == 0 { lastRound = lastRound.filter { $0.value > currentRound } }
         groups[job.placement, default: Group()].heap.insert(Entry(job: job, round: round, generation: nextGeneration))
         groups[job.placement]?.count += 1
-        counts.add(job, 1)
+        if !reserved { counts.add(job, 1) }
     }
 
     /// Takes a job out of the queue (cancelled, timed out, or assigned elsewhere).
@@ -145,9 +149,11 @@ struct ReadyIndex {
     }
 }
 
-/// How many jobs each user and each project has queued, kept by the bus thread's ready index
-/// and read by API handlers for the queue quotas. A submit is counted once the bus has it, so
-/// a quota can be passed by the submits in flight at that moment, no more.
+/// How many jobs each user and each project has queued, for the queue quotas. A submit
+/// reserves its place when the API admits it, checked against the quotas under one lock, so
+/// concurrent submits never pass a quota; the bus's ready index takes the place over when the
+/// job reaches it (or the API gives it back if the submit fails), and gives it up when the job
+/// leaves the queue.
 public final class QueueCounts: Sendable {
     private let counts = Mutex<[String: Int]>([:])
 
@@ -160,9 +166,32 @@ public final class QueueCounts: Sendable {
     /// Jobs queued in `projectID`.
     func queued(project projectID: String) -> Int { counts.withLock { $0["project:" + projectID] ?? 0 } }
 
-    fileprivate func add(_ job: QueuedJob, _ delta: Int) {
+    /// Counts a place for a job of `userID` in `projectID` if both are under their limit;
+    /// otherwise counts nothing and says which is full and how many it holds.
+    func reserve(user userID: String, project projectID: String, maxPerUser: Int, maxPerProject: Int) -> (project: Bool, queued: Int)? {
         counts.withLock { counts in
-            for key in ["user:" + job.submittedBy, "project:" + job.projectID] {
+            let user = counts["user:" + userID] ?? 0
+            let project = counts["project:" + projectID] ?? 0
+            if user >= maxPerUser { return (false, user) }
+            if project >= maxPerProject { return (true, project) }
+            counts["user:" + userID] = user + 1
+            counts["project:" + projectID] = project + 1
+            return nil
+        }
+    }
+
+    /// Gives back a place `reserve` counted, for a submit that queued nothing.
+    func release(user userID: String, project projectID: String) {
+        add(user: userID, project: projectID, -1)
+    }
+
+    fileprivate func add(_ job: QueuedJob, _ delta: Int) {
+        add(user: job.submittedBy, project: job.projectID, delta)
+    }
+
+    private func add(user userID: String, project projectID: String, _ delta: Int) {
+        counts.withLock { counts in
+            for key in ["user:" + userID, "project:" + projectID] {
                 let value = (counts[key] ?? 0) + delta
                 counts[key] = value > 0 ? value : nil
             }

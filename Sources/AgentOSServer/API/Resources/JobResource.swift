@@ -25,6 +25,20 @@ struct JobResource: APIResource {
         }
     }
 
+    /// Whether `earlier`, found by an idempotency key, is what `new` asks for: the same code
+    /// or skill, inputs, placement and limits. A skill named without a version is the same
+    /// request even if its latest version has moved on since.
+    static func sameRequest(_ earlier: Job, _ new: Job, versionGiven: Bool) -> Bool {
+        let sameSource = new.skill != nil && !versionGiven
+            ? earlier.skill == new.skill
+            : earlier.code == new.code && earlier.skill == new.skill && earlier.skillVersion == new.skillVersion
+        return sameSource && earlier.inputs == new.inputs && earlier.target == new.target
+            && earlier.requestedWorker == new.requestedWorker && Set(earlier.labels) == Set(new.labels)
+            && earlier.priority == new.priority && earlier.maxAttempts == new.maxAttempts
+            && earlier.timeoutSeconds == new.timeoutSeconds && earlier.memoryMB == new.memoryMB
+            && earlier.network == new.network && earlier.maxOutputBytes == new.maxOutputBytes
+    }
+
     /// Largest encoded page of a job listing; items past it go to the next page.
     static let maxListBytes = 8 << 20
 
@@ -39,6 +53,8 @@ struct JobResource: APIResource {
             throw APIError.forbidden("priority \(parsed.priority) is above \(highest), the highest your role in project \(project.name) may give")
         }
         try quotas.admit(user: caller.user.id, project: project.id)
+        var queued = false
+        defer { if !queued { quotas.release(user: caller.user.id, project: project.id) } }
 
         var job = Job(
             projectID: project.id, code: "", inputs: parsed.inputs, target: parsed.target, requestedWorker: parsed.worker,
@@ -104,9 +120,16 @@ struct JobResource: APIResource {
         }
 
         let submitted = try await submits.submit(job, files: files)
+        // A key names one request: reused for another, it is a mistake, not a retry.
+        if !submitted.created, !Self.sameRequest(submitted.job, job, versionGiven: parsed.source.namesAVersion) {
+            throw APIError.conflict("idempotency_key \(parsed.idempotencyKey ?? "") was used for a different job (\(submitted.job.id)); use a new key")
+        }
         job = submitted.job
         let ticket = wait.map { _ in watch.register(job.id) }
-        if submitted.created { signals.jobQueued(QueuedJob(job)) }
+        if submitted.created {
+            signals.jobQueued(QueuedJob(job))
+            queued = true
+        }
 
         var warnings: [String] = []
         let connected = directory.workers
