@@ -45,6 +45,7 @@ let package = Package(
             pkgConfig: "libseccomp",
             providers: [.apt(["libseccomp-dev"])]
         ),
+        .systemLibrary(name: "CMalloc"),
         .target(name: "CSpawn"),
         .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl")]),
         .target(
@@ -94,7 +95,7 @@ let package = Package(
         .target(
             name: "AgentOSServer",
             dependencies: [
-                "ZeroMQ", "AgentOSAPI", "AgentOSWire", "AgentOSStore", "AgentOSAuth",
+                "ZeroMQ", "CMalloc", "AgentOSAPI", "AgentOSWire", "AgentOSStore", "AgentOSAuth",
                 .product(name: "HeapModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

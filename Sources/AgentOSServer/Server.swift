@@ -1,6 +1,7 @@
 import AgentOSAuth
 import AgentOSStore
 import AgentOSWire
+import CMalloc
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -19,6 +20,12 @@ public struct Server: Service {
     }
 
     public func run() async throws {
+        // Messages of up to 16 MiB (bus) and 64 MiB (API socket) are buffered whole by libzmq,
+        // from any peer, before the server can look at them. glibc would serve such buffers
+        // from the heap once its mmap threshold has grown, and keep that memory after they are
+        // freed; a fixed threshold gives every buffer of 256 KiB or more its own mapping, which
+        // goes back to the system as soon as the message is dropped or handled.
+        mallopt(M_MMAP_THRESHOLD, 256 << 10)
         let state = try ServerBootstrap.prepare(configuration, logger: logger)
         let store = state.store
         let tokens = await AccessTokens(secret: state.signingKey, lifetime: configuration.accessTokenLifetime)
