@@ -1,4 +1,5 @@
 import AgentOSAPI
+import AgentOSHTTPServer
 import AgentOSWire
 import Foundation
 import HTTPTypes
@@ -20,6 +21,8 @@ public struct GatewayConfiguration: Sendable {
     public var maxUploadBytes: Int
     /// How long a request may wait for the server beyond any `?wait=`.
     public var serverTimeout: Duration
+    /// What a connection may send and how it ends.
+    public var http = HTTPServerLimits()
 
     /// The contract's defaults: `127.0.0.1:8080` → `tcp://127.0.0.1:5556`.
     public init(host: String = "127.0.0.1", port: Int = 8080, serverEndpoint: String = "tcp://127.0.0.1:5556") {
@@ -101,6 +104,7 @@ public func buildGatewayRouter(client: ServerClient, configuration: GatewayConfi
 public func buildGateway(client: ServerClient, configuration: GatewayConfiguration, logger: Logger) -> some ApplicationProtocol {
     Application(
         router: buildGatewayRouter(client: client, configuration: configuration),
+        server: .guardedHTTP1(configuration.http),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "agentos-gateway"),
         logger: logger)
 }

@@ -1,4 +1,5 @@
 import AgentOSAPI
+import AgentOSHTTPServer
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -15,6 +16,8 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let error as any HTTPResponseError {
             return Self.response(status: error.status, message: Self.defaultMessage(error.status))
         } catch {
+            // The body's bytes were not HTTP (a bad chunk, a body cut short): the client's fault.
+            if let answer = ErrorAnswer.malformedRequest(error) { return answer.response }
             context.logger.error("unhandled gateway error", metadata: ["error": "\(error)"])
             return Self.response(status: .internalServerError, message: "internal error")
         }

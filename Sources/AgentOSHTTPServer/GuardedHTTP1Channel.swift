@@ -1,0 +1,48 @@
+import Hummingbird
+import HummingbirdCore
+import Logging
+import NIOCore
+import NIOHTTPTypes
+import NIOHTTPTypesHTTP1
+
+/// Hummingbird's HTTP/1.1 channel with a `ConnectionGuard` around it: the decoder's limits
+/// come from `HTTPServerLimits`, and the guard's two handlers go in front of the decoder and
+/// after the codec.
+public struct GuardedHTTP1Channel: ServerChildChannel, HTTPChannelHandler {
+    public typealias Value = NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>
+
+    public let responder: HTTPChannelHandler.Responder
+    let limits: HTTPServerLimits
+    let http1: HTTP1Channel
+
+    /// A channel answering with `responder`, within `limits`.
+    public init(responder: @escaping HTTPChannelHandler.Responder, limits: HTTPServerLimits) {
+        self.responder = responder
+        self.limits = limits
+        var configuration = HTTP1Channel.Configuration()
+        configuration.httpDecoder = .init(
+            maxHeaderFieldSize: limits.maxHeadBytes, maxHeaderListSize: limits.maxHeadBytes, maxHeaderFieldCount: limits.maxHeaderCount)
+        http1 = HTTP1Channel(responder: responder, configuration: configuration)
+    }
+
+    public func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        http1.setup(channel: channel, logger: logger).flatMapThrowing { value in
+            let connection = ConnectionGuard(limits: limits)
+            let pipeline = channel.pipeline.syncOperations
+            try pipeline.addHandler(connection.bytes, position: .first)
+            try pipeline.addHandler(connection.parts, position: .after(try pipeline.handler(type: HTTP1ToHTTPServerCodec.self)))
+            return value
+        }
+    }
+
+    public func handle(value: Value, logger: Logger) async {
+        await handleHTTP(asyncChannel: value, logger: logger)
+    }
+}
+
+extension HTTPServerBuilder {
+    /// HTTP/1.1 behind a `ConnectionGuard` with these limits.
+    public static func guardedHTTP1(_ limits: HTTPServerLimits) -> HTTPServerBuilder {
+        .init { responder in GuardedHTTP1Channel(responder: responder, limits: limits) }
+    }
+}
