@@ -161,7 +161,7 @@ let package = Package(
         .executableTarget(
             name: "agentos",
             dependencies: [
-                "AgentOSServer", "AgentOSSupervisor", "AgentOSGateway", "AgentOSWorker", "AgentOSDesktop", "AgentOSClient",
+                "AgentOSServer", "AgentOSSupervisor", "AgentOSGateway", "AgentOSHTTPServer", "AgentOSWorker", "AgentOSDesktop", "AgentOSClient",
                 "AgentOSSandboxService", "AgentOSAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -205,8 +205,9 @@ let package = Package(
         .testTarget(
             name: "AgentOSGatewayTests",
             dependencies: [
-                "AgentOSGateway", "AgentOSHTTPServer", "AgentOSAPI", "AgentOSWire",
+                "AgentOSGateway", "AgentOSHTTPServer", "AgentOSAPI", "AgentOSWire", "ZeroMQ",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]

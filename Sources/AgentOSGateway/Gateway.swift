@@ -100,12 +100,18 @@ public func buildGatewayRouter(client: ServerClient, configuration: GatewayConfi
     return router
 }
 
-/// Builds the gateway application (listening per `configuration`).
-public func buildGateway(client: ServerClient, configuration: GatewayConfiguration, logger: Logger) -> some ApplicationProtocol {
+/// Builds the gateway application (listening per `configuration`); `onServerRunning` gets the
+/// listening channel (its local address has the port when `port` was 0).
+public func buildGateway(
+    client: ServerClient, configuration: GatewayConfiguration, logger: Logger,
+    onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+) -> some ApplicationProtocol {
     Application(
         router: buildGatewayRouter(client: client, configuration: configuration),
         server: .guardedHTTP1(configuration.http),
-        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "agentos-gateway"),
+        configuration: configuration.http.applicationConfiguration(
+            host: configuration.host, port: configuration.port, serverName: "agentos-gateway"),
+        onServerRunning: onServerRunning,
         logger: logger)
 }
 

@@ -17,7 +17,7 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return Self.response(status: error.status, message: Self.defaultMessage(error.status))
         } catch {
             // The body's bytes were not HTTP (a bad chunk, a body cut short): the client's fault.
-            if let answer = ErrorAnswer.malformedRequest(error) { return answer.response }
+            if let answer = ErrorAnswer.forReadError(error) { return answer.response }
             context.logger.error("unhandled gateway error", metadata: ["error": "\(error)"])
             return Self.response(status: .internalServerError, message: "internal error")
         }

@@ -4,12 +4,19 @@ extension ConnectionGuard {
     /// The rules of one connection, without its sockets or clock: `ConnectionGuard` tells it
     /// what happens on the connection (bytes in, request heads and ends, responses, decoding
     /// errors, the time) and carries out the action it returns.
+    ///
+    /// Deadlines: while the connection waits for a request, the next one's head must be
+    /// complete `headerTimeout` after the connection opened, or after the head's first byte,
+    /// and a connection idle between requests closes after `idleTimeout`. While a request body
+    /// arrives, a gap of `idleTimeout` is answered `408`. While a request is handled or its
+    /// response written there is no deadline: long polls and event streams are never cut.
     struct StateMachine {
         /// What the guard does next.
         enum Action: Equatable {
             case none
-            /// Write this answer, stop sending, and linger.
-            case answer(ErrorAnswer)
+            /// Write this answer, stop sending, and linger. With `failingBody`, the handler
+            /// reading the request body gets an error instead of the rest of it.
+            case answer(ErrorAnswer, failingBody: Bool = false)
             /// Stop sending (the last response is out) and linger.
             case linger
             /// Close the connection now.
@@ -40,15 +47,36 @@ extension ConnectionGuard {
         private var decoderFailed = false
         /// An answer for a malformed request that arrived while an earlier one was answered.
         private var pendingAnswer: ErrorAnswer?
+        /// No request yet: the first head's time counts from the connection's opening.
+        private var firstRequest = true
+        /// Since when the connection has waited for a request (opened, or last response out).
+        private var waitingSince: NIODeadline
+        /// When the head being received started (nil: no byte of it yet).
+        private var headStarted: NIODeadline?
+        /// When bytes last arrived.
+        private var lastInput: NIODeadline
 
-        init(limits: HTTPServerLimits) {
+        /// A connection that opened at `now`.
+        init(limits: HTTPServerLimits, now: NIODeadline) {
             self.limits = limits
+            waitingSince = now
+            lastInput = now
         }
 
         /// When `deadlinePassed` must be called, if ever.
         var deadline: NIODeadline? {
-            if case .lingering(let until, _) = phase { return until }
-            return nil
+            switch phase {
+            case .lingering(let until, _):
+                return until
+            case .closed:
+                return nil
+            case .open:
+                // A failed decoder waits for the answer underway; the linger bounds what follows.
+                if decoderFailed || responseOpen { return nil }
+                if requestsOpen > 0 { return bodyOpen ? lastInput + TimeAmount(limits.idleTimeout) : nil }
+                if let headStarted { return headStarted + TimeAmount(limits.headerTimeout) }
+                return waitingSince + TimeAmount(firstRequest ? limits.headerTimeout : limits.idleTimeout)
+            }
         }
 
         /// The connection's writes from Hummingbird are dropped: the guard has answered or
@@ -58,10 +86,23 @@ extension ConnectionGuard {
         /// What arrives is dropped rather than decoded.
         var dropsInput: Bool { phase != .open || decoderFailed }
 
+        /// The connection is refused (over a cap): answer and linger briefly, or, with no
+        /// answer, close at once.
+        mutating func refuse(_ answer: ErrorAnswer?, now: NIODeadline) -> Action {
+            guard let answer else {
+                phase = .closed
+                return .close
+            }
+            phase = .lingering(until: now + TimeAmount(limits.refusalLingerTime), bytesLeft: limits.lingerBytes)
+            return .answer(answer)
+        }
+
         /// Bytes arrived. Whether they go on to the decoder, and what to do.
         mutating func received(bytes: Int, now: NIODeadline) -> (forward: Bool, action: Action) {
             switch phase {
             case .open:
+                lastInput = now
+                if requestsOpen == 0, headStarted == nil { headStarted = firstRequest ? waitingSince : now }
                 return (!decoderFailed, .none)
             case .lingering(let until, let bytesLeft):
                 guard bytes < bytesLeft else {
@@ -75,9 +116,12 @@ extension ConnectionGuard {
             }
         }
 
-        mutating func requestHeadReceived() {
+        mutating func requestHeadReceived(now: NIODeadline) {
             requestsOpen += 1
             bodyOpen = true
+            firstRequest = false
+            headStarted = nil
+            lastInput = now
         }
 
         mutating func requestEnded() {
@@ -94,6 +138,7 @@ extension ConnectionGuard {
             responseOpen = false
             requestsOpen = max(0, requestsOpen - 1)
             guard requestsOpen == 0, phase == .open else { return .none }
+            waitingSince = now
             if let answer = pendingAnswer {
                 pendingAnswer = nil
                 startLingering(now: now)
@@ -133,7 +178,22 @@ extension ConnectionGuard {
         }
 
         mutating func deadlinePassed(now: NIODeadline) -> Action {
-            guard case .lingering(let until, _) = phase, now >= until else { return .none }
+            guard let deadline, now >= deadline else { return .none }
+            if case .lingering = phase {
+                phase = .closed
+                return .close
+            }
+            if requestsOpen > 0 {
+                // A body stalled before its handler answered: the handler must not take what
+                // arrived for the whole body.
+                startLingering(now: now)
+                return .answer(Self.timedOut("the request body stopped arriving for \(Self.seconds(limits.idleTimeout))"), failingBody: true)
+            }
+            if headStarted != nil {
+                startLingering(now: now)
+                return .answer(Self.timedOut("the request head did not arrive within \(Self.seconds(limits.headerTimeout))"))
+            }
+            // Nothing of a request arrived: there is nobody to answer.
             phase = .closed
             return .close
         }
@@ -144,6 +204,15 @@ extension ConnectionGuard {
 
         private mutating func startLingering(now: NIODeadline) {
             phase = .lingering(until: now + TimeAmount(limits.lingerTime), bytesLeft: limits.lingerBytes)
+        }
+
+        static func timedOut(_ message: String) -> ErrorAnswer {
+            ErrorAnswer(status: .requestTimeout, code: "request_timeout", message: message)
+        }
+
+        static func seconds(_ duration: Duration) -> String {
+            let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+            return seconds == seconds.rounded() ? "\(Int(seconds)) s" : "\(seconds) s"
         }
     }
 }

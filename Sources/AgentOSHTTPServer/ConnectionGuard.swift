@@ -13,16 +13,23 @@ import NIOHTTPTypes
 /// connection then ends with a lingering close: this side stops sending, and what the client
 /// still sends is read and dropped for a while, so that the client reads the answer.
 ///
+/// It also keeps the connection's deadlines (a head within `headerTimeout`, `idleTimeout`
+/// between requests and within a body; none while a request is handled), and refuses the
+/// connection at once when `ConnectionLimiter` did not admit it.
+///
 /// Lives on the channel's event loop, as do its handlers.
 final class ConnectionGuard {
     private var machine: StateMachine
+    private let admission: ConnectionLimiter.Admission
+    private var started = false
     private var bytesContext: ChannelHandlerContext?
     private var partsContext: ChannelHandlerContext?
     private var timer: Scheduled<Void>?
     private var timerDeadline: NIODeadline?
 
-    init(limits: HTTPServerLimits) {
-        machine = StateMachine(limits: limits)
+    init(limits: HTTPServerLimits, admission: ConnectionLimiter.Admission) {
+        machine = StateMachine(limits: limits, now: .now())
+        self.admission = admission
     }
 
     /// The handler for the front of the pipeline (bytes).
@@ -30,12 +37,24 @@ final class ConnectionGuard {
     /// The handler to put after the HTTP codec (request and response parts).
     var parts: PartsHandler { PartsHandler(connection: self) }
 
+    /// The connection is open: refuse it, or start its clock.
+    private func start() {
+        guard !started else { return }
+        started = true
+        switch admission {
+        case .serve: updateTimer()
+        case .refuse(let answer): perform(machine.refuse(answer, now: .now()))
+        case .drop: perform(machine.refuse(nil, now: .now()))
+        }
+    }
+
     private func perform(_ action: StateMachine.Action) {
         switch action {
         case .none:
             break
-        case .answer(let answer):
+        case .answer(let answer, let failingBody):
             guard let context = bytesContext else { return }
+            if failingBody { partsContext?.fireErrorCaught(answer) }
             context.writeAndFlush(NIOAny(answer.bytes()), promise: nil)
             stopSendingAndLinger(context)
         case .linger:
@@ -55,13 +74,20 @@ final class ConnectionGuard {
         context.read()
     }
 
+    /// Keeps one scheduled task at or before the machine's deadline. A deadline that moved
+    /// later (bytes keep arriving) leaves the task as it is: when it fires early, the machine
+    /// says so and the task is scheduled again, so a busy upload does not reschedule per read.
     private func updateTimer() {
-        let deadline = machine.deadline
-        guard deadline != timerDeadline else { return }
+        guard let deadline = machine.deadline else {
+            timer?.cancel()
+            timer = nil
+            timerDeadline = nil
+            return
+        }
+        if let timerDeadline, timerDeadline <= deadline { return }
         timer?.cancel()
-        timer = nil
+        guard let context = bytesContext else { return }
         timerDeadline = deadline
-        guard let deadline, let context = bytesContext else { return }
         timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
             timer = nil
             timerDeadline = nil
@@ -92,11 +118,17 @@ final class ConnectionGuard {
 
         func handlerAdded(context: ChannelHandlerContext) {
             connection.bytesContext = context
+            if context.channel.isActive { connection.start() }
         }
 
         func handlerRemoved(context: ChannelHandlerContext) {
             connection.closed()
             connection.bytesContext = nil
+        }
+
+        func channelActive(context: ChannelHandlerContext) {
+            connection.start()
+            context.fireChannelActive()
         }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -159,15 +191,16 @@ final class ConnectionGuard {
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             switch unwrapInboundIn(data) {
-            case .head: connection.machine.requestHeadReceived()
+            case .head: connection.machine.requestHeadReceived(now: .now())
             case .body: break
             case .end: connection.machine.requestEnded()
             }
+            connection.updateTimer()
             context.fireChannelRead(data)
         }
 
         func errorCaught(context: ChannelHandlerContext, error: any Error) {
-            guard let answer = ErrorAnswer.malformedRequest(error) else {
+            guard let answer = ErrorAnswer.forReadError(error) else {
                 context.fireErrorCaught(error)
                 return
             }
@@ -182,6 +215,7 @@ final class ConnectionGuard {
                 if connection.machine.responseStarting() {
                     response.headerFields[.connection] = "close"
                 }
+                connection.updateTimer()
                 context.write(wrapOutboundOut(.head(response)), promise: promise)
             case .body:
                 context.write(data, promise: promise)

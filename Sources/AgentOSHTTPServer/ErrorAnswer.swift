@@ -7,9 +7,10 @@ import NIOHTTP1
 import NIOHTTPTypesHTTP1
 
 /// An error answered with the contract's body, `{"error": {"code", "message"}}`: what the
-/// connection guard writes itself (below Hummingbird) and what the servers' handlers answer for
-/// a request whose bytes were not HTTP.
-public struct ErrorAnswer: Sendable, Equatable {
+/// connection guard writes itself (below Hummingbird), and what the servers' handlers answer
+/// for a request that could not be read. As an error, it is what a handler reading a body gets
+/// when the guard has answered for it (a stalled body, `408`).
+public struct ErrorAnswer: Error, Sendable, Equatable {
     /// The HTTP status.
     public var status: HTTPResponse.Status
     /// The contract's snake_case code.
@@ -52,11 +53,13 @@ public struct ErrorAnswer: Sendable, Equatable {
         return buffer
     }
 
-    /// The answer to an error met while reading a request's bytes (its head or its body): 431
-    /// for a head over the limits, 400 for anything else that is not HTTP/1.1. Nil when the
-    /// error is not about what the client sent.
-    public static func malformedRequest(_ error: any Error) -> ErrorAnswer? {
+    /// The answer to an error met while reading a request (its head or its body): `431` for a
+    /// head over the limits, `400` for anything else that is not HTTP/1.1, the guard's own
+    /// answer when it has answered already. Nil when the error is not about what the client sent.
+    public static func forReadError(_ error: any Error) -> ErrorAnswer? {
         switch error {
+        case let answer as ErrorAnswer:
+            return answer
         case HTTPParserError.headerOverflow:
             return ErrorAnswer(
                 status: .requestHeaderFieldsTooLarge, code: "headers_too_large",
@@ -68,7 +71,7 @@ public struct ErrorAnswer: Sendable, Equatable {
         case let error as HTTPParserError:
             return invalid("\(error)")
         case ByteToMessageDecoderError.dataReceivedInErrorState(let underlying, _):
-            return malformedRequest(underlying)
+            return forReadError(underlying)
         case let error as HTTP1TypeConversionError:
             return invalid("\(error)")
         default:

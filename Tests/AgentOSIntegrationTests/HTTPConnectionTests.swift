@@ -1,0 +1,47 @@
+import AgentOSWire
+import Foundation
+import Testing
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// The connection limits of `agentos gateway` and `agentos sandbox` as their options set them,
+/// against real processes: slow clients are cut, long responses are not.
+@Suite struct HTTPConnectionTests {
+    /// Connects to 127.0.0.1:PORT, sends nothing, and prints how long the server took to close.
+    static let silentClient = """
+        import socket, sys, time
+        s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+        start = time.monotonic()
+        data = s.recv(65536)
+        print("closed after %.2f s with %d bytes" % (time.monotonic() - start, len(data)))
+        """
+
+    @Test func anEventStreamOutlivesTheIdleTimeoutThatClosesIdleConnections() async throws {
+        let cluster = try Cluster()
+        defer { cluster.shutdown() }
+        let token = try await cluster.boot(gatewayArguments: ["--idle-timeout", "1", "--header-timeout", "1"])
+        try await cluster.startWorker("streamer", sandboxed: false)
+        try await cluster.waitForWorkers(["streamer"], token: token)
+        let (_, submitted) = try await cluster.http(
+            "POST", "/api/v1/projects/default/jobs", body: ["code": .string(cluster.codeWaiting(for: "finish", returning: "done"))],
+            token: token)
+        let id = try #require(submitted["id"]?.stringValue)
+        _ = try await cluster.waitForStatus(id, token: token) { $0 == "running" }
+
+        var request = URLRequest(url: URL(string: cluster.gatewayURL + "/api/v1/jobs/\(id)/events")!, timeoutInterval: 120)
+        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+        let stream = Task { try await URLSession.shared.data(for: request) }
+        // An idle connection opened meanwhile is closed by the gateway's timeouts: that much
+        // time has passed with the stream silent.
+        try cluster.startPython("silent", Self.silentClient, arguments: [cluster.gatewayPort])
+        #expect(try await cluster.waitForExit("silent") == 0)
+        #expect(cluster.log("silent").contains("closed after") && cluster.log("silent").contains("with 0 bytes"), "\(cluster.log("silent"))")
+        cluster.raise("finish")
+        let (data, response) = try await stream.value
+        let events = String(decoding: data, as: UTF8.self)
+        #expect((response as? HTTPURLResponse)?.statusCode == 200)
+        #expect(events.contains("event: result") && events.contains("\"done\""), "the stream went on to the end: \(events)")
+    }
+}
