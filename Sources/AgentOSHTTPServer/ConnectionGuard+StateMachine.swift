@@ -129,8 +129,12 @@ extension ConnectionGuard {
         }
 
         /// A response head is about to be written; true when it must say `Connection: close`.
+        /// An answer to a request whose body is still arriving (`413` before reading it) ends
+        /// the connection: what is left of the body is dropped while lingering, within bounds,
+        /// rather than read to its end however long it is.
         mutating func responseStarting() -> Bool {
             responseOpen = true
+            if requestsOpen == 1, bodyOpen { closeAfterResponse = true }
             return closeAfterResponse && requestsOpen <= 1
         }
 

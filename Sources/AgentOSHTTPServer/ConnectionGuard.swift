@@ -13,6 +13,10 @@ import NIOHTTPTypes
 /// connection then ends with a lingering close: this side stops sending, and what the client
 /// still sends is read and dropped for a while, so that the client reads the answer.
 ///
+/// A response written before its request's body has all arrived (`413` for a body too large)
+/// ends the connection the same way: the client, which may read nothing until it has sent
+/// everything, gets the answer once the rest of its body has been dropped.
+///
 /// It also keeps the connection's deadlines (a head within `headerTimeout`, `idleTimeout`
 /// between requests and within a body; none while a request is handled), and refuses the
 /// connection at once when `ConnectionLimiter` did not admit it.

@@ -253,4 +253,48 @@ import ZeroMQ
             #expect(dropped.received.bytes.isEmpty, "without an answer")
         }
     }
+
+    // MARK: Bodies too large
+
+    /// A body of 64 MiB under `head`, sent whole before reading, as urllib does.
+    static func sendLargeBody(to port: Int, head: String) async throws -> (sent: Bool, response: RawResponse?) {
+        let raw = try await RawClient.connect(port: port)
+        defer { raw.close() }
+        try await raw.send(head + "Content-Length: \(64 << 20)\r\n\r\n")
+        let sent = try await raw.sendAllBeforeReading([UInt8](repeating: 0x78, count: 64 << 20), timeout: .seconds(30))
+        return (sent, try await raw.response())
+    }
+
+    @Test(arguments: ["keep-alive", "close"])
+    func aJSONBodyTooLargeIs413ReadByAClientThatSendsItAllFirst(_ connection: String) async throws {
+        // A header timeout longer than the test waits: no other deadline may rescue the exchange.
+        try await Self.withLiveGateway({ $0.http.headerTimeout = .seconds(120) }) { port in
+            let (sent, response) = try await Self.sendLargeBody(
+                to: port, head: "POST /api/v1/projects/default/jobs HTTP/1.1\r\nHost: x\r\nConnection: \(connection)\r\nContent-Type: application/json\r\n")
+            #expect(sent, "the gateway read and dropped the body after answering")
+            #expect(response?.status == 413 && response?.errorCode == "body_too_large")
+            #expect(response?.headers["connection"] == "close")
+            #expect(response?.body.count == response?.headers["content-length"].flatMap(Int.init), "one answer, nothing after it")
+        }
+    }
+
+    @Test func anUploadTooLargeIs413ReadByAClientThatSendsItAllFirst() async throws {
+        try await Self.withLiveGateway({ $0.http.headerTimeout = .seconds(120) }) { port in
+            let (sent, response) = try await Self.sendLargeBody(
+                to: port, head: "POST /api/v1/projects/default/files?name=a.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer x\r\n")
+            #expect(sent)
+            #expect(response?.status == 413 && response?.errorCode == "body_too_large")
+        }
+    }
+
+    @Test func whatIsDroppedAfterA413IsBounded() async throws {
+        try await Self.withLiveGateway({ $0.http.lingerBytes = 1 << 20 }) { port in
+            let raw = try await RawClient.connect(port: port)
+            defer { raw.close() }
+            try await raw.send("POST /api/v1/projects/default/jobs HTTP/1.1\r\nHost: x\r\nContent-Length: \(64 << 20)\r\n\r\n")
+            let sent = try await raw.sendAllBeforeReading([UInt8](repeating: 0x78, count: 64 << 20))
+            #expect(!sent, "past 1 MiB the gateway stops reading and closes")
+            #expect(try await raw.wait { $0.serverClosed })
+        }
+    }
 }

@@ -72,6 +72,22 @@ final class RawClient: Sendable {
         try await send(Array(text.utf8))
     }
 
+    /// Sends the bytes without reading anything meanwhile, as a client that reads its answer
+    /// only once the request is out (Python's urllib). True once the kernel took them all;
+    /// false when the server stopped reading (or closed) for `timeout`.
+    func sendAllBeforeReading(_ bytes: [UInt8], timeout: Duration = .seconds(60)) async throws -> Bool {
+        let outcome = Mutex<Bool?>(nil)
+        channel.writeAndFlush(ByteBuffer(bytes: bytes)).whenComplete { result in
+            outcome.withLock { $0 = (try? result.get()) != nil }
+        }
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let sent = outcome.withLock({ $0 }) { return sent }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return false
+    }
+
     /// Ends this side of the connection (the server reads EOF) and keeps reading.
     func finishSending() async throws {
         try await channel.close(mode: .output)

@@ -106,6 +106,28 @@ import Testing
         #expect(machine.phase == .open)
     }
 
+    @Test func anAnswerBeforeTheBodyHasArrivedEndsTheConnectionAndTheRestIsDropped() {
+        var machine = Machine(limits: Self.limits(), now: Self.at(0))
+        machine.requestHeadReceived(now: Self.at(0))
+        let closes = machine.responseStarting()
+        #expect(closes, "a 413 written before the body arrived says Connection: close")
+        let ended = machine.responseEnded(now: Self.at(1))
+        #expect(ended == .linger)
+        let rest = machine.received(bytes: 900, now: Self.at(2))
+        #expect(rest == (false, .none), "the rest of the body is dropped, not taken for a new request")
+        let tooMuch = machine.received(bytes: 200, now: Self.at(2))
+        #expect(tooMuch == (false, .close), "up to the bytes allowed")
+    }
+
+    @Test func anAnswerAfterTheWholeBodyKeepsTheConnection() {
+        var machine = Machine(limits: Self.limits(), now: Self.at(0))
+        machine.requestHeadReceived(now: Self.at(0))
+        machine.requestEnded()
+        let closes = machine.responseStarting()
+        let ended = machine.responseEnded(now: Self.at(1))
+        #expect(!closes && ended == .none && machine.phase == .open)
+    }
+
     // MARK: Deadlines
 
     @Test func aConnectionThatSendsNothingClosesSilentlyAtTheHeaderTimeout() {

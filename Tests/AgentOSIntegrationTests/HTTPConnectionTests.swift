@@ -44,4 +44,28 @@ import FoundationNetworking
         #expect((response as? HTTPURLResponse)?.statusCode == 200)
         #expect(events.contains("event: result") && events.contains("\"done\""), "the stream went on to the end: \(events)")
     }
+
+    @Test func pythonsURLLibPosting64MiBGetsThe413() async throws {
+        let cluster = try Cluster()
+        defer { cluster.shutdown() }
+        // A header timeout longer than urllib waits: no other deadline may rescue the exchange.
+        let token = try await cluster.boot(gatewayArguments: ["--header-timeout", "60"])
+        let script = """
+            import json, sys, time, urllib.request, urllib.error
+            url, token = sys.argv[1], sys.argv[2]
+            request = urllib.request.Request(url + "/api/v1/projects/default/jobs", data=b"x" * (64 << 20), method="POST",
+                headers={"Content-Type": "application/json", "Authorization": "Bearer " + token})
+            start = time.monotonic()
+            try:
+                urllib.request.urlopen(request, timeout=30)
+                print("no error")
+            except urllib.error.HTTPError as error:
+                print(error.code, json.load(error)["error"]["code"], "after %.1f s" % (time.monotonic() - start))
+            except Exception as error:
+                print("failed:", repr(error), "after %.1f s" % (time.monotonic() - start))
+            """
+        try cluster.startPython("urllib", script, arguments: [cluster.gatewayURL, token])
+        _ = try await cluster.waitForExit("urllib", timeout: 120)
+        #expect(cluster.log("urllib").hasPrefix("413 body_too_large"), "\(cluster.log("urllib"))")
+    }
 }
