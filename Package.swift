@@ -56,7 +56,7 @@ let package = Package(
         .target(
             name: "AgentOSSandboxService",
             dependencies: [
-                "AgentOSSandbox", "AgentOSAPI", "AgentOSWire", "AgentOSAuth",
+                "AgentOSSandbox", "AgentOSAPI", "AgentOSWire", "AgentOSAuth", "AgentOSHTTPServer",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),

@@ -141,11 +141,11 @@ struct Forwarder: Sendable {
         case .none:
             break
         case .json:
-            body = try await Self.collectBody(
-                request, upTo: configuration.maxBodyBytes, tooLarge: "the request body may be at most \(configuration.maxBodyBytes) bytes")
+            body = Data(buffer: try await request.readBody(
+                upTo: configuration.maxBodyBytes, tooLarge: "the request body may be at most \(configuration.maxBodyBytes) bytes"))
         case .raw:
-            body = try await Self.collectBody(
-                request, upTo: configuration.maxUploadBytes, tooLarge: "files may be at most \(configuration.maxUploadBytes >> 20) MiB")
+            body = Data(buffer: try await request.readBody(
+                upTo: configuration.maxUploadBytes, tooLarge: "files may be at most \(configuration.maxUploadBytes >> 20) MiB"))
         }
         var timeout = configuration.serverTimeout
         if let wait = params["wait"].flatMap(Double.init), wait.isFinite, wait > 0 {
@@ -162,21 +162,6 @@ struct Forwarder: Sendable {
             throw HTTPError(.serviceUnavailable, message: "the server is unreachable; try again shortly")
         case .failure(.timedOut):
             throw HTTPError(.serviceUnavailable, message: "the server did not answer in time")
-        }
-    }
-
-    /// The body, at most `limit` bytes; past it, `413` with `message`. A `Content-Length` over
-    /// the limit is answered before reading: the connection guard then drops the body while
-    /// the client sends it.
-    static func collectBody(_ request: Request, upTo limit: Int, tooLarge message: String) async throws -> Data {
-        if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
-            throw HTTPError(.contentTooLarge, message: message)
-        }
-        var request = request
-        do {
-            return Data(buffer: try await request.collectBody(upTo: limit))
-        } catch is NIOTooManyBytesError {
-            throw HTTPError(.contentTooLarge, message: message)
         }
     }
 

@@ -68,4 +68,55 @@ import FoundationNetworking
         _ = try await cluster.waitForExit("urllib", timeout: 120)
         #expect(cluster.log("urllib").hasPrefix("413 body_too_large"), "\(cluster.log("urllib"))")
     }
+
+    @Test func theSandboxServiceHasTheSameProtections() async throws {
+        let cluster = try Cluster()
+        defer { cluster.shutdown() }
+        let token = "sandbox-test-token-0123456789"
+        let base = try await SandboxServiceTests().startService(cluster, arguments: [
+            "--listen", "127.0.0.1:0", "--token", token, "--insecure-no-sandbox", "--header-timeout", "1",
+        ])
+        let port = String(base.split(separator: ":").last ?? "")
+        // A bad chunk size in the body is the client's fault: 400 with the contract's body.
+        let badChunk = """
+            import socket, sys
+            s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+            s.sendall(b"POST /execute HTTP/1.1\\r\\nHost: x\\r\\nAuthorization: Bearer " + sys.argv[2].encode()
+                      + b"\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\nZZZ\\r\\n{}\\r\\n0\\r\\n\\r\\n")
+            s.shutdown(socket.SHUT_WR)
+            answer = b""
+            while True:
+                data = s.recv(65536)
+                if not data:
+                    break
+                answer += data
+            print(answer.split(b"\\r\\n")[0].decode(), answer.split(b"\\r\\n\\r\\n", 1)[1].decode())
+            """
+        try cluster.startPython("bad-chunk", badChunk, arguments: [port, token])
+        #expect(try await cluster.waitForExit("bad-chunk") == 0)
+        #expect(cluster.log("bad-chunk").hasPrefix("HTTP/1.1 400 "), "\(cluster.log("bad-chunk"))")
+        #expect(cluster.log("bad-chunk").contains("\"code\":\"invalid_request\""))
+
+        // --header-timeout reaches it.
+        try cluster.startPython("silent", Self.silentClient, arguments: [port])
+        #expect(try await cluster.waitForExit("silent") == 0)
+        #expect(cluster.log("silent").contains("with 0 bytes"), "\(cluster.log("silent"))")
+
+        // A body too large is answered 413 to a client that sends it all before reading.
+        let large = """
+            import json, sys, urllib.request, urllib.error
+            request = urllib.request.Request(sys.argv[1] + "/execute", data=b"x" * (64 << 20), method="POST",
+                headers={"Authorization": "Bearer " + sys.argv[2]})
+            try:
+                urllib.request.urlopen(request, timeout=30)
+                print("no error")
+            except urllib.error.HTTPError as error:
+                print(error.code, json.load(error)["error"]["code"])
+            except Exception as error:
+                print("failed:", repr(error))
+            """
+        try cluster.startPython("urllib", large, arguments: [base, token])
+        _ = try await cluster.waitForExit("urllib", timeout: 120)
+        #expect(cluster.log("urllib").hasPrefix("413 body_too_large"), "\(cluster.log("urllib"))")
+    }
 }
