@@ -87,10 +87,15 @@ extension APIOperation {
         }
     }
 
+    /// What the gateway's connection handling may answer to any request, before or instead of
+    /// its route: a request that is not HTTP/1.1 (400), a head or body too slow (408), a head
+    /// over the limits (431), too many connections (503).
+    public static let connectionErrorStatuses = [400, 408, 431, 503]
+
     /// The error statuses this operation may answer, besides its successes.
     public var errorStatuses: [Int] {
-        guard let route = APIRoutes.all.first(where: { $0.operation == self }) else { return [400, 503] }
-        var statuses = [400, 503]
+        guard let route = APIRoutes.all.first(where: { $0.operation == self }) else { return Self.connectionErrorStatuses }
+        var statuses = Self.connectionErrorStatuses
         if ![.login, .refresh].contains(self) { statuses += [401, 403] }
         if route.path.contains(":") { statuses.append(404) }
         if route.method != "GET" { statuses.append(409) }
