@@ -25,6 +25,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-crypto.git", "4.0.0"..<"6.0.0"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.27.0"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.3.0"),
     ],
     targets: [
         .systemLibrary(
@@ -59,7 +62,7 @@ let package = Package(
         .target(
             name: "AgentOSSandboxService",
             dependencies: [
-                "AgentOSSandbox", "AgentOSAPI", "AgentOSWire", "AgentOSAuth",
+                "AgentOSSandbox", "AgentOSAPI", "AgentOSWire", "AgentOSAuth", "AgentOSHTTPServer",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -103,9 +106,24 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "AgentOSHTTPServer",
+            dependencies: [
+                "AgentOSAPI",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "AgentOSGateway",
             dependencies: [
-                "ZeroMQ", "AgentOSAPI", "AgentOSWire",
+                "ZeroMQ", "AgentOSAPI", "AgentOSWire", "AgentOSHTTPServer",
                 .product(name: "HeapModule", package: "swift-collections"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -149,7 +167,7 @@ let package = Package(
         .executableTarget(
             name: "agentos",
             dependencies: [
-                "AgentOSServer", "AgentOSSupervisor", "AgentOSGateway", "AgentOSWorker", "AgentOSDesktop", "AgentOSClient",
+                "AgentOSServer", "AgentOSSupervisor", "AgentOSGateway", "AgentOSHTTPServer", "AgentOSWorker", "AgentOSDesktop", "AgentOSClient",
                 "AgentOSSandboxService", "AgentOSAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -173,6 +191,14 @@ let package = Package(
         ),
         .testTarget(name: "AgentOSWireTests", dependencies: ["AgentOSWire"]),
         .testTarget(name: "AgentOSAPITests", dependencies: ["AgentOSAPI", "AgentOSWire"]),
+        .testTarget(
+            name: "AgentOSHTTPServerTests",
+            dependencies: [
+                "AgentOSHTTPServer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         .testTarget(name: "AgentOSAuthTests", dependencies: ["AgentOSAuth"]),
         .testTarget(name: "AgentOSWorkerTests", dependencies: ["AgentOSWorker", "AgentOSSandbox", "AgentOSWire", "ZeroMQ"]),
         .testTarget(name: "AgentOSSupervisorTests", dependencies: ["AgentOSSupervisor"]),
@@ -185,8 +211,11 @@ let package = Package(
         .testTarget(
             name: "AgentOSGatewayTests",
             dependencies: [
-                "AgentOSGateway", "AgentOSAPI", "AgentOSClient", "AgentOSWire",
+                "AgentOSGateway", "AgentOSHTTPServer", "AgentOSAPI", "AgentOSClient", "AgentOSWire", "ZeroMQ",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .testTarget(

@@ -87,12 +87,17 @@ extension APIOperation {
         }
     }
 
+    /// What the gateway's connection handling may answer to any request, before or instead of
+    /// its route: a request that is not HTTP/1.1 (400), a head or body too slow (408), a head
+    /// over the limits (431), too many connections (503).
+    public static let connectionErrorStatuses = [400, 408, 431, 503]
+
     /// The error statuses this operation may answer, besides its successes.
     public var errorStatuses: [Int] {
-        guard let route = APIRoutes.all.first(where: { $0.operation == self }) else { return [400, 503] }
+        guard let route = APIRoutes.all.first(where: { $0.operation == self }) else { return Self.connectionErrorStatuses }
         // Login and refresh answer 401 for wrong credentials, every other operation for a
         // missing or expired token.
-        var statuses = [400, 401, 503]
+        var statuses = Self.connectionErrorStatuses + [401]
         if ![.login, .refresh].contains(self) { statuses.append(403) }
         // A path names a resource, and a new project names its team.
         if route.path.contains(":") || self == .createProject { statuses.append(404) }

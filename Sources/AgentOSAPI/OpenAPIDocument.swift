@@ -69,9 +69,19 @@ public enum OpenAPIDocument {
             "operationId": "healthz", "summary": "Gateway and server reachable", "tags": ["meta"], "security": [],
             "responses": [
                 "200": ["description": "Both are up", "content": ["application/json": ["schema": health]]],
-                "503": ["description": "The server is unreachable", "content": ["application/json": ["schema": health]]],
+                "503": ["description": "The server is unreachable, or too many connections",
+                        "content": ["application/json": ["schema": ["anyOf": [health, ref("Error")]]]]],
             ],
         ]]
+        // The routes outside the table can get the connection guard's answers too.
+        for route in [path, openAPIPath(jobEventsPath), "/metrics", "/healthz"] {
+            guard var operation = paths[route]?["get"]?.objectValue, var responses = operation["responses"]?.objectValue else { continue }
+            for status in APIOperation.connectionErrorStatuses where responses[String(status)] == nil {
+                responses[String(status)] = errorResponse(status)
+            }
+            operation["responses"] = .object(responses)
+            paths[route] = ["get": .object(operation)]
+        }
         return [
             "openapi": "3.0.3",
             "info": [
@@ -135,10 +145,14 @@ public enum OpenAPIDocument {
             responses[String(status)] = .object(response)
         }
         for status in route.operation.errorStatuses where responses[String(status)] == nil {
-            responses[String(status)] = ["description": .string(description(status)), "content": ["application/json": ["schema": ref("Error")]]]
+            responses[String(status)] = errorResponse(status)
         }
         fields["responses"] = .object(responses)
         return .object(fields)
+    }
+
+    private static func errorResponse(_ status: Int) -> JSONValue {
+        ["description": .string(description(status)), "content": ["application/json": ["schema": ref("Error")]]]
     }
 
     private static func description(_ status: Int) -> String {
@@ -147,15 +161,17 @@ public enum OpenAPIDocument {
         case 201: "Created"
         case 202: "Accepted: queued"
         case 204: "Done, no content"
-        case 400: "Invalid input"
+        case 400: "Invalid input, or a request that is not valid HTTP/1.1"
         case 401: "Not authenticated"
         case 403: "Not allowed"
         case 404: "Not found (also for projects you are not a member of)"
+        case 408: "The request head or body did not arrive in time; the connection closes"
         case 409: "Conflict"
         case 410: "Gone: the server lost the bytes"
         case 413: "Body too large"
         case 429: "Rate limited; see Retry-After"
-        case 503: "Overloaded or the server is unreachable"
+        case 431: "The request line and headers are too large"
+        case 503: "Overloaded, too many connections (see Retry-After), or the server is unreachable"
         default: "Response"
         }
     }

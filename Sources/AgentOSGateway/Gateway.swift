@@ -1,4 +1,5 @@
 import AgentOSAPI
+import AgentOSHTTPServer
 import AgentOSWire
 import Foundation
 import HTTPTypes
@@ -20,6 +21,8 @@ public struct GatewayConfiguration: Sendable {
     public var maxUploadBytes: Int
     /// How long a request may wait for the server beyond any `?wait=`.
     public var serverTimeout: Duration
+    /// What a connection may send and how it ends.
+    public var http = HTTPServerLimits()
 
     /// The contract's defaults: `127.0.0.1:8080` → `tcp://127.0.0.1:5556`.
     public init(host: String = "127.0.0.1", port: Int = 8080, serverEndpoint: String = "tcp://127.0.0.1:5556") {
@@ -97,11 +100,18 @@ public func buildGatewayRouter(client: ServerClient, configuration: GatewayConfi
     return router
 }
 
-/// Builds the gateway application (listening per `configuration`).
-public func buildGateway(client: ServerClient, configuration: GatewayConfiguration, logger: Logger) -> some ApplicationProtocol {
+/// Builds the gateway application (listening per `configuration`); `onServerRunning` gets the
+/// listening channel (its local address has the port when `port` was 0).
+public func buildGateway(
+    client: ServerClient, configuration: GatewayConfiguration, logger: Logger,
+    onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+) -> some ApplicationProtocol {
     Application(
         router: buildGatewayRouter(client: client, configuration: configuration),
-        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "agentos-gateway"),
+        server: .guardedHTTP1(configuration.http),
+        configuration: configuration.http.applicationConfiguration(
+            host: configuration.host, port: configuration.port, serverName: "agentos-gateway"),
+        onServerRunning: onServerRunning,
         logger: logger)
 }
 
@@ -132,18 +142,11 @@ struct Forwarder: Sendable {
         case .none:
             break
         case .json:
-            var request = request
-            body = Data(buffer: try await request.collectBody(upTo: configuration.maxBodyBytes))
+            body = Data(buffer: try await request.readBody(
+                upTo: configuration.maxBodyBytes, tooLarge: "the request body may be at most \(configuration.maxBodyBytes) bytes"))
         case .raw:
-            var request = request
-            if let length = request.headers[.contentLength].flatMap(Int.init), length > configuration.maxUploadBytes {
-                throw HTTPError(.contentTooLarge, message: "files may be at most \(configuration.maxUploadBytes >> 20) MiB")
-            }
-            do {
-                body = Data(buffer: try await request.collectBody(upTo: configuration.maxUploadBytes))
-            } catch let error as HTTPError where error.status == .contentTooLarge {
-                throw HTTPError(.contentTooLarge, message: "files may be at most \(configuration.maxUploadBytes >> 20) MiB")
-            }
+            body = Data(buffer: try await request.readBody(
+                upTo: configuration.maxUploadBytes, tooLarge: "files may be at most \(configuration.maxUploadBytes >> 20) MiB"))
         }
         var timeout = configuration.serverTimeout
         if let wait = params["wait"].flatMap(Double.init), wait.isFinite, wait > 0 {

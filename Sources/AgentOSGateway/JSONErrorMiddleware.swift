@@ -1,4 +1,5 @@
 import AgentOSAPI
+import AgentOSHTTPServer
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -15,6 +16,8 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let error as any HTTPResponseError {
             return Self.response(status: error.status, message: Self.defaultMessage(error.status))
         } catch {
+            // The body could not be read (too large, not HTTP, cut short, stalled): the client's fault.
+            if let answer = ErrorAnswer.forReadError(error) { return answer.response }
             context.logger.error("unhandled gateway error", metadata: ["error": "\(error)"])
             return Self.response(status: .internalServerError, message: "internal error")
         }

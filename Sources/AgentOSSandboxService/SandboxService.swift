@@ -1,5 +1,6 @@
 import AgentOSAPI
 import AgentOSAuth
+import AgentOSHTTPServer
 import AgentOSSandbox
 import AgentOSWire
 import Crypto
@@ -22,6 +23,8 @@ public struct SandboxServiceConfiguration: Sendable {
     public var maxBodyBytes = 8 << 20
     /// Whether a request may ask for the network (`limits.network`).
     public var allowNetwork = false
+    /// What a connection may send and how it ends.
+    public var http = HTTPServerLimits()
 
     public init(token: String) {
         self.token = token
@@ -35,13 +38,18 @@ public struct SandboxServiceConfiguration: Sendable {
 ///   with `Authorization: Bearer <token>` → 200 `{status, result, stdout, stderr, exit_code, duration_ms, error, output_truncated}`
 ///   whatever the job did; 400 bad input, 401 wrong or missing token, 403 network not allowed,
 ///   413 body too large, 503 at the concurrency limit.
+///
+/// Connections are guarded as the gateway's are (`HTTPServerLimits`): malformed framing `400`,
+/// heads over the limits `431`, header and idle timeouts (`408`), connection caps (`503`).
 public enum SandboxService {
     public static func buildApplication(
         engine: SandboxEngine, configuration: SandboxServiceConfiguration, logger: Logger
     ) -> some ApplicationProtocol {
         Application(
             router: buildRouter(engine: engine, configuration: configuration),
-            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "agentos-sandbox"),
+            server: .guardedHTTP1(configuration.http),
+            configuration: configuration.http.applicationConfiguration(
+                host: configuration.host, port: configuration.port, serverName: "agentos-sandbox"),
             logger: logger)
     }
 
@@ -64,9 +72,10 @@ public enum SandboxService {
             }
             let body: ByteBuffer
             do {
-                body = try await request.body.collect(upTo: configuration.maxBodyBytes)
-            } catch {
-                return failure(.contentTooLarge, "body_too_large", "the request body is larger than \(configuration.maxBodyBytes) bytes")
+                body = try await request.readBody(
+                    upTo: configuration.maxBodyBytes, tooLarge: "the request body is larger than \(configuration.maxBodyBytes) bytes")
+            } catch let answer as ErrorAnswer {
+                return answer.response
             }
             let job: JobAssignment
             do {

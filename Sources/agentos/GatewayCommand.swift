@@ -11,6 +11,7 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(help: "The server's API endpoint (AGENTOS_SERVER). Default tcp://127.0.0.1:5556") var server: String?
     @Option(help: "Largest request body in bytes (AGENTOS_MAX_BODY). Default 8388608") var maxBody: Int?
     @Option(help: "Largest file upload in MiB, 1-40 (AGENTOS_MAX_UPLOAD_MB). Default 32") var maxUploadMb: Int?
+    @OptionGroup(title: "Connections") var connections: HTTPServerOptions
 
     func run() async throws {
         Settings.bootstrapLogging()
@@ -21,6 +22,7 @@ struct GatewayCommand: AsyncParsableCommand {
         let uploadMB = try Settings.int(maxUploadMb, env: "MAX_UPLOAD_MB", default: 32)
         guard (1...40).contains(uploadMB) else { throw ValidationError("--max-upload-mb must be 1-40") }
         configuration.maxUploadBytes = uploadMB << 20
+        configuration.http = try connections.limits()
         let logger = Logger(label: "agentos.gateway")
         let client = try ServerClient(endpoint: configuration.serverEndpoint, logger: logger)
         let app = buildGateway(client: client, configuration: configuration, logger: logger)

@@ -22,6 +22,7 @@ struct SandboxCommand: AsyncParsableCommand {
     @Flag(help: "Let requests ask for the network with limits.network (AGENTOS_ALLOW_NETWORK=1)")
     var allowNetwork = false
     @OptionGroup(title: "Sandbox") var sandbox: SandboxOptions
+    @OptionGroup(title: "Connections") var connections: HTTPServerOptions
 
     func run() async throws {
         Settings.bootstrapLogging()
@@ -33,6 +34,7 @@ struct SandboxCommand: AsyncParsableCommand {
         configuration.maxConcurrent = try Settings.int(maxConcurrent, env: "MAX_CONCURRENT", default: configuration.maxConcurrent)
         guard (1...1024).contains(configuration.maxConcurrent) else { throw ValidationError("--max-concurrent must be 1-1024") }
         configuration.allowNetwork = allowNetwork || Settings.environment("ALLOW_NETWORK") == "1"
+        configuration.http = try connections.limits()
         if !["127.0.0.1", "::1", "localhost"].contains(host) {
             logger.warning("listening on \(host), not loopback: anyone who can reach it and holds the token can run code here")
         }

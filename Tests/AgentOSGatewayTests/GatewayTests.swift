@@ -102,6 +102,26 @@ import Testing
         }
     }
 
+    @Test func everyPathDeclaresWhatTheConnectionGuardCanAnswer() throws {
+        let paths = try #require(OpenAPIDocument.json["paths"]?.objectValue)
+        let guardAnswer: JSONValue = ["error": ["code": "too_many_connections", "message": "try again shortly"]]
+        for (path, item) in paths {
+            for (method, operation) in item.objectValue ?? [:] {
+                let responses = operation["responses"]?.objectValue ?? [:]
+                // Not HTTP/1.1, too slow, a head too large, too many connections.
+                for status in ["400", "408", "431", "503"] {
+                    let schema = try #require(
+                        responses[status]?["content"]?["application/json"]?["schema"], "\(method) \(path) does not declare \(status)")
+                    #expect((try? JSONSchema(schema, root: OpenAPIDocument.json).validate(guardAnswer)) != nil,
+                            "\(method) \(path) \(status) does not take the guard's error body")
+                }
+            }
+        }
+        let health: JSONValue = ["status": "unavailable", "error": ["code": "server_unreachable", "message": "m"]]
+        let healthz = try #require(paths["/healthz"]?["get"]?["responses"]?["503"]?["content"]?["application/json"]?["schema"])
+        #expect((try? JSONSchema(healthz, root: OpenAPIDocument.json).validate(health)) != nil, "/healthz 503 still takes its own body")
+    }
+
     @Test func everySchemaIsUsableAndEveryReferenceResolves() throws {
         let document = OpenAPIDocument.json
         var references: [String] = []

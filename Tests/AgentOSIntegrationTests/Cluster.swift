@@ -78,8 +78,8 @@ final class Cluster: @unchecked Sendable {
         }
     }
 
-    func startGateway() async throws {
-        try start("gateway", ["gateway", "--listen", "127.0.0.1:0", "--server", apiEndpoint])
+    func startGateway(_ arguments: [String] = []) async throws {
+        try start("gateway", ["gateway", "--listen", "127.0.0.1:0", "--server", apiEndpoint] + arguments)
         try await waitFor("the gateway to listen") { self.log("gateway").contains("listening on ") }
         let line = try #require(log("gateway").split(separator: "\n").first { $0.contains("listening on ") })
         let address = try #require(line.components(separatedBy: "listening on ").last?.trimmingCharacters(in: .whitespaces))
@@ -104,11 +104,11 @@ final class Cluster: @unchecked Sendable {
     /// The workers' shared sandbox cache (work dirs, virtualenvs).
     var sandboxCache: String { directory.appendingPathComponent("sandbox").path }
 
-    /// Starts a server, a gateway and the named workers (name → slots), waits until all are
-    /// up, and returns an admin access token.
-    func boot(workers: [String: Int] = [:], sandboxed: Bool = true) async throws -> String {
+    /// Starts a server, a gateway (with `gatewayArguments`) and the named workers (name →
+    /// slots), waits until all are up, and returns an admin access token.
+    func boot(workers: [String: Int] = [:], sandboxed: Bool = true, gatewayArguments: [String] = []) async throws -> String {
         try await startServer()
-        try await startGateway()
+        try await startGateway(gatewayArguments)
         for (name, slots) in workers.sorted(by: { $0.key < $1.key }) { try await startWorker(name, slots: slots, sandboxed: sandboxed) }
         try await waitUntilHealthy()
         let token = try await login()
@@ -126,6 +126,18 @@ final class Cluster: @unchecked Sendable {
         try #require(status == 0, "login failed: \(log("login-\(name)"))")
         try start(name, ["desktop", "attach", "--name", name, "--slots", "1", "--cache", sandboxCache, "--warm-pool", "0"], environment: ["XDG_CONFIG_HOME": config])
     }
+
+    /// Runs `python3 -c script arguments…` as `name` (its output in `log(name)`): a client that
+    /// speaks to a server below HTTP, from its own process.
+    func startPython(_ name: String, _ script: String, arguments: [String] = []) throws {
+        let process = try TestProcess(
+            executable: "/usr/bin/env", arguments: ["python3", "-c", script] + arguments,
+            environment: ProcessInfo.processInfo.environment, logPath: directory.appendingPathComponent("\(name).log").path)
+        lock.withLock { processes[name] = process }
+    }
+
+    /// The port of the gateway's URL.
+    var gatewayPort: String { String(gatewayURL.split(separator: ":").last ?? "") }
 
     func kill(_ name: String, signal: Int32 = SIGKILL, wait: Bool = true) async throws {
         guard let process = lock.withLock({ processes[name] }) else { return }
