@@ -115,6 +115,11 @@ extension API {
     /// result and both output streams, up to 4 MiB each) with room for JSON escaping, and an
     /// upload or download a whole file.
     public static let maxMessageBytes = 64 << 20
+    /// Largest request the server accepts: the largest upload (40 MiB, the most
+    /// `--max-upload-mb` allows) or JSON body (`--max-body`, at most 40 MiB too) with its header.
+    /// libzmq buffers a message whole before the server sees it, so this bounds what any peer
+    /// of the API socket can make it hold per connection.
+    public static let maxRequestBytes = 41 << 20
 
     static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()

@@ -9,7 +9,7 @@ struct GatewayCommand: AsyncParsableCommand {
 
     @Option(help: "HOST:PORT to listen on (AGENTOS_LISTEN). Default 127.0.0.1:8080") var listen: String?
     @Option(help: "The server's API endpoint (AGENTOS_SERVER). Default tcp://127.0.0.1:5556") var server: String?
-    @Option(help: "Largest request body in bytes (AGENTOS_MAX_BODY). Default 8388608") var maxBody: Int?
+    @Option(help: "Largest request body in bytes, 1024-41943040 (AGENTOS_MAX_BODY). Default 8388608") var maxBody: Int?
     @Option(help: "Largest file upload in MiB, 1-40 (AGENTOS_MAX_UPLOAD_MB). Default 32") var maxUploadMb: Int?
     @OptionGroup(title: "Connections") var connections: HTTPServerOptions
 
@@ -19,6 +19,9 @@ struct GatewayCommand: AsyncParsableCommand {
         var configuration = GatewayConfiguration(
             host: host, port: port, serverEndpoint: Settings.value(server, env: "SERVER", default: "tcp://127.0.0.1:5556"))
         configuration.maxBodyBytes = try Settings.int(maxBody, env: "MAX_BODY", default: configuration.maxBodyBytes)
+        guard (1024...(40 << 20)).contains(configuration.maxBodyBytes) else {
+            throw ValidationError("--max-body must be 1024-41943040 bytes (40 MiB, the largest request the server takes)")
+        }
         let uploadMB = try Settings.int(maxUploadMb, env: "MAX_UPLOAD_MB", default: 32)
         guard (1...40).contains(uploadMB) else { throw ValidationError("--max-upload-mb must be 1-40") }
         configuration.maxUploadBytes = uploadMB << 20

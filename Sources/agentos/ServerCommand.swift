@@ -35,7 +35,7 @@ struct ServerCommand: AsyncParsableCommand {
         let queueSeconds = try Settings.int(queueTimeout, env: "QUEUE_TIMEOUT", default: 3600)
         guard queueSeconds >= 1 else { throw ValidationError("--queue-timeout must be at least 1 second") }
         configuration.dispatch.queueTimeout = Double(queueSeconds)
-        // Files travel base64-encoded inside one 64 MiB API message.
+        // A file travels whole in one API request (at most 41 MiB with its header).
         let fileMB = try Settings.int(maxFileMb, env: "MAX_FILE_MB", default: 32)
         guard (1...40).contains(fileMB) else { throw ValidationError("--max-file-mb must be 1-40") }
         configuration.apiLimits.maxFileBytes = fileMB << 20

@@ -17,7 +17,7 @@ final class APILoop: SocketLoopDriver {
     /// Bytes of requests being handled at once (uploads are the large ones); past this a
     /// request is answered 503 at once and its bytes let go, so concurrent large requests
     /// cannot take the server's memory.
-    static let defaultMaxInFlightBytes = 192 << 20
+    static let defaultMaxInFlightBytes = 128 << 20
     /// How long a graceful shutdown waits for requests in flight to be answered.
     static let drainTimeout: TimeInterval = 5
 
@@ -43,7 +43,7 @@ final class APILoop: SocketLoopDriver {
         socket = try context.makeSocket(.router)
         try socket.setLinger(0)
         try socket.setRouterMandatory(true)
-        try socket.setMaxMessageSize(Int64(API.maxMessageBytes))
+        try socket.setMaxMessageSize(Int64(API.maxRequestBytes))
         do {
             try socket.bind(endpoint)
         } catch {
