@@ -6,17 +6,22 @@ public enum Bus {
     public static let protocolTag = "AOS/1"
     /// The protocol revision a `HELLO` announces.
     public static let protocolVersion = 1
-    /// Largest message either side accepts (enforced by ZMQ_MAXMSGSIZE too).
+    /// Largest message: what a worker accepts (ZMQ_MAXMSGSIZE), and what a worker's message
+    /// may be once its `PART`s are put together.
     public static let maxMessageBytes = 16 << 20
+    /// Largest single message the server accepts (ZMQ_MAXMSGSIZE on its socket): a HELLO
+    /// with a full `running` list (about 64 bytes an entry) and a long credential, or a
+    /// `PART`. libzmq buffers a message whole before the server sees it, from any peer, so
+    /// this is what a stranger can make the server hold per connection.
+    public static let maxInboundMessageBytes = 384 << 10
+    /// Largest body a worker sends whole; a larger one goes in `PART`s of this many bytes.
+    public static let maxPartBytes = 256 << 10
     /// Most entries in a HELLO's `running` list.
     public static let maxHelloRunning = 4096
-    /// Largest message a peer may send before it is welcomed: its HELLO, which fits with a
-    /// full `running` list (about 64 bytes an entry) and a long credential.
-    public static let maxUnwelcomedMessageBytes = 384 << 10
 }
 
 /// The commands of the job bus.
-public enum BusCommand: String, Sendable, CaseIterable {
+public enum BusCommand: String, Codable, Sendable, CaseIterable {
     /// worker → server: credentials and capabilities.
     case hello = "HELLO"
     /// server → worker: accepted; carries heartbeat timing.
@@ -39,6 +44,8 @@ public enum BusCommand: String, Sendable, CaseIterable {
     case drain = "DRAIN"
     /// worker → server: clean disconnect.
     case bye = "BYE"
+    /// worker → server: a piece of a message too large to send whole.
+    case part = "PART"
 }
 
 /// A bus message that could not be understood.
@@ -65,6 +72,12 @@ public struct BusMessage: Sendable {
         self.body = (try? Bus.encoder.encode(body)) ?? Data("{}".utf8)
     }
 
+    /// A message with a body already encoded.
+    public init(command: BusCommand, body: Data) {
+        self.command = command
+        self.body = body
+    }
+
     /// Parses the frames after any routing envelope: `[tag, command, body]`.
     public init(frames: ArraySlice<[UInt8]>) throws {
         guard frames.count == 3 else {
@@ -84,6 +97,17 @@ public struct BusMessage: Sendable {
     /// The frames to send: `[tag, command, body]`.
     public var frames: [[UInt8]] {
         [Array(Bus.protocolTag.utf8), Array(command.rawValue.utf8), Array(body)]
+    }
+
+    /// The message as a worker sends it: whole, or, when its body is larger than
+    /// `Bus.maxPartBytes`, as `PART`s in order (PROTOCOL §3.12).
+    public func parts(messageID: String = UUID().uuidString.lowercased()) -> [BusMessage] {
+        guard body.count > Bus.maxPartBytes else { return [self] }
+        let count = (body.count + Bus.maxPartBytes - 1) / Bus.maxPartBytes
+        return (0..<count).map { index in
+            let slice = body[(body.startIndex + index * Bus.maxPartBytes)..<(body.startIndex + min(body.count, (index + 1) * Bus.maxPartBytes))]
+            return BusMessage(.part, MessagePart(messageID: messageID, command: command, index: index, count: count, data: Data(slice).base64EncodedString()))
+        }
     }
 
     /// Decodes the body as `Body`.

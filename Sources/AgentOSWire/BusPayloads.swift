@@ -329,3 +329,31 @@ public struct JobOutcome: Codable, Sendable, Equatable {
         case durationMS = "duration_ms"
     }
 }
+
+/// `PART` (worker → server): one piece of a message whose body is larger than
+/// `Bus.maxPartBytes`, sent in order; the server puts them together and handles the message.
+public struct MessagePart: Codable, Sendable, Equatable {
+    /// The same for every piece of one message.
+    public var messageID: String
+    /// The command of the whole message (not `HELLO` or `PART`).
+    public var command: BusCommand
+    /// This piece's place, from 0.
+    public var index: Int
+    /// How many pieces the message has.
+    public var count: Int
+    /// This piece of the body, base64.
+    public var data: String
+
+    public init(messageID: String, command: BusCommand, index: Int, count: Int, data: String) {
+        self.messageID = messageID
+        self.command = command
+        self.index = index
+        self.count = count
+        self.data = data
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case messageID = "message_id"
+        case command, index, count, data
+    }
+}

@@ -149,11 +149,16 @@ private final class WorkerConnection: SocketLoopDriver {
         }
     }
 
+    /// Sends `message`, in parts when it is large; false when it (or one of its parts) could
+    /// not be queued, so that it is sent again whole later.
     @discardableResult
     private func send(_ message: BusMessage) -> Bool {
         guard let socket else { return false }
         do {
-            return try socket.send(message.frames, dontWait: true)
+            for part in message.parts() {
+                guard try socket.send(part.frames, dontWait: true) else { return false }
+            }
+            return true
         } catch {
             logger.warning("send failed", metadata: ["command": "\(message.command.rawValue)", "error": "\(error)"])
             return false

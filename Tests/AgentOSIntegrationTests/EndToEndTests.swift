@@ -21,6 +21,13 @@ import Testing
         let id = try #require(job["id"]?.stringValue)
         #expect(try await cluster.job(id, token: token)["result"] == 499500)
 
+        // A result far larger than one bus message reaches the server in parts, whole.
+        let (largeStatus, large) = try await cluster.http(
+            "POST", "/api/v1/projects/default/jobs?wait=60",
+            body: ["code": "def main():\n    print('x' * (3 << 20))\n    return 'y' * (2 << 20)", "limits": ["max_output_kb": 4096]], token: token)
+        #expect(largeStatus == 200 && large["status"] == "succeeded", "\(large["error"] ?? .null)")
+        #expect(large["stdout"]?.stringValue?.count == (3 << 20) + 1 && large["result"]?.stringValue?.count == 2 << 20)
+
         // The contract's errors, from the real stack.
         #expect(try await cluster.http("GET", "/api/v1/me").0 == 401)
         #expect(try await cluster.http("GET", "/api/v1/me", token: "garbage").0 == 401)

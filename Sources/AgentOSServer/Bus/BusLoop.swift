@@ -52,6 +52,8 @@ final class BusLoop: SocketLoopDriver {
     private var inputDrained = true
     /// How many warnings each peer may write to the log.
     private var warnings = WarningLimiter()
+    /// Workers' large messages, being put together.
+    private var parts = PartAssembler()
 
     /// Binds the bus; fails at once when the endpoint cannot be bound.
     init(
@@ -63,7 +65,7 @@ final class BusLoop: SocketLoopDriver {
         try socket.setLinger(0)
         try socket.setRouterMandatory(true)
         try socket.setRouterHandover(true)
-        try socket.setMaxMessageSize(Int64(Bus.maxMessageBytes))
+        try socket.setMaxMessageSize(Int64(Bus.maxInboundMessageBytes))
         try socket.setSendHighWaterMark(10_000)
         do {
             try socket.bind(endpoint)
@@ -104,6 +106,8 @@ final class BusLoop: SocketLoopDriver {
     func afterPoll() throws -> SocketLoopStep {
         if Date() >= nextTick {
             perform("tick") { try dispatcher.tick(inputDrained: inputDrained) }
+            // A sender that stopped halfway has long gone quiet by then.
+            if parts.count > 0 { parts.dropStarted(before: Date().addingTimeInterval(-120)) }
             nextTick = Date().addingTimeInterval(tickInterval)
             directoryStale = true
         }
@@ -164,22 +168,23 @@ final class BusLoop: SocketLoopDriver {
             }
             guard frames.count >= 2 else { continue }
             let identity = frames[0]
-            // A peer that has not been welcomed says HELLO, which is small: anything larger is
-            // dropped unread, so a stranger costs no decoding (PROTOCOL §3.1).
-            let size = frames.dropFirst().reduce(0) { $0 + $1.count }
-            if size > Bus.maxUnwelcomedMessageBytes, !dispatcher.isWelcomed(identity) {
-                warnings.warn("dropped a large message from a peer not welcomed", peer: identity, ["bytes": "\(size)"], to: logger)
-                send([Outbound(identity: identity, message: BusMessage(.reject, Reject(
-                    code: Reject.badRequest,
-                    message: "a peer that has not been welcomed may send at most \(Bus.maxUnwelcomedMessageBytes) bytes (its HELLO)")))])
-                continue
-            }
-            let message: BusMessage
+            var message: BusMessage
             do {
                 message = try BusMessage(frames: frames[1...])
             } catch {
                 warnings.warn("dropped malformed bus message", peer: identity, ["error": "\(error)"], to: logger)
                 continue
+            }
+            // A welcomed worker's large message comes in PARTs (a stranger's is refused below,
+            // as any message before HELLO is).
+            if message.command == .part, dispatcher.isWelcomed(identity) {
+                do {
+                    guard let whole = try parts.add(message.decode(MessagePart.self), from: identity) else { continue }
+                    message = whole
+                } catch {
+                    warnings.warn("dropped a bad message part", peer: identity, ["error": "\(error)"], to: logger)
+                    continue
+                }
             }
             if message.command == .hello {
                 beginHello(identity: identity, message: message)

@@ -370,7 +370,8 @@ public final class Dispatcher {
             try dropWorker(workerID, now: now, reason: "said goodbye")
             out += commit(now: now)
             return out
-        case .hello, .welcome, .reject, .job, .cancel:
+        case .hello, .welcome, .reject, .job, .cancel, .part:
+            // A PART is put together by the bus loop before it reaches here.
             throw BusDecodingError(description: "\(message.command.rawValue) is not a worker command here")
         }
     }
