@@ -107,12 +107,13 @@ def main():
     except KeyboardInterrupt:
         print("fuzz: interrupted; stopping what it started", file=sys.stderr, flush=True)
         ctx.stop_clusters()
-        cluster.reap_orphans()
+        cluster.kill_descendants()
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
         return 130
     finally:
         ctx.stop_clusters()
+        cluster.kill_descendants()
 
     line, bad = summary(parts)
     if bad or args.keep:

@@ -116,6 +116,7 @@ class Cluster:
         self.procs = {}
         self.retired = []  # killed processes, kept so their exit is waited for
         self.admin_token = None
+        self.stopped = False
 
     # -- processes -------------------------------------------------------------------------
 
@@ -130,6 +131,8 @@ class Cluster:
             return ""
 
     def start(self, name, args, nofile=None, extra_env=None):
+        if self.stopped:
+            raise RuntimeError(f"the {self.name} cluster has been stopped")
         # Every option reads an AGENTOS_* variable: none of the caller's may leak in.
         env = {k: v for k, v in os.environ.items() if not k.startswith("AGENTOS_")}
         env.update(AGENTOS_BCRYPT_COST="4", AGENTOS_ADMIN_EMAIL=ADMIN_EMAIL, AGENTOS_ADMIN_PASSWORD=ADMIN_PASSWORD,
@@ -264,7 +267,9 @@ class Cluster:
     # -- teardown --------------------------------------------------------------------------
 
     def stop(self):
-        """SIGKILL what we started, then whatever they left behind, by process id."""
+        """SIGKILL what we started, then whatever they left behind, by process id. Nothing
+        starts in this cluster afterwards."""
+        self.stopped = True
         for proc in list(self.procs.values()) + self.retired:
             if proc.alive():
                 try:
@@ -276,25 +281,23 @@ class Cluster:
                 proc.popen.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 pass
-        self.kill_leftovers()
+        kill_descendants()
 
-    def leftovers(self):
-        """Processes still running below this one. Parts run one at a time, and only their
-        cluster starts processes that outlive a call, so these are the cluster's: what it
-        runs, and what its SIGKILLed processes left behind (re-parented to us)."""
-        return descendants(os.getpid())
 
-    def kill_leftovers(self, timeout=5):
-        deadline = time.monotonic() + timeout
-        while True:
-            pids = self.leftovers()
-            if not pids or time.monotonic() > deadline:
-                break
-            for pid in pids:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            time.sleep(0.1)
-            reap_orphans(keep={p.pid for p in self.procs.values()})
+def kill_descendants(timeout=5):
+    """SIGKILLs every process still running below this one, by process id. Parts run one at
+    a time and only their cluster starts processes that outlive a call, so these are the
+    cluster's: what it runs, and what its SIGKILLed processes left behind (re-parented here)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pids = descendants(os.getpid())
+        if not pids or time.monotonic() > deadline:
+            break
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.1)
         reap_orphans()
+    reap_orphans()

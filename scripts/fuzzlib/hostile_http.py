@@ -407,8 +407,10 @@ def starvation_cases(ctx, flood_size):
         limited = outcome["statuses"].get(429, 0)
         if any(s >= 500 for s in statuses):
             return False, f"5xx while flooding: {outcome['statuses']}"
+        over = outcome["statuses"].get(202, 0) - QUEUED_PER_USER
         return limited > 0 and outcome["retry_after"], (
             f"{flood_size} queued jobs from one plain user: {outcome['statuses']}" +
+            (f" ({over} accepted past the limit of {QUEUED_PER_USER})" if limited and over > 0 else "") +
             ("" if limited else f"; no 429 with Retry-After, though the server runs with "
                                 f"AGENTOS_MAX_QUEUED_PER_USER={QUEUED_PER_USER}"))
 
@@ -417,9 +419,10 @@ def starvation_cases(ctx, flood_size):
         r = ctx.job("def main():\n    return 'not starved'", wait=30)
         job = r.json or {}
         took = time.monotonic() - start
-        ok = job.get("status") == "succeeded" and job.get("result") == "not starved" and took <= 10
+        # Generous: a starved job waits for the flood to be cancelled; a loaded machine is slow.
+        ok = job.get("status") == "succeeded" and job.get("result") == "not starved" and took <= 25
         return ok, f"another project's job {when}: {job.get('status')} after {took:.1f} s" + (
-            "" if ok else " (at most 10 s) beside a plain user's unrunnable flood at priority 1000")
+            "" if ok else " (at most 25 s) beside a plain user's unrunnable flood at priority 1000")
 
     def flood_and_meanwhile():
         """The other project's job is submitted while the flood is being submitted."""
@@ -682,11 +685,12 @@ def slowloris_cases(ctx):
     gateway_fds = len(os.listdir(f"/proc/{ctx.c.procs['gateway'].pid}/fd"))
 
     def health():
-        """Three probes a second apart from 127.0.0.1, each answered within 3 s."""
+        """Three probes a second apart from 127.0.0.1, each answered within 10 s (without the
+        caps, none was answered at all; 10 s leaves room for a loaded machine)."""
         took = []
         for _ in range(3):
             try:
-                r = httpc.Client(ctx.c.gateway, timeout=3, source="127.0.0.1").get("/healthz")
+                r = httpc.Client(ctx.c.gateway, timeout=10, source="127.0.0.1").get("/healthz")
             except (httpc.Hang, OSError) as error:
                 raise httpc.Hang(f"/healthz: {error} with {connected} half-open connections from 127.0.0.3 "
                                  f"(the gateway holds {gateway_fds} of its {GATEWAY_NOFILE} descriptors)")
