@@ -99,6 +99,7 @@ let package = Package(
             name: "AgentOSServer",
             dependencies: [
                 "ZeroMQ", "CMalloc", "AgentOSAPI", "AgentOSWire", "AgentOSStore", "AgentOSAuth",
+                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "HeapModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

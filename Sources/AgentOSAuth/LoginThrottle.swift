@@ -16,7 +16,9 @@ import Synchronization
 ///   failures, so each such address is slowed from its first failure. An address that has
 ///   not failed at it, such as the user's own, still logs in at once.
 ///
-/// A successful login clears that account-and-address's failures.
+/// An attempt counts as a failure from the moment it is let through (`begin`), so guesses
+/// sent at once see each other; a successful login takes its count back and clears that
+/// account-and-address's failures.
 public final class LoginThrottle: Sendable {
     /// The limits.
     public struct Limits: Sendable {
@@ -61,44 +63,59 @@ public final class LoginThrottle: Sendable {
         self.limits = limits
     }
 
-    /// Seconds to wait before trying again, or nil when an attempt may go ahead.
-    public func retryAfter(account: String, address: String?, now: Date = Date()) -> Int? {
+    /// Seconds to wait before trying again, or nil when an attempt may go ahead; one that may
+    /// is counted as a failure at once, under the same lock, until `succeeded`.
+    public func begin(account: String, address: String?, now: Date = Date()) -> Int? {
         let keys = Keys(account: account, address: address)
         return state.withLock { state in
-            state.checks += 1
-            if state.checks % 1024 == 0 { prune(&state, now: now) }
-            var wait: TimeInterval = 0
-            let fromAddress = recent(state, keys.address, now: now)
-            if fromAddress.count >= limits.perAddress, let oldest = fromAddress.first {
-                wait = limits.window - now.timeIntervalSince(oldest)
-            }
-            let pair = recent(state, keys.pair, now: now)
-            let free = recent(state, keys.account, now: now).count >= limits.accountAlarm ? 0 : limits.freeFailures
-            if pair.count >= max(free, 1), let last = pair.last {
-                let doublings = min(pair.count - max(free, 1), 30)
-                let delay = min(limits.baseDelay * pow(2, Double(doublings)), limits.maxDelay)
-                wait = max(wait, delay - now.timeIntervalSince(last))
-            }
-            return wait > 0 ? max(1, Int(wait.rounded(.up))) : nil
+            if let wait = wait(state, keys, now: now) { return wait }
+            record(&state, keys, now: now)
+            return nil
         }
     }
 
-    /// Counts a failed attempt.
-    public func failed(account: String, address: String?, now: Date = Date()) {
-        let keys = Keys(account: account, address: address)
-        state.withLock { state in
-            for key in [keys.pair, keys.address, keys.account] {
-                var dates = recent(state, key, now: now)
-                dates.append(now)
-                state.failures[key] = dates
-            }
+    /// Seconds to wait before trying again, or nil when an attempt may go ahead (nothing counted).
+    public func retryAfter(account: String, address: String?, now: Date = Date()) -> Int? {
+        state.withLock { wait($0, Keys(account: account, address: address), now: now) }
+    }
+
+    private func wait(_ state: State, _ keys: Keys, now: Date) -> Int? {
+        var wait: TimeInterval = 0
+        let fromAddress = recent(state, keys.address, now: now)
+        if fromAddress.count >= limits.perAddress, let oldest = fromAddress.first {
+            wait = limits.window - now.timeIntervalSince(oldest)
+        }
+        let pair = recent(state, keys.pair, now: now)
+        let free = recent(state, keys.account, now: now).count >= limits.accountAlarm ? 0 : limits.freeFailures
+        if pair.count >= max(free, 1), let last = pair.last {
+            let doublings = min(pair.count - max(free, 1), 30)
+            let delay = min(limits.baseDelay * pow(2, Double(doublings)), limits.maxDelay)
+            wait = max(wait, delay - now.timeIntervalSince(last))
+        }
+        return wait > 0 ? max(1, Int(wait.rounded(.up))) : nil
+    }
+
+    private func record(_ state: inout State, _ keys: Keys, now: Date) {
+        state.checks += 1
+        if state.checks % 1024 == 0 { prune(&state, now: now) }
+        for key in [keys.pair, keys.address, keys.account] {
+            var dates = recent(state, key, now: now)
+            dates.append(now)
+            state.failures[key] = dates
         }
     }
 
-    /// A successful login clears the failures of that account from that address.
+    /// A successful login: its attempt no longer counts as a failure, and the failures of
+    /// that account from that address are cleared.
     public func succeeded(account: String, address: String?) {
         let keys = Keys(account: account, address: address)
-        _ = state.withLock { $0.failures.removeValue(forKey: keys.pair) }
+        state.withLock { state in
+            state.failures[keys.pair] = nil
+            for key in [keys.address, keys.account] {
+                state.failures[key]?.removeLast()
+                if state.failures[key]?.isEmpty == true { state.failures[key] = nil }
+            }
+        }
     }
 
     /// The three counters an attempt touches. A request with no address (a local caller)

@@ -106,13 +106,15 @@ extension AppStore {
     }
 
     /// Deletes a project and everything in it. Returns the blob hashes no file refers to
-    /// any more, for the caller to remove from disk.
-    public func deleteProject(id: String) throws -> [String] {
+    /// any more, for the caller to remove from disk, and the ids of the jobs that were queued,
+    /// for the dispatcher to forget.
+    public func deleteProject(id: String) throws -> (orphanedBlobs: [String], queuedJobs: [String]) {
         try writer.write { db in
             let hashes = try String.fetchAll(db, sql: "SELECT DISTINCT sha256 FROM files WHERE project_id = ?", arguments: [id])
+            let queued = try String.fetchAll(db, sql: "SELECT id FROM jobs WHERE project_id = ? AND status = 'queued'", arguments: [id])
             try db.execute(sql: "DELETE FROM jobs WHERE project_id = ?", arguments: [id])
             _ = try Project.deleteOne(db, key: id)
-            return try hashes.filter { try StoredFile.filter(Column("sha256") == $0).fetchCount(db) == 0 }
+            return (try hashes.filter { try StoredFile.filter(Column("sha256") == $0).fetchCount(db) == 0 }, queued)
         }
     }
 }

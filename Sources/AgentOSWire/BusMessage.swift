@@ -101,8 +101,9 @@ public struct BusMessage: Sendable {
 
     /// The message as a worker sends it: whole, or, when its body is larger than
     /// `Bus.maxPartBytes`, as `PART`s in order (PROTOCOL §3.12).
+    /// A `HELLO` always goes whole.
     public func parts(messageID: String = UUID().uuidString.lowercased()) -> [BusMessage] {
-        guard body.count > Bus.maxPartBytes else { return [self] }
+        guard body.count > Bus.maxPartBytes, command != .hello else { return [self] }
         let count = (body.count + Bus.maxPartBytes - 1) / Bus.maxPartBytes
         return (0..<count).map { index in
             let slice = body[(body.startIndex + index * Bus.maxPartBytes)..<(body.startIndex + min(body.count, (index + 1) * Bus.maxPartBytes))]

@@ -65,7 +65,7 @@ import Testing
         var now = start
         for _ in 0..<2 {
             #expect(throttle.retryAfter(account: "a@x.io", address: "1.2.3.4", now: now) == nil)
-            throttle.failed(account: "a@x.io", address: "1.2.3.4", now: now)
+            _ = throttle.begin(account: "a@x.io", address: "1.2.3.4", now: now)
         }
         var waits: [Int] = []
         for _ in 0..<6 {
@@ -73,7 +73,7 @@ import Testing
             waits.append(wait)
             now += TimeInterval(wait)
             #expect(throttle.retryAfter(account: "a@x.io", address: "1.2.3.4", now: now) == nil, "free again once the delay passed")
-            throttle.failed(account: "a@x.io", address: "1.2.3.4", now: now)
+            _ = throttle.begin(account: "a@x.io", address: "1.2.3.4", now: now)
         }
         #expect(waits == [1, 2, 4, 8, 8, 8])
         #expect(throttle.retryAfter(account: "A@X.IO", address: "1.2.3.4", now: now) == 8, "accounts are compared ignoring case")
@@ -84,7 +84,7 @@ import Testing
 
     @Test func guessingFromManyAddressesSlowsEachOneThatFailedButNotTheUsersOwn() {
         let throttle = LoginThrottle(limits: .init(freeFailures: 5, baseDelay: 10, perAddress: 1000, accountAlarm: 4, window: 900))
-        for index in 0..<4 { throttle.failed(account: "a@x.io", address: "10.0.0.\(index)", now: start) }
+        for index in 0..<4 { _ = throttle.begin(account: "a@x.io", address: "10.0.0.\(index)", now: start) }
         #expect(throttle.retryAfter(account: "a@x.io", address: "10.0.0.1", now: start) == 10, "no free failures once the account is under attack")
         #expect(throttle.retryAfter(account: "a@x.io", address: "192.168.1.9", now: start) == nil, "the user's own address")
         #expect(throttle.retryAfter(account: "b@x.io", address: "10.0.0.1", now: start) == nil, "other accounts")
@@ -94,9 +94,21 @@ import Testing
 
     @Test func oneAddressSprayingManyAccountsIsRefusedUntilItsFailuresAgeOut() {
         let throttle = LoginThrottle(limits: .init(freeFailures: 5, perAddress: 3, window: 600))
-        for index in 0..<3 { throttle.failed(account: "u\(index)@x.io", address: "6.6.6.6", now: start) }
+        for index in 0..<3 { _ = throttle.begin(account: "u\(index)@x.io", address: "6.6.6.6", now: start) }
         #expect(throttle.retryAfter(account: "new@x.io", address: "6.6.6.6", now: start + 100) == 500)
         #expect(throttle.retryAfter(account: "new@x.io", address: "7.7.7.7", now: start + 100) == nil)
         #expect(throttle.retryAfter(account: "new@x.io", address: "6.6.6.6", now: start + 600) == nil)
+    }
+
+    @Test func guessesSentAtOnceSeeEachOther() async {
+        let throttle = LoginThrottle(limits: .init(freeFailures: 5, baseDelay: 60, perAddress: 1000, window: 900))
+        let letThrough = await withTaskGroup(of: Bool.self) { group in
+            for _ in 0..<200 { group.addTask { throttle.begin(account: "a@x.io", address: "6.6.6.6") == nil } }
+            return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+        }
+        #expect(letThrough == 5, "as many as the free failures, not all that came at once")
+        // A success takes its own attempt back and clears that address's count.
+        throttle.succeeded(account: "a@x.io", address: "6.6.6.6")
+        #expect(throttle.retryAfter(account: "a@x.io", address: "6.6.6.6") == nil)
     }
 }

@@ -39,7 +39,7 @@ import Testing
         var notBase64 = parts[0]
         notBase64.data = "%%%"
         #expect(throws: BusDecodingError.self) { try assembler.add(notBase64, from: [4]) }
-        assembler.dropStarted(before: Date().addingTimeInterval(60))
+        assembler.dropIdle(since: Date().addingTimeInterval(60))
         #expect(assembler.count == 0)
     }
 }

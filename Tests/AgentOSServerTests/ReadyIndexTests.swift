@@ -45,6 +45,33 @@ import Testing
         #expect(index.counts.queued(user: "late") == 0 && index.counts.queued(project: "q") == 0)
     }
 
+    @Test func turnsAreCountedPerPlacementAndPriority() {
+        var index = ReadyIndex()
+        // Rounds dispatched in one placement do not put a newcomer to another behind anyone.
+        for n in 0..<5 { index.insert(job("cpu-a-\(n)", age: 100 + Double(n), by: "a")) }
+        for n in 0..<50 { index.insert(job("gpu-\(n)", age: Double(n), gpu, by: "gpu-user")) }
+        for _ in 0..<40 { _ = index.popHead(of: gpu) }
+        index.insert(job("cpu-b", age: 200, by: "b"))
+        #expect((0..<2).compactMap { _ in index.popHead(of: cloud)?.id } == ["cpu-a-0", "cpu-b"])
+        // A user's low-priority backlog does not hold back their own urgent job among others'.
+        for n in 0..<20 { index.insert(job("low-\(n)", priority: -5, age: 300 + Double(n), by: "c")) }
+        index.insert(job("other-urgent", priority: 50, age: 400, by: "d"))
+        index.insert(job("own-urgent", priority: 50, age: 401, by: "c"))
+        #expect((0..<2).compactMap { _ in index.popHead(of: cloud)?.id } == ["other-urgent", "own-urgent"])
+    }
+
+    @Test func aJobCancelledBeforeItReachedTheIndexNeverEntersAndGivesItsPlaceBack() {
+        var index = ReadyIndex()
+        let early = job("early", age: 0, by: "u")
+        _ = index.counts.reserve(user: "u", project: "p", maxPerUser: 10, maxPerProject: 10)
+        index.remove("early", departing: true)
+        index.insert(early, reserved: true)
+        #expect(!index.contains("early") && index.counts.queued(user: "u") == 0 && index.counts.queued(project: "p") == 0)
+        // Only once: queued again later, it enters.
+        index.insert(early, again: true)
+        #expect(index.contains("early") && index.counts.queued(user: "u") == 1)
+    }
+
     @Test func removedJobsNeverComeBackAndRequeuedOnesTakeTheirNewPlace() {
         var index = ReadyIndex()
         index.insert(job("a", age: 0))

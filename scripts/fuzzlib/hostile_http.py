@@ -24,7 +24,8 @@ GATEWAY_NOFILE = 4096
 LOGIN = "/api/v1/auth/login"
 SUBMIT = "/api/v1/projects/default/jobs"
 HEADER_TIMEOUT_BOUND = 30  # s a connection that never finishes its head may stay open
-IDLE_TIMEOUT_BOUND = 60    # s an idle keep-alive connection may stay open
+IDLE_TIMEOUT_BOUND = 75    # s an idle keep-alive connection may stay open: the gateway's 60 s idle timeout, counted
+                           # from its last response, and room for a loaded machine
 OVERSIZE_TIMEOUT = 20      # s urllib may wait for its 413
 STARVATION_FLOOD = 1100    # unrunnable jobs one plain user submits
 QUEUED_PER_USER = 1000     # the server's per-user limit on queued jobs in this part

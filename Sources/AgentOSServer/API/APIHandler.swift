@@ -71,7 +71,8 @@ struct APICall: Sendable {
             if !error.path.isEmpty { failure.path = error.path }
             throw failure
         }
-        if let path = NULCheck.firstNUL(in: body) {
+        // JSON writes U+0000 only as the escape \u0000: a body without it needs no walk.
+        if request.body.range(of: NULCheck.escapedNUL) != nil, let path = NULCheck.firstNUL(in: body) {
             var failure = APIError.invalid("\(path) must not contain U+0000 (NUL): text is stored as text, which cannot hold it")
             failure.path = path
             throw failure

@@ -70,8 +70,9 @@ enum FieldRules {
     /// A file's name: NFKC-normalised, at most 255 bytes, not `.` or `..`, no `/` or `\`, and
     /// nothing `displayName` refuses.
     static func fileName(_ value: String?, _ field: String) throws(APIError) -> String {
-        guard let value, !value.isEmpty else { throw .invalid("\(field) is required") }
-        let text = value.precomposedStringWithCompatibilityMapping
+        // Normalised and trimmed as stored before it is judged: " .." must not become "..".
+        let text = (value ?? "").precomposedStringWithCompatibilityMapping.trimmingCharacters(in: .whitespaces)
+        guard !text.isEmpty else { throw .invalid("\(field) is required") }
         guard text.utf8.count <= 255 else { throw .invalid("\(field) is longer than 255 bytes") }
         guard text != ".", text != "..", !text.contains("/"), !text.contains("\\") else {
             throw .invalid("\(field) must be a plain file name: no '/' or '\\', not '.' or '..'")

@@ -8,6 +8,9 @@ import Foundation
 /// desktop's run record carries (`outputFields`): output is not always text, and is stored with
 /// each NUL read as U+FFFD, as the server stores workers' results.
 enum NULCheck {
+    /// How JSON writes U+0000 in a string (the only way it may).
+    static let escapedNUL = Data("\\u0000".utf8)
+
     /// Fields holding a job's output, which keep their NULs as U+FFFD instead.
     static let outputFields: Set<String> = ["stdout", "stderr", "error"]
 

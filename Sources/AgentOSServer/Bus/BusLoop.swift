@@ -106,8 +106,8 @@ final class BusLoop: SocketLoopDriver {
     func afterPoll() throws -> SocketLoopStep {
         if Date() >= nextTick {
             perform("tick") { try dispatcher.tick(inputDrained: inputDrained) }
-            // A sender that stopped halfway has long gone quiet by then.
-            if parts.count > 0 { parts.dropStarted(before: Date().addingTimeInterval(-120)) }
+            // A sender quiet for a minute halfway through a message has gone.
+            if parts.count > 0 { parts.dropIdle(since: Date().addingTimeInterval(-60)) }
             nextTick = Date().addingTimeInterval(tickInterval)
             directoryStale = true
         }
@@ -178,6 +178,8 @@ final class BusLoop: SocketLoopDriver {
             // A welcomed worker's large message comes in PARTs (a stranger's is refused below,
             // as any message before HELLO is).
             if message.command == .part, dispatcher.isWelcomed(identity) {
+                // A piece is a sign of life: a large result on a slow link takes a while.
+                dispatcher.heard(from: identity)
                 do {
                     guard let whole = try parts.add(message.decode(MessagePart.self), from: identity) else { continue }
                     message = whole

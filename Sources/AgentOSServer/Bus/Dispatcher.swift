@@ -221,15 +221,21 @@ public final class Dispatcher {
         dispatchWanted = true
     }
 
-    /// A job left the queue without being dispatched (cancelled): it no longer takes a place.
+    /// A job left the queue without being dispatched (cancelled, or its project deleted): it
+    /// no longer takes a place, even if its submit reaches the bus only after this.
     public func dequeue(jobID: String) {
-        ready.remove(jobID)
+        ready.remove(jobID, departing: true)
     }
 
     private func requeued(_ job: Job) {
         guard job.status == .queued else { return }
         ready.insert(QueuedJob(job), again: true)
         dispatchWanted = true
+    }
+
+    /// Notes that the worker on `identity` is alive (it sent part of a message).
+    public func heard(from identity: [UInt8], now: Date = Date()) {
+        if let workerID = workerIDByIdentity[identity] { workers[workerID]?.lastHeard = now }
     }
 
     /// Whether the connection `identity` belongs to a welcomed worker.
@@ -575,7 +581,7 @@ public final class Dispatcher {
                     candidates[placement] = nil
                     continue
                 }
-                if best == nil || head < best!.entry { best = (placement, head, top.workerID) }
+                if best == nil || head.precedes(best!.entry) { best = (placement, head, top.workerID) }
             }
             guard let best, let entry = ready.popHead(of: best.placement), let worker = workers[best.workerID] else { break }
             free[worker.workerID] = free[worker.workerID].flatMap { $0 > 1 ? $0 - 1 : nil }

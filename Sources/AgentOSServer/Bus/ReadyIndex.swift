@@ -1,6 +1,7 @@
 import AgentOSStore
 import AgentOSWire
 import Foundation
+import DequeModule
 import HeapModule
 import Synchronization
 
@@ -12,10 +13,12 @@ import Synchronization
 /// The order is fair across projects and users (start-time fair queueing): higher priority
 /// first; among equal priorities, jobs take turns by *share* (a project and a submitter) rather
 /// than by age, so a thousand jobs queued by one user hold back another user's job by one
-/// turn, not by a thousand. Each job gets a round when it is queued: one past the last round
-/// its share holds in its placement, but never behind the rounds being dispatched now; a job
-/// queued again (its worker was lost, or it was handed back) goes to the front, in the round
-/// being dispatched now. Then older first, then by id.
+/// turn, not by a thousand. Turns are counted per line (a placement and a priority): each job
+/// gets a round when it is queued, one past the last round its share holds in its line, but
+/// never behind the round its line is dispatching now; a job queued again (its worker was
+/// lost, or it was handed back) goes to the front, in that round. Then older first, then by
+/// id. Between placements, whose rounds are counted apart, the dispatcher takes the higher
+/// priority, then the older head (`precedes`).
 ///
 /// It is a cache of the store's queue: rebuilt from it at start, told of every job entering the
 /// queue (submit, hand-back, lost worker) and leaving it (assignment, cancel, queue timeout).
@@ -41,14 +44,29 @@ struct ReadyIndex {
             return lhs.job.id < rhs.job.id
         }
 
+        /// Whether this head goes before `other`, the head of another placement: their rounds
+        /// are counted apart, so higher priority, then older, then by id.
+        func precedes(_ other: Entry) -> Bool {
+            if job.priority != other.job.priority { return job.priority > other.job.priority }
+            if job.createdAt != other.job.createdAt { return job.createdAt < other.job.createdAt }
+            return job.id < other.job.id
+        }
+
         static func == (lhs: Entry, rhs: Entry) -> Bool {
             lhs.job.priority == rhs.job.priority && lhs.round == rhs.round && lhs.job.createdAt == rhs.job.createdAt && lhs.job.id == rhs.job.id
         }
     }
 
-    /// A share of a placement: one submitter in one project.
-    private struct Share: Hashable {
+    /// Where turns are counted: jobs of one placement at one priority take turns among
+    /// themselves, whatever other placements and priorities do.
+    private struct Line: Hashable {
         let placement: QueuedJob.Placement
+        let priority: Int
+    }
+
+    /// A share of a line: one submitter in one project.
+    private struct Share: Hashable {
+        let line: Line
         let projectID: String
         let submittedBy: String
     }
@@ -63,11 +81,15 @@ struct ReadyIndex {
     /// Every job in the index: its placement and the generation of its live entry.
     private var members: [String: (job: QueuedJob, generation: Int)] = [:]
     private var nextGeneration = 0
-    /// The round of the job dispatched last: new shares start here.
-    private var currentRound = 0
-    /// The last round each share holds; those at or behind `currentRound` are forgotten now
-    /// and then, as they would start there anyway.
+    /// Per line, the round of the job dispatched last: new shares start there.
+    private var currentRound: [Line: Int] = [:]
+    /// The last round each share holds; those at or behind their line's current round are
+    /// forgotten now and then, as they would start there anyway.
     private var lastRound: [Share: Int] = [:]
+    /// Jobs that left the queue before they reached it (cancelled while their submit was on
+    /// its way to the bus): their late arrival is dropped. Oldest first, bounded.
+    private var departed = Deque<String>()
+    private var departedSet: Set<String> = []
     /// Jobs queued per user and project, for the quotas.
     let counts: QueueCounts
 
@@ -89,29 +111,43 @@ struct ReadyIndex {
     /// queued before); a job already queued keeps its place. `reserved`: its place in the
     /// quotas was counted when the API admitted it (`QueueCounts.reserve`).
     mutating func insert(_ job: QueuedJob, again: Bool = false, reserved: Bool = false) {
-        guard members[job.id] == nil else {
+        guard members[job.id] == nil, departedSet.remove(job.id) == nil else {
             if reserved { counts.add(job, -1) }
             return
         }
         nextGeneration += 1
         members[job.id] = (job, nextGeneration)
-        let share = Share(placement: job.placement, projectID: job.projectID, submittedBy: job.submittedBy)
+        let line = Line(placement: job.placement, priority: job.priority)
+        let share = Share(line: line, projectID: job.projectID, submittedBy: job.submittedBy)
+        let now = currentRound[line] ?? 0
         let round: Int
         if again {
-            round = currentRound
+            round = now
         } else {
-            round = max(currentRound, (lastRound[share] ?? currentRound - 1) + 1)
+            round = max(now, (lastRound[share] ?? now - 1) + 1)
             lastRound[share] = round
         }
-        if nextGeneration % 4096 == 0 { lastRound = lastRound.filter { $0.value > currentRound } }
+        if nextGeneration % 4096 == 0 {
+            // Now and then: shares that would start at their line's round anyway, and the
+            // lines of placements with nothing queued, are forgotten.
+            currentRound = currentRound.filter { groups[$0.key.placement] != nil || $0.key == line }
+            lastRound = lastRound.filter { $0.value > currentRound[$0.key.line] ?? 0 }
+        }
         groups[job.placement, default: Group()].heap.insert(Entry(job: job, round: round, generation: nextGeneration))
         groups[job.placement]?.count += 1
         if !reserved { counts.add(job, 1) }
     }
 
-    /// Takes a job out of the queue (cancelled, timed out, or assigned elsewhere).
-    mutating func remove(_ id: String) {
-        guard let member = members.removeValue(forKey: id) else { return }
+    /// Takes a job out of the queue (cancelled, timed out, or assigned elsewhere). A job not
+    /// in the index yet (`departing`: it left the queue in the store) is kept out when it comes.
+    mutating func remove(_ id: String, departing: Bool = false) {
+        guard let member = members.removeValue(forKey: id) else {
+            if departing, departedSet.insert(id).inserted {
+                departed.append(id)
+                if departed.count > 65_536, let oldest = departed.popFirst() { departedSet.remove(oldest) }
+            }
+            return
+        }
         counts.add(member.job, -1)
         guard var group = groups.removeValue(forKey: member.job.placement) else { return }
         group.count -= 1
@@ -143,8 +179,9 @@ struct ReadyIndex {
     /// Takes the next job of a placement.
     mutating func popHead(of placement: QueuedJob.Placement) -> Entry? {
         guard let top = head(of: placement) else { return nil }
+        let line = Line(placement: placement, priority: top.job.priority)
+        currentRound[line] = max(currentRound[line] ?? 0, top.round)
         remove(top.id)
-        currentRound = max(currentRound, top.round)
         return top
     }
 }

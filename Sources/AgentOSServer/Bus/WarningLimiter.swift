@@ -27,13 +27,19 @@ struct WarningLimiter {
     }
 
     private var entries: [[UInt8]: Entry] = [:]
+    /// When expired keys were last looked for: at most once an interval, so a crowd of new
+    /// peers never costs a pass over the table each.
+    private var lastSweep = Date.distantPast
     private static let overflowKey: [UInt8] = []
 
     /// Whether to log a warning for `key` now; when it is, how many were suppressed before it.
     mutating func admit(_ key: [UInt8], now: Date = Date()) -> (admitted: Bool, suppressed: Int) {
         var key = key
         if entries[key] == nil, entries.count >= maxKeys {
-            entries = entries.filter { now.timeIntervalSince($0.value.windowStart) < interval }
+            if now.timeIntervalSince(lastSweep) >= interval {
+                entries = entries.filter { now.timeIntervalSince($0.value.windowStart) < interval }
+                lastSweep = now
+            }
             if entries.count >= maxKeys { key = Self.overflowKey }
         }
         var entry = entries[key] ?? Entry(windowStart: now, logged: 0, suppressed: 0)

@@ -30,7 +30,7 @@ struct AuthResource: APIResource {
         let body = try request.body(Schemas.LoginRequest.self)
         let email = try FieldRules.emailLookup(body.email, "email")
         let password = try FieldRules.required(body.password, "password", maxLength: 1024)
-        if let wait = throttle.retryAfter(account: email, address: request.client) {
+        if let wait = throttle.begin(account: email, address: request.client) {
             var error = APIError(429, "rate_limited", "too many failed logins; try again in \(wait) s")
             error.headers = ["Retry-After": String(wait)]
             throw error
@@ -39,7 +39,6 @@ struct AuthResource: APIResource {
         // Always one bcrypt verification, user or not: timing does not tell which emails exist.
         let passwordMatches = await passwords.verifyOffloaded(password, hash: user?.passwordHash)
         guard let user, passwordMatches, !user.disabled else {
-            throttle.failed(account: email, address: request.client)
             logger.notice("failed login", metadata: ["email": "\(email.prefix(320))"])
             audit("auth.login_failed", caller: nil, target: user?.id, address: request.client, actorEmail: String(email.prefix(320)))
             throw APIError(401, "invalid_credentials", "email or password is wrong")
