@@ -21,7 +21,9 @@ import FoundationNetworking
     @Test func anEventStreamOutlivesTheIdleTimeoutThatClosesIdleConnections() async throws {
         let cluster = try Cluster()
         defer { cluster.shutdown() }
-        let token = try await cluster.boot(gatewayArguments: ["--idle-timeout", "1", "--header-timeout", "1"])
+        // The silent connection below is closed at the header timeout, 5 s: the stream stays
+        // silent that long, five idle timeouts.
+        let token = try await cluster.boot(gatewayArguments: ["--idle-timeout", "1", "--header-timeout", "5"])
         try await cluster.startWorker("streamer", sandboxed: false)
         try await cluster.waitForWorkers(["streamer"], token: token)
         let (_, submitted) = try await cluster.http(
@@ -33,8 +35,8 @@ import FoundationNetworking
         var request = URLRequest(url: URL(string: cluster.gatewayURL + "/api/v1/jobs/\(id)/events")!, timeoutInterval: 120)
         request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
         let stream = Task { try await URLSession.shared.data(for: request) }
-        // An idle connection opened meanwhile is closed by the gateway's timeouts: that much
-        // time has passed with the stream silent.
+        // An idle connection opened meanwhile is closed by the gateway's header timeout: that
+        // much time has passed with the stream silent.
         try cluster.startPython("silent", Self.silentClient, arguments: [cluster.gatewayPort])
         #expect(try await cluster.waitForExit("silent") == 0)
         #expect(cluster.log("silent").contains("closed after") && cluster.log("silent").contains("with 0 bytes"), "\(cluster.log("silent"))")
@@ -74,7 +76,7 @@ import FoundationNetworking
         defer { cluster.shutdown() }
         let token = "sandbox-test-token-0123456789"
         let base = try await SandboxServiceTests().startService(cluster, arguments: [
-            "--listen", "127.0.0.1:0", "--token", token, "--insecure-no-sandbox", "--header-timeout", "1",
+            "--listen", "127.0.0.1:0", "--token", token, "--insecure-no-sandbox", "--header-timeout", "3",
         ])
         let port = String(base.split(separator: ":").last ?? "")
         // A bad chunk size in the body is the client's fault: 400 with the contract's body.

@@ -144,7 +144,10 @@ import FoundationNetworking
     static func listeningAddresses(port: Int) -> [String] {
         var found: [String] = []
         for (file, width) in [("/proc/net/tcp", 8), ("/proc/net/tcp6", 32)] {
-            let text = (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
+            // Read to the end: String(contentsOfFile:) stops after the first page of a /proc
+            // file, and a machine with many sockets open lists more than a page.
+            let data = FileHandle(forReadingAtPath: file).flatMap { try? $0.readToEnd() } ?? Data()
+            let text = String(decoding: data, as: UTF8.self)
             for line in text.split(separator: "\n").dropFirst() {
                 let fields = line.split(separator: " ")
                 guard fields.count > 3, fields[3] == "0A" else { continue }

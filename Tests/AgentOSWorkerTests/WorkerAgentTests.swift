@@ -22,14 +22,20 @@ import ZeroMQ
             endpoint = try socket.lastEndpoint
         }
 
-        /// The next message other than a heartbeat, with the sender's identity. The blocking
-        /// receive runs on its own thread, never on the cooperative pool the worker needs.
+        /// The next message other than a heartbeat, with the sender's identity, within a
+        /// minute: a sandboxed job on a loaded machine can take longer than one receive
+        /// timeout. The blocking receive runs on its own thread, never on the cooperative pool
+        /// the worker needs.
         func next() async throws -> ([UInt8], BusMessage) {
+            let deadline = Date().addingTimeInterval(60)
             let frames: [[UInt8]]? = try await withCheckedThrowingContinuation { continuation in
                 Thread { [socket] in
                     do {
                         while true {
-                            guard let frames = try socket.receive() else { return continuation.resume(returning: nil) }
+                            guard let frames = try socket.receive() else {
+                                if Date() < deadline { continue }
+                                return continuation.resume(returning: nil)
+                            }
                             if try BusMessage(frames: frames[1...]).command != .heartbeat { return continuation.resume(returning: frames) }
                         }
                     } catch {
