@@ -76,7 +76,9 @@ public func buildGatewayRouter(client: ServerClient, configuration: GatewayConfi
         await JobEvents.response(request: request, id: context.parameters.get("id") ?? "", client: client, configuration: configuration)
     }
 
-    let methods: [HTTPRequest.Method] = [.get, .post, .put, .patch, .delete]
+    // Every method a client may try on a route (QUERY is the draft safe method with a body).
+    let methods: [HTTPRequest.Method] = [.get, .head, .post, .put, .patch, .delete, .options, .trace, .connect]
+        + (HTTPRequest.Method("QUERY").map { [$0] } ?? [])
     var byPath = Dictionary(grouping: APIRoutes.all, by: \.path).mapValues { $0.map { ($0.method, Optional($0)) } }
     byPath[OpenAPIDocument.path] = [("GET", nil)]
     byPath[JobEvents.path] = [("GET", nil)]

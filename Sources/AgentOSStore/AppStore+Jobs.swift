@@ -27,13 +27,18 @@ extension AppStore {
         }
     }
 
+    /// The job `userID` submitted to `projectID` with this idempotency key, if any.
+    public func job(projectID: String, submittedBy userID: String, idempotencyKey key: String) throws -> Job? {
+        try writer.read { db in try Self.job(projectID: projectID, submittedBy: userID, idempotencyKey: key, db) }
+    }
+
+    private static func job(projectID: String, submittedBy userID: String, idempotencyKey key: String, _ db: Database) throws -> Job? {
+        try Job.filter(Column("project_id") == projectID && Column("submitted_by") == userID && Column("idempotency_key") == key)
+            .fetchOne(db)
+    }
+
     private static func insert(_ job: Job, files: [JobFile], _ db: Database) throws -> (job: Job, created: Bool) {
-        if let key = job.idempotencyKey,
-            let existing = try Job.filter(
-                Column("project_id") == job.projectID && Column("submitted_by") == job.submittedBy
-                    && Column("idempotency_key") == key
-            ).fetchOne(db)
-        {
+        if let key = job.idempotencyKey, let existing = try Self.job(projectID: job.projectID, submittedBy: job.submittedBy, idempotencyKey: key, db) {
             return (existing, false)
         }
         let inserted = try job.inserted(db)

@@ -2,6 +2,7 @@ import AgentOSAPI
 import AgentOSGateway
 import AgentOSWire
 import Foundation
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Logging
@@ -54,9 +55,11 @@ import Testing
             let response = try await client.execute(uri: "/api/v1/nope", method: .get)
             #expect(response.status == .notFound)
             #expect(try Self.errorCode(response) == "not_found")
-            let wrongMethod = try await client.execute(uri: "/api/v1/me", method: .delete)
-            #expect(wrongMethod.status == .methodNotAllowed)
-            #expect(wrongMethod.headers[.allow] == "GET")
+            for method in [HTTPRequest.Method.delete, .trace, .options, HTTPRequest.Method("QUERY")!] {
+                let wrongMethod = try await client.execute(uri: "/api/v1/me", method: method)
+                #expect(wrongMethod.status == .methodNotAllowed, "\(method)")
+                #expect(wrongMethod.headers[.allow] == "GET")
+            }
         }
     }
 

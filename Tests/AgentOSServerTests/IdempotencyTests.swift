@@ -43,4 +43,20 @@ import Testing
         let pinned = await h.call(.submitJob, token: token, params: ["project": "p"], body: ["skill": "s@2", "idempotency_key": "k-2"])
         #expect(pinned.status == 409, "\(pinned.body)")
     }
+
+    @Test func aRetryGetsItsJobEvenWhenTheQuotaIsFull() async throws {
+        var limits = APIHandler.Limits()
+        limits.submits.maxQueuedPerUser = 1
+        let h = try await APIHarness(limits: limits)
+        let admin = try h.user("admin", role: .admin)
+        let token = try await h.token(for: admin)
+        _ = try h.store.createProject(name: "p", owner: admin.id)
+        let body: JSONValue = ["code": "pass", "idempotency_key": "k-3"]
+        let first = await h.call(.submitJob, token: token, params: ["project": "p"], body: body)
+        #expect(first.status == 202)
+        let another = await h.call(.submitJob, token: token, params: ["project": "p"], body: ["code": "pass", "idempotency_key": "k-4"])
+        #expect(another.status == 429, "\(another.body)")
+        let retry = await h.call(.submitJob, token: token, params: ["project": "p"], body: body)
+        #expect(retry.status == 200 && retry.body["id"] == first.body["id"], "\(retry.body)")
+    }
 }

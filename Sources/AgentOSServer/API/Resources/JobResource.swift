@@ -26,7 +26,7 @@ struct JobResource: APIResource {
     }
 
     /// Whether `earlier`, found by an idempotency key, is what `new` asks for: the same code
-    /// or skill, inputs, placement and limits. A skill named without a version is the same
+    /// or skill, inputs, placement, limits and session (files are not compared). A skill named without a version is the same
     /// request even if its latest version has moved on since.
     static func sameRequest(_ earlier: Job, _ new: Job, versionGiven: Bool) -> Bool {
         let sameSource = new.skill != nil && !versionGiven
@@ -37,6 +37,7 @@ struct JobResource: APIResource {
             && earlier.priority == new.priority && earlier.maxAttempts == new.maxAttempts
             && earlier.timeoutSeconds == new.timeoutSeconds && earlier.memoryMB == new.memoryMB
             && earlier.network == new.network && earlier.maxOutputBytes == new.maxOutputBytes
+            && earlier.sessionID == new.sessionID
     }
 
     /// Largest encoded page of a job listing; items past it go to the next page.
@@ -52,9 +53,18 @@ struct JobResource: APIResource {
         guard parsed.priority <= highest else {
             throw APIError.forbidden("priority \(parsed.priority) is above \(highest), the highest your role in project \(project.name) may give")
         }
-        try quotas.admit(user: caller.user.id, project: project.id)
+        var reserved = false
+        do {
+            try quotas.admit(user: caller.user.id, project: project.id)
+            reserved = true
+        } catch {
+            // A retry of a submit already accepted gets its job, whatever the quotas say now.
+            guard let key = parsed.idempotencyKey,
+                try store.job(projectID: project.id, submittedBy: caller.user.id, idempotencyKey: key) != nil
+            else { throw error }
+        }
         var queued = false
-        defer { if !queued { quotas.release(user: caller.user.id, project: project.id) } }
+        defer { if reserved && !queued { quotas.release(user: caller.user.id, project: project.id) } }
 
         var job = Job(
             projectID: project.id, code: "", inputs: parsed.inputs, target: parsed.target, requestedWorker: parsed.worker,
