@@ -87,3 +87,25 @@ import ZeroMQ
         #expect(small.id == "small" && small.status == 200)
     }
 }
+
+@Suite struct DownloadBudgetTests {
+    @Test func downloadsPastTheBytesInFlightAre503UntilOthersFinish() async throws {
+        var limits = APIHandler.Limits()
+        limits.maxDownloadBytesInFlight = 1024
+        let h = try await APIHarness(limits: limits)
+        let admin = try h.user("admin", role: .admin)
+        let token = try await h.token(for: admin)
+        _ = try h.store.createProject(name: "p", owner: admin.id)
+        let uploaded = await h.call(.uploadFile, token: token, params: ["project": "p", "name": "f.bin"], raw: Data(count: 100))
+        let id = try #require(uploaded.body["id"]?.stringValue)
+        // Other downloads hold most of the budget.
+        #expect(h.handler.files.downloads.take(1000))
+        let busy = await h.call(.downloadFile, token: token, params: ["file": id])
+        #expect(busy.status == 503 && busy.headers?["Retry-After"] == "1", "\(busy.body)")
+        h.handler.files.downloads.give(1000)
+        let served = await h.call(.downloadFile, token: token, params: ["file": id])
+        #expect(served.status == 200 && served.raw.count == 100)
+        // One download is always let in, however large.
+        #expect(ByteBudget(limit: 10).take(1 << 30))
+    }
+}

@@ -100,6 +100,9 @@ public struct APIHandler: Sendable {
     public struct Limits: Sendable {
         /// Largest file upload.
         public var maxFileBytes = 32 << 20
+        /// Bytes of files being downloaded at once (each is read whole before it is sent);
+        /// past it a download is answered `503` with `Retry-After`.
+        public var maxDownloadBytesInFlight = 256 << 20
         /// How long a login session (its refresh tokens) lasts.
         public var sessionLifetime: TimeInterval = 30 * 86_400
         /// Failed-login limits.
@@ -119,7 +122,7 @@ public struct APIHandler: Sendable {
     private let context: APIContext
     private let directory: WorkerDirectory
     private let auth: AuthResource
-    private let files: FileResource
+    let files: FileResource
     /// The resource answering each authenticated operation.
     private let resources: [APIOperation: any APIResource]
     /// Which resources claim each operation (exactly one each, checked by a test).
@@ -136,7 +139,8 @@ public struct APIHandler: Sendable {
         auth = AuthResource(
             context: context, tokens: tokens, passwords: passwords, throttle: LoginThrottle(limits: limits.login),
             sessionLifetime: limits.sessionLifetime, signals: signals)
-        files = FileResource(context: context, blobs: blobs, maxFileBytes: limits.maxFileBytes)
+        files = FileResource(
+            context: context, blobs: blobs, maxFileBytes: limits.maxFileBytes, downloads: ByteBudget(limit: limits.maxDownloadBytesInFlight))
         let all: [any APIResource] = [
             auth, files,
             UserResource(context: context, passwords: passwords, signals: signals),

@@ -11,6 +11,9 @@ struct FileResource: APIResource {
     let context: APIContext
     let blobs: BlobStore
     let maxFileBytes: Int
+    /// Bytes of files read for downloads in progress: concurrent downloads of large files
+    /// cannot take the server's memory.
+    let downloads: ByteBudget
 
     func respond(to request: APICall, as caller: Caller) async throws -> Reply {
         switch request.operation {
@@ -88,6 +91,12 @@ struct FileResource: APIResource {
     }
 
     private func content(of file: StoredFile) throws -> Reply {
+        guard downloads.take(file.size) else {
+            var busy = APIError(503, "overloaded", "too many files are being downloaded at once; retry shortly")
+            busy.headers = ["Retry-After": "1"]
+            throw busy
+        }
+        defer { downloads.give(file.size) }
         guard let data = blobs.get(file.sha256) else {
             logger.error("file blob missing", metadata: ["file": "\(file.id)", "sha256": "\(file.sha256)"])
             throw APIError(410, "blob_missing", "the file's bytes are missing from the server's store")
