@@ -4,6 +4,7 @@ import AgentOSWire
 import Foundation
 import Logging
 import ServiceLifecycle
+import Synchronization
 import Testing
 import ZeroMQ
 
@@ -13,6 +14,9 @@ import ZeroMQ
     final class FakeServer: @unchecked Sendable {
         let socket: Socket
         let endpoint: String
+        /// Whether this server has said WELCOME: a HELLO after it is the worker's hello retry,
+        /// sent before a WELCOME that a loaded machine delivered late, and is skipped.
+        let welcomed = Atomic(false)
 
         init() throws {
             socket = try Context().makeSocket(.router)
@@ -22,7 +26,7 @@ import ZeroMQ
             endpoint = try socket.lastEndpoint
         }
 
-        /// The next message other than a heartbeat, with the sender's identity, within a
+        /// The next message other than a heartbeat (or a late hello retry), with the sender's identity, within a
         /// minute: a sandboxed job on a loaded machine can take longer than one receive
         /// timeout. The blocking receive runs on its own thread, never on the cooperative pool
         /// the worker needs.
@@ -36,7 +40,9 @@ import ZeroMQ
                                 if Date() < deadline { continue }
                                 return continuation.resume(returning: nil)
                             }
-                            if try BusMessage(frames: frames[1...]).command != .heartbeat { return continuation.resume(returning: frames) }
+                            let command = try BusMessage(frames: frames[1...]).command
+                            if command == .heartbeat || (command == .hello && self.welcomed.load(ordering: .acquiring)) { continue }
+                            return continuation.resume(returning: frames)
                         }
                     } catch {
                         continuation.resume(throwing: error)
@@ -57,6 +63,7 @@ import ZeroMQ
         }
 
         func send(_ identity: [UInt8], _ command: BusCommand, _ body: some Encodable) throws {
+            if command == .welcome { welcomed.store(true, ordering: .releasing) }
             try socket.send([identity] + BusMessage(command, body).frames)
         }
     }
