@@ -26,6 +26,13 @@ public struct APIError: Error, Sendable, Equatable {
     static func notFound(_ what: String) -> APIError { APIError(404, "not_found", "\(what) not found") }
     static func conflict(_ message: String) -> APIError { APIError(409, "conflict", message) }
     static let adminOnly = APIError(403, "forbidden", "this needs the admin role")
+
+    /// A refusal the caller should try again, with `Retry-After` in whole seconds (at least 1).
+    static func retryLater(_ status: Int, _ code: String, _ message: String, after seconds: Double) -> APIError {
+        var error = APIError(status, code, message)
+        error.headers = ["Retry-After": String(max(1, Int(seconds.rounded(.up))))]
+        return error
+    }
 }
 
 extension String {

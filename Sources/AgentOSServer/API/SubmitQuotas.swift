@@ -80,8 +80,6 @@ public final class SubmitQuotas: Sendable {
     }
 
     private static func limited(_ message: String, after seconds: TimeInterval) -> APIError {
-        var error = APIError(429, "rate_limited", message)
-        error.headers = ["Retry-After": String(max(1, Int(seconds.rounded(.up))))]
-        return error
+        .retryLater(429, "rate_limited", message, after: seconds)
     }
 }

@@ -31,9 +31,7 @@ struct AuthResource: APIResource {
         let email = try FieldRules.emailLookup(body.email, "email")
         let password = try FieldRules.required(body.password, "password", maxLength: 1024)
         if let wait = throttle.begin(account: email, address: request.client) {
-            var error = APIError(429, "rate_limited", "too many failed logins; try again in \(wait) s")
-            error.headers = ["Retry-After": String(wait)]
-            throw error
+            throw APIError.retryLater(429, "rate_limited", "too many failed logins; try again in \(wait) s", after: Double(wait))
         }
         let user = try store.user(email: email)
         // Always one bcrypt verification, user or not: timing does not tell which emails exist.

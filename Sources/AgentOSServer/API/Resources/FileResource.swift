@@ -92,9 +92,7 @@ struct FileResource: APIResource {
 
     private func content(of file: StoredFile) throws -> Reply {
         guard downloads.take(file.size) else {
-            var busy = APIError(503, "overloaded", "too many files are being downloaded at once; retry shortly")
-            busy.headers = ["Retry-After": "1"]
-            throw busy
+            throw APIError.retryLater(503, "overloaded", "too many files are being downloaded at once; retry shortly", after: 1)
         }
         defer { downloads.give(file.size) }
         guard let data = blobs.get(file.sha256) else {
