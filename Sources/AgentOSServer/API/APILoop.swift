@@ -22,15 +22,14 @@ final class APILoop: SocketLoopDriver {
     static let drainTimeout: TimeInterval = 5
 
     private let socket: Socket
-    private let maxInFlightBytes: Int
     private let handler: APIHandler
     /// Where handlers run: off the cooperative pool, as they may block on SQLite.
     private let executor: HandlerExecutor
     private let logger: Logger
     private var loop: SocketLoopHandle<Event>?
     private var inFlight = 0
-    /// Body bytes of the requests in flight, by request.
-    private var inFlightBytes = 0
+    /// Body bytes of the requests in flight.
+    private let bodies: ByteBudget
     private var drainDeadline: Date?
     /// How many warnings each gateway connection may write to the log.
     private var warnings = WarningLimiter()
@@ -51,7 +50,7 @@ final class APILoop: SocketLoopDriver {
         }
         self.handler = handler
         self.executor = executor
-        self.maxInFlightBytes = maxInFlightBytes
+        bodies = ByteBudget(limit: maxInFlightBytes)
         self.logger = logger
     }
 
@@ -79,7 +78,7 @@ final class APILoop: SocketLoopDriver {
         switch event {
         case .reply(let identity, let response, let bytes):
             inFlight -= 1
-            inFlightBytes -= bytes
+            bodies.give(bytes)
             send(response, to: identity)
         }
         return .continue
@@ -139,14 +138,13 @@ final class APILoop: SocketLoopDriver {
                 continue
             }
             let bytes = request.body.count
-            guard inFlight < Self.maxInFlight, inFlightBytes + bytes <= maxInFlightBytes || inFlight == 0, let loop else {
+            guard inFlight < Self.maxInFlight, let loop, bodies.take(bytes) else {
                 var busy = APIResponse.error(id: request.id, status: 503, code: "overloaded", message: "the server is busy; retry shortly")
                 busy.headers["Retry-After"] = "1"
                 send(busy, to: identity)
                 continue
             }
             inFlight += 1
-            inFlightBytes += bytes
             let handler = self.handler
             let executor = self.executor
             loop.spawn(on: executor) {
