@@ -12,7 +12,7 @@ enum IPAddress {
         var written = [CChar](repeating: 0, count: 64)
         for family in [AF_INET, AF_INET6] where inet_pton(family, text, &buffer) == 1 {
             guard inet_ntop(family, buffer, &written, socklen_t(written.count)) != nil else { return false }
-            return String(cString: written) == text
+            return String(decoding: written.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) == text
         }
         return false
     }
