@@ -90,14 +90,7 @@ def fork_server():
 
     def read_filter():
         """The jobs' filter, read once: every job's process applies this same program."""
-        chunks = []
-        while True:
-            chunk = os.read(FILTER, 65536)
-            if not chunk:
-                break
-            chunks.append(chunk)
-        os.close(FILTER)
-        program = b"".join(chunks)
+        program = read_to_end(FILTER)
         if not program or len(program) % 8 or len(program) // 8 > 4096:
             sys.exit("fork server: the system-call filter on descriptor %d is not a BPF program" % FILTER)
         instructions = ctypes.create_string_buffer(program, len(program))

@@ -26,22 +26,27 @@ def warm_up():
     resource.getrusage(resource.RUSAGE_SELF)
     exec(compile("def main():\n    return [1]\n", "job.py", "exec"), types.ModuleType("job").__dict__)
 
+def read_to_end(fd):
+    """Everything the descriptor holds until its writer closes it; then it is closed."""
+    chunks = []
+    while True:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(fd)
+    return b"".join(chunks)
+
 def serve():
     """Runs one job in this process (see RunnerScript) and ends it: never returns."""
     os.set_inheritable(CONTROL_IN, False)
     os.set_inheritable(CONTROL_OUT, False)
     warm_up()
     os.write(CONTROL_OUT, b"ready\n")
-    chunks = []
-    while True:
-        chunk = os.read(CONTROL_IN, 65536)
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(CONTROL_IN)
-    if not chunks:
+    received = read_to_end(CONTROL_IN)
+    if not received:
         os._exit(0)
-    settings = json.loads(b"".join(chunks))
+    settings = json.loads(received)
 
     def finish(outcome, code):
         try:
