@@ -108,20 +108,20 @@ final class APILoop: SocketLoopDriver {
 
     private func receiveWaiting() {
         for _ in 0..<1000 {
-            let frames: [[UInt8]]
+            let received: (identity: [UInt8], request: Result<APIRequest, any Error>)
             do {
-                guard let received = try socket.receive(dontWait: true) else { return }
-                frames = received
+                guard let next = try nextRequest() else { return }
+                received = next
             } catch {
                 logger.error("api receive failed", metadata: ["error": "\(error)"])
                 return
             }
-            guard frames.count >= 2 else { continue }
-            let identity = frames[0]
+            let identity = received.identity
             let request: APIRequest
-            do {
-                request = try APIRequest(frames: frames[1...])
-            } catch {
+            switch received.request {
+            case .success(let parsed):
+                request = parsed
+            case .failure(let error):
                 warnings.warn("dropped malformed api request", peer: identity, ["error": "\(error)"], to: logger)
                 send(.error(id: "", status: 400, code: "bad_request", message: "malformed API request"), to: identity)
                 continue
@@ -137,7 +137,9 @@ final class APILoop: SocketLoopDriver {
                 send(.error(id: request.id, status: 503, code: "unavailable", message: "the server is shutting down; retry shortly"), to: identity)
                 continue
             }
-            let bytes = request.body.count
+            // A request costs about twice its body while it is handled: the bytes, and what
+            // they decode to (a JSON body's strings, an upload's blob on its way to disk).
+            let bytes = request.body.count * 2
             guard inFlight < Self.maxInFlight, let loop, bodies.take(bytes) else {
                 var busy = APIResponse.error(id: request.id, status: 503, code: "overloaded", message: "the server is busy; retry shortly")
                 busy.headers["Retry-After"] = "1"
@@ -151,6 +153,16 @@ final class APILoop: SocketLoopDriver {
                 .reply(identity: identity, response: await handler.handle(request), bytes: bytes)
             }
         }
+    }
+
+    /// The next waiting request, parsed, or nil when none is waiting. The received frames
+    /// end here, so a large request is held once (as its parsed body), not twice.
+    private func nextRequest() throws -> (identity: [UInt8], request: Result<APIRequest, any Error>)? {
+        guard let frames = try socket.receive(dontWait: true) else { return nil }
+        guard frames.count >= 2 else {
+            return (frames.first ?? [], .failure(BusDecodingError(description: "expected an identity and [tag, header, body]")))
+        }
+        return (frames[0], Result { try APIRequest(frames: frames[1...]) })
     }
 
     private func send(_ response: APIResponse, to identity: [UInt8]) {
