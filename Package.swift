@@ -150,7 +150,7 @@ let package = Package(
         .target(
             name: "AgentOSDesktop",
             dependencies: [
-                "AgentOSClient", "AgentOSWorker", "AgentOSAPI", "AgentOSWire",
+                "AgentOSClient", "AgentOSWorker", "AgentOSAPI", "AgentOSWire", "AgentOSAuth", "ZeroMQ",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -169,7 +169,7 @@ let package = Package(
             name: "agentos",
             dependencies: [
                 "AgentOSServer", "AgentOSSupervisor", "AgentOSGateway", "AgentOSHTTPServer", "AgentOSWorker", "AgentOSDesktop", "AgentOSClient",
-                "AgentOSSandboxService", "AgentOSAPI",
+                "AgentOSSandboxService", "AgentOSAPI", "AgentOSAuth", "ZeroMQ",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -15,6 +15,14 @@ public enum SecretToken {
         SHA256.hash(data: Data(secret.utf8)).map { String(format: "%02x", $0) }.joined()
     }
 
+    /// The 32 bytes of the CURVE secret key a bus credential (worker token, personal access
+    /// token, gateway token) stands for: a hash of the secret under a label of its own, so it
+    /// is neither the secret nor the stored hash. Client and server both derive the key pair
+    /// from it; the server keeps only its public half.
+    public static func busKeySeed(_ secret: String) -> [UInt8] {
+        Array(SHA256.hash(data: Data("agentos bus key v1\n\(secret)".utf8)))
+    }
+
     /// URL-safe base64 without padding.
     public static func base64URL(_ data: Data) -> String {
         data.base64EncodedString()

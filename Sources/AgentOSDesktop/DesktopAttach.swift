@@ -5,6 +5,8 @@ import AgentOSWire
 import AgentOSWorker
 import Foundation
 import Synchronization
+import ZeroMQ
+import AgentOSAuth
 import Logging
 import ServiceLifecycle
 
@@ -38,8 +40,12 @@ public enum DesktopAttach {
     /// authenticated as the stored user, with the service that keeps its login fresh. Run
     /// the services in one group, in order, and hold a `DesktopLock` while they run: the
     /// worker id is per config directory.
+    ///
+    /// When the bus runs CURVE (`/cluster` gives a key), the server's key is checked against
+    /// `serverKey` or the one pinned on first use, and the desktop connects with a personal
+    /// access token of its own (made once, kept 0600), whose key the server knows.
     public static func makeServices(
-        configDirectory: ConfigDirectory, name: String?, slots: Int?,
+        configDirectory: ConfigDirectory, name: String?, slots: Int?, serverKey: String? = nil,
         engine: any JobEngine, logger: Logger
     ) async throws -> [any Service] {
         let credentials = try await configDirectory.freshCredentials(validity: 120)
@@ -51,7 +57,12 @@ public enum DesktopAttach {
             serverEndpoint: endpoint, kind: .private, credential: WorkerCredential(accessToken: credentials.accessToken))
         configuration.workerID = try configDirectory.desktopWorkerID(userID: credentials.userID)
         var services: [any Service] = []
-        if credentials.refreshToken != nil {
+        if let advertised = cluster.curvePublicKey {
+            let key = try verifiedServerKey(advertised, given: serverKey, gateway: credentials.gateway, configDirectory: configDirectory)
+            let busToken = try await busToken(credentials, configDirectory: configDirectory, logger: logger)
+            configuration.credential = WorkerCredential(accessToken: busToken)
+            configuration.curve = CurveClient(serverPublicKey: key, keyPair: try CurveKeyPair(secretBytes: SecretToken.busKeySeed(busToken)))
+        } else if credentials.refreshToken != nil {
             let keeper = TokenKeeper(token: credentials.accessToken, configDirectory: configDirectory, logger: logger)
             configuration.credentialSource = { WorkerCredential(accessToken: keeper.token) }
             services.append(keeper)
@@ -66,6 +77,66 @@ public enum DesktopAttach {
         // Last in the group, so it shuts down (drains) first, while the login is still kept.
         services.append(try WorkerAgent(configuration: configuration, engine: engine, logger: logger))
         return services
+    }
+}
+
+extension DesktopAttach {
+    /// The server's key as `/cluster` gives it, once it matches the key given or pinned; a
+    /// first key is pinned only when it came over HTTPS or from a gateway on loopback.
+    static func verifiedServerKey(_ advertised: String, given: String?, gateway: String, configDirectory: ConfigDirectory) throws -> String {
+        if let given {
+            guard given == advertised else {
+                throw ClientError.io("""
+                    the server's key from \(gateway) (\(advertised)) is not the one given with --server-key (\(given)): \
+                    the gateway may front another server, or someone may stand between you and it
+                    """)
+            }
+        } else if let pinned = try configDirectory.pinnedServerKey(gateway: gateway) {
+            guard pinned == advertised else {
+                throw ClientError.io("""
+                    the server behind \(gateway) changed its key since this desktop first attached (pinned \(pinned), now \(advertised)). \
+                    If it was rotated on purpose, give the new key with --server-key; otherwise someone may be impersonating the server
+                    """)
+            }
+            return pinned
+        } else {
+            guard let url = URL(string: gateway), url.scheme == "https" || isLoopback(url.host ?? "") else {
+                throw ClientError.io("""
+                    \(gateway) is plain HTTP and not on loopback, so the server key it gives cannot be trusted on first use: \
+                    give it with --server-key (the server's <data>/server-key.pub), or use an https:// gateway
+                    """)
+            }
+        }
+        try configDirectory.pin(serverKey: advertised, gateway: gateway)
+        return advertised
+    }
+
+    /// The personal access token the desktop's bus key derives from: the login's own when it
+    /// is one, else one made for this desktop and kept, made again if it stopped working.
+    static func busToken(_ credentials: Credentials, configDirectory: ConfigDirectory, logger: Logger) async throws -> String {
+        if credentials.accessToken.hasPrefix(personalTokenPrefix) { return credentials.accessToken }
+        guard let gateway = URL(string: credentials.gateway) else { throw ClientError.io("bad gateway URL \(credentials.gateway)") }
+        if let kept = configDirectory.desktopBusToken(userID: credentials.userID, gateway: credentials.gateway) {
+            do {
+                _ = try await GatewayClient(baseURL: gateway, token: kept).send("GET", "/api/v1/me", as: Schemas.User.self)
+                return kept
+            } catch ClientError.http(let status, _, _) where status == 401 {
+                logger.notice("this desktop's bus token no longer works; making a new one")
+                configDirectory.removeDesktopBusToken(userID: credentials.userID, gateway: credentials.gateway)
+            }
+        }
+        let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "desktop"
+        let made = try await GatewayClient(credentials: credentials).send(
+            "POST", "/api/v1/tokens", body: Schemas.CreateTokenRequest(name: "desktop \(host) (bus)"), as: Schemas.PersonalToken.self)
+        guard let token = made.token else { throw ClientError.io("the server made a token but did not show it") }
+        try configDirectory.saveDesktopBusToken(token, userID: credentials.userID, gateway: credentials.gateway)
+        return token
+    }
+
+    private static let personalTokenPrefix = "aos_pat_"
+
+    private static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
     }
 }
 

@@ -24,12 +24,13 @@ public final class ServerClient: Service, Sendable {
     private let nextID = Atomic<UInt64>(0)
 
     /// A client for the server at `endpoint`; once running it connects, and reconnects, by itself.
-    public init(endpoint: String, logger: Logger) throws {
+    /// With `curve`, the connection is encrypted and the gateway shows the server its key.
+    public init(endpoint: String, curve: CurveClient? = nil, logger: Logger) throws {
         let waiters = Waiters()
         self.waiters = waiters
         loop = try SocketLoop(
             name: "agentos-gateway-client",
-            driver: try ServerConnection(endpoint: endpoint, waiters: waiters, logger: logger))
+            driver: try ServerConnection(endpoint: endpoint, curve: curve, waiters: waiters, logger: logger))
     }
 
     /// Sends a request and waits for the response, at most `timeout`.
@@ -109,14 +110,25 @@ private final class ServerConnection: SocketLoopDriver {
     }
 
     private let socket: Socket
+    /// The socket's handshakes: a refused or mismatched key is logged as what it is, since
+    /// otherwise the gateway would only answer 503 without saying why.
+    private let monitor: Socket
+    private let endpoint: String
+    private let curve: Bool
     private let waiters: Waiters
     private let logger: Logger
     /// When each request sent gives up; answered ones simply find no waiter when they expire.
     private var deadlines = Heap<Deadline>()
+    /// When a failed handshake was last logged: a reconnect loop logs once a minute.
+    private var lastHandshakeError = ContinuousClock.now - .seconds(3600)
 
-    init(endpoint: String, waiters: Waiters, logger: Logger) throws {
+    init(endpoint: String, curve: CurveClient?, waiters: Waiters, logger: Logger) throws {
         socket = try Context().makeSocket(.dealer)
         try socket.setLinger(0)
+        if let curve { try socket.setCurveClient(curve) }
+        monitor = try socket.monitor(events: MonitorEvent.handshakeFailedNoDetail | MonitorEvent.handshakeFailedProtocol | MonitorEvent.handshakeFailedAuth)
+        self.endpoint = endpoint
+        self.curve = curve != nil
         // Queue nothing for a server that is not connected: fail fast with 503 instead.
         try socket.setImmediate(true)
         try socket.setMaxMessageSize(Int64(API.maxMessageBytes))
@@ -126,7 +138,7 @@ private final class ServerConnection: SocketLoopDriver {
         self.logger = logger
     }
 
-    var sockets: [Socket] { [socket] }
+    var sockets: [Socket] { [socket, monitor] }
 
     var pollTimeoutMS: Int {
         guard let next = deadlines.min else { return -1 }
@@ -135,6 +147,10 @@ private final class ServerConnection: SocketLoopDriver {
     }
 
     func readable(_ index: Int) throws -> SocketLoopStep {
+        if index == 1 {
+            handshakeEvents()
+            return .continue
+        }
         while let frames = try? socket.receive(dontWait: true) {
             do {
                 let response = try APIResponse(frames: frames[...])
@@ -169,7 +185,21 @@ private final class ServerConnection: SocketLoopDriver {
     }
 
     func stopped() {
+        monitor.close()
         socket.close()
         waiters.close()
+    }
+
+    private func handshakeEvents() {
+        while let frames = try? monitor.receive(dontWait: true) {
+            guard let event = MonitorEvent(frames: frames), ContinuousClock.now - lastHandshakeError > .seconds(60) else { continue }
+            lastHandshakeError = .now
+            let reason = switch event.event {
+            case MonitorEvent.handshakeFailedAuth: "the server refused this gateway's key: --token-file must be the server's <data>/gateway-token"
+            case _ where !curve: "the server's API socket expects CURVE: give --server-key and --token-file"
+            default: "the CURVE handshake failed: --server-key is not this server's key, or its API socket does not run CURVE"
+            }
+            logger.error("cannot connect to the server: \(reason)", metadata: ["endpoint": "\(endpoint)", "value": "\(event.value)"])
+        }
     }
 }

@@ -34,6 +34,12 @@ public struct Server: Service {
         let watch = JobWatch()
         let directory = WorkerDirectory()
         let context = try Context()
+        let busCurve = configuration.usesCurve(configuration.busEndpoint)
+        let apiCurve = configuration.usesCurve(configuration.apiEndpoint)
+        // Bound before the sockets it guards, so no handshake can come before it.
+        let zapLoop = try SocketLoop(
+            name: "agentos-zap",
+            driver: ZAPHandler(context: context, store: store, gatewayKeys: [state.gatewayKey], logger: logger))
         let queueCounts = QueueCounts()
         let dispatcher = try Dispatcher(
             store: store, settings: configuration.dispatch, logger: logger, fileTokens: fileTokens, queueCounts: queueCounts,
@@ -42,7 +48,7 @@ public struct Server: Service {
             context: context, endpoint: configuration.busEndpoint, dispatcher: dispatcher, directory: directory,
             tickInterval: min(0.25, configuration.dispatch.heartbeatInterval / 2),
             authenticate: { hello in await WorkerAuthentication.check(hello, store: store, authenticator: authenticator) },
-            logger: logger)
+            curveSecretKey: busCurve ? state.curveKeys.secretKey : nil, logger: logger)
         // Read before the loops start: after that only their owner threads touch the sockets.
         let busEndpoint = bus.boundEndpoint
         let busLoop = try SocketLoop(name: "agentos-bus", driver: bus)
@@ -51,22 +57,33 @@ public struct Server: Service {
             secrets: SecretBox(key: state.secretKey), blobs: try BlobStore(root: configuration.blobsPath), watch: watch,
             directory: directory,
             cluster: .init(
-                busEndpoints: [configuration.advertisedBusEndpoint ?? busEndpoint], curvePublicKey: nil,
+                busEndpoints: [configuration.advertisedBusEndpoint ?? busEndpoint], curvePublicKey: busCurve ? state.curveKeys.publicKey : nil,
                 heartbeatMS: Int(configuration.dispatch.heartbeatInterval * 1000)),
             limits: configuration.apiLimits, queueCounts: queueCounts, signals: busLoop, logger: logger)
         // Enough threads that a few slow handlers (bcrypt at login) never hold up the rest.
         let handlerExecutor = HandlerExecutor(threads: max(4, 2 * ProcessInfo.processInfo.activeProcessorCount))
         defer { handlerExecutor.shutdown() }
-        let api = try APILoop(context: context, endpoint: configuration.apiEndpoint, handler: handler, executor: handlerExecutor, logger: logger)
+        let api = try APILoop(
+            context: context, endpoint: configuration.apiEndpoint, handler: handler, executor: handlerExecutor,
+            curveSecretKey: apiCurve ? state.curveKeys.secretKey : nil, logger: logger)
         let apiEndpoint = api.boundEndpoint
         let apiLoop = try SocketLoop(name: "agentos-api", driver: api)
         logger.notice("server ready", metadata: [
             "bus": "\(busEndpoint)", "api": "\(apiEndpoint)", "data": "\(configuration.dataDirectory)",
+            "bus_security": "\(busCurve ? "curve" : "plaintext")", "api_security": "\(apiCurve ? "curve" : "plaintext")",
+            "server_key": "\(state.curveKeys.publicKey)",
         ])
+        for (name, endpoint, curve) in [("bus", busEndpoint, busCurve), ("api", apiEndpoint, apiCurve)] where !curve && !Endpoint.isLocal(endpoint) {
+            logger.warning("this socket listens beyond loopback in plain TCP (--insecure-plaintext-bus): no encryption, peers unchecked at the handshake", metadata: [
+                "socket": "\(name)", "endpoint": "\(endpoint)",
+            ])
+        }
 
         // Shut down in reverse order: the API drains first, then the bus stops. Either loop
         // ending on its own ends the group, and the process with it.
-        let loops = ServiceGroup(configuration: .init(services: [.init(service: busLoop), .init(service: apiLoop)], logger: logger))
+        // The ZAP handler stops last: the sockets it guards close before it.
+        let loops = ServiceGroup(configuration: .init(
+            services: [.init(service: zapLoop), .init(service: busLoop), .init(service: apiLoop)], logger: logger))
         try await withGracefulShutdownHandler {
             try await loops.run()
         } onGracefulShutdown: {

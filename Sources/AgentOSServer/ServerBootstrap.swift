@@ -2,6 +2,7 @@ import AgentOSAuth
 import AgentOSStore
 import Foundation
 import Logging
+import ZeroMQ
 
 /// What the server needs that lives in its data directory.
 struct ServerState: Sendable {
@@ -11,6 +12,10 @@ struct ServerState: Sendable {
     let secretKey: [UInt8]
     /// Workers the previous run left online: they may come back during the restart grace period.
     let workersOnlineBefore: Int
+    /// The server's long-term CURVE key pair.
+    let curveKeys: CurveKeyPair
+    /// The public key gateways connect to the API socket with.
+    let gatewayKey: String
 }
 
 /// Opens the data directory and, on first start, creates the admin account, the `default`
@@ -27,8 +32,49 @@ enum ServerBootstrap {
         if try !store.hasUsers() {
             try firstStart(configuration, store: store, logger: logger)
         }
+        let curveKeys = try loadOrCreateCurveKeys(configuration)
+        let gatewayToken = try loadOrCreateToken(at: configuration.gatewayTokenPath, prefix: "aog_")
+        // The first worker token was made before its key was stored when this data directory
+        // predates CURVE; its secret is still here, so its key can be.
+        if let workerToken = try SecretFile.read(configuration.workerTokenPath)?.trimmingCharacters(in: .whitespacesAndNewlines),
+           !workerToken.isEmpty, let key = BusKeys.publicKey(forCredential: workerToken) {
+            try store.setWorkerTokenCurveKey(hash: SecretToken.hash(workerToken), curveKey: key)
+        }
         let online = try store.markAllWorkersOffline()
-        return ServerState(store: store, signingKey: signingKey, secretKey: Array(secretKey.prefix(32)), workersOnlineBefore: online)
+        return ServerState(
+            store: store, signingKey: signingKey, secretKey: Array(secretKey.prefix(32)), workersOnlineBefore: online,
+            curveKeys: curveKeys, gatewayKey: try BusKeys.keyPair(forCredential: gatewayToken).publicKey)
+    }
+
+    /// The server's CURVE key pair: its secret key in Z85 in a 0600 file, made on first
+    /// start, and the public key beside it (`server-key.pub`) for operators to hand out.
+    private static func loadOrCreateCurveKeys(_ configuration: ServerConfiguration) throws -> CurveKeyPair {
+        let keys: CurveKeyPair
+        if let text = try SecretFile.read(configuration.serverKeyPath)?.trimmingCharacters(in: .whitespacesAndNewlines) {
+            do {
+                keys = try CurveKeyPair(secretKey: text)
+            } catch {
+                throw ServerKeyError(description: "\(configuration.serverKeyPath) does not hold a CURVE secret key (40 Z85 characters): \(error)")
+            }
+        } else {
+            keys = try CurveKeyPair.generate()
+            try SecretFile.write(keys.secretKey + "\n", to: configuration.serverKeyPath)
+        }
+        let published = try? String(contentsOfFile: configuration.serverPublicKeyPath, encoding: .utf8)
+        if published?.trimmingCharacters(in: .whitespacesAndNewlines) != keys.publicKey {
+            try Data((keys.publicKey + "\n").utf8).write(to: URL(fileURLWithPath: configuration.serverPublicKeyPath), options: .atomic)
+        }
+        return keys
+    }
+
+    /// A bearer secret kept in a 0600 file, made when the file is missing.
+    private static func loadOrCreateToken(at path: String, prefix: String) throws -> String {
+        if let text = try SecretFile.read(path)?.trimmingCharacters(in: .whitespacesAndNewlines), !text.isEmpty {
+            return text
+        }
+        let token = SecretToken.generate(prefix: prefix)
+        try SecretFile.write(token + "\n", to: path)
+        return token
     }
 
     /// A 32-byte key kept hex-encoded in a 0600 file, made on first use.
@@ -54,7 +100,8 @@ enum ServerBootstrap {
         let admin = User(
             email: configuration.adminEmail, name: "Administrator",
             passwordHash: Passwords(cost: configuration.bcryptCost).hash(password), role: .admin)
-        try store.createFirstStart(admin: admin, workerToken: WorkerToken(name: "default", tokenHash: SecretToken.hash(workerToken)))
+        try store.createFirstStart(admin: admin, workerToken: WorkerToken(
+            name: "default", tokenHash: SecretToken.hash(workerToken), curveKey: BusKeys.publicKey(forCredential: workerToken)))
         if configuration.adminPassword == nil {
             // Straight to the descriptor: a buffered print would sit unseen behind a pipe.
             FileHandle.standardOutput.write(Data(
@@ -78,4 +125,9 @@ enum ServerBootstrap {
         }
         return out
     }
+}
+
+/// The server's key file cannot be used.
+struct ServerKeyError: Error, CustomStringConvertible {
+    let description: String
 }

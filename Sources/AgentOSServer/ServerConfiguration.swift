@@ -1,5 +1,6 @@
 import AgentOSAuth
 import Foundation
+import ZeroMQ
 
 /// Everything `agentos server` can be told.
 public struct ServerConfiguration: Sendable {
@@ -23,6 +24,11 @@ public struct ServerConfiguration: Sendable {
     public var adminPassword: String?
     /// Upload size, session lifetime and login limits.
     public var apiLimits: APIHandler.Limits
+    /// Run CURVE on loopback endpoints too (elsewhere it always runs, unless `insecurePlaintextBus`).
+    public var curveOnLoopback: Bool
+    /// Let the bus and the API socket listen beyond loopback in plain TCP: no encryption, and
+    /// peers not checked at the handshake. For a network that is already private and encrypted.
+    public var insecurePlaintextBus: Bool
 
     /// Configuration with the contract's defaults.
     public init(
@@ -39,6 +45,14 @@ public struct ServerConfiguration: Sendable {
         self.adminEmail = "admin@localhost"
         self.adminPassword = nil
         self.apiLimits = APIHandler.Limits()
+        self.curveOnLoopback = false
+        self.insecurePlaintextBus = false
+    }
+
+    /// Whether a socket bound to `endpoint` runs CURVE: always beyond loopback (unless
+    /// `insecurePlaintextBus`), on loopback only when asked.
+    public func usesCurve(_ endpoint: String) -> Bool {
+        Endpoint.isLocal(endpoint) ? curveOnLoopback : !insecurePlaintextBus
     }
 
     /// Paths inside the data directory.
@@ -48,4 +62,7 @@ public struct ServerConfiguration: Sendable {
     var blobsPath: String { dataDirectory + "/blobs" }
     var adminPasswordPath: String { dataDirectory + "/admin-password" }
     var workerTokenPath: String { dataDirectory + "/worker-token" }
+    var gatewayTokenPath: String { dataDirectory + "/gateway-token" }
+    var serverKeyPath: String { dataDirectory + "/server-key" }
+    var serverPublicKeyPath: String { dataDirectory + "/server-key.pub" }
 }

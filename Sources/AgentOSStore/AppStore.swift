@@ -133,6 +133,13 @@ public struct AppStore: Sendable {
                 CREATE INDEX jobs_running ON jobs (worker_id) WHERE status = 'running';
                 """)
         }
+        migrator.registerMigration("v5-bus-keys") { db in
+            // The bus's ZAP handler finds the credential behind a connecting CURVE key.
+            for table in ["worker_tokens", "personal_tokens"] {
+                try db.alter(table: table) { t in t.add(column: "curve_key", .text) }
+                try db.create(index: "\(table)_curve_key", on: table, columns: ["curve_key"], options: .unique, condition: Column("curve_key") != nil)
+            }
+        }
         return migrator
     }
 }

@@ -59,6 +59,11 @@ private final class WorkerConnection: SocketLoopDriver {
     private let context: Context
     private var session: WorkerSession
     private var socket: Socket?
+    /// Reports the bus socket's handshakes, so a refused key or a wrong server key is a
+    /// clear error rather than a silent reconnect loop.
+    private var monitor: Socket?
+    /// Handshakes failed in a row, for want of a matching key; reset by one that succeeds.
+    private var failedHandshakes = 0
     private var loop: SocketLoopHandle<Event>?
     /// The cancellation of each job's current run, by job id.
     private var runs: [String: JobRun] = [:]
@@ -72,7 +77,7 @@ private final class WorkerConnection: SocketLoopDriver {
         self.session = WorkerSession(configuration: configuration)
     }
 
-    var sockets: [Socket] { socket.map { [$0] } ?? [] }
+    var sockets: [Socket] { [socket, monitor].compactMap { $0 } }
     var pollTimeoutMS: Int { Int(session.tickInterval / .milliseconds(1)) }
 
     func started(_ loop: SocketLoopHandle<Event>) throws -> SocketLoopStep {
@@ -81,6 +86,7 @@ private final class WorkerConnection: SocketLoopDriver {
     }
 
     func readable(_ index: Int) throws -> SocketLoopStep {
+        if index == 1 { return handshakeEvents() }
         while let socket, let frames = try? socket.receive(dontWait: true) {
             if perform(session.received(frames[...], at: .now)) == .stop { return .stop }
         }
@@ -101,6 +107,8 @@ private final class WorkerConnection: SocketLoopDriver {
 
     func stopped() {
         // The loop's end cancels and awaits the job tasks; their processes die with them.
+        monitor?.close()
+        monitor = nil
         socket?.close()
         socket = nil
     }
@@ -132,6 +140,8 @@ private final class WorkerConnection: SocketLoopDriver {
     }
 
     private func connect() -> Bool {
+        monitor?.close()
+        monitor = nil
         socket?.close()
         socket = nil
         do {
@@ -139,14 +149,64 @@ private final class WorkerConnection: SocketLoopDriver {
             try socket.setLinger(0)
             try socket.setMaxMessageSize(Int64(Bus.maxMessageBytes))
             try socket.setReconnectInterval(100, max: 2000)
+            if let curve = configuration.curve { try socket.setCurveClient(curve) }
+            let monitor = try socket.monitor(events: MonitorEvent.handshakeSucceeded | MonitorEvent.handshakeFailedNoDetail
+                | MonitorEvent.handshakeFailedProtocol | MonitorEvent.handshakeFailedAuth)
             try socket.connect(configuration.serverEndpoint)
             self.socket = socket
+            self.monitor = monitor
             return true
         } catch {
             logger.critical("cannot create the bus socket", metadata: ["error": "\(error)"])
             failure.set(WorkerStopped(description: "cannot connect to \(configuration.serverEndpoint): \(error)"))
             return false
         }
+    }
+
+    /// Reads the monitor: a peer refused by the server's ZAP handler stops at once (its
+    /// credential is not one the bus knows); handshakes that keep failing without a word
+    /// mean the keys do not match, which retrying cannot mend either.
+    private func handshakeEvents() -> SocketLoopStep {
+        while let monitor, let frames = try? monitor.receive(dontWait: true) {
+            guard let event = MonitorEvent(frames: frames) else { continue }
+            switch event.event {
+            case MonitorEvent.handshakeSucceeded:
+                failedHandshakes = 0
+            case MonitorEvent.handshakeFailedAuth where event.value == 400:
+                return stop(because: """
+                    the server at \(configuration.serverEndpoint) refused this worker's key at the handshake: \
+                    its \(configuration.kind == .cloud ? "worker token" : "personal access token") is unknown, revoked or expired \
+                    (a token made before the bus had CURVE must be made again)
+                    """)
+            case MonitorEvent.handshakeFailedAuth:
+                logger.warning("the server could not check this worker's key; retrying", metadata: ["status": "\(event.value)"])
+            case MonitorEvent.handshakeFailedProtocol where event.value == MonitorEvent.mechanismMismatch:
+                return stop(because: mismatch)
+            default:
+                failedHandshakes += 1
+                logger.warning("handshake with the server failed", metadata: [
+                    "endpoint": "\(event.endpoint)", "curve": "\(configuration.curve != nil)", "errno": "\(event.value)",
+                ])
+                if failedHandshakes >= Self.maxFailedHandshakes { return stop(because: mismatch) }
+            }
+        }
+        return .continue
+    }
+
+    /// What a handshake that cannot succeed means.
+    private var mismatch: String {
+        configuration.curve == nil
+            ? "the bus at \(configuration.serverEndpoint) runs CURVE: give the server's public key with --server-key (it is in <data>/server-key.pub on the server, and in GET /api/v1/cluster)"
+            : "cannot complete the CURVE handshake with \(configuration.serverEndpoint): the server key given (--server-key) is not this server's, or the bus does not run CURVE"
+    }
+
+    /// Handshakes that may fail in a row before the worker gives up.
+    static let maxFailedHandshakes = 5
+
+    private func stop(because reason: String) -> SocketLoopStep {
+        logger.critical("\(reason)")
+        failure.set(WorkerStopped(description: reason))
+        return .stop
     }
 
     /// Sends `message`, in parts when it is large; false when it (or one of its parts) could

@@ -1,5 +1,6 @@
 import AgentOSWire
 import Foundation
+import ZeroMQ
 
 /// Everything a worker connection needs: where, who, and what it offers.
 public struct WorkerConfiguration: Sendable {
@@ -12,6 +13,9 @@ public struct WorkerConfiguration: Sendable {
     /// When set, asked for the credential before each `HELLO` (a desktop's access token is
     /// refreshed while it runs).
     public var credentialSource: (@Sendable () -> WorkerCredential)?
+    /// CURVE for the bus: the server's key and this worker's pair (derived from its
+    /// credential); nil for a plain TCP bus (loopback).
+    public var curve: CurveClient?
     /// Fetches job files from the gateway; without it, jobs with files fail `files_unavailable`.
     public var fileFetcher: JobFileFetcher?
     /// Jobs run at once.

@@ -35,6 +35,18 @@ public struct CurveKeyPair: Sendable, Equatable, Codable {
         self.init(publicKey: Self.string(from: publicKey), secretKey: secretKey)
     }
 
+    /// The key pair whose secret key is these 32 bytes: any 32 bytes make a Curve25519 secret
+    /// key, so a pair can be derived from a secret both sides know (see `AgentOSAuth`'s bus keys).
+    public init(secretBytes: [UInt8]) throws {
+        guard secretBytes.count == 32 else { throw ZMQError(code: EINVAL) }
+        try self.init(secretKey: Z85.encode(secretBytes))
+    }
+
+    /// Whether `text` is a key in Z85 (40 characters of its alphabet, decoding to 32 bytes).
+    public static func isValidKey(_ text: String) -> Bool {
+        text.utf8.count == z85KeyLength && (try? Z85.decode(text))?.count == 32
+    }
+
     /// Pairs two keys already known to belong together.
     private init(publicKey: String, secretKey: String) {
         self.publicKey = publicKey
@@ -44,5 +56,19 @@ public struct CurveKeyPair: Sendable, Equatable, Codable {
     /// Converts a NUL-terminated key buffer filled by libzmq into a String.
     private static func string(from buffer: [CChar]) -> String {
         String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+/// What a CURVE client needs: the server's public key, which it checks, and its own pair.
+public struct CurveClient: Sendable, Equatable {
+    /// The server's public key (Z85).
+    public let serverPublicKey: String
+    /// This client's key pair.
+    public let keyPair: CurveKeyPair
+
+    /// A client that talks only to the owner of `serverPublicKey`.
+    public init(serverPublicKey: String, keyPair: CurveKeyPair) {
+        self.serverPublicKey = serverPublicKey
+        self.keyPair = keyPair
     }
 }

@@ -93,6 +93,11 @@ extension Socket {
         try setCurveKeyOption(ZMQ_CURVE_SECRETKEY, keyPair.secretKey)
     }
 
+    /// Makes this socket a CURVE client (`setCurveClient(serverPublicKey:keyPair:)`); set before connecting.
+    public func setCurveClient(_ client: CurveClient) throws {
+        try setCurveClient(serverPublicKey: client.serverPublicKey, keyPair: client.keyPair)
+    }
+
     /// The ZAP authentication domain this socket's connections are checked against (`ZMQ_ZAP_DOMAIN`).
     public func setZAPDomain(_ domain: String) throws {
         try setBytesOption(ZMQ_ZAP_DOMAIN, Array(domain.utf8))

@@ -14,6 +14,8 @@ struct DesktopCommand: AsyncParsableCommand {
 
         @Option(help: "Worker name (AGENTOS_NAME). Default HOST-desktop") var name: String?
         @Option(help: "Jobs run at once (AGENTOS_SLOTS). Default: number of CPUs") var slots: Int?
+        @Option(help: "The server's CURVE public key, or a file holding it (AGENTOS_SERVER_KEY); checked against GET /cluster. Needed the first time with a plain-HTTP gateway beyond loopback")
+        var serverKey: String?
         @OptionGroup(title: "Sandbox") var sandbox: SandboxOptions
 
         func run() async throws {
@@ -27,7 +29,8 @@ struct DesktopCommand: AsyncParsableCommand {
             defer { engine.close() }
             let services = try await DesktopAttach.makeServices(
                 configDirectory: directory,
-                name: Settings.value(name, env: "NAME"), slots: slotCount, engine: engine, logger: logger)
+                name: Settings.value(name, env: "NAME"), slots: slotCount,
+                serverKey: try Settings.value(serverKey, env: "SERVER_KEY").map(BusSecurityOptions.readKey), engine: engine, logger: logger)
             let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
             try await group.run()
             withExtendedLifetime(lock) {}

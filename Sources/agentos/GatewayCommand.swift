@@ -11,6 +11,8 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(help: "The server's API endpoint (AGENTOS_SERVER). Default tcp://127.0.0.1:5556") var server: String?
     @Option(help: "Largest request body in bytes, 1024-41943040 (AGENTOS_MAX_BODY). Default 8388608") var maxBody: Int?
     @Option(help: "Largest file upload in MiB, 1-40 (AGENTOS_MAX_UPLOAD_MB). Default 32") var maxUploadMb: Int?
+    @Option(help: "File holding the gateway token, <data>/gateway-token on the server (AGENTOS_TOKEN_FILE); needed with CURVE") var tokenFile: String?
+    @OptionGroup(title: "Bus security") var security: BusSecurityOptions
     @OptionGroup(title: "Connections") var connections: HTTPServerOptions
 
     func run() async throws {
@@ -26,8 +28,14 @@ struct GatewayCommand: AsyncParsableCommand {
         guard (1...40).contains(uploadMB) else { throw ValidationError("--max-upload-mb must be 1-40") }
         configuration.maxUploadBytes = uploadMB << 20
         configuration.http = try connections.limits()
+        let curve = try security.curve(endpoint: configuration.serverEndpoint) {
+            guard let file = Settings.value(tokenFile, env: "TOKEN_FILE") else {
+                throw ValidationError("with CURVE the gateway authenticates to the server: give --token-file (the server's <data>/gateway-token)")
+            }
+            return try WorkerCommand.readToken(token: nil, file: file)
+        }
         let logger = Logger(label: "agentos.gateway")
-        let client = try ServerClient(endpoint: configuration.serverEndpoint, logger: logger)
+        let client = try ServerClient(endpoint: configuration.serverEndpoint, curve: curve, logger: logger)
         let app = buildGateway(client: client, configuration: configuration, logger: logger)
         // Stopped in reverse order: the HTTP side finishes its requests before the connection closes.
         let group = ServiceGroup(

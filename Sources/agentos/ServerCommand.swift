@@ -19,6 +19,10 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Jobs one project may have queued; more get 429 (AGENTOS_MAX_QUEUED_PER_PROJECT). Default 50000") var maxQueuedPerProject: Int?
     @Option(help: "Submits a second one user may make on average, after a burst of 10 seconds' worth; faster gets 429 (AGENTOS_SUBMIT_RATE_PER_USER). Default 1000") var submitRatePerUser: Int?
 
+    @Flag(help: "Run CURVE on loopback endpoints too (AGENTOS_CURVE_ON_LOOPBACK=1); beyond loopback it always runs") var curveOnLoopback = false
+    @Flag(help: "Let the bus and the API socket listen beyond loopback in plain TCP, unencrypted and with peers unchecked at the handshake (AGENTOS_INSECURE_PLAINTEXT_BUS=1)")
+    var insecurePlaintextBus = false
+
     func run() async throws {
         Settings.bootstrapLogging()
         var configuration = ServerConfiguration(
@@ -53,6 +57,8 @@ struct ServerCommand: AsyncParsableCommand {
         configuration.apiLimits.submits.submitsPerSecondPerUser = Double(rate)
         configuration.apiLimits.submits.submitBurstPerUser = Double(10 * rate)
         configuration.apiLimits.submits.submitsPerSecondPerProject = Double(2 * rate)
+        configuration.curveOnLoopback = curveOnLoopback || Settings.environment("CURVE_ON_LOOPBACK") == "1"
+        configuration.insecurePlaintextBus = insecurePlaintextBus || Settings.environment("INSECURE_PLAINTEXT_BUS") == "1"
         configuration.adminEmail = Settings.environment("ADMIN_EMAIL") ?? "admin@localhost"
         configuration.adminPassword = Settings.environment("ADMIN_PASSWORD")
         if let cost = Settings.environment("BCRYPT_COST").flatMap(UInt8.init), (4...31).contains(cost) {

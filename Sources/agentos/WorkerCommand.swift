@@ -17,6 +17,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Worker name (AGENTOS_NAME). Default HOST-PID") var name: String?
     @Option(help: "Gateway URL the worker fetches job files from (AGENTOS_GATEWAY), e.g. http://127.0.0.1:8080") var gateway: String?
     @Option(help: "Seconds to finish running jobs on shutdown before handing them back (AGENTOS_DRAIN_TIMEOUT). Default 30") var drainTimeout: Int?
+    @OptionGroup(title: "Bus security") var security: BusSecurityOptions
     @OptionGroup(title: "Sandbox") var sandbox: SandboxOptions
 
     func run() async throws {
@@ -25,6 +26,7 @@ struct WorkerCommand: AsyncParsableCommand {
         var configuration = WorkerConfiguration(
             serverEndpoint: Settings.value(server, env: "SERVER", default: "tcp://127.0.0.1:5555"), kind: .cloud,
             credential: WorkerCredential(workerToken: secret))
+        configuration.curve = try security.curve(endpoint: configuration.serverEndpoint, token: { secret })
         configuration.slots = try Settings.int(slots, env: "SLOTS", default: configuration.slots)
         guard (1...1024).contains(configuration.slots) else { throw ValidationError("--slots must be 1-1024") }
         configuration.labels = (Settings.value(labels, env: "LABELS") ?? "").split(separator: ",").map {

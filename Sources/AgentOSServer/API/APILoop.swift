@@ -34,12 +34,17 @@ final class APILoop: SocketLoopDriver {
     /// How many warnings each gateway connection may write to the log.
     private var warnings = WarningLimiter()
 
-    /// Binds the API socket; fails at once when the endpoint cannot be bound.
+    /// Binds the API socket; fails at once when the endpoint cannot be bound. With a CURVE
+    /// secret key it encrypts, and the context's `ZAPHandler` lets in only gateways (domain `api`).
     init(
         context: Context, endpoint: String, handler: APIHandler, executor: HandlerExecutor,
-        maxInFlightBytes: Int = defaultMaxInFlightBytes, logger: Logger
+        maxInFlightBytes: Int = defaultMaxInFlightBytes, curveSecretKey: String? = nil, logger: Logger
     ) throws {
         socket = try context.makeSocket(.router)
+        if let curveSecretKey {
+            try socket.setCurveServer(secretKey: curveSecretKey)
+            try socket.setZAPDomain(ZAPHandler.apiDomain)
+        }
         try socket.setLinger(0)
         try socket.setRouterMandatory(true)
         try socket.setMaxMessageSize(Int64(API.maxRequestBytes))

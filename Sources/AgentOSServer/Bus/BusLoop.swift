@@ -55,13 +55,19 @@ final class BusLoop: SocketLoopDriver {
     /// Workers' large messages, being put together.
     private var parts = PartAssembler()
 
-    /// Binds the bus; fails at once when the endpoint cannot be bound.
+    /// Binds the bus; fails at once when the endpoint cannot be bound. With a CURVE secret key
+    /// the bus encrypts, and the context's `ZAPHandler` checks each peer's key (domain `bus`).
     init(
         context: Context, endpoint: String, dispatcher: Dispatcher, directory: WorkerDirectory,
-        tickInterval: TimeInterval, authenticate: @escaping Authenticate, maxHelloChecks: Int = 2048, logger: Logger
+        tickInterval: TimeInterval, authenticate: @escaping Authenticate, maxHelloChecks: Int = 2048,
+        curveSecretKey: String? = nil, logger: Logger
     ) throws {
         self.maxHelloChecks = max(1, maxHelloChecks)
         socket = try context.makeSocket(.router)
+        if let curveSecretKey {
+            try socket.setCurveServer(secretKey: curveSecretKey)
+            try socket.setZAPDomain(ZAPHandler.busDomain)
+        }
         try socket.setLinger(0)
         try socket.setRouterMandatory(true)
         try socket.setRouterHandover(true)

@@ -81,9 +81,16 @@ public struct PersonalToken: Codable, Sendable, Equatable, FetchableRecord, Pers
     public var expiresAt: Date?
     public var lastUsedAt: Date?
     public var revokedAt: Date?
+    /// The Z85 CURVE public key derived from the secret (`SecretToken.busKeySeed`), by which
+    /// the bus knows a desktop at the handshake; nil for tokens made before the bus had CURVE.
+    public var curveKey: String?
 
-    public init(id: String = UUID().uuidString.lowercased(), userID: String, name: String, tokenHash: String, prefix: String, createdAt: Date = Date(), expiresAt: Date?) {
+    public init(
+        id: String = UUID().uuidString.lowercased(), userID: String, name: String, tokenHash: String, prefix: String,
+        curveKey: String? = nil, createdAt: Date = Date(), expiresAt: Date?
+    ) {
         self.id = id
+        self.curveKey = curveKey
         self.userID = userID
         self.name = name
         self.tokenHash = tokenHash
@@ -99,6 +106,7 @@ public struct PersonalToken: Codable, Sendable, Equatable, FetchableRecord, Pers
         case id, name, prefix
         case userID = "user_id"
         case tokenHash = "token_hash"
+        case curveKey = "curve_key"
         case createdAt = "created_at"
         case expiresAt = "expires_at"
         case lastUsedAt = "last_used_at"

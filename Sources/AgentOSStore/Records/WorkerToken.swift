@@ -17,10 +17,14 @@ public struct WorkerToken: Codable, Sendable, Equatable, FetchableRecord, Persis
     public var revokedAt: Date?
     /// Labels its workers may claim; nil: any.
     public var labels: [String]?
+    /// The Z85 CURVE public key derived from the secret (`SecretToken.busKeySeed`), by which
+    /// the bus knows its workers at the handshake; nil for tokens made before the bus had CURVE.
+    public var curveKey: String?
 
     /// A new, live token record.
-    public init(id: String = UUID().uuidString.lowercased(), name: String, tokenHash: String, labels: [String]? = nil, createdAt: Date = Date()) {
+    public init(id: String = UUID().uuidString.lowercased(), name: String, tokenHash: String, labels: [String]? = nil, curveKey: String? = nil, createdAt: Date = Date()) {
         self.id = id
+        self.curveKey = curveKey
         self.labels = labels
         self.name = name
         self.tokenHash = tokenHash
@@ -31,6 +35,7 @@ public struct WorkerToken: Codable, Sendable, Equatable, FetchableRecord, Persis
     enum CodingKeys: String, CodingKey {
         case id, name, labels
         case tokenHash = "token_hash"
+        case curveKey = "curve_key"
         case createdAt = "created_at"
         case revokedAt = "revoked_at"
     }

@@ -83,7 +83,8 @@ struct UserResource: APIResource {
         let now = Date()
         let token = try store.createPersonalToken(PersonalToken(
             userID: caller.user.id, name: name, tokenHash: SecretToken.hash(secret),
-            prefix: String(secret.prefix(Authenticator.personalTokenPrefix.count + 6)), createdAt: now,
+            prefix: String(secret.prefix(Authenticator.personalTokenPrefix.count + 6)),
+            curveKey: BusKeys.publicKey(forCredential: secret), createdAt: now,
             expiresAt: expiresIn.map { now.addingTimeInterval(TimeInterval($0)) }))
         audit("token.create", caller: caller, target: token.id, detail: ["name": .string(name)], address: request.client)
         return try .created(Schemas.PersonalToken(token, secret: secret))

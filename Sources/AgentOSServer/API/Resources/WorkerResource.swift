@@ -37,7 +37,8 @@ struct WorkerResource: APIResource {
         let name = try FieldRules.required(FieldRules.displayName(body.name, "name", maxLength: 100), "name", maxLength: 100)
         let labels = try FieldRules.strings(body.labels, "labels", maxCount: 64, maxLength: 64)
         let secret = SecretToken.generate(prefix: "aow_")
-        let token = try store.createWorkerToken(WorkerToken(name: name, tokenHash: SecretToken.hash(secret), labels: labels))
+        let token = try store.createWorkerToken(WorkerToken(
+            name: name, tokenHash: SecretToken.hash(secret), labels: labels, curveKey: BusKeys.publicKey(forCredential: secret)))
         audit("worker_token.create", caller: caller, target: token.id,
               detail: ["name": .string(name), "labels": labels.map { .array($0.map(JSONValue.string)) } ?? .null], address: request.client)
         return try .created(Schemas.WorkerToken(token, secret: secret))
