@@ -159,6 +159,7 @@ let package = Package(
         .target(
             name: "AgentOSSupervisor",
             dependencies: [
+                "ZeroMQ",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -203,6 +204,7 @@ let package = Package(
         .testTarget(name: "AgentOSAuthTests", dependencies: ["AgentOSAuth"]),
         .testTarget(name: "AgentOSWorkerTests", dependencies: ["AgentOSWorker", "AgentOSSandbox", "AgentOSWire", "ZeroMQ"]),
         .testTarget(name: "AgentOSSupervisorTests", dependencies: ["AgentOSSupervisor"]),
+        .testTarget(name: "AgentOSDesktopTests", dependencies: ["AgentOSDesktop", "AgentOSClient"]),
         .testTarget(name: "AgentOSSandboxTests", dependencies: ["AgentOSSandbox", "AgentOSWire"]),
         .testTarget(name: "AgentOSStoreTests", dependencies: ["AgentOSStore", "AgentOSWire", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(

@@ -17,7 +17,7 @@ extension ConfigDirectory {
         var keys = try pinnedServerKeys()
         keys[gateway] = key
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         try SecretFile.write(try encoder.encode(keys), to: serverKeysPath)
     }

@@ -1,3 +1,4 @@
+import AgentOSAPI
 import AgentOSAuth
 import AgentOSStore
 import AgentOSWire
@@ -73,6 +74,11 @@ public struct Server: Service {
             "bus_security": "\(busCurve ? "curve" : "plaintext")", "api_security": "\(apiCurve ? "curve" : "plaintext")",
             "server_key": "\(state.curveKeys.publicKey)",
         ])
+        // What a process on this machine needs to join (scripts/scale-workers reads it).
+        try? APICoding.encode(Schemas.Cluster(
+            bus: [busEndpoint], curvePublicKey: busCurve ? state.curveKeys.publicKey : nil,
+            heartbeatMS: Int(configuration.dispatch.heartbeatInterval * 1000), serverVersion: AgentOSVersion.current
+        )).write(to: URL(fileURLWithPath: configuration.clusterFilePath), options: .atomic)
         for (name, endpoint, curve) in [("bus", busEndpoint, busCurve), ("api", apiEndpoint, apiCurve)] where !curve && !Endpoint.isLocal(endpoint) {
             logger.warning("this socket listens beyond loopback in plain TCP (--insecure-plaintext-bus): no encryption, peers unchecked at the handshake", metadata: [
                 "socket": "\(name)", "endpoint": "\(endpoint)",

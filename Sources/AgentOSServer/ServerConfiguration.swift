@@ -65,4 +65,5 @@ public struct ServerConfiguration: Sendable {
     var gatewayTokenPath: String { dataDirectory + "/gateway-token" }
     var serverKeyPath: String { dataDirectory + "/server-key" }
     var serverPublicKeyPath: String { dataDirectory + "/server-key.pub" }
+    var clusterFilePath: String { dataDirectory + "/cluster.json" }
 }

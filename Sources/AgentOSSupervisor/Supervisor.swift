@@ -30,21 +30,22 @@ public final class Supervisor: Service, Sendable {
         self.logger = logger
     }
 
-    /// The processes after the server, which need its worker token.
+    /// The processes after the server, which need its worker token, gateway token and key.
     public func dependentProcesses() -> [ProcessSpec] {
         var specs: [ProcessSpec] = []
         let server = topology.server
         for (index, gateway) in (topology.gateways ?? []).enumerated() {
-            specs.append(ProcessSpec(
-                name: "gateway-\(index + 1)",
-                arguments: ["gateway", "--listen", gateway.listen, "--server", server?.api ?? "tcp://127.0.0.1:5556"]))
+            var arguments = ["gateway", "--listen", gateway.listen, "--server", Self.localEndpoint(server?.api ?? "tcp://127.0.0.1:5556")]
+            if server?.apiUsesCurve == true { arguments += ["--server-key", serverPublicKeyPath, "--token-file", gatewayTokenPath] }
+            specs.append(ProcessSpec(name: "gateway-\(index + 1)", arguments: arguments))
         }
         for group in topology.workers ?? [] {
             for number in 1...max(1, group.count) where group.count > 0 {
                 var arguments = [
-                    "worker", "--server", server?.bus ?? "tcp://127.0.0.1:5555", "--token-file", workerTokenPath,
+                    "worker", "--server", Self.localEndpoint(server?.bus ?? "tcp://127.0.0.1:5555"), "--token-file", workerTokenPath,
                     "--name", "\(group.name)-\(number)", "--drain-timeout", "10",
                 ]
+                if server?.busUsesCurve == true { arguments += ["--server-key", serverPublicKeyPath] }
                 if let slots = group.slots { arguments += ["--slots", String(slots)] }
                 if let labels = group.labels, !labels.isEmpty { arguments += ["--labels", labels.joined(separator: ",")] }
                 // Job files come from the gateway: the first one the topology runs.
@@ -52,7 +53,24 @@ public final class Supervisor: Service, Sendable {
                 specs.append(ProcessSpec(name: "\(group.name)-\(number)", arguments: arguments))
             }
         }
+        if let desktop = topology.desktop {
+            var arguments = ["desktop", "attach"]
+            if let name = desktop.name { arguments += ["--name", name] }
+            if let slots = desktop.slots { arguments += ["--slots", String(slots)] }
+            if let key = desktop.serverKey { arguments += ["--server-key", key] }
+            specs.append(ProcessSpec(name: "desktop", arguments: arguments))
+        }
         return specs
+    }
+
+    /// Where a process on this machine connects to reach a socket bound to `endpoint`: a
+    /// wildcard bind (`*`, `0.0.0.0`, `[::]`) is reached on loopback.
+    static func localEndpoint(_ endpoint: String) -> String {
+        for wildcard in ["tcp://*:", "tcp://0.0.0.0:"] where endpoint.hasPrefix(wildcard) {
+            return "tcp://127.0.0.1:" + endpoint.dropFirst(wildcard.count)
+        }
+        if endpoint.hasPrefix("tcp://[::]:") { return "tcp://[::1]:" + endpoint.dropFirst("tcp://[::]:".count) }
+        return endpoint
     }
 
     /// The server process, if the topology has one.
@@ -63,14 +81,16 @@ public final class Supervisor: Service, Sendable {
     }
 
     var workerTokenPath: String { dataDirectory + "/worker-token" }
+    var gatewayTokenPath: String { dataDirectory + "/gateway-token" }
+    var serverPublicKeyPath: String { dataDirectory + "/server-key.pub" }
 
     public func run() async throws {
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
                 if let server = serverProcess() {
                     group.addTask { await self.supervise(server) }
-                    guard await waitForWorkerToken() else {
-                        logger.critical("the server did not write \(workerTokenPath); stopping")
+                    guard await waitForServerFiles() else {
+                        logger.critical("the server did not write \(workerTokenPath), \(gatewayTokenPath) and \(serverPublicKeyPath); stopping")
                         stopAll()
                         return
                     }
@@ -91,13 +111,15 @@ public final class Supervisor: Service, Sendable {
         if topology.server != nil {
             lines.append("  admin:   \(ProcessInfo.processInfo.environment["AGENTOS_ADMIN_EMAIL"] ?? "admin@localhost"), password in \(dataDirectory)/admin-password (unless AGENTOS_ADMIN_PASSWORD was set)")
             lines.append("  workers: token in \(workerTokenPath)")
+            if topology.server?.busUsesCurve == true { lines.append("  bus:     CURVE, server key in \(serverPublicKeyPath)") }
         }
         write(lines.joined(separator: "\n") + "\n")
     }
 
-    private func waitForWorkerToken() async -> Bool {
+    /// Waits for what the other processes need from the server's data directory.
+    private func waitForServerFiles() async -> Bool {
         for _ in 0..<600 {
-            if FileManager.default.fileExists(atPath: workerTokenPath) { return true }
+            if [workerTokenPath, gatewayTokenPath, serverPublicKeyPath].allSatisfy(FileManager.default.fileExists(atPath:)) { return true }
             if stopping.load(ordering: .relaxed) { return false }
             try? await Task.sleep(for: .milliseconds(100))
         }

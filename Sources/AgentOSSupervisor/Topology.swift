@@ -1,5 +1,6 @@
 import Foundation
 import Yams
+import ZeroMQ
 
 /// A deployment: which processes `agentos up` starts and supervises.
 public struct Topology: Codable, Sendable, Equatable {
@@ -11,6 +12,17 @@ public struct Topology: Codable, Sendable, Equatable {
         public var api: String
         /// Extra arguments for `agentos server`.
         public var args: [String]?
+
+        /// Whether the bus runs CURVE, by the server's own rule: beyond loopback unless
+        /// `--insecure-plaintext-bus`, on loopback with `--curve-on-loopback`.
+        public var busUsesCurve: Bool { usesCurve(bus) }
+        /// Whether the API socket runs CURVE, by the same rule.
+        public var apiUsesCurve: Bool { usesCurve(api) }
+
+        private func usesCurve(_ endpoint: String) -> Bool {
+            let args = args ?? []
+            return Endpoint.isLocal(endpoint) ? args.contains("--curve-on-loopback") : !args.contains("--insecure-plaintext-bus")
+        }
     }
 
     /// One gateway.
@@ -31,6 +43,22 @@ public struct Topology: Codable, Sendable, Equatable {
         public var labels: [String]?
     }
 
+    /// This machine attached as the logged-in user's private worker (`agentos desktop attach`;
+    /// log in with `agentos login` first).
+    public struct DesktopSpec: Codable, Sendable, Equatable {
+        /// Worker name; default HOST-desktop.
+        public var name: String?
+        /// Jobs run at once; default the number of CPUs.
+        public var slots: Int?
+        /// The server's public key, or a file holding it, when it cannot be pinned on first use.
+        public var serverKey: String?
+
+        enum CodingKeys: String, CodingKey {
+            case name, slots
+            case serverKey = "server_key"
+        }
+    }
+
     /// The topology's name.
     public var name: String
     /// The server, if this topology runs one.
@@ -39,6 +67,8 @@ public struct Topology: Codable, Sendable, Equatable {
     public var gateways: [GatewaySpec]?
     /// Worker groups.
     public var workers: [WorkerGroup]?
+    /// The desktop, if this topology attaches one.
+    public var desktop: DesktopSpec?
 
     /// Parses YAML, with a clear error for a bad file.
     public static func parse(_ yaml: String) throws -> Topology {

@@ -30,6 +30,9 @@ final class Cluster: @unchecked Sendable {
     let heartbeatMS = 500
     private let lock = NSLock()
     private var processes: [String: TestProcess] = [:]
+    /// Runs the bus and the API socket with CURVE (on loopback, `--curve-on-loopback`), and
+    /// starts gateways and workers with the server's key and their tokens; set before `boot`.
+    var curve = false
 
     init() throws {
         try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "build the agentos binary first (swift build)")
@@ -69,7 +72,7 @@ final class Cluster: @unchecked Sendable {
         try start("server", [
             "server", "--data", dataDirectory, "--bus", bus.isEmpty ? "tcp://127.0.0.1:*" : bus,
             "--api", api.isEmpty ? "tcp://127.0.0.1:*" : api, "--heartbeat-ms", String(heartbeatMS),
-        ])
+        ] + (curve ? ["--curve-on-loopback"] : []))
         try await waitFor("the server to listen") { self.log("server").components(separatedBy: "server ready").count > marker }
         let line = try #require(log("server").split(separator: "\n").last { $0.contains("server ready") })
         endpoints.withLock {
@@ -79,7 +82,8 @@ final class Cluster: @unchecked Sendable {
     }
 
     func startGateway(_ arguments: [String] = []) async throws {
-        try start("gateway", ["gateway", "--listen", "127.0.0.1:0", "--server", apiEndpoint] + arguments)
+        let security = curve ? ["--server-key", serverKeyPath, "--token-file", dataDirectory + "/gateway-token"] : []
+        try start("gateway", ["gateway", "--listen", "127.0.0.1:0", "--server", apiEndpoint] + security + arguments)
         try await waitFor("the gateway to listen") { self.log("gateway").contains("listening on ") }
         let line = try #require(log("gateway").split(separator: "\n").first { $0.contains("listening on ") })
         let address = try #require(line.components(separatedBy: "listening on ").last?.trimmingCharacters(in: .whitespaces))
@@ -98,8 +102,11 @@ final class Cluster: @unchecked Sendable {
         try start(name, [
             "worker", "--server", busEndpoint, "--token-file", dataDirectory + "/worker-token", "--name", name, "--slots", String(slots),
             "--cache", sandboxCache, "--warm-pool", "1",
-        ] + (sandboxed ? [] : ["--insecure-no-sandbox"]) + extraArguments)
+        ] + (sandboxed ? [] : ["--insecure-no-sandbox"]) + (curve ? ["--server-key", serverKeyPath] : []) + extraArguments)
     }
+
+    /// The server's public key file.
+    var serverKeyPath: String { dataDirectory + "/server-key.pub" }
 
     /// The workers' shared sandbox cache (work dirs, virtualenvs).
     var sandboxCache: String { directory.appendingPathComponent("sandbox").path }

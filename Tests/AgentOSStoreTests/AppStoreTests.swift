@@ -184,3 +184,32 @@ import Testing
         #expect(seen.count == 5 && Set(seen) == ids)
     }
 }
+
+@Suite struct BusPeerTests {
+    @Test func onlyLiveCredentialsOfEnabledUsersAreBusPeers() throws {
+        let store = try AppStore.inMemory()
+        let user = try store.createUser(User(email: "a@example.com", name: "A", passwordHash: "x", role: .user))
+        let worker = try store.createWorkerToken(WorkerToken(name: "w", tokenHash: "h1", curveKey: "worker-key"))
+        let personal = try store.createPersonalToken(PersonalToken(
+            userID: user.id, name: "p", tokenHash: "h2", prefix: "aos_pat_x", curveKey: "personal-key", expiresAt: nil))
+        let expired = try store.createPersonalToken(PersonalToken(
+            userID: user.id, name: "old", tokenHash: "h3", prefix: "aos_pat_y", curveKey: "expired-key", expiresAt: Date().addingTimeInterval(-1)))
+        #expect(try store.busPeer(curveKey: "worker-key") == .workerToken(id: worker.id))
+        #expect(try store.busPeer(curveKey: "personal-key") == .personalToken(id: personal.id, userID: user.id))
+        #expect(try store.busPeer(curveKey: "expired-key") == nil, "\(expired.id)")
+        #expect(try store.busPeer(curveKey: "nobody") == nil)
+
+        _ = try store.revokeWorkerToken(id: worker.id)
+        #expect(try store.busPeer(curveKey: "worker-key") == nil)
+        _ = try store.updateUser(id: user.id) { $0.disabled = true }
+        #expect(try store.busPeer(curveKey: "personal-key") == nil)
+    }
+
+    @Test func aTokenWithoutAKeyGetsOneOnceAndKeepsIt() throws {
+        let store = try AppStore.inMemory()
+        _ = try store.createWorkerToken(WorkerToken(name: "old", tokenHash: "h1"))
+        try store.setWorkerTokenCurveKey(hash: "h1", curveKey: "k1")
+        try store.setWorkerTokenCurveKey(hash: "h1", curveKey: "k2")
+        #expect(try store.busPeer(curveKey: "k1") != nil && store.busPeer(curveKey: "k2") == nil)
+    }
+}

@@ -30,3 +30,52 @@ import Testing
         #expect(throws: TopologyError.self) { try Topology.parse("name: x\nworkers:\n  - name: w\n    count: -1\n") }
     }
 }
+
+@Suite struct CurveTopologyTests {
+    @Test func theShippedCloudTopologyGivesWorkersTheServerKeyAndALocalEndpoint() throws {
+        let text = try String(contentsOf: TopologyTests.repositoryRoot.appendingPathComponent("topology/cloud.yaml"), encoding: .utf8)
+        let topology = try Topology.parse(text)
+        #expect(topology.server?.busUsesCurve == true && topology.server?.apiUsesCurve == false)
+        let supervisor = Supervisor(executable: "/bin/agentos", topology: topology, dataDirectory: "/data", logger: .init(label: "test"))
+        let workers = supervisor.dependentProcesses().filter { $0.arguments.first == "worker" }
+        #expect(workers.count == 4)
+        for worker in workers {
+            #expect(worker.arguments.contains("tcp://127.0.0.1:5555"))
+            let key = try #require(worker.arguments.firstIndex(of: "--server-key"))
+            #expect(worker.arguments[key + 1] == "/data/server-key.pub")
+        }
+        let gateways = supervisor.dependentProcesses().filter { $0.arguments.first == "gateway" }
+        #expect(gateways.count == 2 && gateways.allSatisfy { !$0.arguments.contains("--server-key") })
+    }
+
+    @Test func gatewaysGetTheServerKeyAndTheirTokenWhenTheAPISocketRunsCurve() throws {
+        let topology = try Topology.parse("""
+            name: t
+            server: {bus: "tcp://127.0.0.1:5555", api: "tcp://10.0.0.1:5556"}
+            gateways: [{listen: "127.0.0.1:8080"}]
+            workers: [{name: w, count: 1}]
+            """)
+        let supervisor = Supervisor(executable: "/bin/agentos", topology: topology, dataDirectory: "/data", logger: .init(label: "test"))
+        let processes = supervisor.dependentProcesses()
+        #expect(processes[0].arguments.suffix(4) == ["--server-key", "/data/server-key.pub", "--token-file", "/data/gateway-token"])
+        // The bus is on loopback and plain: the worker gets no key, which would make it try CURVE.
+        #expect(!processes[1].arguments.contains("--server-key"))
+    }
+
+    @Test(arguments: [
+        ("tcp://127.0.0.1:5555", [String](), false), ("tcp://127.0.0.1:5555", ["--curve-on-loopback"], true),
+        ("tcp://0.0.0.0:5555", [], true), ("tcp://*:5555", ["--insecure-plaintext-bus"], false), ("ipc:///tmp/bus", [], false),
+    ])
+    func curveFollowsTheServersRule(bus: String, args: [String], curve: Bool) throws {
+        let args = args.map { "\"\($0)\"" }.joined(separator: ", ")
+        let topology = try Topology.parse("name: t\nserver: {bus: \"\(bus)\", api: \"tcp://127.0.0.1:5556\", args: [\(args)]}\n")
+        #expect(topology.server?.busUsesCurve == curve)
+    }
+
+    @Test func theDesktopTopologyAttachesThisMachine() throws {
+        let text = try String(contentsOf: TopologyTests.repositoryRoot.appendingPathComponent("topology/desktop.yaml"), encoding: .utf8)
+        let supervisor = Supervisor(executable: "/bin/agentos", topology: try Topology.parse(text), dataDirectory: "/data", logger: .init(label: "test"))
+        #expect(supervisor.serverProcess() == nil)
+        #expect(supervisor.dependentProcesses().map(\.arguments) == [["desktop", "attach", "--slots", "2"]])
+    }
+}

@@ -1,0 +1,52 @@
+import AgentOSClient
+@testable import AgentOSDesktop
+import Foundation
+import Testing
+
+@Suite struct ServerKeyPinningTests {
+    let directory: ConfigDirectory
+
+    init() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("agentos-pin-\(UUID().uuidString.prefix(8))").path
+        directory = ConfigDirectory(environment: ["XDG_CONFIG_HOME": path])
+    }
+
+    static let key = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"
+    static let other = "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID"
+
+    @Test func theFirstKeyFromAnHTTPSGatewayIsPinnedAndAChangeIsRefused() throws {
+        let gateway = "https://agentos.example.com"
+        #expect(try DesktopAttach.verifiedServerKey(Self.key, given: nil, gateway: gateway, configDirectory: directory) == Self.key)
+        #expect(try directory.pinnedServerKey(gateway: gateway) == Self.key)
+        #expect(try DesktopAttach.verifiedServerKey(Self.key, given: nil, gateway: gateway, configDirectory: directory) == Self.key)
+        let error = #expect(throws: ClientError.self) {
+            try DesktopAttach.verifiedServerKey(Self.other, given: nil, gateway: gateway, configDirectory: directory)
+        }
+        #expect(error?.description.contains("changed its key") == true)
+        // Rotated on purpose: the new key, given, replaces the pin.
+        #expect(try DesktopAttach.verifiedServerKey(Self.other, given: Self.other, gateway: gateway, configDirectory: directory) == Self.other)
+        #expect(try directory.pinnedServerKey(gateway: gateway) == Self.other)
+    }
+
+    @Test func aPlainHTTPGatewayBeyondLoopbackIsNotTrustedOnFirstUse() throws {
+        let gateway = "http://192.0.2.10:8080"
+        #expect(throws: ClientError.self) {
+            try DesktopAttach.verifiedServerKey(Self.key, given: nil, gateway: gateway, configDirectory: directory)
+        }
+        #expect(try directory.pinnedServerKey(gateway: gateway) == nil)
+        // A key given that the gateway contradicts is refused; the same key is pinned.
+        #expect(throws: ClientError.self) {
+            try DesktopAttach.verifiedServerKey(Self.key, given: Self.other, gateway: gateway, configDirectory: directory)
+        }
+        #expect(try DesktopAttach.verifiedServerKey(Self.key, given: Self.key, gateway: gateway, configDirectory: directory) == Self.key)
+        #expect(try directory.pinnedServerKey(gateway: gateway) == Self.key)
+    }
+
+    @Test func aLoopbackGatewayIsTrustedOnFirstUse() throws {
+        for gateway in ["http://127.0.0.1:8080", "http://localhost:8080"] {
+            #expect(try DesktopAttach.verifiedServerKey(Self.key, given: nil, gateway: gateway, configDirectory: directory) == Self.key)
+        }
+        let mode = try FileManager.default.attributesOfItem(atPath: directory.serverKeysPath)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+    }
+}
