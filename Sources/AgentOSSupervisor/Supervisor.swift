@@ -47,8 +47,6 @@ public final class Supervisor: Service, Sendable {
                 ]
                 if let slots = group.slots { arguments += ["--slots", String(slots)] }
                 if let labels = group.labels, !labels.isEmpty { arguments += ["--labels", labels.joined(separator: ",")] }
-                // Job files come from the gateway: the first one the topology runs.
-                if let gateway = topology.gateways?.first { arguments += ["--gateway", "http://\(gateway.listen)"] }
                 specs.append(ProcessSpec(name: "\(group.name)-\(number)", arguments: arguments))
             }
         }

@@ -12,8 +12,6 @@ public struct WorkerConfiguration: Sendable {
     /// When set, asked for the credential before each `HELLO` (a desktop's access token is
     /// refreshed while it runs).
     public var credentialSource: (@Sendable () -> WorkerCredential)?
-    /// Fetches job files from the gateway; without it, jobs with files fail `files_unavailable`.
-    public var fileFetcher: JobFileFetcher?
     /// Jobs run at once.
     public var slots: Int
     /// Labels advertised.
