@@ -135,7 +135,7 @@ let package = Package(
         .target(
             name: "AgentOSWorker",
             dependencies: [
-                "ZeroMQ", "AgentOSWire", "AgentOSSandbox", "AgentOSClient", "AgentOSAuth",
+                "ZeroMQ", "AgentOSWire", "AgentOSSandbox", "AgentOSAuth",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -202,7 +202,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "AgentOSAuthTests", dependencies: ["AgentOSAuth"]),
-        .testTarget(name: "AgentOSWorkerTests", dependencies: ["AgentOSWorker", "AgentOSSandbox", "AgentOSWire", "ZeroMQ"]),
+        .testTarget(name: "AgentOSWorkerTests", dependencies: ["AgentOSWorker", "AgentOSSandbox", "AgentOSWire", "AgentOSAuth", "ZeroMQ"]),
         .testTarget(name: "AgentOSSupervisorTests", dependencies: ["AgentOSSupervisor"]),
         .testTarget(name: "AgentOSDesktopTests", dependencies: ["AgentOSDesktop", "AgentOSClient"]),
         .testTarget(name: "AgentOSSandboxTests", dependencies: ["AgentOSSandbox", "AgentOSWire"]),

@@ -70,7 +70,6 @@ public enum DesktopAttach {
         let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "desktop"
         configuration.name = name ?? "\(host)-desktop"
         if let slots { configuration.slots = slots }
-        if let gateway = URL(string: credentials.gateway) { configuration.fileFetcher = JobFileFetcher(gateway: gateway) }
         logger.info("attaching as a private worker", metadata: [
             "user": "\(credentials.email)", "bus": "\(endpoint)", "name": "\(configuration.name)",
         ])

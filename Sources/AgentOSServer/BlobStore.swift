@@ -50,6 +50,20 @@ final class BlobStore: Sendable {
         FileManager.default.contents(atPath: path(sha256))
     }
 
+    /// At most `length` bytes of a blob from `offset` (fewer at its end), nil when the blob
+    /// is missing. Reads only those bytes, so a worker fetching a large file in chunks never
+    /// makes the server hold the whole of it.
+    func read(_ sha256: String, offset: Int, length: Int) -> Data? {
+        guard let handle = FileHandle(forReadingAtPath: path(sha256)) else { return nil }
+        defer { try? handle.close() }
+        do {
+            try handle.seek(toOffset: UInt64(max(0, offset)))
+            return try handle.read(upToCount: max(0, length)) ?? Data()
+        } catch {
+            return nil
+        }
+    }
+
     /// Removes a blob (nothing refers to it any more).
     func remove(_ sha256: String) {
         unlink(path(sha256))

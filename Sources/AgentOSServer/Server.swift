@@ -45,17 +45,19 @@ public struct Server: Service {
         let dispatcher = try Dispatcher(
             store: store, settings: configuration.dispatch, logger: logger, fileTokens: fileTokens, queueCounts: queueCounts,
             workersOnlineBefore: state.workersOnlineBefore, jobFinished: { watch.finished($0.id) })
+        let blobs = try BlobStore(root: configuration.blobsPath)
         let bus = try BusLoop(
             context: context, endpoint: configuration.busEndpoint, dispatcher: dispatcher, directory: directory,
             tickInterval: min(0.25, configuration.dispatch.heartbeatInterval / 2),
             authenticate: { hello in await WorkerAuthentication.check(hello, store: store, authenticator: authenticator) },
+            files: JobFileReader(store: store, blobs: blobs, logger: logger),
             curveSecretKey: busCurve ? state.curveKeys.secretKey : nil, logger: logger)
         // Read before the loops start: after that only their owner threads touch the sockets.
         let busEndpoint = bus.boundEndpoint
         let busLoop = try SocketLoop(name: "agentos-bus", driver: bus)
         let handler = APIHandler(
             store: store, tokens: tokens, fileTokens: fileTokens, passwords: Passwords(cost: configuration.bcryptCost),
-            secrets: SecretBox(key: state.secretKey), blobs: try BlobStore(root: configuration.blobsPath), watch: watch,
+            secrets: SecretBox(key: state.secretKey), blobs: blobs, watch: watch,
             directory: directory,
             cluster: .init(
                 busEndpoints: [configuration.advertisedBusEndpoint ?? busEndpoint], curvePublicKey: busCurve ? state.curveKeys.publicKey : nil,

@@ -48,8 +48,6 @@ public final class Supervisor: Service, Sendable {
                 if server?.busUsesCurve == true { arguments += ["--server-key", serverPublicKeyPath] }
                 if let slots = group.slots { arguments += ["--slots", String(slots)] }
                 if let labels = group.labels, !labels.isEmpty { arguments += ["--labels", labels.joined(separator: ",")] }
-                // Job files come from the gateway: the first one the topology runs.
-                if let gateway = topology.gateways?.first { arguments += ["--gateway", "http://\(gateway.listen)"] }
                 specs.append(ProcessSpec(name: "\(group.name)-\(number)", arguments: arguments))
             }
         }

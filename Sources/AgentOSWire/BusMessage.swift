@@ -18,6 +18,9 @@ public enum Bus {
     public static let maxPartBytes = 256 << 10
     /// Most entries in a HELLO's `running` list.
     public static let maxHelloRunning = 4096
+    /// Most bytes of a file one `FETCH` may ask for, and so one `FILE` carry (base64 makes
+    /// that about 342 KiB of body, well within a worker's `maxMessageBytes`).
+    public static let maxFileChunkBytes = 256 << 10
 }
 
 /// The commands of the job bus.
@@ -46,6 +49,10 @@ public enum BusCommand: String, Codable, Sendable, CaseIterable {
     case bye = "BYE"
     /// worker → server: a piece of a message too large to send whole.
     case part = "PART"
+    /// worker → server: send me bytes of one of a running job's files.
+    case fetch = "FETCH"
+    /// server → worker: the bytes a `FETCH` asked for, or why not.
+    case file = "FILE"
 }
 
 /// A bus message that could not be understood.

@@ -50,6 +50,8 @@ private final class FailureBox: Sendable {
 private final class WorkerConnection: SocketLoopDriver {
     enum Event: Sendable {
         case finished(JobOutcome)
+        /// A job's file fetch wants a `FETCH` sent.
+        case fetch(FileFetch)
     }
 
     private let configuration: WorkerConfiguration
@@ -67,6 +69,8 @@ private final class WorkerConnection: SocketLoopDriver {
     private var loop: SocketLoopHandle<Event>?
     /// The cancellation of each job's current run, by job id.
     private var runs: [String: JobRun] = [:]
+    /// Jobs waiting for `FILE`s.
+    private let pendingFetches = PendingFetches()
 
     init(configuration: WorkerConfiguration, engine: any JobEngine, logger: Logger, failure: FailureBox) throws {
         self.configuration = configuration
@@ -98,6 +102,8 @@ private final class WorkerConnection: SocketLoopDriver {
         case .finished(let outcome):
             if runs[outcome.jobID]?.attempt == outcome.attempt { runs[outcome.jobID] = nil }
             return perform(session.finished(outcome, at: .now))
+        case .fetch(let request):
+            return perform(session.fetch(request, at: .now))
         }
     }
 
@@ -111,6 +117,7 @@ private final class WorkerConnection: SocketLoopDriver {
         monitor = nil
         socket?.close()
         socket = nil
+        pendingFetches.failAll("the worker stopped")
     }
 
     // MARK: Actions
@@ -130,6 +137,10 @@ private final class WorkerConnection: SocketLoopDriver {
                 if let current = runs[run.jobID], current.attempt == run.attempt { current.cancel() }
             case .log(let level, let message, let metadata):
                 logger.log(level: level, "\(message)", metadata: metadata)
+            case .fileArrived(let chunk):
+                pendingFetches.deliver(chunk)
+            case .fetchFailed(let request, let reason):
+                pendingFetches.fail(request.key, reason)
             case .end(let stopped, let lingerMS):
                 try? socket?.setLinger(Int32(lingerMS))
                 if let stopped { failure.set(stopped) }
@@ -225,27 +236,30 @@ private final class WorkerConnection: SocketLoopDriver {
         }
     }
 
-    /// Runs the job as a child task of the loop's service: files first (when it has any),
-    /// then the engine; its end comes back as `.finished`.
+    /// Runs the job as a child task of the loop's service: files first (when it has any,
+    /// fetched over the bus through this thread), then the engine; its end comes back as
+    /// `.finished`.
     private func start(_ job: JobAssignment) {
         guard let loop else { return }
         let run = JobRun(RunningJob(jobID: job.jobID, attempt: job.attempt))
         runs[job.jobID] = run
         let engine = self.engine
-        let fetcher = configuration.fileFetcher
+        let pending = pendingFetches
+        let fetcher = JobFileFetcher { request in
+            try await pending.request(request) { loop.post(.fetch(request)) }
+        }
         loop.spawn {
             .finished(await run.execute { await Self.execute(job, engine: engine, fetcher: fetcher) })
         }
     }
 
-    private static func execute(_ job: JobAssignment, engine: any JobEngine, fetcher: JobFileFetcher?) async -> JobOutcome {
+    private static func execute(_ job: JobAssignment, engine: any JobEngine, fetcher: JobFileFetcher) async -> JobOutcome {
         var staged: String?
         if !job.files.isEmpty {
             do {
-                guard let fetcher else {
-                    throw JobFileFetcher.Failure(description: "this worker was started without --gateway, so it cannot fetch job files")
-                }
                 staged = try await fetcher.fetch(job)
+            } catch is CancellationError {
+                return JobOutcome(jobID: job.jobID, attempt: job.attempt, status: .cancelled, error: "cancelled")
             } catch {
                 return JobOutcome(jobID: job.jobID, attempt: job.attempt, status: .failed, error: "files_unavailable: \(error)")
             }

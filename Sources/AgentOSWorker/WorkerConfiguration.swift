@@ -16,8 +16,6 @@ public struct WorkerConfiguration: Sendable {
     /// CURVE for the bus: the server's key and this worker's pair (derived from its
     /// credential); nil for a plain TCP bus (loopback).
     public var curve: CurveClient?
-    /// Fetches job files from the gateway; without it, jobs with files fail `files_unavailable`.
-    public var fileFetcher: JobFileFetcher?
     /// Jobs run at once.
     public var slots: Int
     /// Labels advertised.

@@ -30,10 +30,19 @@ public struct WorkerSession: Sendable {
         /// Close the socket, giving queued messages `lingerMS` to leave, and stop: with the
         /// reason when the server refused the worker for good, with nil after a goodbye.
         case end(WorkerStopped?, lingerMS: Int)
+        /// The answer to a `fetch(_:at:)`: hand it to the job waiting for it.
+        case fileArrived(FileChunk)
+        /// A `fetch(_:at:)` will get no answer (not connected, reconnected, timed out,
+        /// stopping): tell the job waiting for it, which may ask again.
+        case fetchFailed(FileFetch, String)
     }
 
     /// How long stopped jobs get to report their end before the worker leaves without them.
     public static let stopGrace: Duration = .seconds(5)
+    /// Most `FETCH`es unanswered at once, for all jobs of this worker (PROTOCOL §3.5.1).
+    public static let fetchWindow = 4
+    /// How long a `FETCH` waits for its `FILE` before it is given up (and may be asked again).
+    public static let fetchTimeout: Duration = .seconds(30)
 
     private let configuration: WorkerConfiguration
     private var welcomed = false
@@ -70,6 +79,10 @@ public struct WorkerSession: Sendable {
     /// Whether this batch of actions hands results to the owner: until the owner has tried
     /// to send them (and reported any that failed), the drain is not over.
     private var resultsInFlight = false
+    /// `FETCH`es sent and not yet answered, with when each went out.
+    private var fetching: [FileChunk.Key: (request: FileFetch, sentAt: Instant)] = [:]
+    /// `FETCH`es waiting for a place in the window, in the order the jobs asked.
+    private var fetchQueue: Deque<FileFetch> = []
     private var actions: [Action] = []
 
     /// A session for a worker configured so; nothing happens until `start(at:)`. `seed` feeds
@@ -125,6 +138,20 @@ public struct WorkerSession: Sendable {
         guard let sent = recentlySent[run.jobID], sent.outcome.attempt == run.attempt else { return }
         recentlySent[run.jobID] = nil
         unsent[run.jobID] = sent.outcome
+    }
+
+    /// A job wants bytes of one of its files: `FETCH` them when the window has room, or
+    /// say at once that no answer will come (`.fetchFailed`) when not connected.
+    public mutating func fetch(_ request: FileFetch, at now: Instant) -> [Action] {
+        if ended || stopping != nil {
+            actions.append(.fetchFailed(request, "the worker is stopping"))
+        } else if !welcomed {
+            actions.append(.fetchFailed(request, "not connected to the server"))
+        } else {
+            fetchQueue.append(request)
+            sendFetches(at: now)
+        }
+        return take()
     }
 
     /// Graceful shutdown: drain (no new jobs), deliver what runs, then leave.
@@ -202,7 +229,13 @@ public struct WorkerSession: Sendable {
             start(try message.decode(JobAssignment.self), at: now)
         case .cancel:
             cancel(try message.decode(RunningJob.self), at: now)
-        case .hello, .started, .result, .release, .drain, .bye, .part:
+        case .file:
+            let chunk = try message.decode(FileChunk.self)
+            // An answer nobody waits for (it came after its timeout or a reconnect) is dropped.
+            guard fetching.removeValue(forKey: chunk.key) != nil else { return }
+            actions.append(.fileArrived(chunk))
+            sendFetches(at: now)
+        case .hello, .started, .result, .release, .drain, .bye, .part, .fetch:
             throw BusDecodingError(description: "not a server command")
         }
     }
@@ -254,6 +287,7 @@ public struct WorkerSession: Sendable {
     private mutating func cancel(_ run: RunningJob, at now: Instant) {
         if running[run.jobID] == run.attempt {
             actions.append(.cancel(run))
+            failFetches(because: "the job was cancelled") { $0.jobID == run.jobID }
         } else if unsent[run.jobID]?.attempt == run.attempt {
             // An undelivered outcome still goes out: the server frees the slot on it and
             // ignores the rest.
@@ -269,6 +303,12 @@ public struct WorkerSession: Sendable {
     // MARK: Time
 
     private mutating func keepAlive(at now: Instant) {
+        let overdue = fetching.values.filter { now - $0.sentAt >= Self.fetchTimeout }
+        for entry in overdue.sorted(by: { $0.sentAt < $1.sentAt }) {
+            fetching[entry.request.key] = nil
+            actions.append(.fetchFailed(entry.request, "no answer from the server within \(Self.fetchTimeout.components.seconds) s"))
+        }
+        if !overdue.isEmpty { sendFetches(at: now) }
         while let oldest = sentOrder.first, now - oldest.at >= deadAfter * 2 {
             sentOrder.removeFirst()
             if recentlySent[oldest.jobID]?.at == oldest.at { recentlySent[oldest.jobID] = nil }
@@ -321,6 +361,7 @@ public struct WorkerSession: Sendable {
             return
         }
         stopping = (now + Self.stopGrace, failure)
+        failFetches(because: "the worker is stopping") { _ in true }
         if !running.isEmpty { log(.notice, "stopping unfinished jobs", ["count": "\(running.count)"]) }
         for (jobID, attempt) in running.sorted(by: { $0.key < $1.key }) {
             actions.append(.cancel(RunningJob(jobID: jobID, attempt: attempt)))
@@ -337,7 +378,9 @@ public struct WorkerSession: Sendable {
     }
 
     /// `HELLO` listing the runs still going and every undelivered or recently sent outcome.
+    /// A new registration: the `FETCH`es of the old one will not be answered.
     private mutating func sendHello(at now: Instant) {
+        failFetches(because: "the connection to the server was reset") { _ in true }
         for (jobID, sent) in recentlySent { unsent[jobID] = sent.outcome }
         recentlySent.removeAll()
         sentOrder.removeAll()
@@ -365,6 +408,25 @@ public struct WorkerSession: Sendable {
             recentlySent[outcome.jobID] = (outcome, now)
             sentOrder.append((outcome.jobID, now))
         }
+    }
+
+    /// Sends waiting `FETCH`es while fewer than `fetchWindow` are unanswered.
+    private mutating func sendFetches(at now: Instant) {
+        while welcomed, fetching.count < Self.fetchWindow, let next = fetchQueue.popFirst() {
+            fetching[next.key] = (next, now)
+            send(.fetch, next, at: now)
+        }
+    }
+
+    /// Gives up the `FETCH`es, sent or waiting, that `matching` picks.
+    private mutating func failFetches(because reason: String, matching: (FileFetch) -> Bool) {
+        let given = fetching.values.map { $0.request }.filter(matching).sorted { ($0.jobID, $0.fileID, $0.offset) < ($1.jobID, $1.fileID, $1.offset) }
+            + fetchQueue.filter(matching)
+        for request in given {
+            fetching[request.key] = nil
+            actions.append(.fetchFailed(request, reason))
+        }
+        fetchQueue.removeAll(where: matching)
     }
 
     private mutating func send(_ command: BusCommand, _ body: some Encodable, at now: Instant) {

@@ -15,7 +15,6 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Jobs run at once (AGENTOS_SLOTS). Default: number of CPUs") var slots: Int?
     @Option(help: "Comma-separated labels (AGENTOS_LABELS)") var labels: String?
     @Option(help: "Worker name (AGENTOS_NAME). Default HOST-PID") var name: String?
-    @Option(help: "Gateway URL the worker fetches job files from (AGENTOS_GATEWAY), e.g. http://127.0.0.1:8080") var gateway: String?
     @Option(help: "Seconds to finish running jobs on shutdown before handing them back (AGENTOS_DRAIN_TIMEOUT). Default 30") var drainTimeout: Int?
     @OptionGroup(title: "Bus security") var security: BusSecurityOptions
     @OptionGroup(title: "Sandbox") var sandbox: SandboxOptions
@@ -34,12 +33,6 @@ struct WorkerCommand: AsyncParsableCommand {
         }.filter { !$0.isEmpty }
         if let name = Settings.value(name, env: "NAME") { configuration.name = name }
         configuration.drainTimeout = Double(try Settings.int(drainTimeout, env: "DRAIN_TIMEOUT", default: 30))
-        if let gateway = Settings.value(gateway, env: "GATEWAY") {
-            guard let url = URL(string: gateway), url.scheme == "http" || url.scheme == "https" else {
-                throw ValidationError("--gateway must be an http(s) URL, e.g. http://127.0.0.1:8080")
-            }
-            configuration.fileFetcher = JobFileFetcher(gateway: url)
-        }
         let logger = Logger(label: "agentos.worker")
         let engine = try await sandbox.makeEngine(logger: logger)
         defer { engine.close() }

@@ -64,6 +64,16 @@ final class Cluster: @unchecked Sendable {
         return process
     }
 
+    /// Starts `command` as it is (no agentos binary), its output in `log(name)`.
+    @discardableResult
+    func startCommand(_ name: String, _ command: [String]) throws -> TestProcess {
+        let process = try TestProcess(
+            executable: command[0], arguments: Array(command.dropFirst()), environment: ProcessInfo.processInfo.environment,
+            logPath: directory.appendingPathComponent("\(name).log").path)
+        lock.withLock { processes[name] = process }
+        return process
+    }
+
     /// Starts the server on kernel-chosen ports (or, after a first start, the same ones again)
     /// and waits until it says where it listens.
     func startServer() async throws {
@@ -87,6 +97,11 @@ final class Cluster: @unchecked Sendable {
         try await waitFor("the gateway to listen") { self.log("gateway").contains("listening on ") }
         let line = try #require(log("gateway").split(separator: "\n").first { $0.contains("listening on ") })
         let address = try #require(line.components(separatedBy: "listening on ").last?.trimmingCharacters(in: .whitespaces))
+        endpoints.withLock { boundHTTP = address }
+    }
+
+    /// Sends `http` requests to the gateway at `address` (HOST:PORT), for gateways started by the test itself.
+    func useGateway(_ address: String) {
         endpoints.withLock { boundHTTP = address }
     }
 

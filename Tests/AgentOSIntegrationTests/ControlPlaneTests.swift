@@ -26,7 +26,7 @@ import FoundationNetworking
         let cluster = try Cluster()
         defer { cluster.shutdown() }
         let admin = try await cluster.boot()
-        try await cluster.startWorker("w1", slots: 2, extraArguments: ["--gateway", cluster.gatewayURL])
+        try await cluster.startWorker("w1", slots: 2)
         try await cluster.waitForWorkers(["w1"], token: admin)
 
         for email in ["runner@example.com", "outsider@example.com"] {
@@ -115,11 +115,11 @@ import FoundationNetworking
         #expect(try await cluster.http("GET", "/api/v1/audit", token: runner).0 == 403)
     }
 
-    @Test func aJobGetsItsFilesReadOnlyFromTheGateway() async throws {
+    @Test func aJobGetsItsFilesReadOnly() async throws {
         let cluster = try Cluster()
         defer { cluster.shutdown() }
         let admin = try await cluster.boot()
-        try await cluster.startWorker("w1", extraArguments: ["--gateway", cluster.gatewayURL])
+        try await cluster.startWorker("w1")
         try await cluster.waitForWorkers(["w1"], token: admin)
         let content = "name,qty\napples,3\n"
         let (uploadStatus, file) = try await cluster.upload("/api/v1/projects/default/files?name=stock.csv", data: Data(content.utf8), token: admin)

@@ -65,7 +65,7 @@ import ZeroMQ
                 await gate.wait()
                 return .success(WorkerPrincipal(kind: .cloud, ownerID: nil))
             },
-            maxHelloChecks: 2, logger: Logger(label: "test"))
+            maxHelloChecks: 2, files: try JobFileReader.scratch(store: store), logger: Logger(label: "test"))
         let endpoint = bus.boundEndpoint
         let loop = try SocketLoop(name: "test-bus", driver: bus)
         let running = Task { try await loop.run() }
@@ -121,7 +121,8 @@ import ZeroMQ
         let context = try Context()
         let bus = try BusLoop(
             context: context, endpoint: "tcp://127.0.0.1:*", dispatcher: dispatcher, directory: WorkerDirectory(), tickInterval: 0.1,
-            authenticate: { _ in .success(WorkerPrincipal(kind: .cloud, ownerID: nil)) }, logger: Logger(label: "test"))
+            authenticate: { _ in .success(WorkerPrincipal(kind: .cloud, ownerID: nil)) }, files: try JobFileReader.scratch(store: store),
+            logger: Logger(label: "test"))
         let endpoint = bus.boundEndpoint
         let loop = try SocketLoop(name: "test-bus", driver: bus)
         let running = Task { try await loop.run() }

@@ -19,7 +19,7 @@ import zmq
 NAME = "bus garbage"
 TAG, API_TAG = b"AOS/1", b"AOS-API/2"
 COMMANDS = [b"HELLO", b"WELCOME", b"REJECT", b"HEARTBEAT", b"JOB", b"STARTED", b"RESULT", b"CANCEL", b"RELEASE",
-            b"DRAIN", b"BYE", b"LAUNCH", b"", b"hello", b"HELLO\x00", b"\xff\xfe"]
+            b"DRAIN", b"BYE", b"PART", b"FETCH", b"FILE", b"LAUNCH", b"", b"hello", b"HELLO\x00", b"\xff\xfe"]
 HELLO_MEMORY_BOUND_MIB = 64   # server RSS growth allowed while 16 MiB HELLOs arrive (defect 7)
 API_MEMORY_BOUND_MIB = 256    # server RSS growth allowed while 60 MiB API requests arrive (defect 8)
 API_IN_FLIGHT_MIB = 128       # the API socket's budget for request bodies being handled
@@ -41,7 +41,12 @@ def bad_bodies(rng):
             b'"output_truncated": false, "duration_ms": 1}' % str(uuid.uuid4()).encode(),
             b'{"job_id": "x", "attempt": 1, "status": "weird", "stdout": "", "stderr": "", "output_truncated": false, '
             b'"duration_ms": 1}',
-            json.dumps({"job_id": "x\u0000y", "attempt": 1}).encode(), bytes(rng.getrandbits(8) for _ in range(64))]
+            json.dumps({"job_id": "x\u0000y", "attempt": 1}).encode(), bytes(rng.getrandbits(8) for _ in range(64)),
+            # FETCH-shaped: a job nobody runs, offsets and lengths out of range (PROTOCOL 3.5.1).
+            b'{"job_id": "x", "attempt": 1, "file_id": "y", "offset": 0, "length": 262144}',
+            b'{"job_id": "x", "attempt": 1, "file_id": "y", "offset": -1, "length": 0}',
+            b'{"job_id": "x", "attempt": 1, "file_id": "../../etc/passwd", "offset": 0, "length": 1e400}',
+            b'{"job_id": "x", "attempt": 1, "file_id": "y", "offset": 18446744073709551616, "length": 1}']
 
 
 def hello(token, **over):
@@ -181,6 +186,18 @@ def cases(part, bus, c, token, rng, quick):
             continue  # a valid HELLO would clear the drain
         for body in bad_bodies(rng):
             bus.send(fake, [TAG, command, body])
+    # A FETCH flood for a job this worker does not run: each refused, none read, nothing kept.
+    drained = 0
+    while bus.receive(fake, 200) is not None:
+        drained += 1
+    fetch = json.dumps({"job_id": str(uuid.uuid4()), "attempt": 1, "file_id": str(uuid.uuid4()), "offset": 0,
+                        "length": 262144}).encode()
+    for _ in range(200 if quick else 2000):
+        bus.send(fake, [TAG, b"FETCH", fetch])
+    answer = wait_for(bus, fake, b"FILE", 10)
+    code = (json.loads(answer[2]).get("error") or {}).get("code") if answer and len(answer) == 3 else None
+    part.check("fetch-not-running", code == "not_running",
+               f"a FETCH for a job the worker does not run: {code or 'no FILE answer within 10 s'}")
     bus.send(fake, [TAG, b"BYE", b"{}"])
     part.check("alive-after-registered-garbage", alive(), "alive" if alive() else "the server died")
 

@@ -192,7 +192,7 @@ class Cluster:
             time.sleep(0.05)
         args = ["worker", "--server", self.bus, "--token-file", os.path.join(self.data, "worker-token"),
                 "--name", name, "--slots", str(slots), "--cache", self.cache, "--warm-pool", str(warm_pool),
-                "--drain-timeout", "2", "--gateway", self.url]
+                "--drain-timeout", "2"]
         if labels:
             args += ["--labels", ",".join(labels)]
         return self.start(name, args)

@@ -22,6 +22,8 @@ final class BusLoop: SocketLoopDriver {
         case helloRejected(identity: [UInt8], workerID: String, reject: Reject, sequence: Int)
         /// A credential was revoked or a user disabled: disconnect the workers using it.
         case revoke(Revocation)
+        /// A file read for a `FETCH` of the connection `identity` ended: send its answer.
+        case fileRead(identity: [UInt8], chunk: FileChunk)
     }
 
     typealias Authenticate = @Sendable (Hello) async -> Result<WorkerPrincipal, Reject>
@@ -54,15 +56,27 @@ final class BusLoop: SocketLoopDriver {
     private var warnings = WarningLimiter()
     /// Workers' large messages, being put together.
     private var parts = PartAssembler()
+    /// Reads the chunks workers `FETCH`, off this thread.
+    private let files: JobFileReader
+    /// File reads in flight, per connection and in all, and the most of each: past them a
+    /// `FETCH` is answered `busy`, so no worker can make the server read a lot at once.
+    private var fileReads: [[UInt8]: Int] = [:]
+    private var fileReadsTotal = 0
+    private let maxFileReadsPerConnection: Int
+    private let maxFileReads: Int
 
     /// Binds the bus; fails at once when the endpoint cannot be bound. With a CURVE secret key
     /// the bus encrypts, and the context's `ZAPHandler` checks each peer's key (domain `bus`).
     init(
         context: Context, endpoint: String, dispatcher: Dispatcher, directory: WorkerDirectory,
         tickInterval: TimeInterval, authenticate: @escaping Authenticate, maxHelloChecks: Int = 2048,
+        files: JobFileReader, maxFileReadsPerConnection: Int = 8, maxFileReads: Int = 64,
         curveSecretKey: String? = nil, logger: Logger
     ) throws {
         self.maxHelloChecks = max(1, maxHelloChecks)
+        self.files = files
+        self.maxFileReadsPerConnection = max(1, maxFileReadsPerConnection)
+        self.maxFileReads = max(1, maxFileReads)
         socket = try context.makeSocket(.router)
         if let curveSecretKey {
             try socket.setCurveServer(secretKey: curveSecretKey)
@@ -154,6 +168,10 @@ final class BusLoop: SocketLoopDriver {
             send([Outbound(identity: identity, message: BusMessage(.reject, reject))])
         case .revoke(let revocation):
             perform("revoke") { try dispatcher.revoke(revocation) }
+        case .fileRead(let identity, let chunk):
+            fileReadsTotal -= 1
+            fileReads[identity] = fileReads[identity].flatMap { $0 > 1 ? $0 - 1 : nil }
+            send([Outbound(identity: identity, message: BusMessage(.file, chunk))])
         }
     }
 
@@ -196,6 +214,8 @@ final class BusLoop: SocketLoopDriver {
             }
             if message.command == .hello {
                 beginHello(identity: identity, message: message)
+            } else if message.command == .fetch, dispatcher.isWelcomed(identity) {
+                beginFetch(identity: identity, message: message)
             } else {
                 if message.command != .heartbeat && message.command != .started { directoryStale = true }
                 perform(message.command.rawValue, peer: identity) { try dispatcher.receive(identity: identity, message: message) }
@@ -243,6 +263,33 @@ final class BusLoop: SocketLoopDriver {
             case .failure(let reject):
                 .helloRejected(identity: identity, workerID: hello.workerID, reject: reject, sequence: sequence)
             }
+        }
+    }
+
+    /// Answers a welcomed worker's `FETCH`: what the dispatcher can refuse at once it refuses
+    /// here; otherwise, within the limits on reads in flight, the file is checked against the
+    /// database and read by a task of its own, which posts the `FILE` back to this thread.
+    private func beginFetch(identity: [UInt8], message: BusMessage) {
+        let fetch: FileFetch
+        do {
+            fetch = try message.decode(FileFetch.self)
+        } catch {
+            warnings.warn("dropped bad worker message", peer: identity, ["command": "FETCH", "error": "\(error)"], to: logger)
+            return
+        }
+        switch dispatcher.admitFetch(identity: identity, fetch: fetch) {
+        case .answer(let answer):
+            send(answer)
+        case .read(let workerID):
+            guard fileReads[identity, default: 0] < maxFileReadsPerConnection, fileReadsTotal < maxFileReads else {
+                send([Outbound(identity: identity, message: BusMessage(.file, FileChunk(answering: fetch, failure: .init(
+                    code: FileChunk.Failure.busy, message: "too many file reads at once; ask again shortly"))))])
+                return
+            }
+            fileReads[identity, default: 0] += 1
+            fileReadsTotal += 1
+            let files = self.files
+            loop?.spawn { .fileRead(identity: identity, chunk: files.read(fetch, workerID: workerID)) }
         }
     }
 

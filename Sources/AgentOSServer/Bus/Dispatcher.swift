@@ -376,10 +376,37 @@ public final class Dispatcher {
             try dropWorker(workerID, now: now, reason: "said goodbye")
             out += commit(now: now)
             return out
-        case .hello, .welcome, .reject, .job, .cancel, .part:
-            // A PART is put together by the bus loop before it reaches here.
+        case .hello, .welcome, .reject, .job, .cancel, .part, .fetch, .file:
+            // A PART is put together, and a FETCH answered, by the bus loop; neither reaches here.
             throw BusDecodingError(description: "\(message.command.rawValue) is not a worker command here")
         }
+    }
+
+    /// What the bus does with a `FETCH`: answer it at once, or read the file for `workerID`.
+    public enum FetchAdmission: Sendable {
+        /// Send these (a `REJECT not_registered`, or a `FILE` refusing the request).
+        case answer([Outbound])
+        /// The connection is a welcomed worker that holds that attempt of the job: read the
+        /// file off the bus thread (`JobFileReader` checks the rest against the database).
+        case read(workerID: String)
+    }
+
+    /// The part of a `FETCH`'s acceptance the dispatcher knows without the database: the
+    /// connection is a welcomed worker, and it holds that attempt of the job now.
+    public func admitFetch(identity: [UInt8], fetch: FileFetch, now: Date = Date()) -> FetchAdmission {
+        guard let workerID = workerIDByIdentity[identity], let worker = workers[workerID] else {
+            return .answer([Outbound(identity: identity, message: BusMessage(.reject, Reject(code: Reject.notRegistered, message: "send HELLO first")))])
+        }
+        workers[workerID]?.lastHeard = now
+        if let problem = fetch.problem {
+            return .answer([Outbound(identity: identity, message: BusMessage(.file, FileChunk(
+                answering: fetch, failure: .init(code: FileChunk.Failure.badRequest, message: problem))))])
+        }
+        guard fetch.attempt > 0, worker.running[fetch.jobID] == fetch.attempt else {
+            return .answer([Outbound(identity: identity, message: BusMessage(.file, FileChunk(
+                answering: fetch, failure: .init(code: FileChunk.Failure.notRunning, message: "this worker does not run attempt \(fetch.attempt) of that job"))))])
+        }
+        return .read(workerID: workerID)
     }
 
     /// Jobs could not be delivered: put them straight back in the queue, their attempts
