@@ -139,7 +139,16 @@ struct NetworkLab {
     static var ip: String? { ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip"].first(where: FileManager.default.isExecutableFile(atPath:)) }
     static var tcpdump: String? { ["/usr/bin/tcpdump", "/usr/sbin/tcpdump"].first(where: FileManager.default.isExecutableFile(atPath:)) }
     static var nsenter: String? { ["/usr/bin/nsenter", "/bin/nsenter"].first(where: FileManager.default.isExecutableFile(atPath:)) }
-    static var isPossible: Bool { getuid() == 0 && ip != nil && tcpdump != nil && nsenter != nil }
+    /// Whether this machine lets the test make namespaces: root, the tools, and a kernel
+    /// (or container) that allows `ip netns add`.
+    static let isPossible: Bool = {
+        guard getuid() == 0, let ip, tcpdump != nil, nsenter != nil else { return false }
+        let probe = "aos-probe-\(getpid())"
+        let lab = NetworkLab(probeOnly: ())
+        guard (try? lab.run([ip, "netns", "add", probe])) != nil else { return false }
+        try? lab.run([ip, "netns", "del", probe])
+        return true
+    }()
 
     let id = String(UUID().uuidString.lowercased().prefix(6))
     /// The /24 the lab's addresses are in: 10.237.X.0, X by chance.
@@ -148,6 +157,8 @@ struct NetworkLab {
     var server: String { "aos-\(id)-srv" }
     var cloud: String { "aos-\(id)-cld" }
     var desktop: String { "aos-\(id)-dsk" }
+
+    private init(probeOnly: Void) {}
 
     init() throws {
         let ip = try #require(Self.ip)

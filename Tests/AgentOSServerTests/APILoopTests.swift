@@ -109,3 +109,13 @@ import ZeroMQ
         #expect(ByteBudget(limit: 10).take(1 << 30))
     }
 }
+
+@Suite struct BusKeyDerivationTests {
+    /// The test vector of docs/PROTOCOL.md §1.1.
+    @Test func aCredentialsKeyPairIsTheDocumentedOne() throws {
+        let pair = try BusKeys.keyPair(forCredential: "aow_example-worker-token")
+        #expect(pair.secretKey == "(jFX}q(D0&UXrtrCh<bxTmA=I^zQ%HMpdvW3rWp+")
+        #expect(pair.publicKey == "(.+ItII.XXGPTe}PmnCo{iC+F[F4p9yf5+CbjFCQ")
+        #expect(BusKeys.publicKey(forCredential: "aow_example-worker-token") == pair.publicKey)
+    }
+}
