@@ -180,7 +180,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "agentos-bench",
-            dependencies: ["AgentOSSandbox", "AgentOSWire", "ZeroMQ"],
+            dependencies: ["AgentOSSandbox", "AgentOSWire", "AgentOSAuth", "ZeroMQ"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

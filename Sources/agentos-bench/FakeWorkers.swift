@@ -2,9 +2,20 @@
 // speaking the bus protocol of docs/PROTOCOL.md but running nothing. `instant` answers every
 // JOB with a succeeded RESULT at once, so the server is the only thing measured; `idle` only
 // says HELLO and heartbeats, to measure what connected workers cost the server.
+import AgentOSAuth
 import AgentOSWire
 import Foundation
 import ZeroMQ
+
+extension CurveClient {
+    /// CURVE for a fake worker with `token`, when `AGENTOS_SERVER_KEY` (a key or a file holding it) is set.
+    static func fromEnvironment(token: String) throws -> CurveClient? {
+        guard let given = ProcessInfo.processInfo.environment["AGENTOS_SERVER_KEY"], !given.isEmpty else { return nil }
+        let key = CurveKeyPair.isValidKey(given)
+            ? given : try String(contentsOfFile: given, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        return CurveClient(serverPublicKey: key, keyPair: try CurveKeyPair(secretBytes: SecretToken.busKeySeed(token)))
+    }
+}
 
 struct FakeWorkerFleet {
     let endpoint: String
@@ -16,6 +27,8 @@ struct FakeWorkerFleet {
     /// Stop after this many results (instant), or after this many seconds (idle); nil runs until killed.
     let stopAfterJobs: Int?
     let stopAfterSeconds: Double?
+    /// CURVE, with the key pair the token stands for (PROTOCOL.md §1.1), when the bus runs it.
+    var curve: CurveClient?
 
     func run() throws {
         let context = try Context(ioThreads: 1, maxSockets: workers + 16)
@@ -24,6 +37,7 @@ struct FakeWorkerFleet {
         for index in 0..<workers {
             let socket = try context.makeSocket(.dealer)
             try socket.setLinger(0)
+            if let curve { try socket.setCurveClient(curve) }
             try socket.setSendHighWaterMark(100_000)
             try socket.connect(endpoint)
             sockets.append(socket)

@@ -5,6 +5,7 @@
 //       fake cloud workers that answer every job at once; prints the rate once JOBS are answered
 //   agentos-bench idle ENDPOINT TOKEN_FILE WORKERS SECONDS
 //       fake cloud workers that only connect and heartbeat, for SECONDS
+// With AGENTOS_SERVER_KEY (the server's key or its file) the fake workers speak CURVE.
 import Foundation
 
 func usage() -> Never {
@@ -31,15 +32,17 @@ case "engine":
     try await benchEngine(runs: arguments.count > 1 ? Int(arguments[1]) ?? 100 : 100, ways: ways.isEmpty ? EngineWay.allCases : ways)
 case "instant":
     guard arguments.count == 6, let workers = Int(arguments[3]), let slots = Int(arguments[4]), let jobs = Int(arguments[5]) else { usage() }
+    let secret = try token(from: arguments[2])
     try FakeWorkerFleet(
-        endpoint: arguments[1], token: try token(from: arguments[2]), workers: workers, slots: slots,
-        answerJobs: true, stopAfterJobs: jobs, stopAfterSeconds: nil
+        endpoint: arguments[1], token: secret, workers: workers, slots: slots,
+        answerJobs: true, stopAfterJobs: jobs, stopAfterSeconds: nil, curve: try .fromEnvironment(token: secret)
     ).run()
 case "idle":
     guard arguments.count == 5, let workers = Int(arguments[3]), let seconds = Double(arguments[4]) else { usage() }
+    let secret = try token(from: arguments[2])
     try FakeWorkerFleet(
-        endpoint: arguments[1], token: try token(from: arguments[2]), workers: workers, slots: 1,
-        answerJobs: false, stopAfterJobs: nil, stopAfterSeconds: seconds
+        endpoint: arguments[1], token: secret, workers: workers, slots: 1,
+        answerJobs: false, stopAfterJobs: nil, stopAfterSeconds: seconds, curve: try .fromEnvironment(token: secret)
     ).run()
 default:
     usage()
