@@ -50,9 +50,10 @@ public enum DesktopAttach {
     ) async throws -> [any Service] {
         let credentials = try await configDirectory.freshCredentials(validity: 120)
         let cluster = try await GatewayClient(credentials: credentials).send("GET", "/api/v1/cluster", as: Schemas.Cluster.self)
-        guard let endpoint = cluster.bus.first else {
+        guard let advertised = cluster.bus.first else {
             throw ClientError.io("the gateway did not say where the job bus is")
         }
+        let endpoint = reachable(advertised, gateway: credentials.gateway)
         var configuration = WorkerConfiguration(
             serverEndpoint: endpoint, kind: .private, credential: WorkerCredential(accessToken: credentials.accessToken))
         configuration.workerID = try configDirectory.desktopWorkerID(userID: credentials.userID)
@@ -130,6 +131,17 @@ extension DesktopAttach {
         guard let token = made.token else { throw ClientError.io("the server made a token but did not show it") }
         try configDirectory.saveDesktopBusToken(token, userID: credentials.userID, gateway: credentials.gateway)
         return token
+    }
+
+    /// The bus endpoint to connect to: a server that binds every interface and names no
+    /// `--advertise-bus` advertises a wildcard, which is reached at the gateway's host.
+    static func reachable(_ endpoint: String, gateway: String) -> String {
+        for wildcard in ["tcp://0.0.0.0:", "tcp://*:", "tcp://[::]:"] where endpoint.hasPrefix(wildcard) {
+            guard let host = URL(string: gateway)?.host, !host.isEmpty else { return endpoint }
+            let port = endpoint.dropFirst(wildcard.count)
+            return host.contains(":") ? "tcp://[\(host)]:\(port)" : "tcp://\(host):\(port)"
+        }
+        return endpoint
     }
 
     private static let personalTokenPrefix = "aos_pat_"

@@ -81,6 +81,9 @@ public struct Server: Service {
             bus: [busEndpoint], curvePublicKey: busCurve ? state.curveKeys.publicKey : nil,
             heartbeatMS: Int(configuration.dispatch.heartbeatInterval * 1000), serverVersion: AgentOSVersion.current
         )).write(to: URL(fileURLWithPath: configuration.clusterFilePath), options: .atomic)
+        if configuration.advertisedBusEndpoint == nil, ["tcp://0.0.0.0:", "tcp://*:", "tcp://[::]:"].contains(where: busEndpoint.hasPrefix) {
+            logger.notice("the bus listens on every interface; GET /cluster names it as bound, and desktops reach it at their gateway's host (--advertise-bus names another address)")
+        }
         for (name, endpoint, curve) in [("bus", busEndpoint, busCurve), ("api", apiEndpoint, apiCurve)] where !curve && !Endpoint.isLocal(endpoint) {
             logger.warning("this socket listens beyond loopback in plain TCP (--insecure-plaintext-bus): no encryption, peers unchecked at the handshake", metadata: [
                 "socket": "\(name)", "endpoint": "\(endpoint)",

@@ -50,3 +50,15 @@ import Testing
         #expect(mode == 0o600)
     }
 }
+
+@Suite struct BusEndpointTests {
+    @Test(arguments: [
+        ("tcp://0.0.0.0:5555", "https://agentos.example.com", "tcp://agentos.example.com:5555"),
+        ("tcp://*:5555", "http://10.0.0.7:8080", "tcp://10.0.0.7:5555"),
+        ("tcp://[::]:5555", "http://[2001:db8::1]:8080", "tcp://[2001:db8::1]:5555"),
+        ("tcp://bus.example.com:5555", "https://agentos.example.com", "tcp://bus.example.com:5555"),
+    ])
+    func aWildcardBusIsReachedAtTheGatewaysHost(advertised: String, gateway: String, expected: String) {
+        #expect(DesktopAttach.reachable(advertised, gateway: gateway) == expected)
+    }
+}
