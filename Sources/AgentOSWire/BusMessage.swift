@@ -16,6 +16,8 @@ public enum Bus {
     public static let maxInboundMessageBytes = 384 << 10
     /// Largest body a worker sends whole; a larger one goes in `PART`s of this many bytes.
     public static let maxPartBytes = 256 << 10
+    /// Largest `OUTPUT` body a worker sends (it is never sent in parts).
+    public static let maxOutputBodyBytes = 256 << 10
     /// Most entries in a HELLO's `running` list.
     public static let maxHelloRunning = 4096
 }
@@ -46,6 +48,9 @@ public enum BusCommand: String, Codable, Sendable, CaseIterable {
     case bye = "BYE"
     /// worker → server: a piece of a message too large to send whole.
     case part = "PART"
+    /// worker → server: output a running job wrote since the last one (optional; `RESULT`
+    /// stays the whole, authoritative output).
+    case output = "OUTPUT"
 }
 
 /// A bus message that could not be understood.

@@ -202,7 +202,7 @@ public struct WorkerSession: Sendable {
             start(try message.decode(JobAssignment.self), at: now)
         case .cancel:
             cancel(try message.decode(RunningJob.self), at: now)
-        case .hello, .started, .result, .release, .drain, .bye, .part:
+        case .hello, .started, .result, .release, .drain, .bye, .part, .output:
             throw BusDecodingError(description: "not a server command")
         }
     }

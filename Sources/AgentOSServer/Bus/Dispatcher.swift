@@ -376,7 +376,7 @@ public final class Dispatcher {
             try dropWorker(workerID, now: now, reason: "said goodbye")
             out += commit(now: now)
             return out
-        case .hello, .welcome, .reject, .job, .cancel, .part:
+        case .hello, .welcome, .reject, .job, .cancel, .part, .output:
             // A PART is put together by the bus loop before it reaches here.
             throw BusDecodingError(description: "\(message.command.rawValue) is not a worker command here")
         }
