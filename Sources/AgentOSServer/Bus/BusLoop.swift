@@ -191,7 +191,7 @@ final class BusLoop: SocketLoopDriver {
             if message.command == .hello {
                 beginHello(identity: identity, message: message)
             } else {
-                if message.command != .heartbeat && message.command != .started { directoryStale = true }
+                if ![.heartbeat, .started, .output].contains(message.command) { directoryStale = true }
                 perform(message.command.rawValue, peer: identity) { try dispatcher.receive(identity: identity, message: message) }
             }
         }
