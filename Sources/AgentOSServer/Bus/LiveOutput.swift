@@ -21,15 +21,24 @@ public final class LiveOutput: Sendable {
         public let truncated: Bool
     }
 
+    /// One stream of a run. Empty, it costs no allocation: a run is begun for every
+    /// assignment, on the bus's hot path, whether its worker streams or not.
+    private struct Stream {
+        var bytes: [UInt8] = []
+        /// UTF-8 bytes of the stream the worker has sent that were kept: where its next chunk must start.
+        var received = 0
+        /// A stream that stopped growing (cap, memory bound or a gap) takes nothing more.
+        var stopped = false
+    }
+
     private struct Run {
         let attempt: Int
         let cap: Int
-        var streams: [[UInt8]] = [[], []]
-        /// UTF-8 bytes of each stream the worker has sent that were kept: where its next chunk must start.
-        var received = [0, 0]
-        /// A stream that stopped growing (cap, memory bound or a gap) takes nothing more.
-        var stopped = [false, false]
+        var stdout = Stream()
+        var stderr = Stream()
         var truncated = false
+
+        var bytes: Int { stdout.bytes.count + stderr.bytes.count }
     }
 
     private struct State {
@@ -52,7 +61,7 @@ public final class LiveOutput: Sendable {
         state.withLock { state in
             if let old = state.runs[jobID] {
                 guard old.attempt != attempt else { return }
-                state.totalBytes -= old.streams[0].count + old.streams[1].count
+                state.totalBytes -= old.bytes
             }
             state.runs[jobID] = Run(attempt: attempt, cap: cap)
         }
@@ -65,28 +74,14 @@ public final class LiveOutput: Sendable {
     public func append(_ chunk: JobOutputChunk, received sizes: (stdout: Int, stderr: Int)) -> Bool {
         state.withLock { state in
             guard var run = state.runs[chunk.jobID], run.attempt == chunk.attempt else { return false }
-            var added = false
-            let parts = [(chunk.stdoutOffset, sizes.stdout, chunk.stdout), (chunk.stderrOffset, sizes.stderr, chunk.stderr)]
-            for (index, (offset, size, text)) in parts.enumerated() where !text.isEmpty && !run.stopped[index] {
-                guard offset == run.received[index] else {
-                    run.stopped[index] = true
-                    run.truncated = true
-                    continue
-                }
-                var bytes = Array(text.utf8)
-                let room = min(run.cap - run.streams[index].count, maxTotalBytes - state.totalBytes)
-                if bytes.count > room {
-                    bytes = Self.wholeCharacters(bytes, atMost: max(0, room))
-                    run.stopped[index] = true
-                    run.truncated = true
-                }
-                run.received[index] += size
-                run.streams[index] += bytes
-                state.totalBytes += bytes.count
-                added = added || !bytes.isEmpty
-            }
+            let room = maxTotalBytes - state.totalBytes
+            let addedOut = Self.append(chunk.stdout, at: chunk.stdoutOffset, size: sizes.stdout, to: &run.stdout, cap: run.cap, room: room)
+            let addedErr = Self.append(
+                chunk.stderr, at: chunk.stderrOffset, size: sizes.stderr, to: &run.stderr, cap: run.cap, room: room - addedOut)
+            if run.stdout.stopped || run.stderr.stopped { run.truncated = true }
+            state.totalBytes += addedOut + addedErr
             state.runs[chunk.jobID] = run
-            return added
+            return addedOut + addedErr > 0
         }
     }
 
@@ -94,7 +89,7 @@ public final class LiveOutput: Sendable {
     public func end(jobID: String, attempt: Int) {
         state.withLock { state in
             guard let run = state.runs[jobID], run.attempt == attempt else { return }
-            state.totalBytes -= run.streams[0].count + run.streams[1].count
+            state.totalBytes -= run.bytes
             state.runs[jobID] = nil
         }
     }
@@ -102,12 +97,31 @@ public final class LiveOutput: Sendable {
     /// What the current run of `jobID` has written so far, if it has a live record.
     public func snapshot(jobID: String) -> Snapshot? {
         state.withLock { state in
-            state.runs[jobID].map { Snapshot(attempt: $0.attempt, stdout: $0.streams[0], stderr: $0.streams[1], truncated: $0.truncated) }
+            state.runs[jobID].map { Snapshot(attempt: $0.attempt, stdout: $0.stdout.bytes, stderr: $0.stderr.bytes, truncated: $0.truncated) }
         }
     }
 
     /// Bytes held for all runs now.
     public var totalBytes: Int { state.withLock { $0.totalBytes } }
+
+    /// Appends `text` to `stream` when it starts where the stream stands (else the stream
+    /// stops), within the run's `cap` and the `room` left in all; returns the bytes added.
+    private static func append(_ text: String, at offset: Int, size: Int, to stream: inout Stream, cap: Int, room: Int) -> Int {
+        guard !text.isEmpty, !stream.stopped else { return 0 }
+        guard offset == stream.received else {
+            stream.stopped = true
+            return 0
+        }
+        var bytes = Array(text.utf8)
+        let fits = min(cap - stream.bytes.count, room)
+        if bytes.count > fits {
+            bytes = wholeCharacters(bytes, atMost: max(0, fits))
+            stream.stopped = true
+        }
+        stream.received += size
+        stream.bytes += bytes
+        return bytes.count
+    }
 
     /// The longest prefix of `bytes` (valid UTF-8) of at most `limit` bytes that ends between characters.
     static func wholeCharacters(_ bytes: [UInt8], atMost limit: Int) -> [UInt8] {
