@@ -39,6 +39,9 @@ public struct OutputBatcher: Sendable {
     private var givenUp = [false, false]
     /// When the oldest pending byte arrived.
     private var pendingSince: ContinuousClock.Instant?
+    /// After a chunk could not be sent, no retry before this: a full socket or a lost
+    /// connection must not make the owner spin.
+    private var notBefore: ContinuousClock.Instant?
 
     /// An empty batcher for `run`, whose job may write `cap` bytes to each stream.
     public init(run: RunningJob, cap: Int, settings: Settings = Settings()) {
@@ -54,7 +57,8 @@ public struct OutputBatcher: Sendable {
     /// When the pending output is due to leave (nil: nothing pending).
     public var dueAt: ContinuousClock.Instant? {
         guard let pendingSince else { return nil }
-        return pendingBytes >= settings.flushBytes ? pendingSince : pendingSince + settings.flushDelay
+        let due = pendingBytes >= settings.flushBytes ? pendingSince : pendingSince + settings.flushDelay
+        return notBefore.map { max($0, due) } ?? due
     }
 
     /// The job wrote `bytes` to `stream`; returns whether the owner should look at this
@@ -110,9 +114,10 @@ public struct OutputBatcher: Sendable {
     }
 
     /// `chunk`, the last one `nextChunk` gave, could not be sent: its text goes back in front
-    /// of what is pending, to leave with the next chunk (or, when that would hold too much,
-    /// its stream's live output is given up).
+    /// of what is pending, to leave with the next chunk, one flush delay from now at the
+    /// earliest (or, when that would hold too much, its stream's live output is given up).
     public mutating func notSent(_ chunk: JobOutputChunk, at now: ContinuousClock.Instant) {
+        notBefore = now + settings.flushDelay
         for (index, text, offset) in [(0, chunk.stdout, chunk.stdoutOffset), (1, chunk.stderr, chunk.stderrOffset)] where !text.isEmpty {
             guard !givenUp[index], sent[index] == offset + text.utf8.count else { continue }
             sent[index] = offset

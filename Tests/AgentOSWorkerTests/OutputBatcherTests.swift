@@ -95,6 +95,19 @@ import Testing
         #expect(coalesced?.stdoutOffset == 0)
     }
 
+    @Test func aRefusedChunkIsRetriedAfterTheFlushDelayNotAtOnce() {
+        var batcher = OutputBatcher(run: run, cap: 1 << 20)
+        batcher.append(.stdout, [UInt8](repeating: 0x61, count: 40 << 10), at: at(0))
+        let refused = batcher.nextChunk(at: at(0))!
+        batcher.notSent(refused, at: at(5))
+        // A full batch is due at once, but not right after the socket refused it: no spinning.
+        #expect(batcher.dueAt == at(25))
+        let tooSoon = batcher.nextChunk(at: at(10))
+        #expect(tooSoon == nil)
+        let retried = batcher.nextChunk(at: at(25))
+        #expect(retried?.stdoutOffset == 0 && retried?.stdout.utf8.count == 40 << 10)
+    }
+
     @Test func tooMuchUnsentGivesTheStreamUpInsteadOfGrowing() {
         var settings = OutputBatcher.Settings()
         settings.maxPendingBytes = 1000
