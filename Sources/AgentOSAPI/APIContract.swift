@@ -68,6 +68,7 @@ extension APIOperation {
         case .listAgentVersions: OperationContract(nil, (200, Schemas.AgentVersionList.self))
         case .submitJob: OperationContract(Schemas.JobSubmit.self, (202, Schemas.Job.self), (200, Schemas.Job.self))
         case .getJob, .cancelJob: OperationContract(nil, (200, Schemas.Job.self))
+        case .getJobOutput: OperationContract(nil, (200, Schemas.JobOutputPage.self))
         case .listJobs: OperationContract(nil, (200, Schemas.JobList.self))
         case .createRuns: OperationContract(Schemas.RunsRequest.self, (200, Schemas.RunReceipts.self))
         case .listSessions: OperationContract(nil, (200, Schemas.SessionList.self))

@@ -31,9 +31,25 @@ public enum OpenAPIDocument {
         ]]
         paths[openAPIPath(jobEventsPath)] = ["get": [
             "operationId": "jobs.events", "tags": ["jobs"],
-            "summary": "A job's life as Server-Sent Events: status changes, then output and result; the stream then closes",
-            "parameters": [["name": "id", "in": "path", "required": true, "schema": ["type": "string"]]],
+            "summary": "A job's life as Server-Sent Events, pushed as it happens: status changes, output while it runs, then the rest of its output and its result; the stream then closes",
+            "description": """
+                Events, in order: `status` (the job's status now), then, whenever the status or attempt changes, another `status`; \
+                while the job runs, an `output` for each piece of output its worker streams (`stdout` and `stderr` hold the new text \
+                only; `stdout_offset` and `stderr_offset` say where it starts in that attempt's output); when the job has ended, one \
+                last `output` with `final: true` holding the rest of its stored output (all of it when nothing was streamed, as from \
+                a worker that does not stream), then `result`, and the stream closes. Concatenated, the `output` events of one \
+                attempt are its whole output; a `status` with a new `attempts` means the output starts over. Every event but \
+                `error` has an `id:`; reconnecting with that id in `Last-Event-ID` resumes after it, with nothing repeated or lost. \
+                Resuming after the `result` answers 204, so an EventSource stops. A stream open for an hour ends without a result; \
+                `error` ends a stream that cannot go on.
+                """,
+            "parameters": [
+                ["name": "id", "in": "path", "required": true, "schema": ["type": "string"]],
+                ["name": "Last-Event-ID", "in": "header", "required": false, "schema": ["type": "string"],
+                 "description": "The id of the last event received: the stream resumes after it"],
+            ],
             "responses": [
+                "204": ["description": "Last-Event-ID was the stream's result event: there is nothing more"],
                 "200": ["description": "text/event-stream with events status (JobStatusEvent), output (JobOutputEvent), result (JobResultEvent), and error (StreamError)",
                         "content": ["text/event-stream": [
                             // One event of the stream, as an SSE parser reads it.

@@ -130,6 +130,37 @@ public struct GatewayClient: Sendable {
             accessToken: answer.accessToken, expiresAt: Date().addingTimeInterval(lifetime), refreshToken: answer.refreshToken)
     }
 
+    /// Follows a job until it ends, with the `GET /jobs/{id}/output` long poll: `onOutput`
+    /// gets each new piece of stdout and stderr as soon as the server has it (while the job
+    /// runs, what its worker streams; at the end, the rest of the stored output), and
+    /// `onRestart` the new attempt when the job was put back and runs again (its output then
+    /// starts over). Returns the ended job, without its output fields.
+    public func follow(
+        job id: String, onOutput: (_ stdout: String, _ stderr: String) -> Void, onRestart: (_ attempt: Int) -> Void = { _ in }
+    ) async throws -> Schemas.Job {
+        let path = "/api/v1/jobs/\(id.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? id)/output"
+        var attempt: Int?
+        var offsets = (stdout: 0, stderr: 0)
+        var status: JobStatus?
+        while true {
+            var query = ["stdout_offset": String(offsets.stdout), "stderr_offset": String(offsets.stderr), "wait": "25"]
+            if let attempt { query["attempt"] = String(attempt) }
+            if let status { query["status"] = status.rawValue }
+            let page = try await send("GET", path, query: query, timeout: 60, as: Schemas.JobOutputPage.self)
+            if let attempt, page.job.attempts != attempt, page.job.attempts > 0 { onRestart(page.job.attempts) }
+            if page.job.attempts != attempt { offsets = (0, 0) }
+            attempt = page.job.attempts
+            status = page.job.status
+            // Only text that continues where this client stands.
+            let stdout = page.stdoutOffset == offsets.stdout ? page.stdout : ""
+            let stderr = page.stderrOffset == offsets.stderr ? page.stderr : ""
+            if !stdout.isEmpty || !stderr.isEmpty { onOutput(stdout, stderr) }
+            if page.stdoutOffset == offsets.stdout { offsets.stdout = max(offsets.stdout, page.nextStdoutOffset) }
+            if page.stderrOffset == offsets.stderr { offsets.stderr = max(offsets.stderr, page.nextStderrOffset) }
+            if page.job.status.isFinal { return page.job }
+        }
+    }
+
     /// Sends raw bytes (file upload) and returns the JSON answer.
     public func upload(_ path: String, query: [String: String], data: Data, contentType: String, timeout: TimeInterval = 300) async throws -> JSONValue {
         try await send("POST", path, query: query, rawBody: data, contentType: contentType, timeout: timeout)

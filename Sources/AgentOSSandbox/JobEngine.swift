@@ -1,5 +1,15 @@
 import AgentOSWire
 
+/// One of a job's two output streams.
+public enum JobOutputStream: Sendable, Equatable {
+    case stdout
+    case stderr
+}
+
+/// Hears a job's output as it is written, from the job's own thread: `bytes` are what one
+/// read of `stream` gave, within the job's cap. It must return quickly (copy and hand off).
+public typealias JobOutputHandler = @Sendable (_ stream: JobOutputStream, _ bytes: ArraySlice<UInt8>) -> Void
+
 /// Runs one job to an outcome. Workers, desktops and the sandbox service all execute
 /// through this interface; cancelling the calling task stops the job.
 public protocol JobEngine: Sendable {
@@ -8,10 +18,18 @@ public protocol JobEngine: Sendable {
     /// Runs `job` with the files in `inputFiles` (a directory) placed read-only in its work
     /// dir under `files/`.
     func run(_ job: JobAssignment, inputFiles: String?) async -> JobOutcome
+    /// As `run(_:inputFiles:)`, and hands `onOutput` the job's output while it runs; the
+    /// outcome still carries the whole (capped) output.
+    func run(_ job: JobAssignment, inputFiles: String?, onOutput: JobOutputHandler?) async -> JobOutcome
 }
 
 extension JobEngine {
     public func run(_ job: JobAssignment) async -> JobOutcome {
         await run(job, inputFiles: nil)
+    }
+
+    /// An engine that cannot stream output reports it only in the outcome.
+    public func run(_ job: JobAssignment, inputFiles: String?, onOutput: JobOutputHandler?) async -> JobOutcome {
+        await run(job, inputFiles: inputFiles)
     }
 }

@@ -79,7 +79,7 @@ public final class SandboxEngine: JobEngine, Sendable {
     public func selfCheck() async throws {
         let probe = JobAssignment(
             jobID: "self-check", attempt: 1, code: "def main():\n    return 42", inputs: [:], limits: JobLimits(timeoutSeconds: 30))
-        let outcome = await run(probe, inputFiles: nil, warm: false)
+        let outcome = await run(probe, inputFiles: nil, warm: false, onOutput: nil)
         guard outcome.status == .succeeded, outcome.result == 42 else {
             let detail = [outcome.error, outcome.stderr.isEmpty ? nil : outcome.stderr].compactMap { $0 }.joined(separator: ": ")
             let hint = launcher.isSandboxed && ["not permitted", "No space left", "namespace"].contains(where: detail.contains)
@@ -90,10 +90,14 @@ public final class SandboxEngine: JobEngine, Sendable {
     }
 
     public func run(_ job: JobAssignment, inputFiles: String?) async -> JobOutcome {
-        await run(job, inputFiles: inputFiles, warm: true)
+        await run(job, inputFiles: inputFiles, warm: true, onOutput: nil)
     }
 
-    private func run(_ job: JobAssignment, inputFiles: String?, warm: Bool) async -> JobOutcome {
+    public func run(_ job: JobAssignment, inputFiles: String?, onOutput: JobOutputHandler?) async -> JobOutcome {
+        await run(job, inputFiles: inputFiles, warm: true, onOutput: onOutput)
+    }
+
+    private func run(_ job: JobAssignment, inputFiles: String?, warm: Bool, onOutput: JobOutputHandler?) async -> JobOutcome {
         let cancelled = CancelFlag()
         return await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
@@ -101,7 +105,8 @@ public final class SandboxEngine: JobEngine, Sendable {
                 // the sandbox it starts (a sandbox dies with the thread that started it).
                 let thread = Thread {
                     var used: SandboxProcess?
-                    let outcome = self.runBlocking(job, inputFiles: inputFiles, warm: warm, cancelled: cancelled, used: &used)
+                    let outcome = self.runBlocking(
+                        job, inputFiles: inputFiles, warm: warm, onOutput: onOutput, cancelled: cancelled, used: &used)
                     continuation.resume(returning: outcome)
                     // Tidying up is not the caller's wait.
                     if let used {
@@ -118,7 +123,9 @@ public final class SandboxEngine: JobEngine, Sendable {
     }
 
     /// Runs `job`; the sandbox it used, to be killed and removed, is left in `used`.
-    private func runBlocking(_ job: JobAssignment, inputFiles: String?, warm: Bool, cancelled: CancelFlag, used: inout SandboxProcess?) -> JobOutcome {
+    private func runBlocking(
+        _ job: JobAssignment, inputFiles: String?, warm: Bool, onOutput: JobOutputHandler?, cancelled: CancelFlag, used: inout SandboxProcess?
+    ) -> JobOutcome {
         var started = ContinuousClock.now
         func failure(_ error: String, _ status: JobStatus = .failed) -> JobOutcome {
             JobOutcome(jobID: job.jobID, attempt: job.attempt, status: status, error: error,
@@ -174,7 +181,7 @@ public final class SandboxEngine: JobEngine, Sendable {
         let run = sandbox.run(
             settings: settings(for: job), timeout: .milliseconds(Int64(job.limits.timeoutSeconds * 1000)),
             maxOutputBytes: job.limits.maxOutputBytes, maxReportBytes: Self.maxResultBytes + 65_536,
-            isCancelled: { cancelled.isSet })
+            isCancelled: { cancelled.isSet }, onOutput: onOutput)
         return outcome(of: run, job: job, duration: ContinuousClock.now - started)
     }
 

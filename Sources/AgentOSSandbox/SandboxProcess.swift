@@ -353,15 +353,19 @@ final class SandboxProcess: @unchecked Sendable {
 
     /// Hands the runner its job settings and captures everything until it ends, a limit is
     /// hit, or `isCancelled` says so. `maxOutputBytes` caps stdout and stderr each; a stream
-    /// going past it kills the sandbox.
-    func run(settings: [UInt8], timeout: Duration, maxOutputBytes: Int, maxReportBytes: Int, isCancelled: () -> Bool) -> SandboxRun {
+    /// going past it kills the sandbox. `onOutput` hears what stdout and stderr give as it is
+    /// read (only the bytes kept), whether the sandbox was started cold or forked.
+    func run(
+        settings: [UInt8], timeout: Duration, maxOutputBytes: Int, maxReportBytes: Int, isCancelled: () -> Bool,
+        onOutput: JobOutputHandler? = nil
+    ) -> SandboxRun {
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: timeout)
         var outcome = SandboxRun(stdout: [], stderr: [], report: [])
         var toSend = settings[...]
         var streams = [
-            Capture(fd: stdoutFD, name: "stdout", limit: maxOutputBytes),
-            Capture(fd: stderrFD, name: "stderr", limit: maxOutputBytes),
+            Capture(fd: stdoutFD, name: "stdout", limit: maxOutputBytes, onRead: onOutput.map { handler in { handler(.stdout, $0) } }),
+            Capture(fd: stderrFD, name: "stderr", limit: maxOutputBytes, onRead: onOutput.map { handler in { handler(.stderr, $0) } }),
             Capture(fd: controlOut, name: "result", limit: maxReportBytes),
         ]
         stdoutFD = -1
@@ -473,6 +477,8 @@ final class SandboxProcess: @unchecked Sendable {
         var fd: Int32
         let name: String
         let limit: Int
+        /// Hears each read's kept bytes.
+        var onRead: ((ArraySlice<UInt8>) -> Void)? = nil
         var bytes: [UInt8] = []
         var overflowed = false
 
@@ -485,7 +491,9 @@ final class SandboxProcess: @unchecked Sendable {
                 if n > 0 {
                     let room = max(0, limit - bytes.count)
                     if n > room { overflowed = true }
-                    bytes.append(contentsOf: buffer[0..<min(n, room)])
+                    let kept = buffer[0..<min(n, room)]
+                    bytes.append(contentsOf: kept)
+                    if let onRead, !kept.isEmpty { onRead(kept) }
                     continue
                 }
                 if n < 0 && errno == EINTR { continue }

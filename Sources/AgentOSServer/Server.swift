@@ -44,7 +44,7 @@ public struct Server: Service {
         let queueCounts = QueueCounts()
         let dispatcher = try Dispatcher(
             store: store, settings: configuration.dispatch, logger: logger, fileTokens: fileTokens, queueCounts: queueCounts,
-            workersOnlineBefore: state.workersOnlineBefore, jobFinished: { watch.finished($0.id) })
+            workersOnlineBefore: state.workersOnlineBefore, watch: watch, jobFinished: { watch.finished($0.id) })
         let blobs = try BlobStore(root: configuration.blobsPath)
         let bus = try BusLoop(
             context: context, endpoint: configuration.busEndpoint, dispatcher: dispatcher, directory: directory,

@@ -41,6 +41,7 @@ public enum APIOperation: String, Codable, Sendable, CaseIterable {
     case listAgentVersions = "agents.versions.list"
     case submitJob = "jobs.submit"
     case getJob = "jobs.get"
+    case getJobOutput = "jobs.output"
     case listJobs = "jobs.list"
     case cancelJob = "jobs.cancel"
     case createRuns = "runs.create"
@@ -150,6 +151,8 @@ public enum APIRoutes {
         APIRoute("POST", "/projects/:project/jobs", .submitJob, body: .json, query: ["wait"], tag: "jobs", "Submit a job (runner)"),
         APIRoute("GET", "/projects/:project/jobs", .listJobs, query: ["status", "origin", "skill", "session_id", "limit", "cursor"], tag: "jobs", "List a project's jobs and run records, newest first"),
         APIRoute("GET", "/jobs/:id", .getJob, query: ["wait"], tag: "jobs", "A job; with ?wait=SECONDS, once it ends or the wait is over"),
+        APIRoute("GET", "/jobs/:id/output", .getJobOutput, query: ["attempt", "stdout_offset", "stderr_offset", "status", "wait"], tag: "jobs",
+                 "A job and its output after the given offsets; with ?wait=SECONDS, as soon as there is more output, another status or attempt, or the wait is over"),
         APIRoute("POST", "/jobs/:id/cancel", .cancelJob, tag: "jobs", "Cancel a job (runner: own jobs; editor: any)"),
         APIRoute("POST", "/projects/:project/runs", .createRuns, body: .json, tag: "jobs", "Record runs a desktop made locally (runner); idempotent by their id"),
 

@@ -16,6 +16,8 @@ public enum Bus {
     public static let maxInboundMessageBytes = 384 << 10
     /// Largest body a worker sends whole; a larger one goes in `PART`s of this many bytes.
     public static let maxPartBytes = 256 << 10
+    /// Largest `OUTPUT` body a worker sends (it is never sent in parts).
+    public static let maxOutputBodyBytes = 256 << 10
     /// Most entries in a HELLO's `running` list.
     public static let maxHelloRunning = 4096
     /// Most bytes of a file one `FETCH` may ask for, and so one `FILE` carry (base64 makes
@@ -53,6 +55,9 @@ public enum BusCommand: String, Codable, Sendable, CaseIterable {
     case fetch = "FETCH"
     /// server → worker: the bytes a `FETCH` asked for, or why not.
     case file = "FILE"
+    /// worker → server: output a running job wrote since the last one (optional; `RESULT`
+    /// stays the whole, authoritative output).
+    case output = "OUTPUT"
 }
 
 /// A bus message that could not be understood.

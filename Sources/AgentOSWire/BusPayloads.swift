@@ -357,3 +357,42 @@ public struct MessagePart: Codable, Sendable, Equatable {
         case command, index, count, data
     }
 }
+
+/// `OUTPUT` (worker → server): what a running job wrote to stdout and stderr since the
+/// worker's previous `OUTPUT` for that run. Each stream's text continues at its offset, the
+/// UTF-8 bytes of that stream the worker sent for this run before; the server keeps a chunk
+/// only when it continues exactly where the stream stands, so what it shows is always a
+/// prefix of the output.
+public struct JobOutputChunk: Codable, Sendable, Equatable {
+    /// The job's id.
+    public var jobID: String
+    /// The attempt that wrote it.
+    public var attempt: Int
+    /// UTF-8 bytes of stdout sent for this run before `stdout`.
+    public var stdoutOffset: Int
+    /// New stdout text (may be empty).
+    public var stdout: String
+    /// UTF-8 bytes of stderr sent for this run before `stderr`.
+    public var stderrOffset: Int
+    /// New stderr text (may be empty).
+    public var stderr: String
+
+    /// A chunk of both streams.
+    public init(jobID: String, attempt: Int, stdoutOffset: Int, stdout: String, stderrOffset: Int, stderr: String) {
+        self.jobID = jobID
+        self.attempt = attempt
+        self.stdoutOffset = stdoutOffset
+        self.stdout = stdout
+        self.stderrOffset = stderrOffset
+        self.stderr = stderr
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case jobID = "job_id"
+        case attempt
+        case stdoutOffset = "stdout_offset"
+        case stdout
+        case stderrOffset = "stderr_offset"
+        case stderr
+    }
+}

@@ -52,6 +52,8 @@ private final class WorkerConnection: SocketLoopDriver {
         case finished(JobOutcome)
         /// A job's file fetch wants a `FETCH` sent.
         case fetch(FileFetch)
+        /// A run's live output wants a look: it was idle, or holds a batch's worth.
+        case output(RunningJob)
     }
 
     private let configuration: WorkerConfiguration
@@ -71,6 +73,10 @@ private final class WorkerConnection: SocketLoopDriver {
     private var runs: [String: JobRun] = [:]
     /// Jobs waiting for `FILE`s.
     private let pendingFetches = PendingFetches()
+    /// Each current run's live output, by job id.
+    private var outputs: [String: SharedOutputBatcher] = [:]
+    /// Whether the last `OUTPUT` could not be sent (the socket's queue is full).
+    private var outputBlocked = false
 
     init(configuration: WorkerConfiguration, engine: any JobEngine, logger: Logger, failure: FailureBox) throws {
         self.configuration = configuration
@@ -82,7 +88,11 @@ private final class WorkerConnection: SocketLoopDriver {
     }
 
     var sockets: [Socket] { [socket, monitor].compactMap { $0 } }
-    var pollTimeoutMS: Int { Int(session.tickInterval / .milliseconds(1)) }
+    var pollTimeoutMS: Int {
+        let tick = Int(session.tickInterval / .milliseconds(1))
+        guard let due = outputs.values.compactMap(\.dueAt).min() else { return tick }
+        return min(tick, max(0, Int((due - .now) / .milliseconds(1)) + 1))
+    }
 
     func started(_ loop: SocketLoopHandle<Event>) throws -> SocketLoopStep {
         self.loop = loop
@@ -100,14 +110,43 @@ private final class WorkerConnection: SocketLoopDriver {
     func handle(_ event: Event) throws -> SocketLoopStep {
         switch event {
         case .finished(let outcome):
-            if runs[outcome.jobID]?.attempt == outcome.attempt { runs[outcome.jobID] = nil }
+            if runs[outcome.jobID]?.attempt == outcome.attempt {
+                runs[outcome.jobID] = nil
+                // The RESULT carries all of it: live output still waiting is not sent.
+                outputs[outcome.jobID] = nil
+            }
             return perform(session.finished(outcome, at: .now))
         case .fetch(let request):
             return perform(session.fetch(request, at: .now))
+        case .output(let run):
+            return sendOutput(of: run.jobID, at: .now)
         }
     }
 
-    func afterPoll() throws -> SocketLoopStep { perform(session.tick(at: .now)) }
+    func afterPoll() throws -> SocketLoopStep {
+        let now = ContinuousClock.now
+        for (jobID, batcher) in outputs {
+            if let due = batcher.dueAt, due <= now, sendOutput(of: jobID, at: now) == .stop { return .stop }
+        }
+        return perform(session.tick(at: now))
+    }
+
+    /// Sends the live output of a job's run that is due, until none is or the socket is full.
+    private func sendOutput(of jobID: String, at now: ContinuousClock.Instant) -> SocketLoopStep {
+        guard let batcher = outputs[jobID] else { return .continue }
+        outputBlocked = false
+        while let chunk = batcher.nextChunk(at: now) {
+            let actions = session.output(chunk, at: now)
+            guard !actions.isEmpty else {
+                // Not welcomed now: it waits (within the batcher's bound) for a welcome.
+                batcher.notSent(chunk, at: now)
+                break
+            }
+            if perform(actions) == .stop { return .stop }
+            if outputBlocked { break }
+        }
+        return .continue
+    }
 
     func shutdownRequested() throws -> SocketLoopStep { perform(session.shutdown(at: .now)) }
 
@@ -131,10 +170,18 @@ private final class WorkerConnection: SocketLoopDriver {
                 send(message)
             case .sendResult(let message, let run):
                 if !send(message) { session.resultNotSent(run) }
+            case .sendOutput(let message, let chunk):
+                // Live output never waits on the socket: what it will not take now goes back
+                // to its batcher, which coalesces it with what follows or gives it up.
+                outputBlocked = message.body.count > Bus.maxOutputBodyBytes || !send(message)
+                if outputBlocked { outputs[chunk.jobID]?.notSent(chunk, at: .now) }
             case .start(let job):
                 start(job)
             case .cancel(let run):
-                if let current = runs[run.jobID], current.attempt == run.attempt { current.cancel() }
+                if let current = runs[run.jobID], current.attempt == run.attempt {
+                    current.cancel()
+                    outputs[run.jobID] = nil
+                }
             case .log(let level, let message, let metadata):
                 logger.log(level: level, "\(message)", metadata: metadata)
             case .fileArrived(let chunk):
@@ -238,22 +285,31 @@ private final class WorkerConnection: SocketLoopDriver {
 
     /// Runs the job as a child task of the loop's service: files first (when it has any,
     /// fetched over the bus through this thread), then the engine; its end comes back as
-    /// `.finished`.
+    /// `.finished`, and its output, as it is written, goes to the run's batcher, which wakes
+    /// the loop when it has something to send.
     private func start(_ job: JobAssignment) {
         guard let loop else { return }
-        let run = JobRun(RunningJob(jobID: job.jobID, attempt: job.attempt))
+        let running = RunningJob(jobID: job.jobID, attempt: job.attempt)
+        let run = JobRun(running)
         runs[job.jobID] = run
+        let batcher = SharedOutputBatcher(OutputBatcher(run: running, cap: job.limits.maxOutputBytes))
+        outputs[job.jobID] = batcher
+        let onOutput: JobOutputHandler = { stream, bytes in
+            if batcher.append(stream, bytes) { loop.post(.output(running)) }
+        }
         let engine = self.engine
         let pending = pendingFetches
         let fetcher = JobFileFetcher { request in
             try await pending.request(request) { loop.post(.fetch(request)) }
         }
         loop.spawn {
-            .finished(await run.execute { await Self.execute(job, engine: engine, fetcher: fetcher) })
+            .finished(await run.execute { await Self.execute(job, engine: engine, fetcher: fetcher, onOutput: onOutput) })
         }
     }
 
-    private static func execute(_ job: JobAssignment, engine: any JobEngine, fetcher: JobFileFetcher) async -> JobOutcome {
+    private static func execute(
+        _ job: JobAssignment, engine: any JobEngine, fetcher: JobFileFetcher, onOutput: @escaping JobOutputHandler
+    ) async -> JobOutcome {
         var staged: String?
         if !job.files.isEmpty {
             do {
@@ -265,7 +321,7 @@ private final class WorkerConnection: SocketLoopDriver {
             }
         }
         defer { if let staged { try? FileManager.default.removeItem(atPath: staged) } }
-        return await engine.run(job, inputFiles: staged)
+        return await engine.run(job, inputFiles: staged, onOutput: onOutput)
     }
 }
 

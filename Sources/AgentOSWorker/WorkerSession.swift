@@ -21,6 +21,8 @@ public struct WorkerSession: Sendable {
         case send(BusMessage)
         /// Send this `RESULT`; if it cannot be sent, report it back with `resultNotSent(_:)`.
         case sendResult(BusMessage, RunningJob)
+        /// Send this `OUTPUT`; if it cannot be sent, hand the chunk back to its batcher.
+        case sendOutput(BusMessage, JobOutputChunk)
         /// Start running this job (and report its end with `finished(_:at:)`).
         case start(JobAssignment)
         /// Stop this run of a job (it still reports its end).
@@ -133,6 +135,16 @@ public struct WorkerSession: Sendable {
         return take()
     }
 
+    /// A run has live output to send (§3.13): `.sendOutput` when the server may have it now
+    /// (welcomed, that attempt still running here, not stopping); no action otherwise, and
+    /// the owner keeps the chunk for later. Live output is optional and never delays a `RESULT`.
+    public mutating func output(_ chunk: JobOutputChunk, at now: Instant) -> [Action] {
+        guard !ended, welcomed, stopping == nil, running[chunk.jobID] == chunk.attempt else { return [] }
+        actions.append(.sendOutput(BusMessage(.output, chunk), chunk))
+        lastSent = now
+        return take()
+    }
+
     /// A `.sendResult` could not be sent: the outcome waits for the next chance.
     public mutating func resultNotSent(_ run: RunningJob) {
         guard let sent = recentlySent[run.jobID], sent.outcome.attempt == run.attempt else { return }
@@ -235,7 +247,7 @@ public struct WorkerSession: Sendable {
             guard fetching.removeValue(forKey: chunk.key) != nil else { return }
             actions.append(.fileArrived(chunk))
             sendFetches(at: now)
-        case .hello, .started, .result, .release, .drain, .bye, .part, .fetch:
+        case .hello, .started, .result, .release, .drain, .bye, .part, .fetch, .output:
             throw BusDecodingError(description: "not a server command")
         }
     }

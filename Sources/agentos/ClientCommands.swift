@@ -45,7 +45,7 @@ struct SubmitCommand: AsyncParsableCommand {
     @Option(help: "Run on the worker with this name or id") var worker: String?
     @Option(help: "Comma-separated labels the worker must carry") var labels: String?
     @Option(help: "Wall-time limit in seconds") var timeout: Double?
-    @Flag(help: "Wait for the job to finish; exit 1 unless it succeeded") var wait = false
+    @Flag(help: "Wait for the job to finish, printing its stdout and stderr as they come; exit 1 unless it succeeded") var wait = false
 
     func validate() throws {
         if [command, code, skill].compactMap({ $0 }).count != 1 {
@@ -81,11 +81,8 @@ struct SubmitCommand: AsyncParsableCommand {
             print(try job.prettyString)
             return
         }
-        // Long polls: each asks the server to answer as soon as the job ends.
-        while !job.status.isFinal {
-            job = try await client.send("GET", "/api/v1/jobs/\(job.id.pathEscaped)", query: ["wait": "25"], timeout: 45, as: Schemas.Job.self)
-        }
-        try JobOutput.print(job)
+        job = try await JobOutput.follow(job.id, client: client)
+        try JobOutput.finish(job)
     }
 
     private func source() throws -> String {
@@ -134,14 +131,20 @@ struct JobsCommand: AsyncParsableCommand {
     }
 
     struct Logs: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "logs", abstract: "Print a job's captured stdout and stderr.")
+        static let configuration = CommandConfiguration(
+            commandName: "logs", abstract: "Print a job's stdout and stderr (so far, while it runs); with --follow, as they come until it ends.")
         @Argument(help: "The job id") var id: String
+        @Flag(name: .shortAndLong, help: "Keep printing output as the job writes it, until it ends") var follow = false
 
         func run() async throws {
             let client = try GatewayClient(credentials: try await ConfigDirectory().freshCredentials())
-            let job = try await client.send("GET", "/api/v1/jobs/\(id.pathEscaped)", as: Schemas.Job.self)
-            FileHandle.standardOutput.write(Data((job.stdout ?? "").utf8))
-            FileHandle.standardError.write(Data((job.stderr ?? "").utf8))
+            guard follow else {
+                let job = try await client.send("GET", "/api/v1/jobs/\(id.pathEscaped)", as: Schemas.Job.self)
+                FileHandle.standardOutput.write(Data((job.stdout ?? "").utf8))
+                FileHandle.standardError.write(Data((job.stderr ?? "").utf8))
+                return
+            }
+            _ = try await JobOutput.follow(id, client: client)
         }
     }
 
@@ -192,13 +195,21 @@ struct WorkersCommand: AsyncParsableCommand {
     }
 }
 
-/// Prints a finished job for `submit --wait`.
+/// A job's output and outcome on the terminal, for `submit --wait` and `jobs logs --follow`.
 enum JobOutput {
-    static func print(_ job: Schemas.Job) throws {
-        let stdout = job.stdout ?? ""
-        let stderr = job.stderr ?? ""
-        if !stdout.isEmpty { FileHandle.standardError.write(Data(stdout.utf8)) }
-        if !stderr.isEmpty { FileHandle.standardError.write(Data(stderr.utf8)) }
+    /// Prints the job's stdout to stdout and its stderr to stderr as they come, until it
+    /// ends; returns the ended job.
+    static func follow(_ id: String, client: GatewayClient) async throws -> Schemas.Job {
+        try await client.follow(job: id) { stdout, stderr in
+            if !stdout.isEmpty { FileHandle.standardOutput.write(Data(stdout.utf8)) }
+            if !stderr.isEmpty { FileHandle.standardError.write(Data(stderr.utf8)) }
+        } onRestart: { attempt in
+            FileHandle.standardError.write(Data("agentos: job \(id) runs again (attempt \(attempt)); its output starts over\n".utf8))
+        }
+    }
+
+    /// Prints the result of a succeeded job; throws, worded for the terminal, for any other end.
+    static func finish(_ job: Schemas.Job) throws {
         guard job.status == .succeeded else {
             let status = job.status.rawValue
             let error = job.error ?? "no error given"

@@ -109,8 +109,11 @@ import ZeroMQ
             let raw = try await RawClient.connect(port: port)
             defer { raw.close() }
             try await raw.send("GET /healthz HTTP/1.1\r\nHost: x\r\n")
-            // A slowloris: every byte is progress, none completes the head.
-            while !raw.received.serverClosed, ContinuousClock.now - opened < .seconds(30) {
+            // A slowloris: every byte is progress, none completes the head. It stops once
+            // answered: a byte sent after the server's close would make it answer RST, which
+            // can drop the 408 before a busy client has read it.
+            while !raw.received.serverClosed, RawResponse(raw.received.bytes)?.isComplete != true,
+                  ContinuousClock.now - opened < .seconds(30) {
                 try await raw.send("X")
                 try await Task.sleep(for: .milliseconds(100))
             }

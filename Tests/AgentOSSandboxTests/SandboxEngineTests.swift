@@ -1,6 +1,7 @@
 @testable import AgentOSSandbox
 import AgentOSWire
 import Foundation
+import Synchronization
 import Testing
 
 /// Engines for tests, each with its own state directory under the temp dir.
@@ -138,6 +139,30 @@ func hostProcesses(containing marker: String) -> [String] {
         let big = await engine.run("def main():\n    return 'x' * (5 * 1024 * 1024)")
         #expect(big.status == .failed && big.result == nil)
         #expect(big.error?.hasPrefix("output_limit: the result") == true, "\(big.error ?? "")")
+    }
+
+    @Test(arguments: EngineKind.allCases)
+    func outputReachesTheHandlerWhileTheJobRuns(_ kind: EngineKind) async throws {
+        let engine = try kind.engine()
+        let heard = Mutex<[UInt8]>([])
+        let streams = Mutex<Set<String>>([])
+        let job = JobAssignment(
+            jobID: UUID().uuidString, attempt: 1, code: "import sys, time\nprint('first')\nprint('oops', file=sys.stderr)\ntime.sleep(300)",
+            inputs: [:], limits: JobLimits(timeoutSeconds: 300))
+        let run = Task {
+            await engine.run(job, inputFiles: nil) { stream, bytes in
+                heard.withLock { $0 += bytes }
+                streams.withLock { _ = $0.insert("\(stream)") }
+            }
+        }
+        // The job sleeps for minutes after printing: only a live handler hears it this early.
+        let arrived = try await waitUntil { heard.withLock { $0.count } >= "first\noops\n".utf8.count }
+        #expect(arrived, "the handler heard \(heard.withLock { $0 })")
+        run.cancel()
+        let outcome = await run.value
+        #expect(outcome.status == .cancelled)
+        #expect(outcome.stdout == "first\n" && outcome.stderr == "oops\n", "the outcome still has the whole output")
+        #expect(streams.withLock { $0 } == ["stdout", "stderr"])
     }
 
     @Test(arguments: EngineKind.allCases)

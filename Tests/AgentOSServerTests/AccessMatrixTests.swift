@@ -108,7 +108,7 @@ import Testing
             case .getAgent, .listAgentVersions: return (["project": "p", "agent": "ag"], nil, nil)
             case .updateAgent: return (["project": "p", "agent": "ag"], ["system_prompt": .string("be brief \(unique)")], nil)
             case .submitJob: return (p, ["code": "pass"], nil)
-            case .getJob, .cancelJob: return (["id": jobID], nil, nil)
+            case .getJob, .getJobOutput, .cancelJob: return (["id": jobID], nil, nil)
             case .createRuns: return (p, [["id": .string("run-\(unique)"), "status": "succeeded", "skill": "s"]], nil)
             case .createSession: return (p, ["title": "hello"], nil)
             case .getSession, .listMessages: return (["session": sessionID], nil, nil)
@@ -147,7 +147,7 @@ import Testing
             .revealProvider: runner(409),  // the fixture's sealed key is junk: allowed callers get past the check to 409
             .listAgents: read(200), .createAgent: editor(201), .getAgent: read(200), .updateAgent: editor(200),
             .listAgentVersions: read(200),
-            .submitJob: runner(202), .getJob: read(200), .listJobs: read(200),
+            .submitJob: runner(202), .getJob: read(200), .getJobOutput: read(200), .listJobs: read(200),
             .cancelJob: runner(200),  // the job is the runner's own
             .createRuns: runner(200),
             .listSessions: read(200), .createSession: runner(201), .getSession: read(200), .listMessages: read(200),

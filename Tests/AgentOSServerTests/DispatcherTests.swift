@@ -19,6 +19,8 @@ final class DispatcherHarness {
     let bob: User
     let project: Project
     let recorder = FinishedJobs()
+    /// What the dispatcher tells API requests: live output and changes.
+    let watch = JobWatch(live: LiveOutput(maxTotalBytes: 1 << 20))
     var now = Date(timeIntervalSince1970: 1_700_000_000)
 
     init(heartbeat: TimeInterval = 1, maxHeartbeatsPerSecond: Double = 4000) throws {
@@ -30,7 +32,7 @@ final class DispatcherHarness {
         settings.heartbeatInterval = heartbeat
         settings.maxHeartbeatsPerSecond = maxHeartbeatsPerSecond
         let recorder = self.recorder
-        dispatcher = try Dispatcher(store: store, settings: settings, logger: Logger(label: "test"), now: now) { job in
+        dispatcher = try Dispatcher(store: store, settings: settings, logger: Logger(label: "test"), now: now, watch: watch) { job in
             recorder.ids.withLock { $0.append(job.id) }
         }
     }

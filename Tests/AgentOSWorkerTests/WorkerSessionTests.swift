@@ -53,7 +53,7 @@ import Testing
     func sent(_ actions: [WorkerSession.Action]) -> [BusMessage] {
         actions.compactMap {
             switch $0 {
-            case .send(let message), .sendResult(let message, _): message
+            case .send(let message), .sendResult(let message, _), .sendOutput(let message, _): message
             default: nil
             }
         }
@@ -90,7 +90,7 @@ import Testing
     // MARK: §8 items 1–3: hello, welcome, heartbeats
 
     @Test func startConnectsAndSaysHelloAndNothingElseBeforeWelcome() throws {
-        var session = session()
+        var session = self.session()
         let actions = session.start(at: at(0))
         #expect(connects(actions) == 1)
         if case .connect = actions.first {} else { Issue.record("the socket opens before the hello: \(actions)") }
@@ -116,7 +116,7 @@ import Testing
     }
 
     @Test func welcomeSetsTheHeartbeatAndHeartbeatsGoOutOnlyWhenQuiet() {
-        var session = session()
+        var session = self.session()
         _ = session.start(at: at(0))
         let actions = session.received(frames(.welcome, welcome(heartbeatMS: 2000, deadAfter: 3)), at: at(0.5))
         #expect(session.isWelcomed && logs(actions) == ["connected"])
@@ -145,7 +145,7 @@ import Testing
     }
 
     @Test func welcomeValuesAreClamped() {
-        var session = session()
+        var session = self.session()
         _ = session.start(at: at(0))
         _ = session.received(frames(.welcome, welcome(heartbeatMS: 1, deadAfter: 0)), at: at(0))
         #expect(session.tickInterval == .microseconds(12_500), "at least 50 ms heartbeats")
@@ -157,7 +157,7 @@ import Testing
     // MARK: §8 item 6: reconnecting
 
     @Test func theHelloRetryBacksOffOnANewSocketEachTime() {
-        var session = session()
+        var session = self.session()
         _ = session.start(at: at(0))
         var retries: [Double] = []
         var now = 0.0
@@ -203,7 +203,7 @@ import Testing
     }
 
     @Test func aWelcomeResetsTheBackoff() {
-        var session = session()
+        var session = self.session()
         _ = session.start(at: at(0))
         _ = session.tick(at: at(5))
         _ = session.tick(at: at(15))
@@ -399,7 +399,7 @@ import Testing
     }
 
     @Test func unavailableWaitsForTheHelloRetry() {
-        var session = session()
+        var session = self.session()
         _ = session.start(at: at(0))
         let reject = session.received(frames(.reject, Reject(code: Reject.unavailable, message: "the server cannot check credentials right now: busy")), at: at(0.1))
         #expect(commands(reject).isEmpty && logs(reject) == ["server could not accept this worker yet"])
@@ -463,7 +463,7 @@ import Testing
     }
 
     @Test func aWorkerNeverWelcomedLeavesWithoutAGoodbye() throws {
-        var session = session()
+        var session = self.session()
         _ = session.start(at: at(0))
         let actions = session.shutdown(at: at(1))
         #expect(commands(actions).isEmpty)
@@ -524,6 +524,38 @@ import Testing
         #expect(BusMessage(.result, fitted).body.count < Bus.maxMessageBytes)
         let small = JobOutcome(jobID: "j", attempt: 1, status: .succeeded, result: 1)
         #expect(WorkerSession.fitting(small) == small)
+    }
+
+    // MARK: Live output (§3.13)
+
+    @Test func liveOutputGoesOnlyForARunningAttemptOfAWelcomedWorker() {
+        var session = self.session()
+        _ = session.start(at: at(0))
+        let chunk = JobOutputChunk(jobID: "j", attempt: 1, stdoutOffset: 0, stdout: "hi\n", stderrOffset: 0, stderr: "")
+        let beforeWelcome = session.output(chunk, at: at(0))
+        #expect(beforeWelcome.isEmpty, "not before WELCOME")
+        _ = session.received(frames(.welcome, welcome()), at: at(0))
+        let notRunning = session.output(chunk, at: at(0))
+        #expect(notRunning.isEmpty, "not for a job that does not run here")
+        _ = session.received(frames(.job, job("j")), at: at(0.1))
+        let running = session.output(chunk, at: at(0.2))
+        #expect(commands(running) == [.output])
+        var stale = chunk
+        stale.attempt = 2
+        let otherAttempt = session.output(stale, at: at(0.2))
+        #expect(otherAttempt.isEmpty, "not for another attempt")
+        _ = session.finished(outcome("j"), at: at(0.3))
+        let ended = session.output(chunk, at: at(0.4))
+        #expect(ended.isEmpty, "not once the run has ended: its RESULT has it all")
+    }
+
+    @Test func liveOutputCountsAsTrafficSoNoHeartbeatIsNeeded() {
+        var session = welcomed()
+        _ = session.received(frames(.job, job("j")), at: at(0.1))
+        let chunk = JobOutputChunk(jobID: "j", attempt: 1, stdoutOffset: 0, stdout: "tick\n", stderrOffset: 0, stderr: "")
+        _ = session.output(chunk, at: at(0.9))
+        let tick = session.tick(at: at(1.2))
+        #expect(!commands(tick).contains(.heartbeat))
     }
 }
 

@@ -19,7 +19,7 @@ import zmq
 NAME = "bus garbage"
 TAG, API_TAG = b"AOS/1", b"AOS-API/2"
 COMMANDS = [b"HELLO", b"WELCOME", b"REJECT", b"HEARTBEAT", b"JOB", b"STARTED", b"RESULT", b"CANCEL", b"RELEASE",
-            b"DRAIN", b"BYE", b"PART", b"FETCH", b"FILE", b"LAUNCH", b"", b"hello", b"HELLO\x00", b"\xff\xfe"]
+            b"DRAIN", b"BYE", b"PART", b"FETCH", b"FILE", b"OUTPUT", b"LAUNCH", b"", b"hello", b"HELLO\x00", b"\xff\xfe"]
 HELLO_MEMORY_BOUND_MIB = 64   # server RSS growth allowed while 16 MiB HELLOs arrive (defect 7)
 API_MEMORY_BOUND_MIB = 256    # server RSS growth allowed while 60 MiB API requests arrive (defect 8)
 API_IN_FLIGHT_MIB = 128       # the API socket's budget for request bodies being handled

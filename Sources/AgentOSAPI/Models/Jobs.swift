@@ -235,24 +235,91 @@ extension Schemas {
         }
     }
 
-    /// SSE `output`: what the job printed, once it has ended.
+    /// SSE `output`: what the job printed next, while it runs and once more when it ends.
+    /// Concatenated in order, a stream's pieces of one attempt are its whole output.
     public struct JobOutputEvent: APISchema, Equatable {
+        public static var fieldSchemas: [String: JSONValue] {
+            [
+                "stdout_offset": ["description": "UTF-8 bytes of stdout before this piece, in this attempt's output"],
+                "stderr_offset": ["description": "UTF-8 bytes of stderr before this piece"],
+                "final": ["description": "true on the last output event, sent when the job has ended, with the rest of its stored output"],
+            ]
+        }
+
         public var stdout: String
         public var stderr: String
         public var outputTruncated: Bool
+        public var attempt: Int?
+        public var stdoutOffset: Int?
+        public var stderrOffset: Int?
+        public var final: Bool?
 
         public init(
-            stdout: String, stderr: String, outputTruncated: Bool
+            stdout: String, stderr: String, outputTruncated: Bool, attempt: Int? = nil, stdoutOffset: Int? = nil,
+            stderrOffset: Int? = nil, final: Bool? = nil
         ) {
             self.stdout = stdout
             self.stderr = stderr
             self.outputTruncated = outputTruncated
+            self.attempt = attempt
+            self.stdoutOffset = stdoutOffset
+            self.stderrOffset = stderrOffset
+            self.final = final
         }
 
         enum CodingKeys: String, CodingKey {
             case stdout
             case stderr
             case outputTruncated = "output_truncated"
+            case attempt
+            case stdoutOffset = "stdout_offset"
+            case stderrOffset = "stderr_offset"
+            case final
+        }
+    }
+
+    /// `GET /jobs/{id}/output`: the job (without its output fields) and its output after the
+    /// offsets asked for, in UTF-8 bytes of each stream. While the job runs this is the output
+    /// its worker has streamed so far; once it has ended, the stored, authoritative output.
+    /// When `job.attempts` is not the attempt asked for, the offsets start again at 0.
+    public struct JobOutputPage: APISchema, Equatable {
+        public static var fieldSchemas: [String: JSONValue] {
+            [
+                "stdout_offset": ["description": "Where `stdout` starts: UTF-8 bytes of this attempt's stdout before it"],
+                "next_stdout_offset": ["description": "Pass as stdout_offset to read on"],
+                "stderr_offset": ["description": "Where `stderr` starts"],
+                "next_stderr_offset": ["description": "Pass as stderr_offset to read on"],
+            ]
+        }
+
+        public var job: Job
+        public var stdout: String
+        public var stderr: String
+        public var stdoutOffset: Int
+        public var stderrOffset: Int
+        public var nextStdoutOffset: Int
+        public var nextStderrOffset: Int
+
+        public init(
+            job: Job, stdout: String, stderr: String, stdoutOffset: Int, stderrOffset: Int, nextStdoutOffset: Int, nextStderrOffset: Int
+        ) {
+            self.job = job
+            self.stdout = stdout
+            self.stderr = stderr
+            self.stdoutOffset = stdoutOffset
+            self.stderrOffset = stderrOffset
+            self.nextStdoutOffset = nextStdoutOffset
+            self.nextStderrOffset = nextStderrOffset
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case job
+            case stdout
+            case stderr
+            case stdoutOffset = "stdout_offset"
+            case stderrOffset = "stderr_offset"
+            case nextStdoutOffset = "next_stdout_offset"
+            case nextStderrOffset = "next_stderr_offset"
         }
     }
 

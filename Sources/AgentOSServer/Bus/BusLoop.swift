@@ -217,7 +217,7 @@ final class BusLoop: SocketLoopDriver {
             } else if message.command == .fetch, dispatcher.isWelcomed(identity) {
                 beginFetch(identity: identity, message: message)
             } else {
-                if message.command != .heartbeat && message.command != .started { directoryStale = true }
+                if ![.heartbeat, .started, .output].contains(message.command) { directoryStale = true }
                 perform(message.command.rawValue, peer: identity) { try dispatcher.receive(identity: identity, message: message) }
             }
         }

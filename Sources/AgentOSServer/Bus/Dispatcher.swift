@@ -151,6 +151,8 @@ public final class Dispatcher {
     private let settings: Settings
     private let logger: Logger
     private let jobFinished: @Sendable (FinishedJob) -> Void
+    /// Told when a job's status or live output changes; holds the live output.
+    private let watch: JobWatch
     private let fileTokens: JobFileTokens?
     private var workers: [String: ConnectedWorker] = [:]
     private var workerIDByIdentity: [[UInt8]: String] = [:]
@@ -186,10 +188,12 @@ public final class Dispatcher {
     /// A dispatcher over `store`, its queue read from it (and counted into `queueCounts`); `jobFinished` hears of every job
     /// that reaches a final state (its id and status). `fileTokens` signs the tokens jobs
     /// with files fetch them with. `workersOnlineBefore`, the workers the previous run left
-    /// connected, sets the restart grace period: one dead-peer timeout of that fleet.
+    /// connected, sets the restart grace period: one dead-peer timeout of that fleet. `watch`
+    /// keeps the running jobs' live output (`OUTPUT`) and hears of every other change.
     public init(
         store: AppStore, settings: Settings, logger: Logger, fileTokens: JobFileTokens? = nil, queueCounts: QueueCounts = QueueCounts(),
-        now: Date = Date(), workersOnlineBefore: Int = 0, jobFinished: @escaping @Sendable (FinishedJob) -> Void
+        now: Date = Date(), workersOnlineBefore: Int = 0, watch: JobWatch = JobWatch(),
+        jobFinished: @escaping @Sendable (FinishedJob) -> Void
     ) throws {
         ready = ReadyIndex(counts: queueCounts)
         self.store = store
@@ -197,6 +201,7 @@ public final class Dispatcher {
         self.settings = settings
         self.logger = logger
         self.jobFinished = jobFinished
+        self.watch = watch
         let grace = settings.heartbeatInterval(forFleetOf: workersOnlineBefore) * Double(settings.deadAfterIntervals)
         self.recoveryDeadline = now.addingTimeInterval(max(settings.deadPeerTimeout, grace))
         for job in try store.queuedJobSummaries() { ready.insert(job) }
@@ -229,6 +234,7 @@ public final class Dispatcher {
 
     private func requeued(_ job: Job) {
         guard job.status == .queued else { return }
+        watch.changed(job.id)
         ready.insert(QueuedJob(job), again: true)
         dispatchWanted = true
     }
@@ -290,12 +296,14 @@ public final class Dispatcher {
             {
                 worker.running[jobID] = attempt
                 deadlines[jobID] = (attempt, deadline(timeoutSeconds: job.timeoutSeconds, from: job.startedAt ?? now))
+                watch.live.begin(jobID: jobID, attempt: attempt, cap: job.maxOutputBytes)
             } else {
                 // Requeued or finished meanwhile: that run's result would be ignored, so stop it.
                 out.append(Outbound(identity: identity, message: BusMessage(.cancel, RunningJob(jobID: jobID, attempt: attempt))))
             }
         }
         for job in try store.runningJobs(workerID: hello.workerID) where worker.running[job.id] == nil {
+            watch.live.end(jobID: job.id, attempt: job.attempts)
             try lose(job, reason: "not reported by \(hello.name) after reconnecting", now: now)
         }
 
@@ -333,6 +341,9 @@ public final class Dispatcher {
         switch message.command {
         case .heartbeat, .started:
             return []
+        case .output:
+            receiveOutput(try message.decode(JobOutputChunk.self), from: workerID)
+            return []
         case .result:
             var outcome = try message.decode(JobOutcome.self)
             guard let worker = workers[workerID] else { return [] }
@@ -355,6 +366,7 @@ public final class Dispatcher {
             if worker.running[handedBack.jobID] == handedBack.attempt {
                 workers[workerID]?.running[handedBack.jobID] = nil
                 deadlines[handedBack.jobID] = nil
+                watch.live.end(jobID: handedBack.jobID, attempt: handedBack.attempt)
                 if let job = try store.release(jobID: handedBack.jobID, attempt: handedBack.attempt, workerID: workerID, at: now) {
                     requeued(job)
                 }
@@ -409,6 +421,20 @@ public final class Dispatcher {
         return .read(workerID: workerID)
     }
 
+    /// Live output of a run: kept only while that attempt runs on this worker (anything else,
+    /// a stale attempt or a job it does not hold, is ignored), and woken watchers read it.
+    /// Nothing is written to the store: the `RESULT` brings the whole output.
+    private func receiveOutput(_ chunk: JobOutputChunk, from workerID: String) {
+        guard workers[workerID]?.running[chunk.jobID] == chunk.attempt else { return }
+        var stored = chunk
+        // Stored as text, as a RESULT's output is; the offsets count what the worker sent.
+        stored.stdout = chunk.stdout.replacingNUL
+        stored.stderr = chunk.stderr.replacingNUL
+        if watch.live.append(stored, received: (chunk.stdout.utf8.count, chunk.stderr.utf8.count)) {
+            watch.changed(chunk.jobID)
+        }
+    }
+
     /// Jobs could not be delivered: put them straight back in the queue, their attempts
     /// uncounted, and forget the worker when its connection is gone.
     public func undeliverable(_ jobs: [JobAssignment], to identity: [UInt8], connectionGone: Bool = true, now: Date = Date()) throws -> [Outbound] {
@@ -417,6 +443,7 @@ public final class Dispatcher {
         for job in jobs where workers[workerID]?.running[job.jobID] == job.attempt {
             workers[workerID]?.running[job.jobID] = nil
             deadlines[job.jobID] = nil
+            watch.live.end(jobID: job.jobID, attempt: job.attempt)
             if let released = try store.release(jobID: job.jobID, attempt: job.attempt, workerID: workerID, at: now) {
                 requeued(released)
             }
@@ -542,6 +569,8 @@ public final class Dispatcher {
         }
 
         for (pending, finished) in zip(results, committed.finished) {
+            // Stored now (or ignored): the live output of that run is no longer needed.
+            if pending.freed != nil { watch.live.end(jobID: pending.outcome.jobID, attempt: pending.outcome.attempt) }
             if let finished {
                 jobFinished(finished)
             } else {
@@ -561,6 +590,8 @@ public final class Dispatcher {
             }
             guard let identity = workers[workerID]?.identity else { continue }
             workers[workerID]?.running[assigned.id] = assigned.attempt
+            watch.live.begin(jobID: assigned.id, attempt: assigned.attempt, cap: assigned.limits.maxOutputBytes)
+            watch.changed(assigned.id)
             let deadline = deadline(timeoutSeconds: assigned.limits.timeoutSeconds, from: now)
             deadlines[assigned.id] = (assigned.attempt, deadline)
             out.append(Outbound(identity: identity, message: BusMessage(.job, assignment(for: assigned, deadline: deadline))))
@@ -670,6 +701,7 @@ public final class Dispatcher {
         logger.warning("worker disconnected", metadata: ["worker": "\(worker.name)", "reason": "\(reason)"])
         for (jobID, attempt) in worker.running {
             deadlines[jobID] = nil
+            watch.live.end(jobID: jobID, attempt: attempt)
             if let job = try store.job(id: jobID), job.attempts == attempt {
                 try lose(job, reason: "worker \(worker.name) \(reason)", now: now)
             }

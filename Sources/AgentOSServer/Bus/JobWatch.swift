@@ -1,13 +1,19 @@
 import Foundation
 import Synchronization
 
-/// Lets API requests wait for jobs to finish (`?wait=SECONDS`): the bus thread signals,
-/// waiting tasks resume.
+/// Lets API requests wait for jobs to finish (`?wait=SECONDS`) or to change at all (new
+/// live output, another status: `jobs.output`): the bus thread signals, waiting tasks
+/// resume. It also holds the running jobs' live output (`live`).
 public final class JobWatch: Sendable {
     private struct Waiter {
+        /// Whether any change wakes it, or only the job's end.
+        var anyChange = false
         var signaled = false
         var continuation: CheckedContinuation<Void, Never>?
     }
+
+    /// The output of running jobs so far.
+    public let live: LiveOutput
 
     /// A registration made before the caller checks the job, so a finish in between is not missed.
     public struct Ticket: Sendable {
@@ -18,22 +24,34 @@ public final class JobWatch: Sendable {
 
     private let waiters = Mutex<[String: [UUID: Waiter]]>([:])
 
-    /// An empty watch.
-    public init() {}
+    /// An empty watch over `live`.
+    public init(live: LiveOutput = LiveOutput()) {
+        self.live = live
+    }
 
-    /// Starts listening for `jobID` finishing.
-    public func register(_ jobID: String) -> Ticket {
+    /// Starts listening for `jobID` finishing, or, with `anyChange`, changing at all.
+    public func register(_ jobID: String, anyChange: Bool = false) -> Ticket {
         let ticket = Ticket(jobID: jobID, id: UUID())
-        waiters.withLock { $0[jobID, default: [:]][ticket.id] = Waiter() }
+        waiters.withLock { $0[jobID, default: [:]][ticket.id] = Waiter(anyChange: anyChange) }
         return ticket
     }
 
     /// Wakes everyone waiting for `jobID`.
     public func finished(_ jobID: String) {
+        wake(jobID, onlyAnyChange: false)
+    }
+
+    /// Wakes those waiting for any change of `jobID` (its output grew, or its status changed
+    /// without ending). Cheap when nobody waits: one lock and one lookup.
+    public func changed(_ jobID: String) {
+        wake(jobID, onlyAnyChange: true)
+    }
+
+    private func wake(_ jobID: String, onlyAnyChange: Bool) {
         let continuations = waiters.withLock { waiters -> [CheckedContinuation<Void, Never>] in
             guard var forJob = waiters[jobID] else { return [] }
             var taken: [CheckedContinuation<Void, Never>] = []
-            for key in forJob.keys {
+            for key in forJob.keys where !onlyAnyChange || forJob[key]?.anyChange == true {
                 forJob[key]?.signaled = true
                 if let continuation = forJob[key]?.continuation { taken.append(continuation) }
                 forJob[key]?.continuation = nil

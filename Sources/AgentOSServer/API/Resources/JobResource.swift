@@ -5,7 +5,7 @@ import Foundation
 
 /// Submitting, watching, listing and cancelling jobs, and the run records desktops post.
 struct JobResource: APIResource {
-    static let operations: [APIOperation] = [.submitJob, .getJob, .listJobs, .cancelJob, .createRuns]
+    static let operations: [APIOperation] = [.submitJob, .getJob, .getJobOutput, .listJobs, .cancelJob, .createRuns]
 
     let context: APIContext
     let watch: JobWatch
@@ -18,6 +18,7 @@ struct JobResource: APIResource {
         switch request.operation {
         case .submitJob: return try await submitJob(request, caller: caller)
         case .getJob: return try await getJob(request, caller: caller)
+        case .getJobOutput: return try await getJobOutput(request, caller: caller)
         case .listJobs: return try listJobs(request, caller: caller)
         case .cancelJob: return try cancelJob(request, caller: caller)
         case .createRuns: return try createRuns(request, caller: caller)
@@ -182,7 +183,80 @@ struct JobResource: APIResource {
         if let wait, !job.status.isFinal {
             job = try await waitUntilEnded(watch.register(job.id), seconds: wait) ?? job
         }
-        return try .ok(try jobBody(job, project: access.project))
+        return try .ok(try jobBody(withLiveOutput(job), project: access.project))
+    }
+
+    /// A running job with the output its worker has streamed so far (the stored job has
+    /// none until its `RESULT`); any other job as it is.
+    func withLiveOutput(_ job: Job) -> Job {
+        guard job.status == .running, let live = watch.live.snapshot(jobID: job.id), live.attempt == job.attempts else { return job }
+        var job = job
+        job.stdout = String(decoding: live.stdout, as: UTF8.self)
+        job.stderr = String(decoding: live.stderr, as: UTF8.self)
+        job.outputTruncated = job.outputTruncated || live.truncated
+        return job
+    }
+
+    /// `jobs.output`: the job and its output after the caller's offsets; with `?wait`, a long
+    /// poll that answers as soon as there is more output, the status or attempt differs from
+    /// the caller's, the job has ended, or the wait is over.
+    func getJobOutput(_ request: APICall, caller: Caller) async throws -> Reply {
+        let wait = try waitSeconds(request.params["wait"])
+        let attempt = try Self.count(request.params["attempt"], name: "attempt")
+        let offsets = try (Self.count(request.params["stdout_offset"], name: "stdout_offset"),
+                           Self.count(request.params["stderr_offset"], name: "stderr_offset"))
+        var known: JobStatus?
+        if let text = request.params["status"] {
+            guard let status = JobStatus(rawValue: text) else {
+                throw APIError.invalid("status must be one of \(JobStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            known = status
+        }
+        var (job, access) = try visibleJob(request.params["id"], caller: caller)
+        let deadline = ContinuousClock.now + .milliseconds(Int((wait ?? 0) * 1000))
+        while true {
+            // Registered before the job is read, so a change in between is not missed.
+            let ticket = wait.map { _ in watch.register(job.id, anyChange: true) }
+            do {
+                if ticket != nil { job = try store.job(id: job.id) ?? job }
+            } catch {
+                if let ticket { watch.forget(ticket) }
+                throw error
+            }
+            let page = Self.page(of: withLiveOutput(job), project: access.project.name, attempt: attempt, offsets: offsets)
+            let news = !page.stdout.isEmpty || !page.stderr.isEmpty || job.status.isFinal
+                || (known != nil && job.status != known) || (attempt != nil && job.attempts != attempt)
+            let left = deadline - ContinuousClock.now
+            guard let ticket, !news, left > .zero else {
+                if let ticket { watch.forget(ticket) }
+                return try .ok(page)
+            }
+            await watch.wait(ticket, timeout: left)
+        }
+    }
+
+    /// The page of `job`'s output after `offsets`, which count from the start of `attempt`'s
+    /// output (from 0 when the job is on another attempt).
+    static func page(of job: Job, project: String, attempt: Int?, offsets: (Int?, Int?)) -> Schemas.JobOutputPage {
+        let sameAttempt = attempt == nil || attempt == job.attempts
+        let streams = [job.stdout, job.stderr].map { Array($0.utf8) }
+        let starts = [offsets.0, offsets.1].map { sameAttempt ? $0 ?? 0 : 0 }
+        let texts = zip(streams, starts).map { bytes, start in
+            start < bytes.count ? String(decoding: bytes[start...], as: UTF8.self) : ""
+        }
+        // Never back: output that ended shorter than what was streamed (it cannot, but the
+        // RESULT is what counts) gives nothing more, not a repeat.
+        let ends = zip(streams, starts).map { max($0.count, $1) }
+        return Schemas.JobOutputPage(
+            job: Schemas.Job(job, projectName: project, files: nil, withOutput: false), stdout: texts[0], stderr: texts[1],
+            stdoutOffset: starts[0], stderrOffset: starts[1], nextStdoutOffset: ends[0], nextStderrOffset: ends[1])
+    }
+
+    /// A non-negative whole number from a query parameter, or nil when absent.
+    static func count(_ text: String?, name: String) throws(APIError) -> Int? {
+        guard let text else { return nil }
+        guard let value = Int(text), value >= 0 else { throw .invalid("\(name) must be a whole number, 0 or more") }
+        return value
     }
 
     /// Waits up to `seconds` for the ticket's job to end and returns it as it is then. The
