@@ -63,7 +63,7 @@ public func buildGatewayRouter(client: ServerClient, configuration: GatewayConfi
                 status: "ok", server: try? APICoding.decode(Schemas.Health.self, from: response.body)))
         default:
             return Forwarder.json(status: .serviceUnavailable, Schemas.GatewayHealth(
-                status: "unavailable", error: .init(code: "server_unreachable", message: "the gateway cannot reach the server")))
+                status: "unavailable", error: .init(code: "server_unreachable", message: client.handshakeFailure.map { "the gateway cannot reach the server: \($0)" } ?? "the gateway cannot reach the server")))
         }
     }
     router.get("/metrics") { _, _ -> Response in await metrics.scrape(client: client) }
@@ -162,7 +162,7 @@ struct Forwarder: Sendable {
         case .success(let response):
             return Self.response(response)
         case .failure(.unreachable):
-            throw HTTPError(.serviceUnavailable, message: "the server is unreachable; try again shortly")
+            throw HTTPError(.serviceUnavailable, message: self.client.unreachableMessage)
         case .failure(.timedOut):
             throw HTTPError(.serviceUnavailable, message: "the server did not answer in time")
         }

@@ -30,7 +30,7 @@ enum JobEvents {
         let first = await client.call(.getJobOutput, token: token, params: resumed.params(id: id), timeout: configuration.serverTimeout)
         guard case .success(let answer) = first, answer.status == 200 else {
             if case .success(let answer) = first { return Forwarder.response(answer) }
-            return Forwarder.json(status: .serviceUnavailable, Schemas.ErrorBody(code: "unavailable", message: "the server is unreachable; try again shortly"))
+            return Forwarder.json(status: .serviceUnavailable, Schemas.ErrorBody(code: "unavailable", message: client.unreachableMessage))
         }
         let headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache"]
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in

@@ -22,16 +22,29 @@ public final class ServerClient: Service, Sendable {
     private let loop: SocketLoop<ServerConnection>
     private let waiters: Waiters
     private let nextID = Atomic<UInt64>(0)
+    /// Why the last handshake with the server failed, until one succeeds.
+    private let handshake: HandshakeProblem
 
     /// A client for the server at `endpoint`; once running it connects, and reconnects, by itself.
     /// With `curve`, the connection is encrypted and the gateway shows the server its key.
     public init(endpoint: String, curve: CurveClient? = nil, logger: Logger) throws {
         let waiters = Waiters()
+        let handshake = HandshakeProblem()
         self.waiters = waiters
+        self.handshake = handshake
         loop = try SocketLoop(
             name: "agentos-gateway-client",
-            driver: try ServerConnection(endpoint: endpoint, curve: curve, waiters: waiters, logger: logger))
+            driver: try ServerConnection(endpoint: endpoint, curve: curve, waiters: waiters, handshake: handshake, logger: logger))
     }
+
+    /// What to tell a client when the server cannot be reached: the handshake's failure when
+    /// one is known (a wrong key or token, which retrying will not mend), else a passing outage.
+    public var unreachableMessage: String {
+        handshakeFailure.map { "the gateway cannot reach the server: \($0)" } ?? "the server is unreachable; try again shortly"
+    }
+
+    /// Why the last handshake with the server failed, until one succeeds; nil when none did.
+    public var handshakeFailure: String? { handshake.current }
 
     /// Sends a request and waits for the response, at most `timeout`.
     public func call(
@@ -53,6 +66,14 @@ public final class ServerClient: Service, Sendable {
         waiters.open()
         try await loop.run()
     }
+}
+
+/// Why the gateway's handshakes with the server fail, set by the connection's thread and read
+/// by request handlers.
+private final class HandshakeProblem: Sendable {
+    private let problem = Mutex<String?>(nil)
+    var current: String? { problem.withLock { $0 } }
+    func set(_ reason: String?) { problem.withLock { $0 = reason } }
 }
 
 /// Requests waiting for their response. Registration and closing share one lock, so no
@@ -116,17 +137,20 @@ private final class ServerConnection: SocketLoopDriver {
     private let endpoint: String
     private let curve: Bool
     private let waiters: Waiters
+    private let handshake: HandshakeProblem
     private let logger: Logger
     /// When each request sent gives up; answered ones simply find no waiter when they expire.
     private var deadlines = Heap<Deadline>()
     /// When a failed handshake was last logged: a reconnect loop logs once a minute.
     private var lastHandshakeError = ContinuousClock.now - .seconds(3600)
 
-    init(endpoint: String, curve: CurveClient?, waiters: Waiters, logger: Logger) throws {
+    init(endpoint: String, curve: CurveClient?, waiters: Waiters, handshake: HandshakeProblem, logger: Logger) throws {
         socket = try Context().makeSocket(.dealer)
         try socket.setLinger(0)
         if let curve { try socket.setCurveClient(curve) }
-        monitor = try socket.monitor(events: MonitorEvent.handshakeFailedNoDetail | MonitorEvent.handshakeFailedProtocol | MonitorEvent.handshakeFailedAuth)
+        monitor = try socket.monitor(events: MonitorEvent.handshakeSucceeded | MonitorEvent.handshakeFailedNoDetail
+            | MonitorEvent.handshakeFailedProtocol | MonitorEvent.handshakeFailedAuth)
+        self.handshake = handshake
         self.endpoint = endpoint
         self.curve = curve != nil
         // Queue nothing for a server that is not connected: fail fast with 503 instead.
@@ -192,13 +216,18 @@ private final class ServerConnection: SocketLoopDriver {
 
     private func handshakeEvents() {
         while let frames = try? monitor.receive(dontWait: true) {
-            guard let event = MonitorEvent(frames: frames), ContinuousClock.now - lastHandshakeError > .seconds(60) else { continue }
-            lastHandshakeError = .now
+            guard let event = MonitorEvent(frames: frames) else { continue }
             let reason = switch event.event {
-            case MonitorEvent.handshakeFailedAuth: "the server refused this gateway's key: --token-file must be the server's <data>/gateway-token"
+            case MonitorEvent.handshakeSucceeded: String?.none
+            case MonitorEvent.handshakeFailedAuth where event.value == 400:
+                "the server refused this gateway's key: --token-file must be the server's <data>/gateway-token"
+            case MonitorEvent.handshakeFailedAuth: "the server could not check this gateway's key just now"
             case _ where !curve: "the server's API socket expects CURVE: give --server-key and --token-file"
             default: "the CURVE handshake failed: --server-key is not this server's key, or its API socket does not run CURVE"
             }
+            handshake.set(reason)
+            guard let reason, ContinuousClock.now - lastHandshakeError > .seconds(60) else { continue }
+            lastHandshakeError = .now
             logger.error("cannot connect to the server: \(reason)", metadata: ["endpoint": "\(endpoint)", "value": "\(event.value)"])
         }
     }

@@ -45,7 +45,9 @@ struct WorkerCommand: AsyncParsableCommand {
         if let token { return token }
         guard let file else { throw ValidationError("give the worker token with --token or --token-file (or AGENTOS_TOKEN / AGENTOS_TOKEN_FILE)") }
         guard let data = FileManager.default.contents(atPath: file) else {
-            throw CommandFailed(message: "cannot read the worker token file \(file)")
+            throw CommandFailed(message: FileManager.default.fileExists(atPath: file)
+                ? "cannot read the worker token file \(file): permission denied"
+                : "the worker token file \(file) does not exist")
         }
         let secret = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         guard !secret.isEmpty else { throw CommandFailed(message: "the worker token file \(file) is empty") }

@@ -1,5 +1,8 @@
 import AgentOSWire
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import Testing
 
 /// The bus and the API socket with CURVE and ZAP, with real processes: peers with the right
@@ -61,6 +64,14 @@ import Testing
             "gateway", "--listen", "127.0.0.1:0", "--server", cluster.apiEndpoint, "--server-key", cluster.serverKeyPath, "--token-file", bogus,
         ])
         try await cluster.waitFor("the bad gateway to log the refusal") { cluster.log("bad-gateway").contains("refused this gateway's key") }
+        // Its clients are told why, not to try again shortly.
+        let listening = try #require(cluster.log("bad-gateway").components(separatedBy: "listening on ").last?
+            .split(separator: "\n").first.map { $0.trimmingCharacters(in: .whitespaces) })
+        var health = URLRequest(url: try #require(URL(string: "http://\(listening)/api/v1/me")))
+        health.setValue("Bearer \(admin)", forHTTPHeaderField: "Authorization")
+        let (data, response) = try await URLSession.shared.data(for: health)
+        #expect((response as? HTTPURLResponse)?.statusCode == 503)
+        #expect(String(decoding: data, as: UTF8.self).contains("refused this gateway's key"), "\(String(decoding: data, as: UTF8.self))")
 
         // A revoked worker token: its worker is told at once, and cannot come back.
         let (_, made) = try await cluster.http("POST", "/api/v1/worker-tokens", body: ["name": "temp"], token: admin)
