@@ -65,6 +65,7 @@ import Testing
         ])
         try await cluster.waitFor("the bad gateway to log the refusal") { cluster.log("bad-gateway").contains("refused this gateway's key") }
         // Its clients are told why, not to try again shortly.
+        try await cluster.waitFor("the bad gateway to listen") { cluster.log("bad-gateway").contains("listening on ") }
         let listening = try #require(cluster.log("bad-gateway").components(separatedBy: "listening on ").last?
             .split(separator: "\n").first.map { $0.trimmingCharacters(in: .whitespaces) })
         var health = URLRequest(url: try #require(URL(string: "http://\(listening)/api/v1/me")))
