@@ -9,7 +9,7 @@ import ZeroMQ
 
 /// A live gateway on a loopback port, talked to below HTTP: malformed framing, oversized heads,
 /// clients that stall or never close, crowds of connections and bodies too large to read.
-@Suite struct GatewayConnectionTests {
+@Suite(.serialized) struct GatewayConnectionTests {
     /// Runs `body` with the port of a listening gateway, which no other client uses. No server
     /// listens behind it, so a forwarded request is a quick 503; what these tests look at
     /// happens before forwarding.
