@@ -11,12 +11,19 @@ public enum SecretFile {
         try write(Data(contents.utf8), to: path)
     }
 
-    /// Writes `data` to a new or truncated file readable only by its owner.
+    /// Writes `data` to a file readable only by its owner, whole or not at all: it is written
+    /// beside the file (0600 from the start) and renamed over it, so a reader never sees it
+    /// empty or half written, and a crash leaves the old file or none.
     public static func write(_ data: Data, to path: String) throws {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        let temporary = path + ".tmp-\(getpid())"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw SecretFileError(path: path, errno: errno) }
-        defer { close(fd) }
-        // An existing file keeps its old mode through O_CREAT: force it.
+        var closed = false
+        defer {
+            if !closed { close(fd) }
+            unlink(temporary)
+        }
+        // A leftover file keeps its old mode through O_CREAT: force it.
         fchmod(fd, 0o600)
         let bytes = [UInt8](data)
         var written = 0
@@ -28,6 +35,12 @@ public enum SecretFile {
             }
             written += n
         }
+        guard fsync(fd) == 0, close(fd) == 0 else {
+            closed = true
+            throw SecretFileError(path: path, errno: errno)
+        }
+        closed = true
+        guard rename(temporary, path) == 0 else { throw SecretFileError(path: path, errno: errno) }
     }
 
     /// The file's contents without surrounding whitespace, or nil when it does not exist.

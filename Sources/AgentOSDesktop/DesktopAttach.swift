@@ -43,10 +43,11 @@ public enum DesktopAttach {
     ///
     /// When the bus runs CURVE (`/cluster` gives a key), the server's key is checked against
     /// `serverKey` or the one pinned on first use, and the desktop connects with a personal
-    /// access token of its own (made once, kept 0600), whose key the server knows.
+    /// access token of its own (made once, kept 0600), whose key the server knows. A plain
+    /// bus is taken only where it cannot be a downgrade (`plaintextAllowed`).
     public static func makeServices(
         configDirectory: ConfigDirectory, name: String?, slots: Int?, serverKey: String? = nil,
-        engine: any JobEngine, logger: Logger
+        insecurePlaintextBus: Bool = false, engine: any JobEngine, logger: Logger
     ) async throws -> [any Service] {
         let credentials = try await configDirectory.freshCredentials(validity: 120)
         let cluster = try await GatewayClient(credentials: credentials).send("GET", "/api/v1/cluster", as: Schemas.Cluster.self)
@@ -63,7 +64,9 @@ public enum DesktopAttach {
             let busToken = try await busToken(credentials, configDirectory: configDirectory, logger: logger)
             configuration.credential = WorkerCredential(accessToken: busToken)
             configuration.curve = CurveClient(serverPublicKey: key, keyPair: try CurveKeyPair(secretBytes: SecretToken.busKeySeed(busToken)))
-        } else if credentials.refreshToken != nil {
+        } else if try plaintextAllowed(
+            endpoint, given: serverKey, gateway: credentials.gateway, configDirectory: configDirectory, insecure: insecurePlaintextBus),
+            credentials.refreshToken != nil {
             let keeper = TokenKeeper(token: credentials.accessToken, configDirectory: configDirectory, logger: logger)
             configuration.credentialSource = { WorkerCredential(accessToken: keeper.token) }
             services.append(keeper)
@@ -109,6 +112,28 @@ extension DesktopAttach {
         }
         try configDirectory.pin(serverKey: advertised, gateway: gateway)
         return advertised
+    }
+
+    /// Whether the desktop may talk plain TCP to `endpoint`, which the gateway offered without a
+    /// key: only on loopback (or when told `--insecure-plaintext-bus`), and never when it knows
+    /// the server's key, given or pinned, since a gateway or a man in the middle offering no key
+    /// would otherwise get the user's token in clear. Throws why not.
+    static func plaintextAllowed(_ endpoint: String, given: String?, gateway: String, configDirectory: ConfigDirectory, insecure: Bool) throws -> Bool {
+        let pinned = try configDirectory.pinnedServerKey(gateway: gateway)
+        if given != nil || pinned != nil {
+            throw ClientError.io("""
+                \(gateway) offers the bus at \(endpoint) without encryption, but this desktop knows the server's key \
+                (\(given != nil ? "given with --server-key" : "pinned in \(configDirectory.serverKeysPath)")): refusing to connect in clear. \
+                If the server really stopped running CURVE, remove the pin or --server-key
+                """)
+        }
+        guard Endpoint.isLocal(endpoint) || insecure else {
+            throw ClientError.io("""
+                \(gateway) offers the bus at \(endpoint), beyond loopback, without encryption: refusing to send your token in clear \
+                (--insecure-plaintext-bus allows it, for a network that is already private and encrypted)
+                """)
+        }
+        return true
     }
 
     /// The personal access token the desktop's bus key derives from: the login's own when it

@@ -209,6 +209,7 @@ private final class ServerConnection: SocketLoopDriver {
     }
 
     func stopped() {
+        socket.stopMonitoring()
         monitor.close()
         socket.close()
         waiters.close()

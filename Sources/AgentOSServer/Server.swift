@@ -46,11 +46,14 @@ public struct Server: Service {
             store: store, settings: configuration.dispatch, logger: logger, fileTokens: fileTokens, queueCounts: queueCounts,
             workersOnlineBefore: state.workersOnlineBefore, watch: watch, jobFinished: { watch.finished($0.id) })
         let blobs = try BlobStore(root: configuration.blobsPath)
+        // Job files are read for FETCH on threads of their own (SQLite and disk reads block).
+        let fileReaders = HandlerExecutor(threads: 2, name: "agentos-file-reader")
+        defer { fileReaders.shutdown() }
         let bus = try BusLoop(
             context: context, endpoint: configuration.busEndpoint, dispatcher: dispatcher, directory: directory,
             tickInterval: min(0.25, configuration.dispatch.heartbeatInterval / 2),
             authenticate: { hello in await WorkerAuthentication.check(hello, store: store, authenticator: authenticator) },
-            files: JobFileReader(store: store, blobs: blobs, logger: logger),
+            files: JobFileReader(store: store, blobs: blobs, logger: logger), fileExecutor: fileReaders,
             curveSecretKey: busCurve ? state.curveKeys.secretKey : nil, logger: logger)
         // Read before the loops start: after that only their owner threads touch the sockets.
         let busEndpoint = bus.boundEndpoint

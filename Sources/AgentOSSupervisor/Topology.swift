@@ -19,9 +19,13 @@ public struct Topology: Codable, Sendable, Equatable {
         /// Whether the API socket runs CURVE, by the same rule.
         public var apiUsesCurve: Bool { usesCurve(api) }
 
+        /// The server reads the flags from its `args` or from the environment it inherits.
         private func usesCurve(_ endpoint: String) -> Bool {
             let args = args ?? []
-            return Endpoint.isLocal(endpoint) ? args.contains("--curve-on-loopback") : !args.contains("--insecure-plaintext-bus")
+            let environment = ProcessInfo.processInfo.environment
+            return Endpoint.isLocal(endpoint)
+                ? args.contains("--curve-on-loopback") || environment["AGENTOS_CURVE_ON_LOOPBACK"] == "1"
+                : !(args.contains("--insecure-plaintext-bus") || environment["AGENTOS_INSECURE_PLAINTEXT_BUS"] == "1")
         }
     }
 

@@ -68,6 +68,8 @@ private final class WorkerConnection: SocketLoopDriver {
     private var monitor: Socket?
     /// Handshakes failed in a row, for want of a matching key; reset by one that succeeds.
     private var failedHandshakes = 0
+    /// Whether a handshake ever succeeded: then the keys match, and a failure is the network's.
+    private var handshakeSucceeded = false
     private var loop: SocketLoopHandle<Event>?
     /// The cancellation of each job's current run, by job id.
     private var runs: [String: JobRun] = [:]
@@ -152,10 +154,7 @@ private final class WorkerConnection: SocketLoopDriver {
 
     func stopped() {
         // The loop's end cancels and awaits the job tasks; their processes die with them.
-        monitor?.close()
-        monitor = nil
-        socket?.close()
-        socket = nil
+        closeSocket()
         pendingFetches.failAll("the worker stopped")
     }
 
@@ -197,11 +196,17 @@ private final class WorkerConnection: SocketLoopDriver {
         return .continue
     }
 
-    private func connect() -> Bool {
+    /// Closes the bus socket and its monitor, the monitor stopped first.
+    private func closeSocket() {
+        socket?.stopMonitoring()
         monitor?.close()
         monitor = nil
         socket?.close()
         socket = nil
+    }
+
+    private func connect() -> Bool {
+        closeSocket()
         do {
             let socket = try context.makeSocket(.dealer)
             try socket.setLinger(0)
@@ -230,6 +235,7 @@ private final class WorkerConnection: SocketLoopDriver {
             switch event.event {
             case MonitorEvent.handshakeSucceeded:
                 failedHandshakes = 0
+                handshakeSucceeded = true
             case MonitorEvent.handshakeFailedAuth where event.value == 400:
                 return stop(because: """
                     the server at \(configuration.serverEndpoint) refused this worker's key at the handshake: \
@@ -241,11 +247,16 @@ private final class WorkerConnection: SocketLoopDriver {
             case MonitorEvent.handshakeFailedProtocol where event.value == MonitorEvent.mechanismMismatch:
                 return stop(because: mismatch)
             default:
+                // Without a reason given, a failed handshake is a wrong server key only with
+                // CURVE, and only if none ever succeeded; otherwise the network (a proxy, a
+                // restart mid-handshake) is to blame, and the worker keeps trying.
                 failedHandshakes += 1
                 logger.warning("handshake with the server failed", metadata: [
                     "endpoint": "\(event.endpoint)", "curve": "\(configuration.curve != nil)", "errno": "\(event.value)",
                 ])
-                if failedHandshakes >= Self.maxFailedHandshakes { return stop(because: mismatch) }
+                if configuration.curve != nil, !handshakeSucceeded, failedHandshakes >= Self.maxFailedHandshakes {
+                    return stop(because: mismatch)
+                }
             }
         }
         return .continue

@@ -46,8 +46,17 @@ extension Socket {
         let endpoint = "inproc://agentos-monitor-\(UUID().uuidString)"
         try check(zmq_socket_monitor(openHandle(), endpoint, events))
         let pair = try context.makeSocket(.pair)
+        // Events are queued for the pair without limit, so a burst cannot block the I/O thread.
+        try pair.setReceiveHighWaterMark(0)
         try pair.setLinger(0)
         try pair.connect(endpoint)
         return pair
+    }
+
+    /// Stops the monitor started by `monitor(events:)`; call it before closing the pair, so
+    /// libzmq never sends an event to a pair that is gone.
+    public func stopMonitoring() {
+        guard let handle = try? openHandle() else { return }
+        zmq_socket_monitor(handle, nil, 0)
     }
 }

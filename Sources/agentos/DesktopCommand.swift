@@ -16,6 +16,8 @@ struct DesktopCommand: AsyncParsableCommand {
         @Option(help: "Jobs run at once (AGENTOS_SLOTS). Default: number of CPUs") var slots: Int?
         @Option(help: "The server's CURVE public key, or a file holding it (AGENTOS_SERVER_KEY); checked against GET /cluster. Needed the first time with a plain-HTTP gateway beyond loopback")
         var serverKey: String?
+        @Flag(help: "Talk plain TCP to a bus beyond loopback that offers no CURVE key (AGENTOS_INSECURE_PLAINTEXT_BUS=1)")
+        var insecurePlaintextBus = false
         @OptionGroup(title: "Sandbox") var sandbox: SandboxOptions
 
         func run() async throws {
@@ -30,7 +32,8 @@ struct DesktopCommand: AsyncParsableCommand {
             let services = try await DesktopAttach.makeServices(
                 configDirectory: directory,
                 name: Settings.value(name, env: "NAME"), slots: slotCount,
-                serverKey: try Settings.value(serverKey, env: "SERVER_KEY").map(BusSecurityOptions.readKey), engine: engine, logger: logger)
+                serverKey: try Settings.value(serverKey, env: "SERVER_KEY").map(BusSecurityOptions.readKey),
+                insecurePlaintextBus: insecurePlaintextBus || Settings.environment("INSECURE_PLAINTEXT_BUS") == "1", engine: engine, logger: logger)
             let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
             try await group.run()
             withExtendedLifetime(lock) {}

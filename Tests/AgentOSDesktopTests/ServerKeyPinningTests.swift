@@ -62,3 +62,29 @@ import Testing
         #expect(DesktopAttach.reachable(advertised, gateway: gateway) == expected)
     }
 }
+
+@Suite struct PlaintextBusTests {
+    let directory = ConfigDirectory(environment: [
+        "XDG_CONFIG_HOME": FileManager.default.temporaryDirectory.appendingPathComponent("agentos-plain-\(UUID().uuidString.prefix(8))").path,
+    ])
+
+    @Test func aPlainBusIsTakenOnlyOnLoopbackAndNeverWhenTheKeyIsKnown() throws {
+        let gateway = "https://agentos.example.com"
+        #expect(try DesktopAttach.plaintextAllowed("tcp://127.0.0.1:5555", given: nil, gateway: gateway, configDirectory: directory, insecure: false))
+        // Beyond loopback, only when told.
+        #expect(throws: ClientError.self) {
+            try DesktopAttach.plaintextAllowed("tcp://bus.example.com:5555", given: nil, gateway: gateway, configDirectory: directory, insecure: false)
+        }
+        #expect(try DesktopAttach.plaintextAllowed("tcp://bus.example.com:5555", given: nil, gateway: gateway, configDirectory: directory, insecure: true))
+        // A gateway that stops offering the key it once gave is a downgrade, even on loopback.
+        try directory.pin(serverKey: ServerKeyPinningTests.key, gateway: gateway)
+        let error = #expect(throws: ClientError.self) {
+            try DesktopAttach.plaintextAllowed("tcp://127.0.0.1:5555", given: nil, gateway: gateway, configDirectory: directory, insecure: true)
+        }
+        #expect(error?.description.contains("refusing to connect in clear") == true)
+        #expect(throws: ClientError.self) {
+            try DesktopAttach.plaintextAllowed("tcp://127.0.0.1:5555", given: ServerKeyPinningTests.key, gateway: "http://127.0.0.1:8080",
+                                               configDirectory: directory, insecure: false)
+        }
+    }
+}

@@ -58,6 +58,9 @@ final class BusLoop: SocketLoopDriver {
     private var parts = PartAssembler()
     /// Reads the chunks workers `FETCH`, off this thread.
     private let files: JobFileReader
+    /// Where file reads run: threads of their own, so a burst of `FETCH`es never holds up the
+    /// hello checks on Swift's cooperative pool.
+    private let fileExecutor: (any TaskExecutor)?
     /// File reads in flight, per connection and in all, and the most of each: past them a
     /// `FETCH` is answered `busy`, so no worker can make the server read a lot at once.
     private var fileReads: [[UInt8]: Int] = [:]
@@ -70,11 +73,12 @@ final class BusLoop: SocketLoopDriver {
     init(
         context: Context, endpoint: String, dispatcher: Dispatcher, directory: WorkerDirectory,
         tickInterval: TimeInterval, authenticate: @escaping Authenticate, maxHelloChecks: Int = 2048,
-        files: JobFileReader, maxFileReadsPerConnection: Int = 8, maxFileReads: Int = 64,
+        files: JobFileReader, fileExecutor: (any TaskExecutor)? = nil, maxFileReadsPerConnection: Int = 8, maxFileReads: Int = 64,
         curveSecretKey: String? = nil, logger: Logger
     ) throws {
         self.maxHelloChecks = max(1, maxHelloChecks)
         self.files = files
+        self.fileExecutor = fileExecutor
         self.maxFileReadsPerConnection = max(1, maxFileReadsPerConnection)
         self.maxFileReads = max(1, maxFileReads)
         socket = try context.makeSocket(.router)
@@ -289,7 +293,7 @@ final class BusLoop: SocketLoopDriver {
             fileReads[identity, default: 0] += 1
             fileReadsTotal += 1
             let files = self.files
-            loop?.spawn { .fileRead(identity: identity, chunk: files.read(fetch, workerID: workerID)) }
+            loop?.spawn(on: fileExecutor) { .fileRead(identity: identity, chunk: files.read(fetch, workerID: workerID)) }
         }
     }
 

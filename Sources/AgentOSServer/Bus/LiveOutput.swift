@@ -94,11 +94,20 @@ public final class LiveOutput: Sendable {
         }
     }
 
-    /// What the current run of `jobID` has written so far, if it has a live record.
+    /// What the current run of `jobID` has written so far, if it has a live record. The bytes
+    /// are copied here, on the reader's thread: a snapshot sharing the streams' storage would
+    /// make the bus thread's next append copy the whole stream instead.
     public func snapshot(jobID: String) -> Snapshot? {
         state.withLock { state in
-            state.runs[jobID].map { Snapshot(attempt: $0.attempt, stdout: $0.stdout.bytes, stderr: $0.stderr.bytes, truncated: $0.truncated) }
+            state.runs[jobID].map {
+                Snapshot(attempt: $0.attempt, stdout: Self.copy($0.stdout.bytes), stderr: Self.copy($0.stderr.bytes), truncated: $0.truncated)
+            }
         }
+    }
+
+    /// `bytes` in storage of their own.
+    private static func copy(_ bytes: [UInt8]) -> [UInt8] {
+        bytes.withUnsafeBufferPointer { Array($0) }
     }
 
     /// Bytes held for all runs now.
