@@ -12,7 +12,7 @@ import Glibc
 @Suite(.serialized, .enabled(if: NetworkLab.isPossible, "needs root, iproute2 and tcpdump"))
 struct MultiHostTests {
     @Test func jobsFlowAcrossMachinesEncryptedAndSurviveTheServersLinkGoingDown() async throws {
-        let lab = try NetworkLab()
+        let lab = try await NetworkLab.make()
         let cluster = try Cluster()
         defer {
             cluster.shutdown()
@@ -95,9 +95,9 @@ struct MultiHostTests {
             let (_, list) = try await cluster.http("GET", "/api/v1/projects/default/jobs?status=running", token: admin)
             return (list["jobs"]?.arrayValue?.count ?? 0) >= 3
         }
-        try lab.run(lab.exec(lab.server, "ip") + ["link", "set", lab.link(lab.server), "down"])
+        try await lab.command(lab.exec(lab.server, "ip") + ["link", "set", lab.link(lab.server), "down"])
         try await Task.sleep(for: .seconds(30))
-        try lab.run(lab.exec(lab.server, "ip") + ["link", "set", lab.link(lab.server), "up"])
+        try await lab.command(lab.exec(lab.server, "ip") + ["link", "set", lab.link(lab.server), "up"])
         try await cluster.waitFor("every job to end after the link came back", timeout: 300) {
             for id in ids.keys {
                 guard let status = try? await cluster.job(id, token: admin)["status"]?.stringValue, status != "queued", status != "running" else {
@@ -160,18 +160,21 @@ struct NetworkLab {
 
     private init(probeOnly: Void) {}
 
-    init() throws {
+    /// Makes the namespaces and links.
+    static func make() async throws -> NetworkLab {
+        let lab = NetworkLab(probeOnly: ())
         let ip = try #require(Self.ip)
-        try run([ip, "netns", "add", bridge])
-        try run(exec(bridge, "ip") + ["link", "add", "br0", "type", "bridge"])
-        try run(exec(bridge, "ip") + ["link", "set", "br0", "up"])
-        for (index, namespace) in [server, cloud, desktop].enumerated() {
-            try run([ip, "netns", "add", namespace])
-            try run(exec(namespace, "ip") + ["link", "set", "lo", "up"])
-            try attach(link(namespace), in: namespace, address: address(index + 1))
+        try await lab.command([ip, "netns", "add", lab.bridge])
+        try await lab.command(lab.exec(lab.bridge, "ip") + ["link", "add", "br0", "type", "bridge"])
+        try await lab.command(lab.exec(lab.bridge, "ip") + ["link", "set", "br0", "up"])
+        for (index, namespace) in [lab.server, lab.cloud, lab.desktop].enumerated() {
+            try await lab.command([ip, "netns", "add", namespace])
+            try await lab.command(lab.exec(namespace, "ip") + ["link", "set", "lo", "up"])
+            try await lab.attach(lab.link(namespace), in: namespace, address: lab.address(index + 1))
         }
         // The test's own link, so it can speak HTTP to the gateways.
-        try attach("aos\(id)h", in: nil, address: address(254))
+        try await lab.attach("aos\(lab.id)h", in: nil, address: lab.address(254))
+        return lab
     }
 
     /// The address of host `n` of the lab.
@@ -193,30 +196,42 @@ struct NetworkLab {
 
     /// A veth pair: one end in the bridge's namespace on br0, the other, addressed, in
     /// `namespace` (nil: the test's own).
-    private func attach(_ name: String, in namespace: String?, address: String) throws {
+    private func attach(_ name: String, in namespace: String?, address: String) async throws {
         let ip = try #require(Self.ip)
         let peer = "p" + name.dropFirst()
-        try run([ip, "link", "add", name, "type", "veth", "peer", "name", peer])
-        try run([ip, "link", "set", peer, "netns", bridge])
-        try run(exec(bridge, "ip") + ["link", "set", peer, "master", "br0", "up"])
+        try await command([ip, "link", "add", name, "type", "veth", "peer", "name", peer])
+        try await command([ip, "link", "set", peer, "netns", bridge])
+        try await command(exec(bridge, "ip") + ["link", "set", peer, "master", "br0", "up"])
         let side = namespace.map { exec($0, "ip") } ?? [ip]
-        if let namespace { try run([ip, "link", "set", name, "netns", namespace]) }
-        try run(side + ["addr", "add", "\(address)/24", "dev", name])
-        try run(side + ["link", "set", name, "up"])
+        if let namespace { try await command([ip, "link", "set", name, "netns", namespace]) }
+        try await command(side + ["addr", "add", "\(address)/24", "dev", name])
+        try await command(side + ["link", "set", name, "up"])
     }
 
-    /// Runs a command to its end; throws when it fails.
+    /// Runs a command to its end without blocking a cooperative thread; throws when it fails.
+    func command(_ arguments: [String]) async throws {
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("aos-lab-\(UUID().uuidString.prefix(8)).log").path
+        defer { try? FileManager.default.removeItem(atPath: log) }
+        let process = try TestProcess(
+            executable: arguments[0], arguments: Array(arguments.dropFirst()), environment: ProcessInfo.processInfo.environment, logPath: log)
+        while process.isRunning { try await Task.sleep(for: .milliseconds(5)) }
+        guard process.status == 0 else {
+            let message = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            throw LabError(description: "\(arguments.joined(separator: " ")) failed: \(message)")
+        }
+    }
+
+    /// Runs a command to its end, blocking: for the probe and the clean-up, outside the test's tasks.
     func run(_ arguments: [String]) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: arguments[0])
         process.arguments = Array(arguments.dropFirst())
-        let errors = Pipe()
-        process.standardError = errors
+        process.standardError = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
         try process.run()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
-            let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            throw LabError(description: "\(arguments.joined(separator: " ")) failed: \(message)")
+            throw LabError(description: "\(arguments.joined(separator: " ")) failed")
         }
     }
 
