@@ -267,8 +267,11 @@ public struct WorkerSession: Sendable {
             welcomed = false
         default:
             log(.critical, "server refused this worker", ["code": "\(reject.code)", "reason": "\(reject.message)"])
-            let advice = configuration.kind == .private && reject.code == Reject.unauthorized
-                ? " (your login may have expired: run `agentos login` again)" : ""
+            // A desktop on a CURVE bus speaks with a token of its own, which attach makes again.
+            let advice = configuration.kind != .private || reject.code != Reject.unauthorized ? ""
+                : configuration.curve != nil
+                ? " (this desktop's bus token was revoked, or your account disabled: attach again to make a new token, or run `agentos login`)"
+                : " (your login may have expired: run `agentos login` again)"
             beginStopping(because: WorkerStopped(description: "the server refused this worker: \(reject.message)\(advice)"), at: now)
         }
     }
