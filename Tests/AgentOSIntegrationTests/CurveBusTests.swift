@@ -84,6 +84,13 @@ import Testing
         ])
         try await cluster.waitForWorkers(["cloud-1", "desk", "temp"], token: admin)
         let tokenID = try #require(made["id"]?.stringValue)
+        // The listing says which token each cloud worker uses, so a rotation can be checked.
+        let (_, listed) = try await cluster.http("GET", "/api/v1/workers", token: admin)
+        let byName = Dictionary((listed["workers"]?.arrayValue ?? []).compactMap { worker in worker["name"]?.stringValue.map { ($0, worker) } },
+                                uniquingKeysWith: { first, _ in first })
+        #expect(byName["temp"]?["worker_token_id"]?.stringValue == tokenID)
+        #expect(byName["cloud-1"]?["worker_token_id"]?.stringValue != tokenID && byName["cloud-1"]?["worker_token_id"] != .null)
+        #expect(byName["desk"]?["worker_token_id"] == .null)
         #expect(try await cluster.http("DELETE", "/api/v1/worker-tokens/\(tokenID)", token: admin).0 == 204)
         #expect(try await cluster.waitForExit("temp") == 1)
         try cluster.start("temp-again", [

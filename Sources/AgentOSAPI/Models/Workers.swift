@@ -16,10 +16,14 @@ extension Schemas {
         public var version: String
         public var connectedAt: Date
         public var lastSeenAt: Date
+        /// The worker token a cloud worker connected with (`GET /worker-tokens`), so an admin
+        /// rotating tokens sees who still uses the old one; null for a private worker.
+        @Nullable public var workerTokenID: String?
 
         public init(
             id: String, name: String, kind: WorkerKind, ownerID: String? = nil, labels: [String], slots: Int,
-            running: Int, freeSlots: Int, draining: Bool, version: String, connectedAt: Date, lastSeenAt: Date
+            running: Int, freeSlots: Int, draining: Bool, version: String, connectedAt: Date, lastSeenAt: Date,
+            workerTokenID: String? = nil
         ) {
             self.id = id
             self.name = name
@@ -33,6 +37,7 @@ extension Schemas {
             self.version = version
             self.connectedAt = connectedAt
             self.lastSeenAt = lastSeenAt
+            self.workerTokenID = workerTokenID
         }
 
         enum CodingKeys: String, CodingKey {
@@ -40,6 +45,7 @@ extension Schemas {
             case name
             case kind
             case ownerID = "owner_id"
+            case workerTokenID = "worker_token_id"
             case labels
             case slots
             case running

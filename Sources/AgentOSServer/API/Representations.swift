@@ -36,10 +36,12 @@ extension Schemas.Job {
 
 extension Schemas.Worker {
     init(_ worker: ConnectedWorker) {
+        let token: String? = if case .workerToken(let id) = worker.credential { id } else { nil }
         self.init(
             id: worker.workerID, name: worker.name, kind: worker.kind, ownerID: worker.ownerID, labels: worker.labels.sorted(),
             slots: worker.slots, running: worker.running.count, freeSlots: worker.freeSlots, draining: worker.draining,
-            version: worker.version, connectedAt: worker.connectedAt, lastSeenAt: worker.lastHeard)
+            version: worker.version, connectedAt: worker.connectedAt, lastSeenAt: worker.lastHeard,
+            workerTokenID: token)
     }
 }
 
