@@ -74,16 +74,17 @@ public struct Server: Service {
             curveSecretKey: apiCurve ? state.curveKeys.secretKey : nil, logger: logger)
         let apiEndpoint = api.boundEndpoint
         let apiLoop = try SocketLoop(name: "agentos-api", driver: api)
+        // What a process on this machine needs to join (scripts/scale-workers reads it), written
+        // before "server ready" so whoever waits for that line finds it.
+        try? APICoding.encode(Schemas.Cluster(
+            bus: [busEndpoint], curvePublicKey: busCurve ? state.curveKeys.publicKey : nil,
+            heartbeatMS: Int(configuration.dispatch.heartbeatInterval * 1000), serverVersion: AgentOSVersion.current
+        )).write(to: URL(fileURLWithPath: configuration.clusterFilePath), options: .atomic)
         logger.notice("server ready", metadata: [
             "bus": "\(busEndpoint)", "api": "\(apiEndpoint)", "data": "\(configuration.dataDirectory)",
             "bus_security": "\(busCurve ? "curve" : "plaintext")", "api_security": "\(apiCurve ? "curve" : "plaintext")",
             "server_key": "\(state.curveKeys.publicKey)",
         ])
-        // What a process on this machine needs to join (scripts/scale-workers reads it).
-        try? APICoding.encode(Schemas.Cluster(
-            bus: [busEndpoint], curvePublicKey: busCurve ? state.curveKeys.publicKey : nil,
-            heartbeatMS: Int(configuration.dispatch.heartbeatInterval * 1000), serverVersion: AgentOSVersion.current
-        )).write(to: URL(fileURLWithPath: configuration.clusterFilePath), options: .atomic)
         if configuration.advertisedBusEndpoint == nil, ["tcp://0.0.0.0:", "tcp://*:", "tcp://[::]:"].contains(where: busEndpoint.hasPrefix) {
             logger.notice("the bus listens on every interface; GET /cluster names it as bound, and desktops reach it at their gateway's host (--advertise-bus names another address)")
         }
