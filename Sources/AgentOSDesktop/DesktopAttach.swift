@@ -161,12 +161,8 @@ extension DesktopAttach {
     /// The bus endpoint to connect to: a server that binds every interface and names no
     /// `--advertise-bus` advertises a wildcard, which is reached at the gateway's host.
     static func reachable(_ endpoint: String, gateway: String) -> String {
-        for wildcard in ["tcp://0.0.0.0:", "tcp://*:", "tcp://[::]:"] where endpoint.hasPrefix(wildcard) {
-            guard let host = URL(string: gateway)?.host, !host.isEmpty else { return endpoint }
-            let port = endpoint.dropFirst(wildcard.count)
-            return host.contains(":") ? "tcp://[\(host)]:\(port)" : "tcp://\(host):\(port)"
-        }
-        return endpoint
+        guard let host = URL(string: gateway)?.host, !host.isEmpty else { return endpoint }
+        return Endpoint.reaching(endpoint, at: host)
     }
 
     private static let personalTokenPrefix = "aos_pat_"

@@ -85,7 +85,7 @@ public struct Server: Service {
             "bus_security": "\(busCurve ? "curve" : "plaintext")", "api_security": "\(apiCurve ? "curve" : "plaintext")",
             "server_key": "\(state.curveKeys.publicKey)",
         ])
-        if configuration.advertisedBusEndpoint == nil, ["tcp://0.0.0.0:", "tcp://*:", "tcp://[::]:"].contains(where: busEndpoint.hasPrefix) {
+        if configuration.advertisedBusEndpoint == nil, Endpoint.wildcardPort(busEndpoint) != nil {
             logger.notice("the bus listens on every interface; GET /cluster names it as bound, and desktops reach it at their gateway's host (--advertise-bus names another address)")
         }
         for (name, endpoint, curve) in [("bus", busEndpoint, busCurve), ("api", apiEndpoint, apiCurve)] where !curve && !Endpoint.isLocal(endpoint) {

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import Synchronization
+import ZeroMQ
 
 /// `agentos up`: starts every process of a topology, restarts any that dies (with backoff),
 /// prefixes their output with their name, and stops them all on shutdown.
@@ -64,11 +65,7 @@ public final class Supervisor: Service, Sendable {
     /// Where a process on this machine connects to reach a socket bound to `endpoint`: a
     /// wildcard bind (`*`, `0.0.0.0`, `[::]`) is reached on loopback.
     static func localEndpoint(_ endpoint: String) -> String {
-        for wildcard in ["tcp://*:", "tcp://0.0.0.0:"] where endpoint.hasPrefix(wildcard) {
-            return "tcp://127.0.0.1:" + endpoint.dropFirst(wildcard.count)
-        }
-        if endpoint.hasPrefix("tcp://[::]:") { return "tcp://[::1]:" + endpoint.dropFirst("tcp://[::]:".count) }
-        return endpoint
+        Endpoint.reaching(endpoint, at: endpoint.hasPrefix("tcp://[::]:") ? "::1" : "127.0.0.1")
     }
 
     /// The server process, if the topology has one.

@@ -20,4 +20,19 @@ public enum Endpoint {
         let octets = name.split(separator: ".", omittingEmptySubsequences: false)
         return octets.count == 4 && octets[0] == "127" && octets.allSatisfy { UInt8($0) != nil }
     }
+
+    /// The port of a tcp endpoint bound to every interface (`tcp://*:P`, `tcp://0.0.0.0:P`,
+    /// `tcp://[::]:P`), or nil for any other endpoint.
+    public static func wildcardPort(_ endpoint: String) -> Substring? {
+        for wildcard in ["tcp://*:", "tcp://0.0.0.0:", "tcp://[::]:"] where endpoint.hasPrefix(wildcard) {
+            return endpoint.dropFirst(wildcard.count)
+        }
+        return nil
+    }
+
+    /// `endpoint` reached at `host` when it is bound to every interface; else `endpoint` as it is.
+    public static func reaching(_ endpoint: String, at host: String) -> String {
+        guard let port = wildcardPort(endpoint) else { return endpoint }
+        return host.contains(":") ? "tcp://[\(host)]:\(port)" : "tcp://\(host):\(port)"
+    }
 }
