@@ -1,4 +1,9 @@
 import CZeroMQ
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -45,6 +50,15 @@ public struct CurveKeyPair: Sendable, Equatable, Codable {
     /// Whether `text` is a key in Z85 (40 characters of its alphabet, decoding to 32 bytes).
     public static func isValidKey(_ text: String) -> Bool {
         text.utf8.count == z85KeyLength && (try? Z85.decode(text))?.count == 32
+    }
+
+    /// A key given as its 40 Z85 characters, or as the path of a file holding them (as
+    /// operators hand out `server-key.pub`); nil when `given` is neither.
+    public static func key(inTextOrFile given: String) -> String? {
+        if isValidKey(given) { return given }
+        guard let data = FileManager.default.contents(atPath: given) else { return nil }
+        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return isValidKey(text) ? text : nil
     }
 
     /// Pairs two keys already known to belong together.

@@ -11,8 +11,10 @@ extension CurveClient {
     /// CURVE for a fake worker with `token`, when `AGENTOS_SERVER_KEY` (a key or a file holding it) is set.
     static func fromEnvironment(token: String) throws -> CurveClient? {
         guard let given = ProcessInfo.processInfo.environment["AGENTOS_SERVER_KEY"], !given.isEmpty else { return nil }
-        let key = CurveKeyPair.isValidKey(given)
-            ? given : try String(contentsOfFile: given, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let key = CurveKeyPair.key(inTextOrFile: given) else {
+            FileHandle.standardError.write(Data("AGENTOS_SERVER_KEY is neither a CURVE public key nor a file holding one: \(given)\n".utf8))
+            exit(2)
+        }
         return CurveClient(serverPublicKey: key, keyPair: try CurveKeyPair(secretBytes: SecretToken.busKeySeed(token)))
     }
 }

@@ -27,14 +27,9 @@ struct BusSecurityOptions: ParsableArguments {
 
     /// A key given as its 40 Z85 characters, or as a file holding them.
     static func readKey(_ given: String) throws -> String {
-        if CurveKeyPair.isValidKey(given) { return given }
-        guard let data = FileManager.default.contents(atPath: given) else {
+        guard let key = CurveKeyPair.key(inTextOrFile: given) else {
             throw ValidationError("--server-key must be a CURVE public key (40 Z85 characters) or a file holding one; \(given) is neither")
         }
-        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        guard CurveKeyPair.isValidKey(text) else {
-            throw ValidationError("\(given) does not hold a CURVE public key (40 Z85 characters)")
-        }
-        return text
+        return key
     }
 }

@@ -79,3 +79,28 @@ struct ZAPTests {
         #expect(Endpoint.isLocal(endpoint) == local)
     }
 }
+
+@Suite struct EndpointWildcardTests {
+    @Test func aWildcardBindIsReachedAtTheHostGiven() {
+        #expect(Endpoint.wildcardPort("tcp://0.0.0.0:5555") == "5555" && Endpoint.wildcardPort("tcp://*:1") == "1")
+        #expect(Endpoint.wildcardPort("tcp://127.0.0.1:5555") == nil && Endpoint.wildcardPort("ipc:///x") == nil)
+        #expect(Endpoint.reaching("tcp://*:5555", at: "10.0.0.7") == "tcp://10.0.0.7:5555")
+        #expect(Endpoint.reaching("tcp://[::]:5555", at: "::1") == "tcp://[::1]:5555")
+        #expect(Endpoint.reaching("tcp://bus.example.com:5555", at: "10.0.0.7") == "tcp://bus.example.com:5555")
+    }
+}
+
+@Suite(.enabled(if: ZeroMQ.has("curve"), "libzmq built without CURVE"))
+struct KeyTextOrFileTests {
+    @Test func aKeyIsTakenAsTextOrFromAFileAndAnythingElseIsNil() throws {
+        let key = try CurveKeyPair.generate().publicKey
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("key-\(UUID().uuidString).pub").path
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        try Data((key + "\n").utf8).write(to: URL(fileURLWithPath: file))
+        #expect(CurveKeyPair.key(inTextOrFile: key) == key)
+        #expect(CurveKeyPair.key(inTextOrFile: file) == key)
+        #expect(CurveKeyPair.key(inTextOrFile: "/nonexistent/key.pub") == nil)
+        try Data("not a key".utf8).write(to: URL(fileURLWithPath: file))
+        #expect(CurveKeyPair.key(inTextOrFile: file) == nil)
+    }
+}
