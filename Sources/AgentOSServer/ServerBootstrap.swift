@@ -36,7 +36,7 @@ enum ServerBootstrap {
         let gatewayToken = try loadOrCreateToken(at: configuration.gatewayTokenPath, prefix: "aog_")
         // The first worker token was made before its key was stored when this data directory
         // predates CURVE; its secret is still here, so its key can be.
-        if let workerToken = try SecretFile.read(configuration.workerTokenPath)?.trimmingCharacters(in: .whitespacesAndNewlines),
+        if let workerToken = try SecretFile.read(configuration.workerTokenPath),
            !workerToken.isEmpty, let key = BusKeys.publicKey(forCredential: workerToken) {
             try store.setWorkerTokenCurveKey(hash: SecretToken.hash(workerToken), curveKey: key)
         }
@@ -50,7 +50,7 @@ enum ServerBootstrap {
     /// start, and the public key beside it (`server-key.pub`) for operators to hand out.
     private static func loadOrCreateCurveKeys(_ configuration: ServerConfiguration) throws -> CurveKeyPair {
         let keys: CurveKeyPair
-        if let text = try SecretFile.read(configuration.serverKeyPath)?.trimmingCharacters(in: .whitespacesAndNewlines) {
+        if let text = try SecretFile.read(configuration.serverKeyPath) {
             do {
                 keys = try CurveKeyPair(secretKey: text)
             } catch {
@@ -69,7 +69,7 @@ enum ServerBootstrap {
 
     /// A bearer secret kept in a 0600 file, made when the file is missing.
     private static func loadOrCreateToken(at path: String, prefix: String) throws -> String {
-        if let text = try SecretFile.read(path)?.trimmingCharacters(in: .whitespacesAndNewlines), !text.isEmpty {
+        if let text = try SecretFile.read(path), !text.isEmpty {
             return text
         }
         let token = SecretToken.generate(prefix: prefix)

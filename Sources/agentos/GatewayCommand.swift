@@ -32,7 +32,7 @@ struct GatewayCommand: AsyncParsableCommand {
             guard let file = Settings.value(tokenFile, env: "TOKEN_FILE") else {
                 throw ValidationError("with CURVE the gateway authenticates to the server: give --token-file (the server's <data>/gateway-token)")
             }
-            return try WorkerCommand.readToken(token: nil, file: file)
+            return try WorkerCommand.readSecret(file: file, what: "gateway token")
         }
         let logger = Logger(label: "agentos.gateway")
         let client = try ServerClient(endpoint: configuration.serverEndpoint, curve: curve, logger: logger)

@@ -44,13 +44,18 @@ struct WorkerCommand: AsyncParsableCommand {
     static func readToken(token: String?, file: String?) throws -> String {
         if let token { return token }
         guard let file else { throw ValidationError("give the worker token with --token or --token-file (or AGENTOS_TOKEN / AGENTOS_TOKEN_FILE)") }
+        return try readSecret(file: file, what: "worker token")
+    }
+
+    /// A token kept in a file (a worker's, a gateway's), trimmed; a clear error when it cannot be.
+    static func readSecret(file: String, what: String) throws -> String {
         guard let data = FileManager.default.contents(atPath: file) else {
             throw CommandFailed(message: FileManager.default.fileExists(atPath: file)
-                ? "cannot read the worker token file \(file): permission denied"
-                : "the worker token file \(file) does not exist")
+                ? "cannot read the \(what) file \(file): permission denied"
+                : "the \(what) file \(file) does not exist")
         }
         let secret = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !secret.isEmpty else { throw CommandFailed(message: "the worker token file \(file) is empty") }
+        guard !secret.isEmpty else { throw CommandFailed(message: "the \(what) file \(file) is empty") }
         return secret
     }
 }
