@@ -21,6 +21,8 @@ public protocol JobEngine: Sendable {
     /// As `run(_:inputFiles:)`, and hands `onOutput` the job's output while it runs; the
     /// outcome still carries the whole (capped) output.
     func run(_ job: JobAssignment, inputFiles: String?, onOutput: JobOutputHandler?) async -> JobOutcome
+    /// As `run(_:inputFiles:onOutput:)`, with `folders` of the host bound at `/mnt/<name>`.
+    func run(_ job: JobAssignment, inputFiles: String?, folders: [SharedFolder], onOutput: JobOutputHandler?) async -> JobOutcome
 }
 
 extension JobEngine {
@@ -31,5 +33,13 @@ extension JobEngine {
     /// An engine that cannot stream output reports it only in the outcome.
     public func run(_ job: JobAssignment, inputFiles: String?, onOutput: JobOutputHandler?) async -> JobOutcome {
         await run(job, inputFiles: inputFiles)
+    }
+
+    /// An engine that cannot share folders runs jobs without any, and fails those that ask.
+    public func run(_ job: JobAssignment, inputFiles: String?, folders: [SharedFolder], onOutput: JobOutputHandler?) async -> JobOutcome {
+        guard folders.isEmpty else {
+            return JobOutcome(jobID: job.jobID, attempt: job.attempt, status: .failed, error: "engine_error: this engine cannot share folders")
+        }
+        return await run(job, inputFiles: inputFiles, onOutput: onOutput)
     }
 }

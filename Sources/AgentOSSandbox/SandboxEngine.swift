@@ -79,7 +79,7 @@ public final class SandboxEngine: JobEngine, Sendable {
     public func selfCheck() async throws {
         let probe = JobAssignment(
             jobID: "self-check", attempt: 1, code: "def main():\n    return 42", inputs: [:], limits: JobLimits(timeoutSeconds: 30))
-        let outcome = await run(probe, inputFiles: nil, warm: false, onOutput: nil)
+        let outcome = await run(probe, inputFiles: nil, folders: [], warm: false, onOutput: nil)
         guard outcome.status == .succeeded, outcome.result == 42 else {
             let detail = [outcome.error, outcome.stderr.isEmpty ? nil : outcome.stderr].compactMap { $0 }.joined(separator: ": ")
             let hint = launcher.isSandboxed && ["not permitted", "No space left", "namespace"].contains(where: detail.contains)
@@ -90,14 +90,19 @@ public final class SandboxEngine: JobEngine, Sendable {
     }
 
     public func run(_ job: JobAssignment, inputFiles: String?) async -> JobOutcome {
-        await run(job, inputFiles: inputFiles, warm: true, onOutput: nil)
+        await run(job, inputFiles: inputFiles, folders: [], warm: true, onOutput: nil)
     }
 
     public func run(_ job: JobAssignment, inputFiles: String?, onOutput: JobOutputHandler?) async -> JobOutcome {
-        await run(job, inputFiles: inputFiles, warm: true, onOutput: onOutput)
+        await run(job, inputFiles: inputFiles, folders: [], warm: true, onOutput: onOutput)
     }
 
-    private func run(_ job: JobAssignment, inputFiles: String?, warm: Bool, onOutput: JobOutputHandler?) async -> JobOutcome {
+    /// Runs `job` with `folders` bound at `/mnt/<name>`; such a sandbox always starts cold.
+    public func run(_ job: JobAssignment, inputFiles: String?, folders: [SharedFolder], onOutput: JobOutputHandler?) async -> JobOutcome {
+        await run(job, inputFiles: inputFiles, folders: folders, warm: true, onOutput: onOutput)
+    }
+
+    private func run(_ job: JobAssignment, inputFiles: String?, folders: [SharedFolder], warm: Bool, onOutput: JobOutputHandler?) async -> JobOutcome {
         let cancelled = CancelFlag()
         return await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
@@ -106,7 +111,7 @@ public final class SandboxEngine: JobEngine, Sendable {
                 let thread = Thread {
                     var used: SandboxProcess?
                     let outcome = self.runBlocking(
-                        job, inputFiles: inputFiles, warm: warm, onOutput: onOutput, cancelled: cancelled, used: &used)
+                        job, inputFiles: inputFiles, folders: folders, warm: warm, onOutput: onOutput, cancelled: cancelled, used: &used)
                     continuation.resume(returning: outcome)
                     // Tidying up is not the caller's wait.
                     if let used {
@@ -124,7 +129,8 @@ public final class SandboxEngine: JobEngine, Sendable {
 
     /// Runs `job`; the sandbox it used, to be killed and removed, is left in `used`.
     private func runBlocking(
-        _ job: JobAssignment, inputFiles: String?, warm: Bool, onOutput: JobOutputHandler?, cancelled: CancelFlag, used: inout SandboxProcess?
+        _ job: JobAssignment, inputFiles: String?, folders: [SharedFolder], warm: Bool, onOutput: JobOutputHandler?, cancelled: CancelFlag,
+        used: inout SandboxProcess?
     ) -> JobOutcome {
         var started = ContinuousClock.now
         func failure(_ error: String, _ status: JobStatus = .failed) -> JobOutcome {
@@ -159,7 +165,7 @@ public final class SandboxEngine: JobEngine, Sendable {
             }
             started = ContinuousClock.now
         }
-        let profile = SandboxProfile(venv: lease?.path, network: job.limits.network)
+        let profile = SandboxProfile(venv: lease?.path, network: job.limits.network, folders: folders)
         let sandbox: SandboxProcess
         if warm, profile == .plain, let ready = pool?.take() {
             sandbox = ready

@@ -11,6 +11,8 @@ struct SandboxProfile: Sendable, Equatable {
     var venv: String?
     /// The host's network instead of an empty network namespace.
     var network = false
+    /// Host folders bound at `/mnt/<name>`: only a cold sandbox has them.
+    var folders: [SharedFolder] = []
 
     static let plain = SandboxProfile()
 }
@@ -162,6 +164,10 @@ struct SandboxLauncher: Sendable {
     func start(command: [String], profile: SandboxProfile, writableVenv: Bool, extraReadOnly: [String] = []) throws -> SandboxProcess {
         let directory = try JobDirectory.create(under: jobsRoot, owner: hostUser)
         guard isSandboxed else {
+            guard profile.folders.isEmpty else {
+                directory.remove()
+                throw SandboxError("shared folders need the sandbox: without bubblewrap a job would see the whole host, not /mnt")
+            }
             var environment = Self.environment(home: directory.work, tmp: directory.tmp, venv: profile.venv)
             environment["PATH"] = (profile.venv.map { $0 + "/bin:" } ?? "") + "/usr/local/bin:/usr/bin:/bin"
             let plan = SpawnPlan(
@@ -179,6 +185,8 @@ struct SandboxLauncher: Sendable {
             }
             descriptors.append(try SeccompPolicy.descriptor(holding: seccompProgram))
             if let venv = profile.venv { descriptors.append(try JobDirectory.openForBinding(venv)) }
+            // Opened here, so what is bound is the folder checked, not what a link swapped in later.
+            for folder in profile.folders { descriptors.append(try JobDirectory.openForBinding(folder.path)) }
         } catch {
             directory.remove()
             throw error
@@ -189,6 +197,11 @@ struct SandboxLauncher: Sendable {
             "--bind-fd", "5", "/work", "--bind-fd", "6", "/tmp",
         ]
         if profile.venv != nil { arguments += [writableVenv ? "--bind-fd" : "--ro-bind-fd", "10", "/venv"] }
+        // 10 or 11 on: the shared folders, each at /mnt/<name>.
+        let firstFolder = profile.venv == nil ? 10 : 11
+        for (index, folder) in profile.folders.enumerated() {
+            arguments += [folder.writable ? "--bind-fd" : "--ro-bind-fd", "\(firstFolder + index)", folder.sandboxPath]
+        }
         for path in extraReadOnly { arguments += ["--ro-bind", path, path] }
         arguments += ["--chdir", "/work", "--remount-ro", "/", "--seccomp", "9"]
         arguments += command

@@ -55,7 +55,8 @@ final class SandboxStarter: Sendable {
     /// A sandbox for `profile` that has said it is ready. The caller holds a lease on the
     /// profile's environment.
     func start(_ profile: SandboxProfile, timeout: Duration) throws -> SandboxProcess {
-        if let forkServers, isForking {
+        // A fork server's mount namespace holds no host folder to bind: those start cold.
+        if let forkServers, isForking, profile.folders.isEmpty {
             var failure: (any Error)?
             for _ in 0..<2 {
                 do {

@@ -1,0 +1,73 @@
+import Foundation
+
+/// A folder of the host a job may see: bound at `/mnt/<name>` in its sandbox, read-only
+/// unless `writable`. Only a desktop shares folders (`desktop run --dir`, `desktop attach
+/// --dir`); a cloud worker never does.
+public struct SharedFolder: Sendable, Equatable, Codable {
+    /// Where the job sees it: `/mnt/<name>`.
+    public var name: String
+    /// The folder on the host, absolute and without symbolic links.
+    public var path: String
+    /// Whether the job may change what is in it.
+    public var writable: Bool
+
+    /// Where a job sees its shared folders.
+    public static let mountRoot = "/mnt"
+
+    /// The path of this folder inside a sandbox.
+    public var sandboxPath: String { Self.mountRoot + "/" + name }
+
+    /// A folder as given; `name` must be a valid folder name (`isValidName`).
+    public init(name: String, path: String, writable: Bool) {
+        self.name = name
+        self.path = path
+        self.writable = writable
+    }
+
+    /// A folder from the command line's `PATH[:rw|:ro]`: an existing directory, resolved to
+    /// its real path, named after its last component. Throws a message fit for the user.
+    public init(argument: String, relativeTo base: String = FileManager.default.currentDirectoryPath) throws {
+        var given = argument
+        var writable = false
+        if given.hasSuffix(":rw") {
+            writable = true
+            given.removeLast(3)
+        } else if given.hasSuffix(":ro") {
+            given.removeLast(3)
+        }
+        guard !given.isEmpty else { throw SandboxError("--dir needs a folder: PATH, PATH:ro or PATH:rw") }
+        let absolute = given.hasPrefix("/") ? given : base + "/" + given
+        let resolved = URL(fileURLWithPath: absolute).standardizedFileURL.resolvingSymlinksInPath().path
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: resolved, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw SandboxError("--dir \(argument): no folder at \(resolved)")
+        }
+        guard resolved != "/" else { throw SandboxError("--dir \(argument): the whole file system cannot be shared") }
+        let name = (resolved as NSString).lastPathComponent
+        guard Self.isValidName(name) else {
+            throw SandboxError("--dir \(argument): the folder's name \(name) cannot be a mount name (letters, digits, '.', '_', '-'; at most 64)")
+        }
+        self.init(name: name, path: resolved, writable: writable)
+    }
+
+    /// Whether `name` can be the last part of `/mnt/<name>`: 1-64 of letters, digits, `.`,
+    /// `_`, `-`, and neither `.` nor `..`.
+    public static func isValidName(_ name: String) -> Bool {
+        guard (1...64).contains(name.utf8.count), name != ".", name != ".." else { return false }
+        return name.utf8.allSatisfy { byte in
+            (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+                || byte == 0x2E || byte == 0x5F || byte == 0x2D
+        }
+    }
+
+    /// Checks a set of folders shared together: names are unique. Throws which repeats.
+    public static func checkUnique(_ folders: [SharedFolder]) throws {
+        var seen: [String: String] = [:]
+        for folder in folders {
+            if let other = seen[folder.name] {
+                throw SandboxError("--dir \(other) and --dir \(folder.path) would both be /mnt/\(folder.name): share folders with different names")
+            }
+            seen[folder.name] = folder.path
+        }
+    }
+}

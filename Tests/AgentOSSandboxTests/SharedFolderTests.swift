@@ -1,0 +1,114 @@
+@testable import AgentOSSandbox
+import AgentOSWire
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Host folders shared with a job (`desktop run --dir`, `desktop attach --dir`): the job sees
+/// exactly those, at `/mnt/<name>`, read-only unless shared writable, and nothing beside them.
+@Suite struct SharedFolderTests {
+    /// `<tmp>/<random>/{shared,sibling}`, readable by a root engine's sandbox user.
+    struct Layout {
+        let root: String
+        var shared: String { root + "/shared" }
+        var sibling: String { root + "/sibling" }
+
+        init() throws {
+            root = NSTemporaryDirectory() + "agentos-folders-" + UUID().uuidString.prefix(8).lowercased()
+            for path in [root, shared, sibling] {
+                try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+                // A root engine runs sandboxes as its own user, who must get in.
+                chmod(path, 0o777)
+            }
+            try Data("in the shared folder\n".utf8).write(to: URL(fileURLWithPath: shared + "/data.txt"))
+            try Data("next door\n".utf8).write(to: URL(fileURLWithPath: sibling + "/secret.txt"))
+            chmod(shared + "/data.txt", 0o666)
+        }
+
+        func remove() { try? FileManager.default.removeItem(atPath: root) }
+    }
+
+    func run(_ engine: SandboxEngine, _ code: String, folders: [SharedFolder], inputs: [String: JSONValue] = [:]) async -> JobOutcome {
+        await engine.run(
+            JobAssignment(jobID: UUID().uuidString, attempt: 1, code: code, inputs: inputs, limits: JobLimits(timeoutSeconds: 60)),
+            inputFiles: nil, folders: folders, onOutput: nil)
+    }
+
+    static let probe = """
+        import os
+        def main(paths):
+            seen = {"mnt": sorted(os.listdir("/mnt"))}
+            for path in paths:
+                try:
+                    seen[path] = open(path).read() if os.path.isfile(path) else sorted(os.listdir(path))
+                except OSError as error:
+                    seen[path] = type(error).__name__
+            try:
+                open("/mnt/shared/new.txt", "w").write("written by the job")
+                seen["write"] = "ok"
+            except OSError as error:
+                seen["write"] = type(error).__name__
+            return seen
+        """
+
+    /// Every engine kind: a fork server's engine starts jobs with folders cold.
+    @Test(arguments: EngineKind.sandboxed) func aJobSeesItsFolderReadOnlyAndNothingBeside(_ kind: EngineKind) async throws {
+        let layout = try Layout()
+        defer { layout.remove() }
+        let engine = try kind.engine()
+        let home = FileManager.default.homeDirectoryForCurrentUser.path
+        let paths: [JSONValue] = [
+            "/mnt/shared/data.txt", .string(layout.sibling), .string(layout.sibling + "/secret.txt"), "/mnt/sibling", .string(home),
+            .string(layout.root),
+        ]
+        let outcome = await run(engine, Self.probe, folders: [SharedFolder(name: "shared", path: layout.shared, writable: false)], inputs: ["paths": .array(paths)])
+        #expect(outcome.status == .succeeded, "\(outcome)")
+        let seen = try #require(outcome.result?.objectValue)
+        #expect(seen["mnt"] == ["shared"])
+        #expect(seen["/mnt/shared/data.txt"] == "in the shared folder\n")
+        for hidden in [layout.sibling, layout.sibling + "/secret.txt", "/mnt/sibling", home, layout.root] where hidden != "/" {
+            #expect(seen[hidden] == "FileNotFoundError", "\(hidden) is not there: \(seen[hidden] ?? .null)")
+        }
+        #expect(seen["write"] == "OSError" || seen["write"] == "PermissionError", "read-only: \(seen["write"] ?? .null)")
+        #expect(!FileManager.default.fileExists(atPath: layout.shared + "/new.txt"))
+        if kind == .forked { #expect(engine.coldStarts == 1, "a job with folders starts cold") }
+    }
+
+    @Test func aWritableFolderTakesTheJobsWrites() async throws {
+        let layout = try Layout()
+        defer { layout.remove() }
+        let engine = try EngineKind.cold.engine()
+        let outcome = await run(engine, Self.probe, folders: [SharedFolder(name: "shared", path: layout.shared, writable: true)], inputs: ["paths": []])
+        #expect(outcome.status == .succeeded, "\(outcome)")
+        #expect(outcome.result?.objectValue?["write"] == "ok")
+        #expect(try String(contentsOfFile: layout.shared + "/new.txt", encoding: .utf8) == "written by the job")
+    }
+
+    @Test func theUnsandboxedEngineRefusesFolders() async throws {
+        let layout = try Layout()
+        defer { layout.remove() }
+        let outcome = await run(try EngineKind.unsandboxed.engine(), "def main():\n    return 1",
+                                folders: [SharedFolder(name: "shared", path: layout.shared, writable: false)])
+        #expect(outcome.status == .failed)
+        #expect(outcome.error?.contains("shared folders need the sandbox") == true, "\(outcome.error ?? "")")
+    }
+
+    @Test func argumentsAreResolvedAndChecked() throws {
+        let layout = try Layout()
+        defer { layout.remove() }
+        symlink(layout.shared, layout.root + "/link")
+        let folder = try SharedFolder(argument: "link:rw", relativeTo: layout.root)
+        #expect(folder == SharedFolder(name: "shared", path: URL(fileURLWithPath: layout.shared).resolvingSymlinksInPath().path, writable: true))
+        #expect(try SharedFolder(argument: layout.sibling + ":ro").writable == false)
+        #expect(throws: SandboxError.self) { try SharedFolder(argument: layout.root + "/missing") }
+        #expect(throws: SandboxError.self) { try SharedFolder(argument: "/") }
+        #expect(throws: SandboxError.self) { try SharedFolder(argument: ":rw") }
+        #expect(throws: SandboxError.self) {
+            try SharedFolder.checkUnique([SharedFolder(name: "a", path: "/x/a", writable: false), SharedFolder(name: "a", path: "/y/a", writable: true)])
+        }
+        #expect(!SharedFolder.isValidName("..") && !SharedFolder.isValidName("a/b") && !SharedFolder.isValidName("") && SharedFolder.isValidName("data-2.v1"))
+    }
+}
