@@ -150,7 +150,8 @@ let package = Package(
         .target(
             name: "AgentOSDesktop",
             dependencies: [
-                "AgentOSClient", "AgentOSWorker", "AgentOSAPI", "AgentOSWire", "AgentOSAuth", "ZeroMQ",
+                "AgentOSClient", "AgentOSWorker", "AgentOSSandbox", "AgentOSAPI", "AgentOSWire", "AgentOSAuth", "ZeroMQ",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

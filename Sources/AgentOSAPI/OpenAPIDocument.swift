@@ -199,6 +199,7 @@ public enum OpenAPIDocument {
         case "after": ["type": "integer", "minimum": 0]
         case "status": JobStatus.jsonSchema
         case "origin": JobOrigin.jsonSchema
+        case "updated_since": ["type": "string", "format": "date-time"]
         default: ["type": "string"]
         }
     }

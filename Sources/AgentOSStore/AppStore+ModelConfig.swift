@@ -68,8 +68,13 @@ extension AppStore {
     }
 
     /// A project's agents, by name.
-    public func agents(projectID: String) throws -> [Agent] {
-        try writer.read { db in try Agent.filter(Column("project_id") == projectID).order(Column("name")).fetchAll(db) }
+    /// The project's agents by name; with `updatedSince`, only those changed at or after then.
+    public func agents(projectID: String, updatedSince: Date? = nil) throws -> [Agent] {
+        try writer.read { db in
+            var request = Agent.filter(Column("project_id") == projectID)
+            if let updatedSince { request = request.filter(Column("updated_at") >= updatedSince) }
+            return try request.order(Column("name")).fetchAll(db)
+        }
     }
 
     /// The project's agent with this name.

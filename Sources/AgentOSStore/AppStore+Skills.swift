@@ -47,8 +47,14 @@ extension AppStore {
     }
 
     /// A project's skills, by name.
-    public func skills(projectID: String) throws -> [Skill] {
-        try writer.read { db in try Skill.filter(Column("project_id") == projectID).order(Column("name")).fetchAll(db) }
+    /// The project's skills by name; with `updatedSince`, only those changed (made, or given
+    /// a version) at or after that time.
+    public func skills(projectID: String, updatedSince: Date? = nil) throws -> [Skill] {
+        try writer.read { db in
+            var request = Skill.filter(Column("project_id") == projectID)
+            if let updatedSince { request = request.filter(Column("updated_at") >= updatedSince) }
+            return try request.order(Column("name")).fetchAll(db)
+        }
     }
 
     /// The project's skill with this name.

@@ -130,7 +130,7 @@ public enum APIRoutes {
         APIRoute("PUT", "/projects/:project/members", .setProjectMember, body: .json, tag: "projects", "Add a member or change their role (owner)"),
         APIRoute("DELETE", "/projects/:project/members/:user", .removeProjectMember, tag: "projects", "Remove a member (owner)"),
 
-        APIRoute("GET", "/projects/:project/skills", .listSkills, tag: "skills", "List skills"),
+        APIRoute("GET", "/projects/:project/skills", .listSkills, query: ["updated_since"], tag: "skills", "List skills; with updated_since, only those changed since (a desktop's incremental sync)"),
         APIRoute("POST", "/projects/:project/skills", .createSkill, body: .json, tag: "skills", "Create a skill with its first version (editor)"),
         APIRoute("GET", "/projects/:project/skills/:skill", .getSkill, tag: "skills", "A skill with its latest version"),
         APIRoute("POST", "/projects/:project/skills/:skill/versions", .createSkillVersion, body: .json, tag: "skills", "Add an immutable version; identical content returns the existing one (editor)"),
@@ -142,7 +142,7 @@ public enum APIRoutes {
         APIRoute("GET", "/projects/:project/providers/:provider", .getProvider, tag: "model config", "A provider (no key)"),
         APIRoute("PUT", "/projects/:project/providers/:provider", .updateProvider, body: .json, tag: "model config", "Change a provider or its key (editor)"),
         APIRoute("POST", "/projects/:project/providers/:provider/reveal", .revealProvider, tag: "model config", "Return the provider's API key (runner; audited)"),
-        APIRoute("GET", "/projects/:project/agents", .listAgents, tag: "model config", "List agents"),
+        APIRoute("GET", "/projects/:project/agents", .listAgents, query: ["updated_since"], tag: "model config", "List agents; with updated_since, only those changed since"),
         APIRoute("POST", "/projects/:project/agents", .createAgent, body: .json, tag: "model config", "Create an agent (editor)"),
         APIRoute("GET", "/projects/:project/agents/:agent", .getAgent, tag: "model config", "An agent"),
         APIRoute("PUT", "/projects/:project/agents/:agent", .updateAgent, body: .json, tag: "model config", "Change an agent; the old settings stay in its history (editor)"),

@@ -1,4 +1,5 @@
 import AgentOSClient
+import Foundation
 import AgentOSDesktop
 import AgentOSSandbox
 import ArgumentParser
@@ -6,7 +7,9 @@ import Logging
 import ServiceLifecycle
 
 struct DesktopCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "desktop", abstract: "Use this machine with AgentOS.", subcommands: [Attach.self])
+    static let configuration = CommandConfiguration(
+        commandName: "desktop", abstract: "Use this machine with AgentOS: sync skills, run them locally, attach as a private worker.",
+        subcommands: [Sync.self, Run.self, Runs.self, Status.self, Attach.self, Sandbox.self])
 
     struct Attach: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -37,6 +40,46 @@ struct DesktopCommand: AsyncParsableCommand {
             let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
             try await group.run()
             withExtendedLifetime(lock) {}
+        }
+    }
+
+    struct Sandbox: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "sandbox",
+            abstract: "Serve this machine's sandbox engine on loopback for a desktop UI (POST /execute, token-protected).",
+            discussion: """
+                The token is kept in <data>/sandbox-token (0600), and <data>/sandbox.json says where the service is \
+                (url, token_file, pid) while it runs; <data> is $XDG_DATA_HOME/agentos (default ~/.local/share/agentos). \
+                `agentos up --topology topology/desktop.yaml` starts and supervises it beside `desktop attach`.
+                """)
+
+        @OptionGroup var service: SandboxCommand
+
+        func validate() throws {
+            if let listen = service.listen ?? Settings.environment("LISTEN") {
+                let (host, _) = try Settings.hostAndPort(listen)
+                guard ["127.0.0.1", "::1", "localhost"].contains(host) else {
+                    throw ValidationError("the desktop's sandbox service listens on loopback only (127.0.0.1, ::1 or localhost), not \(host); use `agentos sandbox` to serve others")
+                }
+            }
+        }
+
+        func run() async throws {
+            Settings.bootstrapLogging()
+            let logger = Logger(label: "agentos.desktop.sandbox")
+            let data = DesktopDataDirectory()
+            try data.prepare()
+            var command = service
+            command.defaultTokenFile = LocalSandboxService.tokenFile(in: data)
+            let (host, port) = try Settings.hostAndPort(Settings.value(command.listen, env: "LISTEN", default: "127.0.0.1:8090"))
+            let token = try command.resolveToken(logger: logger)
+            let tokenFile = Settings.value(command.tokenFile, env: "SANDBOX_TOKEN_FILE") ?? LocalSandboxService.tokenFile(in: data)
+            defer { LocalSandboxService.clear(in: data) }
+            try await command.serve(host: host, port: port, token: token, logger: logger) {
+                let url = "http://\(host.contains(":") ? "[\(host)]" : host):\(port)"
+                try LocalSandboxService.announce(.init(url: url, tokenFile: tokenFile, pid: getpid()), in: data)
+                logger.notice("local sandbox service", metadata: ["url": "\(url)", "token_file": "\(tokenFile)"])
+            }
         }
     }
 }

@@ -23,25 +23,39 @@ struct SandboxCommand: AsyncParsableCommand {
     var allowNetwork = false
     @OptionGroup(title: "Sandbox") var sandbox: SandboxOptions
     @OptionGroup(title: "Connections") var connections: HTTPServerOptions
+    /// Where the token is kept when neither --token nor --token-file says (`desktop sandbox`
+    /// keeps it in the desktop's data directory).
+    var defaultTokenFile: String?
+
+    enum CodingKeys: CodingKey {
+        case listen, token, tokenFile, maxConcurrent, allowNetwork, sandbox, connections
+    }
 
     func run() async throws {
         Settings.bootstrapLogging()
         let logger = Logger(label: "agentos.sandbox")
         let (host, port) = try Settings.hostAndPort(Settings.value(listen, env: "LISTEN", default: "127.0.0.1:8090"))
-        var configuration = SandboxServiceConfiguration(token: try resolveToken(logger: logger))
+        if !["127.0.0.1", "::1", "localhost"].contains(host) {
+            logger.warning("listening on \(host), not loopback: anyone who can reach it and holds the token can run code here")
+        }
+        try await serve(host: host, port: port, token: try resolveToken(logger: logger), logger: logger)
+    }
+
+    /// Serves the engine on `host:port` with `token` until SIGTERM or SIGINT; `onListening`
+    /// runs once the engine is ready, just before the listener starts.
+    func serve(host: String, port: Int, token: String, logger: Logger, onListening: () throws -> Void = {}) async throws {
+        var configuration = SandboxServiceConfiguration(token: token)
         configuration.host = host
         configuration.port = port
         configuration.maxConcurrent = try Settings.int(maxConcurrent, env: "MAX_CONCURRENT", default: configuration.maxConcurrent)
         guard (1...1024).contains(configuration.maxConcurrent) else { throw ValidationError("--max-concurrent must be 1-1024") }
         configuration.allowNetwork = allowNetwork || Settings.environment("ALLOW_NETWORK") == "1"
         configuration.http = try connections.limits()
-        if !["127.0.0.1", "::1", "localhost"].contains(host) {
-            logger.warning("listening on \(host), not loopback: anyone who can reach it and holds the token can run code here")
-        }
         let engine = try await sandbox.makeEngine(logger: logger)
         defer { engine.close() }
         let app = SandboxService.buildApplication(engine: engine, configuration: configuration, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [.init(service: app)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try onListening()
         do {
             try await group.run()
         } catch let error as IOError {
@@ -56,7 +70,7 @@ struct SandboxCommand: AsyncParsableCommand {
             guard token.count >= 16 else { throw ValidationError("--token must be at least 16 characters") }
             return token
         }
-        let path = Settings.value(tokenFile, env: "SANDBOX_TOKEN_FILE", default: ConfigDirectory().path + "/sandbox-token")
+        let path = Settings.value(tokenFile, env: "SANDBOX_TOKEN_FILE", default: defaultTokenFile ?? ConfigDirectory().path + "/sandbox-token")
         if let existing = try SecretFile.read(path), !existing.isEmpty { return existing }
         let directory = (path as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])

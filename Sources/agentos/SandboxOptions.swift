@@ -39,8 +39,11 @@ struct SandboxOptions: ParsableArguments {
     }
 
     /// The engine these options describe, checked by running a job in it: a machine where
-    /// sandboxes cannot start fails here with the reason, not on every job.
-    func makeEngine(logger: Logger) async throws -> SandboxEngine {
+    /// sandboxes cannot start fails here with the reason, not on every job. A `oneShot` engine
+    /// (`desktop run`: one job, then the process ends) keeps no warm pool and no fork server
+    /// unless told to, since starting either costs more than the one cold start it would
+    /// save, and is not checked first (its job's own failure says what is wrong).
+    func makeEngine(logger: Logger, oneShot: Bool = false) async throws -> SandboxEngine {
         let insecure = insecureNoSandbox || Settings.environment("INSECURE_NO_SANDBOX") == "1"
         let isolation: SandboxIsolation
         if insecure {
@@ -61,9 +64,9 @@ struct SandboxOptions: ParsableArguments {
         }
         var configuration = try SandboxConfiguration(
             isolation: isolation, stateDirectory: Settings.value(cache, env: "CACHE", default: SandboxConfiguration.defaultStateDirectory))
-        configuration.warmPoolSize = try Settings.int(warmPool, env: "WARM_POOL", default: configuration.warmPoolSize)
+        configuration.warmPoolSize = try Settings.int(warmPool, env: "WARM_POOL", default: oneShot ? 0 : configuration.warmPoolSize)
         guard (0...64).contains(configuration.warmPoolSize) else { throw ValidationError("--warm-pool must be 0-64") }
-        configuration.forkServer = !(noForkServer || Settings.environment("NO_FORK_SERVER") == "1")
+        configuration.forkServer = !(oneShot || noForkServer || Settings.environment("NO_FORK_SERVER") == "1")
         if let uid = try Settings.int(sandboxUid, env: "SANDBOX_UID") {
             guard (1...4_294_967_293).contains(uid) else { throw ValidationError("--sandbox-uid must be a uid other than 0") }
             configuration.sandboxUser = (UInt32(uid), UInt32(uid))
@@ -90,7 +93,7 @@ struct SandboxOptions: ParsableArguments {
         let engine: SandboxEngine
         do {
             engine = try SandboxEngine(configuration: configuration, logger: logger)
-            try await engine.selfCheck()
+            if !oneShot { try await engine.selfCheck() }
         } catch {
             throw CommandFailed(message: "\(error)")
         }

@@ -383,12 +383,14 @@ extension Schemas {
         public var startedAt: Date?
         public var finishedAt: Date?
         public var device: String?
+        /// Whether the desktop cut something to fit the API (output, or a result too large).
+        public var outputTruncated: Bool?
 
         public init(
             id: String, skill: String? = nil, version: Int? = nil, code: String? = nil,
             inputs: [String: JSONValue]? = nil, status: JobStatus, result: JSONValue? = nil, stdout: String? = nil,
             stderr: String? = nil, exitCode: Int? = nil, error: String? = nil, startedAt: Date? = nil,
-            finishedAt: Date? = nil, device: String? = nil
+            finishedAt: Date? = nil, device: String? = nil, outputTruncated: Bool? = nil
         ) {
             self.id = id
             self.skill = skill
@@ -404,6 +406,7 @@ extension Schemas {
             self.startedAt = startedAt
             self.finishedAt = finishedAt
             self.device = device
+            self.outputTruncated = outputTruncated
         }
 
         enum CodingKeys: String, CodingKey {
@@ -421,6 +424,7 @@ extension Schemas {
             case startedAt = "started_at"
             case finishedAt = "finished_at"
             case device
+            case outputTruncated = "output_truncated"
         }
     }
 

@@ -1,3 +1,4 @@
+import AgentOSAPI
 import AgentOSStore
 import AgentOSWire
 import Foundation
@@ -65,6 +66,15 @@ struct APIContext: Sendable {
         guard let limit = Int(text), (1...maximum).contains(limit) else { throw .invalid("limit must be 1-\(maximum)") }
         return limit
     }
+
+    /// `updated_since` from the query: an ISO 8601 time, or nil when absent.
+    func updatedSince(_ text: String?) throws(APIError) -> Date? {
+        guard let text else { return nil }
+        guard let date = Timestamp.parse(text) else {
+            throw .invalid("updated_since must be an ISO 8601 time, e.g. 2026-01-02T03:04:05.678Z")
+        }
+        return date
+    }
 }
 
 /// The handlers of one resource (jobs, skills, files, …): the operations it answers, and
@@ -109,4 +119,6 @@ extension APIResource {
     func pageLimit(_ text: String?, fallback: Int = 50, maximum: Int = 200) throws(APIError) -> Int {
         try context.pageLimit(text, fallback: fallback, maximum: maximum)
     }
+
+    func updatedSince(_ text: String?) throws(APIError) -> Date? { try context.updatedSince(text) }
 }

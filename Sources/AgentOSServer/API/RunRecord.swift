@@ -19,6 +19,7 @@ struct RunRecord {
     var startedAt: Date?
     var finishedAt: Date?
     var device: String?
+    var outputTruncated: Bool
 
     /// Checks the record posted at `index`; a problem is a 400 naming it.
     init(_ record: Schemas.RunRecord, index: Int) throws(APIError) {
@@ -47,6 +48,7 @@ struct RunRecord {
         startedAt = record.startedAt
         finishedAt = record.finishedAt
         device = try FieldRules.text(record.device, "device", maxLength: 200)
+        outputTruncated = record.outputTruncated ?? false
     }
 
     func job(projectID: String, submittedBy: String) -> Job {
@@ -61,6 +63,7 @@ struct RunRecord {
         job.result = result
         job.stdout = stdout
         job.stderr = stderr
+        job.outputTruncated = outputTruncated
         job.exitCode = exitCode
         job.error = error
         job.startedAt = startedAt

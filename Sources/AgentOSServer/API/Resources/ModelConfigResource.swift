@@ -149,7 +149,9 @@ struct ModelConfigResource: APIResource {
     func listAgents(_ request: APICall, caller: Caller) throws -> Reply {
         let access = try projectAccess(request.params["project"], caller: caller)
         try access.require(.read)
-        return try .ok(Schemas.AgentList(agents: try store.agents(projectID: access.project.id).map { Schemas.Agent($0, project: access.project) }))
+        let since = try updatedSince(request.params["updated_since"])
+        let agents = try store.agents(projectID: access.project.id, updatedSince: since)
+        return try .ok(Schemas.AgentList(agents: agents.map { Schemas.Agent($0, project: access.project) }))
     }
 
     func createAgent(_ request: APICall, caller: Caller) throws -> Reply {

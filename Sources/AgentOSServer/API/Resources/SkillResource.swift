@@ -82,7 +82,9 @@ struct SkillResource: APIResource {
     func listSkills(_ request: APICall, caller: Caller) throws -> Reply {
         let access = try projectAccess(request.params["project"], caller: caller)
         try access.require(.read)
-        return try .ok(Schemas.SkillList(skills: try store.skills(projectID: access.project.id).map { Schemas.Skill($0, project: access.project) }))
+        let since = try updatedSince(request.params["updated_since"])
+        let skills = try store.skills(projectID: access.project.id, updatedSince: since)
+        return try .ok(Schemas.SkillList(skills: skills.map { Schemas.Skill($0, project: access.project) }))
     }
 
     func createSkill(_ request: APICall, caller: Caller) throws -> Reply {

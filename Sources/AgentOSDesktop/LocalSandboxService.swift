@@ -1,0 +1,59 @@
+import AgentOSAuth
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The desktop's local sandbox service (`agentos desktop sandbox`): `agentos sandbox` on
+/// loopback with a token of its own, for a desktop UI to call. While it runs, it says where
+/// it is in `<data>/sandbox.json` (`url`, `token_file`, `pid`), which a UI reads to find it.
+public enum LocalSandboxService {
+    /// Where a running service is.
+    public struct State: Codable, Sendable, Equatable {
+        public var url: String
+        public var tokenFile: String
+        public var pid: Int32
+
+        public init(url: String, tokenFile: String, pid: Int32) {
+            self.url = url
+            self.tokenFile = tokenFile
+            self.pid = pid
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case url, pid
+            case tokenFile = "token_file"
+        }
+    }
+
+    /// The service's token file in the data directory.
+    public static func tokenFile(in directory: DesktopDataDirectory) -> String { directory.path + "/sandbox-token" }
+
+    static func stateFile(in directory: DesktopDataDirectory) -> String { directory.path + "/sandbox.json" }
+
+    /// The running service, if its state file names a live process.
+    public static func state(in directory: DesktopDataDirectory) -> State? {
+        guard let data = FileManager.default.contents(atPath: stateFile(in: directory)),
+            let state = try? JSONDecoder().decode(State.self, from: data),
+            kill(state.pid, 0) == 0
+        else { return nil }
+        return state
+    }
+
+    /// Says where the service is (0600); `clear` removes it when the service stops.
+    public static func announce(_ state: State, in directory: DesktopDataDirectory) throws {
+        try directory.prepare()
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        try SecretFile.write(try encoder.encode(state), to: stateFile(in: directory))
+    }
+
+    /// Removes the state file, if it still names this process.
+    public static func clear(in directory: DesktopDataDirectory) {
+        guard let data = FileManager.default.contents(atPath: stateFile(in: directory)),
+            let state = try? JSONDecoder().decode(State.self, from: data), state.pid == getpid()
+        else { return }
+        unlink(stateFile(in: directory))
+    }
+}
