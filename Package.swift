@@ -205,7 +205,7 @@ let package = Package(
         .testTarget(name: "AgentOSAuthTests", dependencies: ["AgentOSAuth"]),
         .testTarget(name: "AgentOSWorkerTests", dependencies: ["AgentOSWorker", "AgentOSSandbox", "AgentOSWire", "AgentOSAuth", "ZeroMQ"]),
         .testTarget(name: "AgentOSSupervisorTests", dependencies: ["AgentOSSupervisor"]),
-        .testTarget(name: "AgentOSDesktopTests", dependencies: ["AgentOSDesktop", "AgentOSClient"]),
+        .testTarget(name: "AgentOSDesktopTests", dependencies: ["AgentOSDesktop", "AgentOSClient", "AgentOSAPI", "AgentOSWire"]),
         .testTarget(name: "AgentOSSandboxTests", dependencies: ["AgentOSSandbox", "AgentOSWire"]),
         .testTarget(name: "AgentOSStoreTests", dependencies: ["AgentOSStore", "AgentOSWire", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(

@@ -163,7 +163,8 @@ public struct RunOutbox: Sendable {
         }
         if let text = run.result, text.utf8.count + min(run.inputs.utf8.count, maxDataBytes / 2) > maxDataBytes - 1024 {
             result = nil
-            error = [error, "the result (\(text.utf8.count) bytes) was too large to sync; it is kept on the desktop"]
+            // The note first: a long error is cut from its end below.
+            error = ["the result (\(text.utf8.count) bytes) was too large to sync; it is kept on the desktop", error]
                 .compactMap { $0 }.joined(separator: "; ")
             truncated = true
         }

@@ -93,9 +93,11 @@ final class Cluster: @unchecked Sendable {
 
     func startGateway(_ arguments: [String] = []) async throws {
         let security = curve ? ["--server-key", serverKeyPath, "--token-file", dataDirectory + "/gateway-token"] : []
+        // A restarted gateway appends to its log, on a new port: its own line is the newest.
+        let marker = log("gateway").components(separatedBy: "listening on ").count
         try start("gateway", ["gateway", "--listen", "127.0.0.1:0", "--server", apiEndpoint] + security + arguments)
-        try await waitFor("the gateway to listen") { self.log("gateway").contains("listening on ") }
-        let line = try #require(log("gateway").split(separator: "\n").first { $0.contains("listening on ") })
+        try await waitFor("the gateway to listen") { self.log("gateway").components(separatedBy: "listening on ").count > marker }
+        let line = try #require(log("gateway").split(separator: "\n").last { $0.contains("listening on ") })
         let address = try #require(line.components(separatedBy: "listening on ").last?.trimmingCharacters(in: .whitespaces))
         endpoints.withLock { boundHTTP = address }
     }
