@@ -77,6 +77,13 @@ public enum DesktopAttach {
         logger.info("attaching as a private worker", metadata: [
             "user": "\(credentials.email)", "bus": "\(endpoint)", "name": "\(configuration.name)",
         ])
+        // Runs made on this desktop with `desktop run` reach the server while it is attached.
+        let data = DesktopDataDirectory()
+        let store = try DesktopStore.open(data)
+        try store.recoverInterrupted()
+        services.append(OutboxService(
+            store: store, account: Account(userID: credentials.userID, gateway: credentials.gateway), configDirectory: configDirectory,
+            dataDirectory: data, logger: logger))
         // Last in the group, so it shuts down (drains) first, while the login is still kept.
         services.append(try WorkerAgent(configuration: configuration, engine: engine, logger: logger))
         return services

@@ -42,14 +42,17 @@ public struct SandboxServiceConfiguration: Sendable {
 /// Connections are guarded as the gateway's are (`HTTPServerLimits`): malformed framing `400`,
 /// heads over the limits `431`, header and idle timeouts (`408`), connection caps (`503`).
 public enum SandboxService {
+    /// The service; `onListening` hears the port it listens on once it does.
     public static func buildApplication(
-        engine: SandboxEngine, configuration: SandboxServiceConfiguration, logger: Logger
+        engine: SandboxEngine, configuration: SandboxServiceConfiguration, logger: Logger,
+        onListening: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         Application(
             router: buildRouter(engine: engine, configuration: configuration),
             server: .guardedHTTP1(configuration.http),
             configuration: configuration.http.applicationConfiguration(
                 host: configuration.host, port: configuration.port, serverName: "agentos-sandbox"),
+            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? configuration.port) },
             logger: logger)
     }
 

@@ -58,6 +58,9 @@ public final class Supervisor: Service, Sendable {
             if let slots = desktop.slots { arguments += ["--slots", String(slots)] }
             if let key = desktop.serverKey { arguments += ["--server-key", key] }
             specs.append(ProcessSpec(name: "desktop", arguments: arguments))
+            if let listen = desktop.sandbox {
+                specs.append(ProcessSpec(name: "desktop-sandbox", arguments: ["desktop", "sandbox", "--listen", listen]))
+            }
         }
         return specs
     }

@@ -56,9 +56,12 @@ public struct Topology: Codable, Sendable, Equatable {
         public var slots: Int?
         /// The server's public key, or a file holding it, when it cannot be pinned on first use.
         public var serverKey: String?
+        /// Where the desktop's local sandbox service listens (`agentos desktop sandbox`, on
+        /// loopback), when the topology runs one.
+        public var sandbox: String?
 
         enum CodingKeys: String, CodingKey {
-            case name, slots
+            case name, slots, sandbox
             case serverKey = "server_key"
         }
     }

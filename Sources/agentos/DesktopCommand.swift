@@ -75,10 +75,14 @@ struct DesktopCommand: AsyncParsableCommand {
             let token = try command.resolveToken(logger: logger)
             let tokenFile = Settings.value(command.tokenFile, env: "SANDBOX_TOKEN_FILE") ?? LocalSandboxService.tokenFile(in: data)
             defer { LocalSandboxService.clear(in: data) }
-            try await command.serve(host: host, port: port, token: token, logger: logger) {
+            try await command.serve(host: host, port: port, token: token, logger: logger) { port in
                 let url = "http://\(host.contains(":") ? "[\(host)]" : host):\(port)"
-                try LocalSandboxService.announce(.init(url: url, tokenFile: tokenFile, pid: getpid()), in: data)
-                logger.notice("local sandbox service", metadata: ["url": "\(url)", "token_file": "\(tokenFile)"])
+                do {
+                    try LocalSandboxService.announce(.init(url: url, tokenFile: tokenFile, pid: getpid()), in: data)
+                    logger.notice("local sandbox service", metadata: ["url": "\(url)", "token_file": "\(tokenFile)"])
+                } catch {
+                    logger.error("cannot say where the service is", metadata: ["error": "\(error)"])
+                }
             }
         }
     }

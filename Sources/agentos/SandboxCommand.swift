@@ -42,8 +42,8 @@ struct SandboxCommand: AsyncParsableCommand {
     }
 
     /// Serves the engine on `host:port` with `token` until SIGTERM or SIGINT; `onListening`
-    /// runs once the engine is ready, just before the listener starts.
-    func serve(host: String, port: Int, token: String, logger: Logger, onListening: () throws -> Void = {}) async throws {
+    /// hears the port once the service listens.
+    func serve(host: String, port: Int, token: String, logger: Logger, onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         var configuration = SandboxServiceConfiguration(token: token)
         configuration.host = host
         configuration.port = port
@@ -53,9 +53,8 @@ struct SandboxCommand: AsyncParsableCommand {
         configuration.http = try connections.limits()
         let engine = try await sandbox.makeEngine(logger: logger)
         defer { engine.close() }
-        let app = SandboxService.buildApplication(engine: engine, configuration: configuration, logger: logger)
+        let app = SandboxService.buildApplication(engine: engine, configuration: configuration, logger: logger, onListening: onListening)
         let group = ServiceGroup(configuration: .init(services: [.init(service: app)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try onListening()
         do {
             try await group.run()
         } catch let error as IOError {

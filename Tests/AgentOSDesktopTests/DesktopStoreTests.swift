@@ -91,6 +91,17 @@ import Glibc
         #expect(RunOutbox.escapedSize("a\"\n\u{1}") == 1 + 2 + 2 + 6)
     }
 
+    @Test func theOutboxServiceBacksOffWithJitterUpToItsCeiling() {
+        let base = Duration.seconds(5)
+        let ceiling = Duration.seconds(300)
+        #expect(OutboxService.delay(afterFailures: 0, interval: base, maxDelay: ceiling, jitter: 1.5) == base)
+        #expect(OutboxService.delay(afterFailures: 1, interval: base, maxDelay: ceiling, jitter: 1) == .seconds(10))
+        #expect(OutboxService.delay(afterFailures: 3, interval: base, maxDelay: ceiling, jitter: 0.5) == .seconds(20))
+        #expect(OutboxService.delay(afterFailures: 40, interval: base, maxDelay: ceiling, jitter: 1) == ceiling)
+        let jittered = OutboxService.delay(afterFailures: 2, interval: base, maxDelay: ceiling)
+        #expect(jittered >= .seconds(10) && jittered <= .seconds(30))
+    }
+
     @Test func sinceAsksForAnOverlapBeforeTheCursor() throws {
         let store = try DesktopStore.inMemory()
         let now = Date(timeIntervalSince1970: 1_800_000_000)

@@ -5,6 +5,9 @@ import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 
 /// Scenario A of the architecture note: a desktop syncs skills, runs them locally on local
 /// folders, online or offline, and its runs reach the server through the outbox exactly
@@ -396,5 +399,56 @@ import Glibc
         let statusReport = try await desktop.json("status", ["desktop", "status"])
         let lab = statusReport["projects"]?.arrayValue?.first { $0["name"] == "lab" }
         #expect(lab?["accessible"] == false, "\(statusReport)")
+    }
+
+    @Test func theLocalSandboxServiceListensOnLoopbackWithItsTokenAndSaysWhere() async throws {
+        let cluster = try Cluster()
+        defer { cluster.shutdown() }
+        _ = try await cluster.boot()
+        let desktop = try await Desktop(cluster, name: "ui", email: "admin@localhost", password: cluster.adminPassword, gateway: cluster.gatewayURL)
+        let (refused, refusal) = try await desktop.run("wide", ["desktop", "sandbox", "--listen", "0.0.0.0:0"])
+        #expect(refused == 2 && refusal.contains("loopback only"), "\(refusal)")
+
+        try desktop.start("ui-sandbox", ["desktop", "sandbox", "--listen", "127.0.0.1:0", "--cache", cluster.sandboxCache, "--warm-pool", "1"])
+        let stateFile = desktop.dataDirectory + "/sandbox.json"
+        try await cluster.waitFor("the service to say where it is", timeout: 60) { FileManager.default.fileExists(atPath: stateFile) }
+        let state = try JSONValue.parse(try Data(contentsOf: URL(fileURLWithPath: stateFile)))
+        let url = try #require(state["url"]?.stringValue)
+        #expect(url.hasPrefix("http://127.0.0.1:") && !url.hasSuffix(":0"), "\(state)")
+        let tokenFile = try #require(state["token_file"]?.stringValue)
+        #expect(tokenFile == desktop.dataDirectory + "/sandbox-token")
+        #expect(try FileManager.default.attributesOfItem(atPath: tokenFile)[.posixPermissions] as? Int == 0o600)
+        let token = try String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+
+        var request = URLRequest(url: URL(string: url + "/execute")!, timeoutInterval: 60)
+        request.httpMethod = "POST"
+        request.httpBody = JSONValue.object(["code": "def main(x):\n    return x + 1", "inputs": ["x": 41]]).encoded()
+        let (anonymous, _) = try await URLSession.shared.data(for: request)
+        #expect((try? JSONValue.parse(anonymous))?["error"]?["code"] == "unauthorized")
+        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+        let (data, response) = try await URLSession.shared.data(for: request)
+        #expect((response as? HTTPURLResponse)?.statusCode == 200 && (try? JSONValue.parse(data))?["result"] == 42, "\(String(decoding: data, as: UTF8.self))")
+
+        let status = try await desktop.json("status", ["desktop", "status"])
+        #expect(status["sandbox_service"]?.stringValue == url, "\(status)")
+        try await cluster.kill("ui-sandbox", signal: SIGTERM)
+        #expect(!FileManager.default.fileExists(atPath: stateFile), "gone with the service")
+    }
+
+    @Test func anAttachedDesktopDrainsTheOutboxByItself() async throws {
+        let cluster = try Cluster()
+        defer { cluster.shutdown() }
+        let admin = try await cluster.boot()
+        try await Self.push(cluster, skill: "greet", code: Self.greet, token: admin)
+        let desktop = try await Desktop(cluster, name: "ada", email: "admin@localhost", password: cluster.adminPassword, gateway: cluster.gatewayURL)
+        try await desktop.run("sync", ["desktop", "sync"])
+        let (status, output) = try await desktop.run("run", ["desktop", "run", "greet", "--no-push"])
+        #expect(status == 0, "\(output)")
+        #expect(try await desktop.runs().first?["sync_state"] == "pending")
+        try desktop.start("ada-attach", ["desktop", "attach", "--slots", "1", "--cache", cluster.sandboxCache, "--warm-pool", "0"])
+        try await cluster.waitFor("the attached desktop to push the run", timeout: 90) {
+            try await desktop.runs().first?["sync_state"] == "synced"
+        }
+        #expect(try await Self.serverRuns(cluster, token: admin).count == 1)
     }
 }

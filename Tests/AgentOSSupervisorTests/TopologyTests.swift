@@ -76,6 +76,9 @@ import Testing
         let text = try String(contentsOf: TopologyTests.repositoryRoot.appendingPathComponent("topology/desktop.yaml"), encoding: .utf8)
         let supervisor = Supervisor(executable: "/bin/agentos", topology: try Topology.parse(text), dataDirectory: "/data", logger: .init(label: "test"))
         #expect(supervisor.serverProcess() == nil)
-        #expect(supervisor.dependentProcesses().map(\.arguments) == [["desktop", "attach", "--slots", "2"]])
+        #expect(supervisor.dependentProcesses().map(\.arguments) == [
+            ["desktop", "attach", "--slots", "2"], ["desktop", "sandbox", "--listen", "127.0.0.1:8090"],
+        ])
+        #expect(supervisor.dependentProcesses().map(\.name) == ["desktop", "desktop-sandbox"])
     }
 }
