@@ -1,3 +1,4 @@
+import AgentOSAPI
 import AgentOSAuth
 @testable import AgentOSServer
 import AgentOSStore
@@ -67,6 +68,41 @@ import Testing
         ] {
             let response = await h.call(.createSkill, token: world.token, params: ["project": "p"], body: bad)
             #expect(response.status == 400, "\(bad) → \(response.status) \(response.body)")
+        }
+    }
+
+    @Test func listsTakeUpdatedSinceForAnIncrementalSync() async throws {
+        let world = try await World.make()
+        let h = world.harness
+        let created = await h.call(.createSkill, token: world.token, params: ["project": "p"], body: Self.sumSkill)
+        let stamp = try #require(created.body["updated_at"]?.stringValue)
+        let time = try #require(Timestamp.parse(stamp))
+        func listed(_ since: String) async -> [String] {
+            await h.call(.listSkills, token: world.runnerToken, params: ["project": "p", "updated_since": since]).body["skills"]?
+                .arrayValue?.compactMap { $0["name"]?.stringValue } ?? []
+        }
+        #expect(await listed(stamp) == ["sum"], "at or after")
+        #expect(await listed(Timestamp.format(time.addingTimeInterval(0.001))) == [])
+        #expect(await listed("2020-01-01T00:00:00Z") == ["sum"], "without fractional seconds too")
+        // A new version moves the skill's time.
+        var next = Self.sumSkill.objectValue ?? [:]
+        next["name"] = nil
+        next["code"] = "def main(n):\n    return n\n"
+        let version = await h.call(.createSkillVersion, token: world.token, params: ["project": "p", "skill": "sum"], body: .object(next))
+        #expect(version.status == 201)
+        #expect(await listed(Timestamp.format(time.addingTimeInterval(0.001))) == ["sum"])
+
+        _ = await h.call(.createProvider, token: world.token, params: ["project": "p"], body: [
+            "name": "openai", "kind": "openai", "base_url": "https://api.openai.com/v1", "api_key": "k", "models": ["gpt-4o"],
+        ])
+        let agent = await h.call(.createAgent, token: world.token, params: ["project": "p"], body: ["name": "helper", "provider": "openai", "model": "gpt-4o"])
+        let agentTime = try #require(agent.body["updated_at"]?.stringValue.flatMap(Timestamp.parse))
+        let agents = await h.call(.listAgents, token: world.runnerToken, params: ["project": "p", "updated_since": Timestamp.format(agentTime.addingTimeInterval(0.001))])
+        #expect(agents.status == 200 && agents.body["agents"] == [])
+        for bad in ["yesterday", "", "2026-13-45T00:00:00Z"] {
+            let response = await h.call(.listSkills, token: world.runnerToken, params: ["project": "p", "updated_since": bad])
+            #expect(response.status == 400 && response.body["error"]?["message"]?.stringValue?.contains("updated_since") == true, "\(bad)")
+            #expect(await h.call(.listAgents, token: world.runnerToken, params: ["project": "p", "updated_since": bad]).status == 400)
         }
     }
 
@@ -271,7 +307,14 @@ import Testing
         #expect(jobs[0]["origin"] == "local")
         #expect(jobs[0]["device"] == "laptop")
         #expect(jobs[0]["duration_ms"] == 1500)
+        #expect(jobs[0]["output_truncated"] == false)
         #expect(await h.call(.listJobs, token: world.runnerToken, params: ["project": "p", "origin": "server"]).body["jobs"]?.arrayValue?.count == 0)
+        // A desktop that cut a record to fit says so.
+        let cut = await h.call(.createRuns, token: world.runnerToken, params: ["project": "p"], body: [
+            ["id": "laptop-run-2", "status": "failed", "stdout": "partial", "output_truncated": true],
+        ])
+        let cutID = try #require(cut.body["runs"]?.arrayValue?.first?["job_id"]?.stringValue)
+        #expect(await h.call(.getJob, token: world.runnerToken, params: ["id": cutID]).body["output_truncated"] == true)
 
         for bad: JSONValue in [[["status": "succeeded"]], [["id": "x", "status": "running"]], [], ["id": "x", "status": "done"], [["id": "x", "status": "failed", "started_at": "yesterday"]]] {
             let answer = await h.call(.createRuns, token: world.runnerToken, params: ["project": "p"], body: bad)
