@@ -654,7 +654,7 @@ public final class Dispatcher {
         let token = files.isEmpty ? nil : fileTokens?.issue(jobID: job.id, attempt: job.attempt, expires: deadline)
         return JobAssignment(
             jobID: job.id, attempt: job.attempt, code: job.code, inputs: job.inputs, limits: job.limits,
-            entrypoint: job.entrypoint, requirements: job.requirements, files: files, fileToken: token)
+            entrypoint: job.entrypoint, requirements: job.requirements, files: files, fileToken: token, dirs: job.dirs)
     }
 
     // MARK: Revocation
