@@ -7,7 +7,8 @@ import Testing
 
 /// A submit's `dirs`: the folders a desktop shares that a private job sees at /mnt/<name>.
 /// Only a private job may name them, by valid and distinct names, at most 16; any other
-/// request is a 400 naming the field, and nothing is stored.
+/// request is a 400 naming the field, and nothing is stored. A desktop's `HELLO` names the
+/// folders it shares, which `GET /workers` shows and a submit checks to warn.
 @Suite struct SharedFolderServerTests {
     struct World {
         let harness: APIHarness
@@ -98,5 +99,49 @@ import Testing
         #expect(retry.status == 200 && retry.body["id"] == first.body["id"])
         let other = await world.submit(["code": "pass", "target": "private", "dirs": ["a"], "idempotency_key": "k"])
         #expect(other.status == 409, "\(other.body)")
+    }
+
+    func hello(_ kind: WorkerKind, folders: [String]?) -> Hello {
+        Hello(
+            workerID: "w", name: "w", version: "t", slots: 1, labels: [], runtimes: ["python3"], kind: kind,
+            credential: WorkerCredential(accessToken: "t"), running: [], folders: folders)
+    }
+
+    @Test func aHelloNamesAtMost64DistinctValidFoldersAndOnlyFromADesktop() {
+        #expect(BusLoop.problem(with: hello(.private, folders: nil)) == nil)
+        #expect(BusLoop.problem(with: hello(.private, folders: ["photos", "out"])) == nil)
+        #expect(BusLoop.problem(with: hello(.private, folders: (1...64).map { "d\($0)" })) == nil)
+        #expect(BusLoop.problem(with: hello(.cloud, folders: [])) == nil)
+        for (kind, folders) in [
+            (WorkerKind.private, (1...65).map { "d\($0)" }), (.private, ["a", "a"]), (.private, [".."]), (.private, ["a/b"]), (.cloud, ["photos"]),
+        ] {
+            let reject = BusLoop.problem(with: hello(kind, folders: folders))
+            #expect(reject?.code == Reject.badRequest, "\(kind) \(folders)")
+        }
+    }
+
+    @Test func aDesktopsFoldersAreListedAndASubmitWarnsWhenNoneSharesThem() async throws {
+        let world = try await World.make()
+        let h = world.harness
+        let runner = try #require(try h.store.user(email: "runner@example.com"))
+        let desk = ConnectedWorker(
+            identity: [1], workerID: "desk", name: "desk", kind: .private, ownerID: runner.id, labels: [], folders: ["photos", "out"],
+            slots: 1, version: "t", connectedAt: Date(), running: [:], lastHeard: Date(), draining: false)
+        let cloud = ConnectedWorker(
+            identity: [2], workerID: "cloud", name: "cloud", kind: .cloud, ownerID: nil, labels: [], slots: 1,
+            version: "t", connectedAt: Date(), running: [:], lastHeard: Date(), draining: false)
+        h.directory.publish([desk, cloud])
+        let admin = try await h.token(for: h.user("admin", role: .admin))
+        let listed = await h.call(.listWorkers, token: admin)
+        let workers = Dictionary(uniqueKeysWithValues: (listed.body["workers"]?.arrayValue ?? []).compactMap { w in w["id"]?.stringValue.map { ($0, w) } })
+        #expect(workers["desk"]?["folders"] == ["out", "photos"])
+        #expect(workers["cloud"]?["folders"] == nil, "a cloud worker shares none")
+
+        let shared = await world.submit(["code": "pass", "target": "private", "dirs": ["photos"]])
+        #expect(shared.status == 202 && shared.body["warnings"] == nil, "\(shared.body)")
+        let unshared = await world.submit(["code": "pass", "target": "private", "dirs": ["photos", "taxes"]])
+        #expect(unshared.status == 202)
+        let warning = unshared.body["warnings"]?.arrayValue?.first?.stringValue ?? ""
+        #expect(warning.contains("shares every folder in dirs (photos, taxes)") && warning.contains("folder_not_shared"), "\(unshared.body)")
     }
 }

@@ -41,7 +41,7 @@ extension Schemas.Worker {
             id: worker.workerID, name: worker.name, kind: worker.kind, ownerID: worker.ownerID, labels: worker.labels.sorted(),
             slots: worker.slots, running: worker.running.count, freeSlots: worker.freeSlots, draining: worker.draining,
             version: worker.version, connectedAt: worker.connectedAt, lastSeenAt: worker.lastHeard,
-            workerTokenID: token)
+            workerTokenID: token, folders: worker.kind == .private ? worker.folders.sorted() : nil)
     }
 }
 

@@ -154,6 +154,11 @@ struct JobResource: APIResource {
                     ? "none of your private workers that can run this job is connected; it waits in the queue"
                     : "no connected cloud worker can run this job; it waits in the queue")
             }
+        } else if !job.dirs.isEmpty, !connected.contains(where: { $0.canRun(job) && $0.shares(job.dirs) }) {
+            warnings.append("""
+                none of your connected private workers shares every folder in dirs (\(job.dirs.joined(separator: ", "))); \
+                a desktop that does not fails the job with folder_not_shared: share them with agentos desktop attach --dir PATH
+                """)
         }
         if let ticket, let wait, let finished = try await waitUntilEnded(ticket, seconds: wait), finished.status.isFinal {
             return try .ok(try jobBody(finished, project: project))
