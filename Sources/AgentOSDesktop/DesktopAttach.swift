@@ -45,9 +45,12 @@ public enum DesktopAttach {
     /// `serverKey` or the one pinned on first use, and the desktop connects with a personal
     /// access token of its own (made once, kept 0600), whose key the server knows. A plain
     /// bus is taken only where it cannot be a downgrade (`plaintextAllowed`).
+    ///
+    /// `folders` are shared with the user's private jobs: each job sees those it names in
+    /// `dirs`, at `/mnt/<name>`, and fails with `folder_not_shared` when it names another.
     public static func makeServices(
         configDirectory: ConfigDirectory, name: String?, slots: Int?, serverKey: String? = nil,
-        insecurePlaintextBus: Bool = false, engine: any JobEngine, logger: Logger
+        insecurePlaintextBus: Bool = false, folders: [SharedFolder] = [], engine: any JobEngine, logger: Logger
     ) async throws -> [any Service] {
         let credentials = try await configDirectory.freshCredentials(validity: 120)
         let cluster = try await GatewayClient(credentials: credentials).send("GET", "/api/v1/cluster", as: Schemas.Cluster.self)
@@ -74,9 +77,16 @@ public enum DesktopAttach {
         let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "desktop"
         configuration.name = name ?? "\(host)-desktop"
         if let slots { configuration.slots = slots }
+        configuration.folders = folders
         logger.info("attaching as a private worker", metadata: [
             "user": "\(credentials.email)", "bus": "\(endpoint)", "name": "\(configuration.name)",
         ])
+        for folder in folders {
+            logger.info("sharing a folder with private jobs", metadata: [
+                "dir": "\(folder.name)", "path": "\(folder.path)", "at": "\(folder.sandboxPath)",
+                "access": "\(folder.writable ? "read-write" : "read-only")",
+            ])
+        }
         // Runs made on this desktop with `desktop run` reach the server while it is attached.
         let data = DesktopDataDirectory()
         let store = try DesktopStore.open(data)
@@ -91,6 +101,20 @@ public enum DesktopAttach {
 }
 
 extension DesktopAttach {
+    /// The folders `--dir PATH[:rw|:ro]` arguments share: existing directories, by their real
+    /// paths, named after their last components, with distinct names, at most
+    /// `FolderName.maxShared`. Throws a message fit for the user.
+    public static func sharedFolders(
+        _ arguments: [String], relativeTo base: String = FileManager.default.currentDirectoryPath
+    ) throws -> [SharedFolder] {
+        guard arguments.count <= FolderName.maxShared else {
+            throw SandboxError("a desktop shares at most \(FolderName.maxShared) folders (--dir given \(arguments.count) times)")
+        }
+        let folders = try arguments.map { try SharedFolder(argument: $0, relativeTo: base) }
+        try SharedFolder.checkUnique(folders)
+        return folders
+    }
+
     /// The server's key as `/cluster` gives it, once it matches the key given or pinned; a
     /// first key is pinned only when it came over HTTPS or from a gateway on loopback.
     static func verifiedServerKey(_ advertised: String, given: String?, gateway: String, configDirectory: ConfigDirectory) throws -> String {

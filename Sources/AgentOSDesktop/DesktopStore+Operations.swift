@@ -12,7 +12,7 @@ extension DesktopStore {
             for project in projects { try project.save(db) }
             if complete {
                 let listed = projects.map(\.id)
-                try LocalProject.filter(Column("account") == account.key && !listed.contains(Column("id")))
+                _ = try LocalProject.filter(Column("account") == account.key && !listed.contains(Column("id")))
                     .updateAll(db, Column("accessible").set(to: false))
             }
         }
@@ -157,7 +157,7 @@ extension DesktopStore {
     public func markSynced(_ receipts: [(runID: String, jobID: String)], at now: Date = Date()) throws {
         try writer.write { db in
             for receipt in receipts {
-                try LocalRun.filter(Column("id") == receipt.runID).updateAll(
+                _ = try LocalRun.filter(Column("id") == receipt.runID).updateAll(
                     db, Column("sync_state").set(to: SyncState.synced.rawValue), Column("server_job_id").set(to: receipt.jobID),
                     Column("synced_at").set(to: now), Column("sync_error").set(to: nil))
             }
@@ -167,7 +167,7 @@ extension DesktopStore {
     /// Marks runs as refused for good, with why.
     public func markRejected(_ runIDs: [String], reason: String) throws {
         try writer.write { db in
-            try LocalRun.filter(runIDs.contains(Column("id"))).updateAll(
+            _ = try LocalRun.filter(runIDs.contains(Column("id"))).updateAll(
                 db, Column("sync_state").set(to: SyncState.rejected.rawValue), Column("sync_error").set(to: reason),
                 Column("sync_attempts") += 1)
         }
@@ -176,7 +176,7 @@ extension DesktopStore {
     /// Notes a failed push of runs that stay in the outbox.
     public func noteFailedPush(_ runIDs: [String], reason: String) throws {
         try writer.write { db in
-            try LocalRun.filter(runIDs.contains(Column("id"))).updateAll(db, Column("sync_error").set(to: reason), Column("sync_attempts") += 1)
+            _ = try LocalRun.filter(runIDs.contains(Column("id"))).updateAll(db, Column("sync_error").set(to: reason), Column("sync_attempts") += 1)
         }
     }
 

@@ -1,3 +1,4 @@
+import AgentOSWire
 import Foundation
 
 /// A folder of the host a job may see: bound at `/mnt/<name>` in its sandbox, read-only
@@ -45,19 +46,14 @@ public struct SharedFolder: Sendable, Equatable, Codable {
         guard resolved != "/" else { throw SandboxError("--dir \(argument): the whole file system cannot be shared") }
         let name = (resolved as NSString).lastPathComponent
         guard Self.isValidName(name) else {
-            throw SandboxError("--dir \(argument): the folder's name \(name) cannot be a mount name (letters, digits, '.', '_', '-'; at most 64)")
+            throw SandboxError("--dir \(argument): the folder's name \(name) cannot be a mount name (\(FolderName.rule))")
         }
         self.init(name: name, path: resolved, writable: writable)
     }
 
-    /// Whether `name` can be the last part of `/mnt/<name>`: 1-64 of letters, digits, `.`,
-    /// `_`, `-`, and neither `.` nor `..`.
+    /// Whether `name` can be the last part of `/mnt/<name>` (`FolderName.isValid`).
     public static func isValidName(_ name: String) -> Bool {
-        guard (1...64).contains(name.utf8.count), name != ".", name != ".." else { return false }
-        return name.utf8.allSatisfy { byte in
-            (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
-                || byte == 0x2E || byte == 0x5F || byte == 0x2D
-        }
+        FolderName.isValid(name)
     }
 
     /// Checks a set of folders shared together: names are unique. Throws which repeats.

@@ -40,6 +40,8 @@ public struct AssignedJob: Sendable, Equatable {
     public let requirements: String
     /// Files the job reads.
     public let files: [JobFile]
+    /// Names of the shared folders it sees at `/mnt/<name>`.
+    public let dirs: [String]
 }
 
 /// A worker's outcome the store accepted, and the job's final state.
@@ -77,6 +79,7 @@ extension AppStore {
     ) throws -> BusBatchCommit {
         let resultEncoder = Job.databaseJSONEncoder(for: Job.CodingKeys.result.stringValue)
         let inputsDecoder = Job.databaseJSONDecoder(for: Job.CodingKeys.inputs.stringValue)
+        let dirsDecoder = Job.databaseJSONDecoder(for: Job.CodingKeys.dirs.stringValue)
         return try writer.write { db in
             // Compiled once per connection and reused: on the bus's hot path, preparing a
             // statement costs more than running it. The batch's time was taken when its loop
@@ -93,7 +96,7 @@ extension AppStore {
                     started_at = MAX(?, created_at)
                 WHERE id = ? AND status = 'queued'
                 RETURNING attempts, project_id, code, inputs, timeout_s, max_output_bytes, memory_mb, network,
-                    entrypoint, requirements
+                    entrypoint, requirements, dirs
                 """)
             let projectNetwork = try db.cachedStatement(sql: "SELECT allow_network FROM projects WHERE id = ?")
             let jobFiles = try db.cachedStatement(sql: "SELECT * FROM job_files WHERE job_id = ? ORDER BY name")
@@ -125,6 +128,7 @@ extension AppStore {
                 // Checked at submit; an admin may have turned the network off for the project since.
                 if network { network = try Bool.fetchOne(projectNetwork, arguments: [projectID]) ?? false }
                 let inputsText: String = row["inputs"]
+                let dirsText: String = row["dirs"]
                 assigned.append(AssignedJob(
                     id: assignment.jobID, attempt: row["attempts"], projectID: projectID, code: row["code"],
                     inputs: try inputsDecoder.decode([String: JSONValue].self, from: Data(inputsText.utf8)),
@@ -132,7 +136,8 @@ extension AppStore {
                         timeoutSeconds: row["timeout_s"], maxOutputBytes: row["max_output_bytes"], memoryMB: row["memory_mb"],
                         network: network),
                     entrypoint: row["entrypoint"], requirements: row["requirements"],
-                    files: try JobFile.fetchAll(jobFiles, arguments: [assignment.jobID])))
+                    files: try JobFile.fetchAll(jobFiles, arguments: [assignment.jobID]),
+                    dirs: try dirsDecoder.decode([String].self, from: Data(dirsText.utf8))))
             }
             return BusBatchCommit(finished: finished, assigned: assigned)
         }

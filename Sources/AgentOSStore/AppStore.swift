@@ -140,6 +140,12 @@ public struct AppStore: Sendable {
                 try db.create(index: "\(table)_curve_key", on: table, columns: ["curve_key"], options: .unique, condition: Column("curve_key") != nil)
             }
         }
+        migrator.registerMigration("v6-job-dirs") { db in
+            // The folders a private job sees at /mnt/<name>, by the names its desktop shares them under.
+            try db.alter(table: "jobs") { t in
+                t.add(column: "dirs", .jsonText).notNull().defaults(to: "[]")
+            }
+        }
         return migrator
     }
 }

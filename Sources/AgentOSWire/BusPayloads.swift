@@ -60,11 +60,15 @@ public struct Hello: Codable, Sendable {
     public var credential: WorkerCredential
     /// Jobs it is still running from before a reconnect.
     public var running: [RunningJob]
+    /// For a private worker, the names of the folders it shares (`FolderName`), so that
+    /// listings show them; absent for none.
+    public var folders: [String]?
 
     /// A complete hello.
     public init(
         protocolVersion: Int = Bus.protocolVersion, workerID: String, name: String, version: String, slots: Int,
-        labels: [String], runtimes: [String], kind: WorkerKind, credential: WorkerCredential, running: [RunningJob]
+        labels: [String], runtimes: [String], kind: WorkerKind, credential: WorkerCredential, running: [RunningJob],
+        folders: [String]? = nil
     ) {
         self.protocolVersion = protocolVersion
         self.workerID = workerID
@@ -76,12 +80,13 @@ public struct Hello: Codable, Sendable {
         self.kind = kind
         self.credential = credential
         self.running = running
+        self.folders = folders
     }
 
     enum CodingKeys: String, CodingKey {
         case protocolVersion = "protocol"
         case workerID = "worker_id"
-        case name, version, slots, labels, runtimes, kind, credential, running
+        case name, version, slots, labels, runtimes, kind, credential, running, folders
     }
 }
 
@@ -242,11 +247,15 @@ public struct JobAssignment: Codable, Sendable, Equatable {
     public var files: [JobFileRef]
     /// Bearer token that reads exactly these files, while this attempt runs.
     public var fileToken: String?
+    /// Names of the folders the worker shares that the job sees at `/mnt/<name>` (a desktop's
+    /// `--dir`); empty for none. A worker that does not share one of them fails the job.
+    public var dirs: [String]
 
     /// A complete assignment.
     public init(
         jobID: String, attempt: Int, code: String, inputs: [String: JSONValue], limits: JobLimits,
-        entrypoint: String = "main", requirements: String = "", files: [JobFileRef] = [], fileToken: String? = nil
+        entrypoint: String = "main", requirements: String = "", files: [JobFileRef] = [], fileToken: String? = nil,
+        dirs: [String] = []
     ) {
         self.jobID = jobID
         self.attempt = attempt
@@ -257,6 +266,7 @@ public struct JobAssignment: Codable, Sendable, Equatable {
         self.requirements = requirements
         self.files = files
         self.fileToken = fileToken
+        self.dirs = dirs
     }
 
     public init(from decoder: any Decoder) throws {
@@ -270,12 +280,29 @@ public struct JobAssignment: Codable, Sendable, Equatable {
         requirements = try container.decodeIfPresent(String.self, forKey: .requirements) ?? ""
         files = try container.decodeIfPresent([JobFileRef].self, forKey: .files) ?? []
         fileToken = try container.decodeIfPresent(String.self, forKey: .fileToken)
+        dirs = try container.decodeIfPresent([String].self, forKey: .dirs) ?? []
+    }
+
+    /// `dirs` is left out when empty: a worker written before it reads every `JOB` it could
+    /// run, and only a job that needs folders depends on a worker that knows the field.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(jobID, forKey: .jobID)
+        try container.encode(attempt, forKey: .attempt)
+        try container.encode(code, forKey: .code)
+        try container.encode(inputs, forKey: .inputs)
+        try container.encode(limits, forKey: .limits)
+        try container.encode(entrypoint, forKey: .entrypoint)
+        try container.encode(requirements, forKey: .requirements)
+        try container.encode(files, forKey: .files)
+        try container.encodeIfPresent(fileToken, forKey: .fileToken)
+        if !dirs.isEmpty { try container.encode(dirs, forKey: .dirs) }
     }
 
     enum CodingKeys: String, CodingKey {
         case jobID = "job_id"
         case fileToken = "file_token"
-        case attempt, code, inputs, limits, entrypoint, requirements, files
+        case attempt, code, inputs, limits, entrypoint, requirements, files, dirs
     }
 }
 

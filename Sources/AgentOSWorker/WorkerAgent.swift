@@ -313,14 +313,24 @@ private final class WorkerConnection: SocketLoopDriver {
         let fetcher = JobFileFetcher { request in
             try await pending.request(request) { loop.post(.fetch(request)) }
         }
+        let folders = Result { () throws(FolderNotShared) in try configuration.folders(for: job) }
         loop.spawn {
-            .finished(await run.execute { await Self.execute(job, engine: engine, fetcher: fetcher, onOutput: onOutput) })
+            .finished(await run.execute { await Self.execute(job, folders: folders, engine: engine, fetcher: fetcher, onOutput: onOutput) })
         }
     }
 
+    /// Runs the job with the shared folders it names; one it names that is not shared fails
+    /// it at once, before its files are fetched or anything runs.
     private static func execute(
-        _ job: JobAssignment, engine: any JobEngine, fetcher: JobFileFetcher, onOutput: @escaping JobOutputHandler
+        _ job: JobAssignment, folders: Result<[SharedFolder], FolderNotShared>, engine: any JobEngine, fetcher: JobFileFetcher,
+        onOutput: @escaping JobOutputHandler
     ) async -> JobOutcome {
+        let shared: [SharedFolder]
+        switch folders {
+        case .success(let named): shared = named
+        case .failure(let notShared):
+            return JobOutcome(jobID: job.jobID, attempt: job.attempt, status: .failed, error: notShared.description)
+        }
         var staged: String?
         if !job.files.isEmpty {
             do {
@@ -332,7 +342,7 @@ private final class WorkerConnection: SocketLoopDriver {
             }
         }
         defer { if let staged { try? FileManager.default.removeItem(atPath: staged) } }
-        return await engine.run(job, inputFiles: staged, onOutput: onOutput)
+        return await engine.run(job, inputFiles: staged, folders: shared, onOutput: onOutput)
     }
 }
 

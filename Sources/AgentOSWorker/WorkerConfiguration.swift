@@ -1,3 +1,4 @@
+import AgentOSSandbox
 import AgentOSWire
 import Foundation
 import ZeroMQ
@@ -20,6 +21,9 @@ public struct WorkerConfiguration: Sendable {
     public var slots: Int
     /// Labels advertised.
     public var labels: [String]
+    /// Host folders a private worker (a desktop's `--dir`) shares with its user's jobs: each
+    /// job sees only those it names, at `/mnt/<name>`. A cloud worker shares none.
+    public var folders: [SharedFolder]
     /// Name shown in listings.
     public var name: String
     /// Stable id of this worker process.
@@ -40,12 +44,50 @@ public struct WorkerConfiguration: Sendable {
         self.credential = credential
         self.slots = max(1, ProcessInfo.processInfo.activeProcessorCount)
         self.labels = []
+        self.folders = []
         let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "worker"
         self.name = "\(host)-\(ProcessInfo.processInfo.processIdentifier)"
         self.workerID = UUID().uuidString.lowercased()
         self.drainTimeout = 30
         self.maxReconnectDelay = 30
         self.helloJitter = 0.5
+    }
+}
+
+extension WorkerConfiguration {
+    /// The shared folders `job` names, in its order, and no others: a job sees only the
+    /// folders it asks for. Throws, worded for the job's `error`, when it names a folder this
+    /// worker does not share.
+    public func folders(for job: JobAssignment) throws(FolderNotShared) -> [SharedFolder] {
+        var named: [SharedFolder] = []
+        var missing: [String] = []
+        for name in job.dirs {
+            if let folder = folders.first(where: { $0.name == name }) { named.append(folder) } else { missing.append(name) }
+        }
+        guard missing.isEmpty else { throw FolderNotShared(missing: missing, shared: folders.map(\.name), kind: kind) }
+        return named
+    }
+}
+
+/// A job names folders its worker does not share, so it fails without running (its code
+/// would otherwise look for them at `/mnt` and find nothing).
+public struct FolderNotShared: Error, Equatable, CustomStringConvertible {
+    /// The names the job asked for that are not shared.
+    public let missing: [String]
+    /// The names the worker shares.
+    public let shared: [String]
+    /// The worker's kind: only a desktop (private) can share folders.
+    public let kind: WorkerKind
+
+    /// The job's `error`: `folder_not_shared: …`, with what is shared and how to share more.
+    public var description: String {
+        let names = missing.map { "\"\($0)\"" }.joined(separator: ", ")
+        guard kind == .private else {
+            return "folder_not_shared: a cloud worker shares no folders (\(names)); a job that names dirs runs on its user's desktop, with target \"private\""
+        }
+        let sharing = shared.isEmpty ? "it shares none" : "it shares: " + shared.sorted().joined(separator: ", ")
+        return "folder_not_shared: this desktop shares no folder named \(names) (\(sharing)); "
+            + "start agentos desktop attach --dir PATH to share \(missing.count == 1 ? "it" : "them")"
     }
 }
 

@@ -1,3 +1,4 @@
+import AgentOSSandbox
 import AgentOSWire
 import DequeModule
 import Foundation
@@ -407,7 +408,8 @@ public struct WorkerSession: Sendable {
             workerID: configuration.workerID, name: configuration.name, version: AgentOSVersion.current,
             slots: configuration.slots, labels: configuration.labels, runtimes: ["python3"], kind: configuration.kind,
             credential: configuration.credentialSource?() ?? configuration.credential,
-            running: reported.sorted { ($0.jobID, $0.attempt) < ($1.jobID, $1.attempt) }), at: now)
+            running: reported.sorted { ($0.jobID, $0.attempt) < ($1.jobID, $1.attempt) },
+            folders: configuration.folders.isEmpty ? nil : configuration.folders.map(\.name).sorted()), at: now)
         helloSentAt = now
         helloDeadline = now + jittered(helloWait ?? deadAfter)
         lastHeard = now

@@ -44,12 +44,24 @@ struct SubmitCommand: AsyncParsableCommand {
     @Option(help: "cloud or private") var target: String?
     @Option(help: "Run on the worker with this name or id") var worker: String?
     @Option(help: "Comma-separated labels the worker must carry") var labels: String?
+    @Option(
+        name: .customLong("dir"),
+        help: ArgumentHelp(
+            "A folder your desktop shares (desktop attach --dir), by its name; the job sees it at /mnt/NAME. Repeatable; needs --target private",
+            valueName: "NAME"))
+    var dirs: [String] = []
     @Option(help: "Wall-time limit in seconds") var timeout: Double?
     @Flag(help: "Wait for the job to finish, printing its stdout and stderr as they come; exit 1 unless it succeeded") var wait = false
 
     func validate() throws {
         if [command, code, skill].compactMap({ $0 }).count != 1 {
             throw ValidationError("give exactly one of --skill NAME[@V], -c CODE and --code FILE")
+        }
+        if !dirs.isEmpty, target != JobTarget.private.rawValue {
+            throw ValidationError("--dir names a folder your desktop shares, so the job must run there: add --target private")
+        }
+        if let bad = dirs.first(where: { !FolderName.isValid($0) }) {
+            throw ValidationError("--dir \(bad) is not a folder name (\(FolderName.rule)): give the name of a folder the desktop shares, the last part of its path, not a path")
         }
     }
 
@@ -71,6 +83,7 @@ struct SubmitCommand: AsyncParsableCommand {
         }
         body.worker = worker
         body.labels = labels.map { $0.split(separator: ",").map(String.init) }
+        if !dirs.isEmpty { body.dirs = dirs }
         if let timeout { body.limits = Schemas.LimitsInput(timeoutSeconds: timeout) }
         let path = "/api/v1/projects/\(project.pathEscaped)/jobs"
         var job = try await client.send("POST", path, body: body, as: Schemas.Job.self)
@@ -187,10 +200,10 @@ struct WorkersCommand: AsyncParsableCommand {
         let rows = workers.map { worker -> [String] in
             [
                 worker.name, worker.kind.rawValue, "\(worker.running)/\(worker.slots)", worker.labels.joined(separator: ","),
-                worker.draining ? "draining" : "online", worker.id,
+                (worker.folders ?? []).joined(separator: ","), worker.draining ? "draining" : "online", worker.id,
             ]
         }
-        print(Table.render(header: ["NAME", "KIND", "BUSY", "LABELS", "STATE", "ID"], rows: rows))
+        print(Table.render(header: ["NAME", "KIND", "BUSY", "LABELS", "FOLDERS", "STATE", "ID"], rows: rows))
         print("cloud: \(answer.cloud.workers) workers, \(answer.cloud.freeSlots)/\(answer.cloud.slots) slots free")
     }
 }

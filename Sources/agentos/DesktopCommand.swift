@@ -21,6 +21,12 @@ struct DesktopCommand: AsyncParsableCommand {
         var serverKey: String?
         @Flag(help: "Talk plain TCP to a bus beyond loopback that offers no CURVE key (AGENTOS_INSECURE_PLAINTEXT_BUS=1)")
         var insecurePlaintextBus = false
+        @Option(
+            name: .customLong("dir"),
+            help: ArgumentHelp(
+                "Share a folder with your private jobs, which name it in dirs and see it at /mnt/<its name>; read-only unless given as PATH:rw. Repeatable (AGENTOS_DIRS, comma-separated)",
+                valueName: "PATH[:rw]"))
+        var dirs: [String] = []
         @OptionGroup(title: "Sandbox") var sandbox: SandboxOptions
 
         func run() async throws {
@@ -29,6 +35,15 @@ struct DesktopCommand: AsyncParsableCommand {
             let directory = ConfigDirectory()
             let slotCount = try Settings.int(slots, env: "SLOTS")
             if let slotCount, !(1...1024).contains(slotCount) { throw ValidationError("--slots must be 1-1024") }
+            let folders: [SharedFolder]
+            do {
+                folders = try DesktopAttach.sharedFolders(Settings.list(dirs, env: "DIRS"))
+            } catch {
+                throw ValidationError("\(error)")
+            }
+            if !folders.isEmpty, sandbox.isInsecure {
+                throw ValidationError("--dir needs the sandbox: with --insecure-no-sandbox a job would see the whole machine, not only /mnt")
+            }
             let lock = try DesktopLock(configDirectory: directory)
             let engine = try await sandbox.makeEngine(logger: logger)
             defer { engine.close() }
@@ -36,7 +51,8 @@ struct DesktopCommand: AsyncParsableCommand {
                 configDirectory: directory,
                 name: Settings.value(name, env: "NAME"), slots: slotCount,
                 serverKey: try Settings.value(serverKey, env: "SERVER_KEY").map(BusSecurityOptions.readKey),
-                insecurePlaintextBus: insecurePlaintextBus || Settings.environment("INSECURE_PLAINTEXT_BUS") == "1", engine: engine, logger: logger)
+                insecurePlaintextBus: insecurePlaintextBus || Settings.environment("INSECURE_PLAINTEXT_BUS") == "1", folders: folders,
+                engine: engine, logger: logger)
             let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
             try await group.run()
             withExtendedLifetime(lock) {}

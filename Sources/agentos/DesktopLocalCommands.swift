@@ -112,10 +112,12 @@ extension DesktopCommand {
             let local = try DesktopLocal.open()
             let folders: [SharedFolder]
             do {
-                folders = try dirs.map { try SharedFolder(argument: $0) }
-                try SharedFolder.checkUnique(folders)
+                folders = try DesktopAttach.sharedFolders(dirs)
             } catch let error as SandboxError {
                 throw ValidationError(error.description)
+            }
+            if !folders.isEmpty, sandbox.isInsecure {
+                throw ValidationError("--dir needs the sandbox: without it the job would see the whole machine, not /mnt")
             }
             let inputs = input.flatMap { try? JSONValue.parse(Data($0.utf8)) }?.objectValue ?? [:]
             let engine = try await sandbox.makeEngine(logger: Logger(label: "agentos.desktop"), oneShot: true)

@@ -30,6 +30,9 @@ struct SandboxOptions: ParsableArguments {
     @Flag(help: "Install requirements from --pip-find-links only, never from PyPI (AGENTOS_PIP_NO_INDEX=1)")
     var pipNoIndex = false
 
+    /// Whether jobs are to run without isolation (`--insecure-no-sandbox`).
+    var isInsecure: Bool { insecureNoSandbox || Settings.environment("INSECURE_NO_SANDBOX") == "1" }
+
     /// The bubblewrap given (when it is executable), else the one found on this machine.
     func bubblewrapPath() -> String? {
         if let given = Settings.value(bwrap, env: "BWRAP") {
@@ -44,9 +47,8 @@ struct SandboxOptions: ParsableArguments {
     /// unless told to, since starting either costs more than the one cold start it would
     /// save, and is not checked first (its job's own failure says what is wrong).
     func makeEngine(logger: Logger, oneShot: Bool = false) async throws -> SandboxEngine {
-        let insecure = insecureNoSandbox || Settings.environment("INSECURE_NO_SANDBOX") == "1"
         let isolation: SandboxIsolation
-        if insecure {
+        if isInsecure {
             isolation = .none
             logger.critical("""
                 !!! --insecure-no-sandbox: jobs run as plain processes of this user, WITHOUT isolation. \
@@ -98,7 +100,7 @@ struct SandboxOptions: ParsableArguments {
             throw CommandFailed(message: "\(error)")
         }
         logger.info("sandbox ready", metadata: [
-            "isolation": "\(insecure ? "none" : "bubblewrap")", "cache": "\(configuration.stateDirectory)",
+            "isolation": "\(isInsecure ? "none" : "bubblewrap")", "cache": "\(configuration.stateDirectory)",
             "warm_pool": "\(configuration.warmPoolSize)", "fork_server": "\(engine.isForking)",
         ])
         return engine

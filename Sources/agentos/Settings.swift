@@ -22,6 +22,13 @@ enum Settings {
         return number
     }
 
+    /// A repeatable option as given, else `AGENTOS_<NAME>` split at commas (entries trimmed,
+    /// empty ones dropped).
+    static func list(_ option: [String], env name: String) -> [String] {
+        guard option.isEmpty else { return option }
+        return (environment(name) ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
     static func environment(_ name: String) -> String? {
         guard let value = ProcessInfo.processInfo.environment["AGENTOS_" + name], !value.isEmpty else { return nil }
         return value

@@ -140,15 +140,18 @@ final class Cluster: @unchecked Sendable {
         return token
     }
 
-    /// Logs in with the CLI (its own config dir) and attaches a desktop as that user.
-    func attachDesktop(_ name: String, email: String, password: String) async throws {
+    /// Logs in with the CLI (its own config dir, `config-<name>`) and attaches a desktop as
+    /// that user, with `extraArguments` (`--dir …`).
+    func attachDesktop(_ name: String, email: String, password: String, extraArguments: [String] = []) async throws {
         let config = directory.appendingPathComponent("config-\(name)").path
         try start("login-\(name)", ["login", "--gateway", gatewayURL, "--email", email], environment: [
             "XDG_CONFIG_HOME": config, "AGENTOS_PASSWORD": password,
         ])
         let status = try await waitForExit("login-\(name)")
         try #require(status == 0, "login failed: \(log("login-\(name)"))")
-        try start(name, ["desktop", "attach", "--name", name, "--slots", "1", "--cache", sandboxCache, "--warm-pool", "0"], environment: ["XDG_CONFIG_HOME": config])
+        try start(
+            name, ["desktop", "attach", "--name", name, "--slots", "1", "--cache", sandboxCache, "--warm-pool", "0"] + extraArguments,
+            environment: ["XDG_CONFIG_HOME": config])
     }
 
     /// Runs `python3 -c script arguments…` as `name` (its output in `log(name)`): a client that

@@ -38,12 +38,13 @@ final class DispatcherHarness {
     }
 
     func submit(
-        target: JobTarget = .cloud, by user: User? = nil, labels: [String] = [], worker: String? = nil, maxAttempts: Int = 3
+        target: JobTarget = .cloud, by user: User? = nil, labels: [String] = [], worker: String? = nil, maxAttempts: Int = 3,
+        dirs: [String] = []
     ) throws -> Job {
         now += 0.001
         let job = try store.submit(Job(
             projectID: project.id, code: "pass", inputs: [:], target: target, requestedWorker: worker, labels: labels,
-            maxAttempts: maxAttempts, submittedBy: (user ?? alice).id, createdAt: now)).job
+            maxAttempts: maxAttempts, submittedBy: (user ?? alice).id, createdAt: now, dirs: dirs)).job
         // As the API tells the bus once the submit committed.
         dispatcher.enqueue([QueuedJob(job)])
         return job
@@ -143,6 +144,16 @@ extension Array where Element == Outbound {
         #expect(h.dispatcher.commit(now: h.now).allJobs.isEmpty, "neither a cloud worker nor another user's desktop")
         let out = try h.connect("alices-desk", slots: 1, kind: .private, owner: h.alice)
         #expect(try out.jobs(to: "alices-desk").count == 1)
+    }
+
+    @Test func aJobsFoldersGoOutInItsJob() throws {
+        let h = try DispatcherHarness()
+        try h.connect("desk", slots: 2, kind: .private, owner: h.alice)
+        let withFolders = try h.submit(target: .private, dirs: ["photos", "out"])
+        let plain = try h.submit(target: .private)
+        let jobs = Dictionary(uniqueKeysWithValues: try h.dispatcher.commit(now: h.now).jobs(to: "desk").map { ($0.jobID, $0) })
+        #expect(jobs[withFolders.id]?.dirs == ["photos", "out"])
+        #expect(jobs[plain.id]?.dirs == [])
     }
 
     @Test func cloudJobsNeverGoToPrivateWorkers() throws {

@@ -1,4 +1,4 @@
-import AgentOSStore
+@testable import AgentOSStore
 import AgentOSWire
 import Foundation
 import GRDB
@@ -57,6 +57,33 @@ import Testing
             #expect(try store.job(id: job.id)?.result == result)
         }
         #expect(try store.job(id: job.id)?.inputs == inputs)
+    }
+
+    @Test func aJobsFoldersAreStoredAndAssignedWithIt() throws {
+        let job = try store.submit(Job(
+            projectID: project.id, code: "pass", inputs: [:], target: .private, submittedBy: owner.id, dirs: ["photos", "out"])).job
+        #expect(try store.job(id: job.id)?.dirs == ["photos", "out"])
+        let batch = try store.commitBusBatch(results: [], assignments: [Assignment(jobID: job.id, workerID: "w", workerName: "w")])
+        #expect(try #require(batch.assigned.first ?? nil).dirs == ["photos", "out"])
+    }
+
+    @Test func jobsStoredBeforeFoldersExistedHaveNone() throws {
+        let queue = try DatabaseQueue()
+        try AppStore.migrator.migrate(queue, upTo: "v5-bus-keys")
+        try queue.write { db in
+            let now = Date()
+            try db.execute(sql: "INSERT INTO users (id, email, name, password_hash, role, created_at) VALUES ('u', 'u@x', 'U', 'x', 'user', ?)", arguments: [now])
+            try db.execute(sql: "INSERT INTO projects (id, name, created_by, created_at) VALUES ('p', 'p', 'u', ?)", arguments: [now])
+            try db.execute(sql: """
+                INSERT INTO jobs (id, project_id, status, origin, code, inputs, target, labels, timeout_s, max_output_bytes, priority,
+                    max_attempts, attempts, submitted_by, created_at, queued_at, stdout, stderr, output_truncated)
+                VALUES ('j', 'p', 'queued', 'server', 'pass', '{}', 'private', '[]', 60, 1024, 0, 3, 0, 'u', ?, ?, '', '', 0)
+                """, arguments: [now, now])
+        }
+        let store = try AppStore(writer: queue)
+        #expect(try store.job(id: "j")?.dirs == [])
+        let batch = try store.commitBusBatch(results: [], assignments: [Assignment(jobID: "j", workerID: "w", workerName: "w")])
+        #expect(try #require(batch.assigned.first ?? nil).dirs == [])
     }
 
     @Test func idempotencyKeyReturnsTheFirstJob() throws {

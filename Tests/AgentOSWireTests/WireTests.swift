@@ -39,6 +39,24 @@ import Testing
         #expect(json["limits"]?["max_output_bytes"] == 10)
     }
 
+    @Test func aJobsFoldersAreSentOnlyWhenItNamesSome() throws {
+        let plain = JobAssignment(jobID: "j", attempt: 1, code: "c", inputs: [:], limits: JobLimits())
+        #expect(try JSONValue.parse(BusMessage(.job, plain).body)["dirs"] == nil, "an older worker sees the JOB it always saw")
+        var withFolders = plain
+        withFolders.dirs = ["photos", "out"]
+        let body = BusMessage(.job, withFolders).body
+        #expect(try JSONValue.parse(body)["dirs"] == ["photos", "out"])
+        #expect(try BusMessage(frames: BusMessage(.job, withFolders).frames[...]).decode(JobAssignment.self) == withFolders)
+        let older = #"{"job_id": "j", "attempt": 1, "code": "c", "inputs": {}, "limits": {"timeout_s": 60, "max_output_bytes": 1048576}}"#
+        let decoded = try BusMessage(frames: [tag, Array("JOB".utf8), Array(older.utf8)][...]).decode(JobAssignment.self)
+        #expect(decoded.dirs == [] && decoded.fileToken == nil)
+    }
+
+    @Test func folderNames() {
+        for name in ["photos", "data-2.v1", "A_b", String(repeating: "x", count: 64), "..."] { #expect(FolderName.isValid(name), "\(name)") }
+        for name in ["", ".", "..", "a/b", "a b", "ü", String(repeating: "x", count: 65), "a\u{0}", "a:rw"] { #expect(!FolderName.isValid(name), "\(name)") }
+    }
+
     @Test(arguments: [
         [[UInt8]](),
         [Array("AOS/1".utf8)],

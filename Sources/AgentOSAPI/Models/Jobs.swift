@@ -21,6 +21,12 @@ extension Schemas {
 
     /// A job: what was asked, where it runs, and how it ended.
     public struct Job: APISchema, Equatable {
+        public static var fieldSchemas: [String: JSONValue] {
+            [
+                "dirs": ["description": "Names of the folders its desktop shares that the job sees at /mnt/<name>; empty for none"],
+            ]
+        }
+
         public var id: String
         public var project: String
         public var status: JobStatus
@@ -35,6 +41,7 @@ extension Schemas {
         @Nullable public var workerID: String?
         @Nullable public var requestedWorker: String?
         public var labels: [String]
+        public var dirs: [String]
         public var limits: Limits
         public var priority: Int
         public var attempts: Int
@@ -65,7 +72,7 @@ extension Schemas {
         public init(
             id: String, project: String, status: JobStatus, origin: JobOrigin, skill: String? = nil, version: Int? = nil,
             entrypoint: String, sessionID: String? = nil, inputs: [String: JSONValue], target: JobTarget,
-            worker: String? = nil, workerID: String? = nil, requestedWorker: String? = nil, labels: [String],
+            worker: String? = nil, workerID: String? = nil, requestedWorker: String? = nil, labels: [String], dirs: [String] = [],
             limits: Limits, priority: Int, attempts: Int, maxAttempts: Int, result: JSONValue, stdout: String? = nil,
             stderr: String? = nil, outputTruncated: Bool, exitCode: Int? = nil, error: String? = nil,
             submittedBy: String, idempotencyKey: String? = nil, createdAt: Date, startedAt: Date? = nil,
@@ -86,6 +93,7 @@ extension Schemas {
             self.workerID = workerID
             self.requestedWorker = requestedWorker
             self.labels = labels
+            self.dirs = dirs
             self.limits = limits
             self.priority = priority
             self.attempts = attempts
@@ -123,6 +131,7 @@ extension Schemas {
             case workerID = "worker_id"
             case requestedWorker = "requested_worker"
             case labels
+            case dirs
             case limits
             case priority
             case attempts
@@ -166,6 +175,21 @@ extension Schemas {
 
     /// `POST /projects/{project}/jobs`: a skill (at a version, by default the latest) or code, with inputs.
     public struct JobSubmit: APISchema, Equatable {
+        public static var fieldSchemas: [String: JSONValue] {
+            [
+                "dirs": [
+                    "description": """
+                        Folders the job sees at /mnt/<name>, by the names the desktop that runs it shares them under \
+                        (`agentos desktop attach --dir PATH[:rw]`: a folder's last path component), read-only unless shared :rw. \
+                        Only with target private; a desktop that shares no folder of one of these names fails the job \
+                        with folder_not_shared
+                        """,
+                    "maxItems": .number(Double(FolderName.maxPerJob)), "uniqueItems": true,
+                    "items": ["type": "string", "pattern": "^(?!\\.{1,2}$)[A-Za-z0-9._-]{1,64}$"],
+                ],
+            ]
+        }
+
         public var skill: String?
         public var version: Int?
         public var code: String?
@@ -173,6 +197,7 @@ extension Schemas {
         public var target: JobTarget?
         public var worker: String?
         public var labels: [String]?
+        public var dirs: [String]?
         public var limits: LimitsInput?
         public var files: [FileSelection]?
         public var sessionID: String?
@@ -182,7 +207,7 @@ extension Schemas {
 
         public init(
             skill: String? = nil, version: Int? = nil, code: String? = nil, inputs: [String: JSONValue]? = nil,
-            target: JobTarget? = nil, worker: String? = nil, labels: [String]? = nil, limits: LimitsInput? = nil,
+            target: JobTarget? = nil, worker: String? = nil, labels: [String]? = nil, dirs: [String]? = nil, limits: LimitsInput? = nil,
             files: [FileSelection]? = nil, sessionID: String? = nil, idempotencyKey: String? = nil, priority: Int? = nil,
             maxAttempts: Int? = nil
         ) {
@@ -193,6 +218,7 @@ extension Schemas {
             self.target = target
             self.worker = worker
             self.labels = labels
+            self.dirs = dirs
             self.limits = limits
             self.files = files
             self.sessionID = sessionID
@@ -209,6 +235,7 @@ extension Schemas {
             case target
             case worker
             case labels
+            case dirs
             case limits
             case files
             case sessionID = "session_id"

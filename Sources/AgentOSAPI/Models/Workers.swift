@@ -4,6 +4,12 @@ import Foundation
 extension Schemas {
     /// A connected worker.
     public struct Worker: APISchema, Equatable {
+        public static var fieldSchemas: [String: JSONValue] {
+            [
+                "folders": ["description": "A private worker's shared folders, by the names jobs give in `dirs`; absent for a cloud worker"],
+            ]
+        }
+
         public var id: String
         public var name: String
         public var kind: WorkerKind
@@ -19,11 +25,14 @@ extension Schemas {
         /// The worker token a cloud worker connected with (`GET /worker-tokens`), so an admin
         /// rotating tokens sees who still uses the old one; null for a private worker.
         @Nullable public var workerTokenID: String?
+        /// The names of the folders a private worker (a desktop's `--dir`) shares, which its
+        /// jobs may name in `dirs`; absent for a cloud worker.
+        public var folders: [String]?
 
         public init(
             id: String, name: String, kind: WorkerKind, ownerID: String? = nil, labels: [String], slots: Int,
             running: Int, freeSlots: Int, draining: Bool, version: String, connectedAt: Date, lastSeenAt: Date,
-            workerTokenID: String? = nil
+            workerTokenID: String? = nil, folders: [String]? = nil
         ) {
             self.id = id
             self.name = name
@@ -38,6 +47,7 @@ extension Schemas {
             self.connectedAt = connectedAt
             self.lastSeenAt = lastSeenAt
             self.workerTokenID = workerTokenID
+            self.folders = folders
         }
 
         enum CodingKeys: String, CodingKey {
@@ -54,6 +64,7 @@ extension Schemas {
             case version
             case connectedAt = "connected_at"
             case lastSeenAt = "last_seen_at"
+            case folders
         }
     }
 

@@ -27,6 +27,7 @@ struct JobRequest: Equatable {
     var target: JobTarget
     var worker: String?
     var labels: [String]
+    var dirs: [String]
     var limits: Schemas.LimitsInput
     var maxAttempts: Int
     var priority: Int
@@ -68,6 +69,7 @@ struct JobRequest: Equatable {
         target = body.target ?? .cloud
         worker = try FieldRules.text(body.worker, "worker", maxLength: 200)
         labels = try FieldRules.strings(body.labels, "labels", maxCount: 32, maxLength: 64) ?? []
+        dirs = try Self.checkedDirs(body.dirs, target: target)
         limits = try Self.checked(body.limits ?? Schemas.LimitsInput())
         maxAttempts = try FieldRules.within(body.maxAttempts, "max_attempts", 1...10) ?? 3
         priority = try FieldRules.within(body.priority, "priority", -1000...1000) ?? 0
@@ -83,6 +85,35 @@ struct JobRequest: Equatable {
             let name = try selection.name.map { name throws(APIError) in try FieldRules.fileName(name, "files[\(index)].name") }
             files.append(FileRequest(id: selection.id, name: name))
         }
+    }
+
+    /// The shared folders a job names: folder names (`FolderName`), distinct, at most
+    /// `FolderName.maxPerJob`, and only for a private job, since only a desktop shares folders.
+    static func checkedDirs(_ names: [String]?, target: JobTarget) throws(APIError) -> [String] {
+        func invalid(_ message: String, path: String) -> APIError {
+            var error = APIError.invalid(message)
+            error.path = path
+            return error
+        }
+        guard let names, !names.isEmpty else { return [] }
+        guard target == .private else {
+            throw invalid(
+                "dirs names folders that a desktop shares with its user's private jobs (agentos desktop attach --dir): submit with target \"private\"; cloud workers share no folders",
+                path: "dirs")
+        }
+        guard names.count <= FolderName.maxPerJob else {
+            throw invalid("dirs has \(names.count) entries; a job may name at most \(FolderName.maxPerJob) folders", path: "dirs")
+        }
+        var seen: Set<String> = []
+        for (index, name) in names.enumerated() {
+            guard FolderName.isValid(name) else {
+                throw invalid(
+                    "dirs[\(index)] is not a folder name (\(FolderName.rule)): name a folder the desktop shares by its name, the last part of its path, which the job sees at /mnt/<name>",
+                    path: "dirs[\(index)]")
+            }
+            guard seen.insert(name).inserted else { throw invalid("dirs names \(name) twice", path: "dirs[\(index)]") }
+        }
+        return names
     }
 
     /// Limits within what the bus allows, as a 400 naming the field otherwise.

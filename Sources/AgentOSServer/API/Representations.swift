@@ -20,7 +20,7 @@ extension Schemas.Job {
             id: job.id, project: projectName, status: job.status, origin: JobOrigin(rawValue: job.origin) ?? .server,
             skill: job.skill, version: job.skillVersion, entrypoint: job.entrypoint, sessionID: job.sessionID, inputs: job.inputs,
             target: job.target, worker: job.workerName, workerID: job.workerID, requestedWorker: job.requestedWorker,
-            labels: job.labels,
+            labels: job.labels, dirs: job.dirs,
             limits: Schemas.Limits(
                 timeoutSeconds: job.timeoutSeconds, maxOutputKB: job.maxOutputBytes / 1024, memoryMB: job.memoryMB, network: job.network),
             priority: job.priority, attempts: job.attempts, maxAttempts: job.maxAttempts, result: job.result ?? .null,
@@ -41,7 +41,7 @@ extension Schemas.Worker {
             id: worker.workerID, name: worker.name, kind: worker.kind, ownerID: worker.ownerID, labels: worker.labels.sorted(),
             slots: worker.slots, running: worker.running.count, freeSlots: worker.freeSlots, draining: worker.draining,
             version: worker.version, connectedAt: worker.connectedAt, lastSeenAt: worker.lastHeard,
-            workerTokenID: token)
+            workerTokenID: token, folders: worker.kind == .private ? worker.folders.sorted() : nil)
     }
 }
 

@@ -308,6 +308,11 @@ final class BusLoop: SocketLoopDriver {
             else if !(1...1024).contains(hello.slots) { "slots must be 1-1024" }
             else if hello.labels.count > 64 || !hello.labels.allSatisfy({ !$0.isEmpty && $0.utf8.count <= 64 }) { "at most 64 labels of 1-64 bytes" }
             else if hello.running.count > Bus.maxHelloRunning { "at most \(Bus.maxHelloRunning) running jobs" }
+            else if let folders = hello.folders, !folders.isEmpty, hello.kind != .private { "only a private worker shares folders" }
+            else if let folders = hello.folders,
+                folders.count > FolderName.maxShared || Set(folders).count != folders.count || !folders.allSatisfy(FolderName.isValid) {
+                "folders must be at most \(FolderName.maxShared) distinct names of \(FolderName.rule)"
+            }
             else if ([hello.workerID, hello.name, hello.version] + hello.labels).contains(where: \.containsNUL) {
                 "worker_id, name, version and labels must not contain U+0000 (NUL)"
             }

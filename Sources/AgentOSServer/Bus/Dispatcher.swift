@@ -67,6 +67,8 @@ public struct ConnectedWorker: Sendable, Equatable {
     public var credential: WorkerCredentialRef? = nil
     /// Labels it carries.
     public let labels: Set<String>
+    /// For a private worker, the names of the folders it shares, as its `HELLO` said.
+    public var folders: Set<String> = []
     /// Jobs it runs at once.
     public let slots: Int
     /// Its software version.
@@ -102,6 +104,10 @@ public struct ConnectedWorker: Sendable, Equatable {
         if let requested = placement.requestedWorker, requested != name, requested != workerID { return false }
         return labels.isSuperset(of: placement.labels)
     }
+
+    /// Whether it shares every folder in `names` (a job's `dirs`); dispatch does not ask, a
+    /// worker fails a job naming a folder it does not share, but a submit warns.
+    public func shares(_ names: [String]) -> Bool { folders.isSuperset(of: names) }
 }
 
 /// Matches queued jobs to workers' free slots and keeps job state true when workers
@@ -285,6 +291,7 @@ public final class Dispatcher {
             ownerID: principal.ownerID, labels: Set(hello.labels), slots: max(0, hello.slots), version: hello.version,
             connectedAt: now, running: [:], lastHeard: now, draining: false)
         worker.credential = principal.credential
+        if principal.kind == .private { worker.folders = Set(hello.folders ?? []) }
         worker.heartbeatInterval = settings.heartbeatInterval(forFleetOf: workers.count + (workers[hello.workerID] == nil ? 1 : 0))
         worker.lastBeatSent = now
 
@@ -654,7 +661,7 @@ public final class Dispatcher {
         let token = files.isEmpty ? nil : fileTokens?.issue(jobID: job.id, attempt: job.attempt, expires: deadline)
         return JobAssignment(
             jobID: job.id, attempt: job.attempt, code: job.code, inputs: job.inputs, limits: job.limits,
-            entrypoint: job.entrypoint, requirements: job.requirements, files: files, fileToken: token)
+            entrypoint: job.entrypoint, requirements: job.requirements, files: files, fileToken: token, dirs: job.dirs)
     }
 
     // MARK: Revocation

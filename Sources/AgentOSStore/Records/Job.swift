@@ -80,13 +80,16 @@ public struct Job: Codable, Sendable, Equatable, FetchableRecord, PersistableRec
     public var clientRunID: String?
     /// For a run record: the device that ran it.
     public var device: String?
+    /// Names of the folders, shared by the desktop that runs it, that the job sees at
+    /// `/mnt/<name>`; only a private job has any.
+    public var dirs: [String]
 
     /// A new queued job.
     public init(
         id: String = UUID().uuidString.lowercased(), projectID: String, code: String, inputs: [String: JSONValue],
         target: JobTarget, requestedWorker: String? = nil, labels: [String] = [], limits: JobLimits = JobLimits(),
         priority: Int = 0, maxAttempts: Int = 3, submittedBy: String, idempotencyKey: String? = nil,
-        createdAt: Date = Date()
+        createdAt: Date = Date(), dirs: [String] = []
     ) {
         self.id = id
         self.projectID = projectID
@@ -113,6 +116,7 @@ public struct Job: Codable, Sendable, Equatable, FetchableRecord, PersistableRec
         self.requirements = ""
         self.memoryMB = limits.memoryMB
         self.network = limits.network
+        self.dirs = dirs
     }
 
     /// The limits as the bus carries them.
@@ -143,7 +147,7 @@ public struct Job: Codable, Sendable, Equatable, FetchableRecord, PersistableRec
         case finishedAt = "finished_at"
         case exitCode = "exit_code"
         case outputTruncated = "output_truncated"
-        case skill, entrypoint, requirements, network, device
+        case skill, entrypoint, requirements, network, device, dirs
         case skillVersion = "skill_version"
         case memoryMB = "memory_mb"
         case sessionID = "session_id"

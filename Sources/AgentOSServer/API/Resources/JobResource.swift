@@ -27,7 +27,7 @@ struct JobResource: APIResource {
     }
 
     /// Whether `earlier`, found by an idempotency key, is what `new` asks for: the same code
-    /// or skill, inputs, placement, limits and session (files are not compared). A skill named without a version is the same
+    /// or skill, inputs, placement, limits, session and folders (files are not compared). A skill named without a version is the same
     /// request even if its latest version has moved on since.
     static func sameRequest(_ earlier: Job, _ new: Job, versionGiven: Bool) -> Bool {
         let sameSource = new.skill != nil && !versionGiven
@@ -38,7 +38,7 @@ struct JobResource: APIResource {
             && earlier.priority == new.priority && earlier.maxAttempts == new.maxAttempts
             && earlier.timeoutSeconds == new.timeoutSeconds && earlier.memoryMB == new.memoryMB
             && earlier.network == new.network && earlier.maxOutputBytes == new.maxOutputBytes
-            && earlier.sessionID == new.sessionID
+            && earlier.sessionID == new.sessionID && earlier.dirs == new.dirs
     }
 
     /// Largest encoded page of a job listing; items past it go to the next page.
@@ -70,7 +70,7 @@ struct JobResource: APIResource {
         var job = Job(
             projectID: project.id, code: "", inputs: parsed.inputs, target: parsed.target, requestedWorker: parsed.worker,
             labels: parsed.labels, limits: JobLimits(), priority: parsed.priority, maxAttempts: parsed.maxAttempts,
-            submittedBy: caller.user.id, idempotencyKey: parsed.idempotencyKey)
+            submittedBy: caller.user.id, idempotencyKey: parsed.idempotencyKey, dirs: parsed.dirs)
         var limits = parsed.limits
         switch parsed.source {
         case .code(let code):
@@ -154,6 +154,11 @@ struct JobResource: APIResource {
                     ? "none of your private workers that can run this job is connected; it waits in the queue"
                     : "no connected cloud worker can run this job; it waits in the queue")
             }
+        } else if !job.dirs.isEmpty, !connected.contains(where: { $0.canRun(job) && $0.shares(job.dirs) }) {
+            warnings.append("""
+                none of your connected private workers shares every folder in dirs (\(job.dirs.joined(separator: ", "))); \
+                a desktop that does not fails the job with folder_not_shared: share them with agentos desktop attach --dir PATH
+                """)
         }
         if let ticket, let wait, let finished = try await waitUntilEnded(ticket, seconds: wait), finished.status.isFinal {
             return try .ok(try jobBody(finished, project: project))
