@@ -88,10 +88,53 @@ public struct LocalRunner: Sendable {
             requirements: version.requirements)
     }
 
+    /// The variables a run with `agent` (a synced agent of the target's project) or `provider`
+    /// gets: the agent's configuration and its provider's key, which the server reveals now
+    /// (`reveal`: a runner may, and it is audited) and which is never stored here.
+    public func modelEnvironment(
+        for target: Target, agent: String?, provider: String?,
+        reveal: (_ projectID: String, _ provider: String) async throws -> Schemas.RevealedProvider
+    ) async throws -> [String: String] {
+        guard agent != nil || provider != nil else { return [:] }
+        var environment: [String: String] = [:]
+        var providerName = provider
+        if let agent {
+            guard let config = try store.agents(account: account, projectID: target.project.id).first(where: { $0.name == agent }) else {
+                throw DesktopError("project \(target.project.name) has no agent \(agent) synced on this desktop: run `agentos desktop sync`")
+            }
+            if let provider, provider != config.provider {
+                throw DesktopError("agent \(agent) uses provider \(config.provider), not \(provider): give one or the other")
+            }
+            providerName = config.provider
+            let described: JSONValue = [
+                "name": .string(config.name), "version": .number(Double(config.version)), "provider": .string(config.provider),
+                "model": .string(config.model), "system_prompt": .string(config.systemPrompt),
+                "skills": (try? JSONValue.parse(Data(config.skills.utf8))) ?? [], "params": (try? JSONValue.parse(Data(config.params.utf8))) ?? [:],
+            ]
+            environment["AGENTOS_AGENT"] = described.encodedString()
+            environment["AGENTOS_MODEL"] = config.model
+        }
+        guard let providerName else { return environment }
+        let revealed: Schemas.RevealedProvider
+        do {
+            revealed = try await reveal(target.project.id, providerName)
+        } catch {
+            throw DesktopError("this run needs provider \(providerName)'s key, which the server gives only at run time: \(error)")
+        }
+        environment["AGENTOS_PROVIDER"] = revealed.name
+        environment["AGENTOS_PROVIDER_KIND"] = revealed.kind
+        environment["AGENTOS_PROVIDER_BASE_URL"] = revealed.baseURL
+        environment["AGENTOS_PROVIDER_API_KEY"] = revealed.apiKey
+        return environment
+    }
+
     /// Runs `target` with `inputs` and `folders`, handing its output to `onOutput` as it is
-    /// written. The run is recorded before it starts and its outcome committed to the outbox
-    /// when it ends; cancelling the calling task cancels the run (recorded as cancelled).
-    public func run(_ target: Target, inputs: [String: JSONValue], folders: [SharedFolder], onOutput: JobOutputHandler?) async throws -> LocalRun {
+    /// written; `environment` is set for this run only (never recorded). The run is recorded
+    /// before it starts and its outcome committed to the outbox when it ends; cancelling the
+    /// calling task cancels the run (recorded as cancelled).
+    public func run(
+        _ target: Target, inputs: [String: JSONValue], folders: [SharedFolder], environment: [String: String] = [:], onOutput: JobOutputHandler?
+    ) async throws -> LocalRun {
         let runID = UUID().uuidString.lowercased()
         let job = try job(for: target, inputs: inputs, runID: runID)
         if job.limits.network, target.project.allowNetwork != true {
@@ -104,7 +147,7 @@ public struct LocalRunner: Sendable {
             folders: folderList.encodedString(), status: JobStatus.running.rawValue, result: nil, stdout: "", stderr: "",
             outputTruncated: false, exitCode: nil, error: nil, device: device, process: ProcessIdentity.current,
             startedAt: Date(), finishedAt: nil, syncState: .local, syncAttempts: 0))
-        let outcome = await engine.run(job, inputFiles: nil, folders: folders, onOutput: onOutput)
+        let outcome = await engine.run(job, context: JobRunContext(folders: folders, environment: environment, onOutput: onOutput))
         run.status = outcome.status.rawValue
         run.result = outcome.result.map { $0.encodedString() }
         run.stdout = outcome.stdout

@@ -78,6 +78,9 @@ def serve():
         # doing), and the engine reports cpu_limit; the hard limit is a backstop.
         resource.setrlimit(resource.RLIMIT_CPU, (soft, soft + 2))
     memory_error = "memory_limit: the job needed more than %d MiB" % (limits.get("memory_bytes", 0) >> 20)
+    # Given for this run only (a provider's key): in the environment, never on disk.
+    for name, value in settings.get("environment", {}).items():
+        os.environ[name] = value
 
     entry_name = settings.get("entrypoint") or "main"
     try:

@@ -79,7 +79,7 @@ public final class SandboxEngine: JobEngine, Sendable {
     public func selfCheck() async throws {
         let probe = JobAssignment(
             jobID: "self-check", attempt: 1, code: "def main():\n    return 42", inputs: [:], limits: JobLimits(timeoutSeconds: 30))
-        let outcome = await run(probe, inputFiles: nil, folders: [], warm: false, onOutput: nil)
+        let outcome = await run(probe, context: JobRunContext(), warm: false)
         guard outcome.status == .succeeded, outcome.result == 42 else {
             let detail = [outcome.error, outcome.stderr.isEmpty ? nil : outcome.stderr].compactMap { $0 }.joined(separator: ": ")
             let hint = launcher.isSandboxed && ["not permitted", "No space left", "namespace"].contains(where: detail.contains)
@@ -90,19 +90,15 @@ public final class SandboxEngine: JobEngine, Sendable {
     }
 
     public func run(_ job: JobAssignment, inputFiles: String?) async -> JobOutcome {
-        await run(job, inputFiles: inputFiles, folders: [], warm: true, onOutput: nil)
+        await run(job, context: JobRunContext(inputFiles: inputFiles), warm: true)
     }
 
-    public func run(_ job: JobAssignment, inputFiles: String?, onOutput: JobOutputHandler?) async -> JobOutcome {
-        await run(job, inputFiles: inputFiles, folders: [], warm: true, onOutput: onOutput)
+    /// Runs `job` with `context`; a job with folders always starts cold.
+    public func run(_ job: JobAssignment, context: JobRunContext) async -> JobOutcome {
+        await run(job, context: context, warm: true)
     }
 
-    /// Runs `job` with `folders` bound at `/mnt/<name>`; such a sandbox always starts cold.
-    public func run(_ job: JobAssignment, inputFiles: String?, folders: [SharedFolder], onOutput: JobOutputHandler?) async -> JobOutcome {
-        await run(job, inputFiles: inputFiles, folders: folders, warm: true, onOutput: onOutput)
-    }
-
-    private func run(_ job: JobAssignment, inputFiles: String?, folders: [SharedFolder], warm: Bool, onOutput: JobOutputHandler?) async -> JobOutcome {
+    private func run(_ job: JobAssignment, context: JobRunContext, warm: Bool) async -> JobOutcome {
         let cancelled = CancelFlag()
         return await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
@@ -110,8 +106,7 @@ public final class SandboxEngine: JobEngine, Sendable {
                 // the sandbox it starts (a sandbox dies with the thread that started it).
                 let thread = Thread {
                     var used: SandboxProcess?
-                    let outcome = self.runBlocking(
-                        job, inputFiles: inputFiles, folders: folders, warm: warm, onOutput: onOutput, cancelled: cancelled, used: &used)
+                    let outcome = self.runBlocking(job, context: context, warm: warm, cancelled: cancelled, used: &used)
                     continuation.resume(returning: outcome)
                     // Tidying up is not the caller's wait.
                     if let used {
@@ -129,13 +124,15 @@ public final class SandboxEngine: JobEngine, Sendable {
 
     /// Runs `job`; the sandbox it used, to be killed and removed, is left in `used`.
     private func runBlocking(
-        _ job: JobAssignment, inputFiles: String?, folders: [SharedFolder], warm: Bool, onOutput: JobOutputHandler?, cancelled: CancelFlag,
-        used: inout SandboxProcess?
+        _ job: JobAssignment, context: JobRunContext, warm: Bool, cancelled: CancelFlag, used: inout SandboxProcess?
     ) -> JobOutcome {
         var started = ContinuousClock.now
         func failure(_ error: String, _ status: JobStatus = .failed) -> JobOutcome {
             JobOutcome(jobID: job.jobID, attempt: job.attempt, status: status, error: error,
                        durationMS: Self.milliseconds(ContinuousClock.now - started))
+        }
+        if let name = context.environment.keys.first(where: { !JobRunContext.isValidVariableName($0) }) {
+            return failure("engine_error: \(name) cannot be set for a job (only AGENTOS_ and capitals, digits or _)")
         }
         let requirements: PythonRequirements
         do {
@@ -165,7 +162,7 @@ public final class SandboxEngine: JobEngine, Sendable {
             }
             started = ContinuousClock.now
         }
-        let profile = SandboxProfile(venv: lease?.path, network: job.limits.network, folders: folders)
+        let profile = SandboxProfile(venv: lease?.path, network: job.limits.network, folders: context.folders)
         let sandbox: SandboxProcess
         if warm, profile == .plain, let ready = pool?.take() {
             sandbox = ready
@@ -180,19 +177,20 @@ public final class SandboxEngine: JobEngine, Sendable {
         do {
             try sandbox.directory.writeWorkFile(RunnerScript.codeFile, job.code.utf8)
             try sandbox.directory.writeWorkFile(RunnerScript.inputsFile, JSONValue.object(job.inputs).encoded())
-            if let inputFiles { try Self.placeReadOnly(inputFiles, at: sandbox.directory.work + "/files") }
+            if let inputFiles = context.inputFiles { try Self.placeReadOnly(inputFiles, at: sandbox.directory.work + "/files") }
         } catch {
             return failure("engine_error: could not prepare the work directory: \(error)")
         }
         let run = sandbox.run(
-            settings: settings(for: job), timeout: .milliseconds(Int64(job.limits.timeoutSeconds * 1000)),
+            settings: settings(for: job, environment: context.environment), timeout: .milliseconds(Int64(job.limits.timeoutSeconds * 1000)),
             maxOutputBytes: job.limits.maxOutputBytes, maxReportBytes: Self.maxResultBytes + 65_536,
-            isCancelled: { cancelled.isSet }, onOutput: onOutput)
+            isCancelled: { cancelled.isSet }, onOutput: context.onOutput)
         return outcome(of: run, job: job, duration: ContinuousClock.now - started)
     }
 
-    /// What the runner is told: the entrypoint and the limits it sets on itself before the job's code runs.
-    private func settings(for job: JobAssignment) -> [UInt8] {
+    /// What the runner is told: the entrypoint, the limits it sets on itself before the job's
+    /// code runs, and the run's own environment variables.
+    private func settings(for job: JobAssignment, environment: [String: String]) -> [UInt8] {
         let limits = configuration.limits
         let memoryMB = job.limits.memoryMB ?? limits.defaultMemoryMB
         var fields: [String: JSONValue] = [
@@ -203,7 +201,9 @@ public final class SandboxEngine: JobEngine, Sendable {
         ]
         // Unsandboxed, the process count is the whole user's: only a sandbox has its own.
         if launcher.isSandboxed { fields["processes"] = .number(Double(limits.processes)) }
-        return Array(JSONValue.object(["entrypoint": .string(job.entrypoint), "limits": .object(fields)]).encoded())
+        var settings: [String: JSONValue] = ["entrypoint": .string(job.entrypoint), "limits": .object(fields)]
+        if !environment.isEmpty { settings["environment"] = .object(environment.mapValues { .string($0) }) }
+        return Array(JSONValue.object(settings).encoded())
     }
 
     private func outcome(of run: SandboxRun, job: JobAssignment, duration: Duration) -> JobOutcome {

@@ -89,8 +89,10 @@ extension DesktopCommand {
             abstract: "Run a synced skill on this machine, online or offline, on local folders; the run syncs to the server through the outbox.",
             discussion: """
                 Each --dir folder is seen by the job at /mnt/<folder name>, read-only unless given as PATH:rw; \
-                the job sees nothing else of this machine. Output is printed as it is written, then the result; \
-                the exit status is 0 only if the run succeeded.
+                the job sees nothing else of this machine. With --agent or --provider, the job finds the model's \
+                settings in its environment: AGENTOS_AGENT (the agent as JSON), AGENTOS_MODEL, AGENTOS_PROVIDER, \
+                AGENTOS_PROVIDER_KIND, AGENTOS_PROVIDER_BASE_URL and AGENTOS_PROVIDER_API_KEY. Output is printed \
+                as it is written, then the result; the exit status is 0 only if the run succeeded.
                 """)
 
         @Argument(help: "The skill, as NAME or NAME@VERSION (default: the latest synced version)") var skill: String
@@ -98,6 +100,10 @@ extension DesktopCommand {
         @Option(help: "Inputs as a JSON object, passed to main(**inputs)") var input: String?
         @Option(name: .customLong("dir"), help: "A folder the job may use, at /mnt/<name>: PATH (read-only) or PATH:rw (repeatable)")
         var dirs: [String] = []
+        @Option(help: "Give the run this synced agent's configuration and its provider's key, revealed by the server now (needs the network; never stored)")
+        var agent: String?
+        @Option(help: "Give the run this provider's key, revealed by the server now (needs the network; never stored)")
+        var provider: String?
         @Flag(help: "Keep the run in the outbox instead of pushing it now") var noPush = false
         @OptionGroup(title: "Sandbox") var sandbox: SandboxOptions
 
@@ -129,8 +135,17 @@ extension DesktopCommand {
             } catch let error as DesktopError {
                 throw CommandFailed(message: error.description)
             }
+            let environment: [String: String]
+            do {
+                environment = try await runner.modelEnvironment(for: target, agent: agent, provider: provider) { projectID, name in
+                    try await local.client().send(
+                        "POST", "/api/v1/projects/\(projectID.pathEscaped)/providers/\(name.pathEscaped)/reveal", as: Schemas.RevealedProvider.self)
+                }
+            } catch let error as DesktopError {
+                throw CommandFailed(message: error.description)
+            }
             let printer = OutputPrinter()
-            let task = Task { try await runner.run(target, inputs: inputs, folders: folders, onOutput: printer.write) }
+            let task = Task { try await runner.run(target, inputs: inputs, folders: folders, environment: environment, onOutput: printer.write) }
             // Ctrl-C or a TERM cancels the run, which is then recorded as cancelled.
             let interrupts = [SIGINT, SIGTERM].map { number in
                 signal(number, SIG_IGN)

@@ -451,4 +451,53 @@ import FoundationNetworking
         }
         #expect(try await Self.serverRuns(cluster, token: admin).count == 1)
     }
+
+    @Test func aRunRevealsItsProvidersKeyAtRunTimeAndKeepsItNowhere() async throws {
+        let cluster = try Cluster()
+        defer { cluster.shutdown() }
+        let admin = try await cluster.boot()
+        let key = "sk-run-time-\(UUID().uuidString)"
+        var (status, body) = try await cluster.http("POST", "/api/v1/projects/default/providers", body: [
+            "name": "openai", "kind": "openai", "base_url": "https://api.openai.com/v1", "api_key": .string(key), "models": ["gpt-4o"],
+        ], token: admin)
+        try #require(status == 201, "\(body)")
+        (status, body) = try await cluster.http("POST", "/api/v1/projects/default/agents", body: [
+            "name": "helper", "provider": "openai", "model": "gpt-4o", "system_prompt": "be brief",
+        ], token: admin)
+        try #require(status == 201, "\(body)")
+        try await Self.push(cluster, skill: "model", code: """
+            import json, os
+            def main():
+                key = os.environ.get("AGENTOS_PROVIDER_API_KEY", "")
+                return {"key_length": len(key), "key_tail": key[-6:], "model": os.environ.get("AGENTOS_MODEL"),
+                        "prompt": json.loads(os.environ.get("AGENTOS_AGENT", "{}")).get("system_prompt"),
+                        "base_url": os.environ.get("AGENTOS_PROVIDER_BASE_URL")}
+            """, token: admin)
+        let proxy = try await Proxy(cluster)
+        let desktop = try await Desktop(cluster, name: "mo", email: "admin@localhost", password: cluster.adminPassword, gateway: proxy.url)
+        try await desktop.run("sync", ["desktop", "sync"])
+
+        let (runStatus, output) = try await desktop.run("run", ["desktop", "run", "model", "--agent", "helper"])
+        #expect(runStatus == 0, "\(output)")
+        let run = try #require(try await desktop.runs().first)
+        #expect(run["result"] == [
+            "key_length": .number(Double(key.count)), "key_tail": .string(String(key.suffix(6))), "model": "gpt-4o", "prompt": "be brief",
+            "base_url": "https://api.openai.com/v1",
+        ], "\(run)")
+        #expect(!output.contains(key))
+        let audit = try await cluster.http("GET", "/api/v1/audit?action=provider.reveal", token: admin).1
+        #expect(audit["entries"]?.arrayValue?.count == 1, "the reveal is audited: \(audit)")
+
+        // Offline there is no key to give: the run does not start.
+        try proxy.set("hold-response")
+        try await cluster.kill("gateway")
+        let (offline, offlineOutput) = try await desktop.run("run-offline", ["desktop", "run", "model", "--provider", "openai"])
+        #expect(offline == 1 && offlineOutput.contains("needs provider openai's key"), "\(offlineOutput)")
+        #expect(try await desktop.runs().count == 1)
+        // Nothing the desktop keeps holds the key.
+        for file in try FileManager.default.subpathsOfDirectory(atPath: desktop.dataDirectory) {
+            let data = FileManager.default.contents(atPath: desktop.dataDirectory + "/" + file) ?? Data()
+            #expect(data.range(of: Data(key.utf8)) == nil, "\(file) holds the key")
+        }
+    }
 }

@@ -112,3 +112,43 @@ import Glibc
         #expect(!SharedFolder.isValidName("..") && !SharedFolder.isValidName("a/b") && !SharedFolder.isValidName("") && SharedFolder.isValidName("data-2.v1"))
     }
 }
+
+/// Variables given for one run (a provider's key at run time): in the job's environment,
+/// whether its sandbox was forked or started cold, and nowhere on disk.
+@Suite struct RunEnvironmentTests {
+    @Test(arguments: EngineKind.sandboxed) func aRunsVariablesReachTheJobAndNothingElse(_ kind: EngineKind) async throws {
+        let engine = try kind.engine()
+        let secret = "sk-run-\(UUID().uuidString)"
+        let code = """
+            import os
+            def main():
+                found = []
+                for root, _, files in os.walk("/work"):
+                    for name in files:
+                        try:
+                            if os.environ["AGENTOS_PROVIDER_API_KEY"] in open(os.path.join(root, name), errors="replace").read():
+                                found.append(name)
+                        except OSError:
+                            pass
+                return {"key": os.environ.get("AGENTOS_PROVIDER_API_KEY"), "on_disk": found, "other": os.environ.get("AGENTOS_OTHER")}
+            """
+        let job = JobAssignment(jobID: UUID().uuidString, attempt: 1, code: code, inputs: [:], limits: JobLimits(timeoutSeconds: 60))
+        let outcome = await engine.run(job, context: JobRunContext(environment: ["AGENTOS_PROVIDER_API_KEY": secret]))
+        #expect(outcome.status == .succeeded, "\(outcome)")
+        #expect(outcome.result == ["key": .string(secret), "on_disk": [], "other": .null])
+        // The next job of the same engine (the same fork server) does not have it.
+        let next = await engine.run(JobAssignment(jobID: UUID().uuidString, attempt: 1, code: code.replacingOccurrences(of: "os.environ[\"AGENTOS_PROVIDER_API_KEY\"] in", with: "False and"), inputs: [:], limits: JobLimits(timeoutSeconds: 60)), context: JobRunContext())
+        #expect(next.result?["key"] == .null, "\(next)")
+    }
+
+    @Test func onlyAgentOSVariablesMayBeGiven() async throws {
+        let engine = try EngineKind.cold.engine()
+        for name in ["LD_PRELOAD", "PYTHONPATH", "AGENTOS_", "AGENTOS_lower", "AGENTOS_A-B", "PATH"] {
+            let outcome = await engine.run(
+                JobAssignment(jobID: UUID().uuidString, attempt: 1, code: "def main():\n    return 1", inputs: [:], limits: JobLimits(timeoutSeconds: 30)),
+                context: JobRunContext(environment: [name: "x"]))
+            #expect(outcome.status == .failed && outcome.error?.contains("cannot be set for a job") == true, "\(name): \(outcome)")
+        }
+        #expect(JobRunContext.isValidVariableName("AGENTOS_PROVIDER_API_KEY") && !JobRunContext.isValidVariableName("AGENTOSX"))
+    }
+}
