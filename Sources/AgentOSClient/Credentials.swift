@@ -117,24 +117,29 @@ public struct ConfigDirectory: Sendable {
     }
 }
 
-/// An advisory `flock` on a file, waited for without blocking a Swift concurrency thread.
-final class FileLock: @unchecked Sendable {
+/// An advisory `flock` on a file (made 0600 when missing), waited for without blocking a
+/// Swift concurrency thread.
+public final class FileLock: @unchecked Sendable {
     private let descriptor: Int32
 
-    init(path: String) throws {
+    public init(path: String) throws {
         descriptor = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { throw ClientError.io("cannot open \(path): \(String(cString: strerror(errno)))") }
     }
 
     deinit { close(descriptor) }
 
-    func acquire() async throws {
+    /// Takes the lock, waiting up to 30 s for another process to let go of it.
+    public func acquire() async throws {
         for _ in 0..<300 {
-            if flock(descriptor, LOCK_EX | LOCK_NB) == 0 { return }
+            if tryAcquire() { return }
             try await Task.sleep(for: .milliseconds(100))
         }
         throw ClientError.io("another agentos process holds the credentials lock")
     }
 
-    func release() { flock(descriptor, LOCK_UN) }
+    /// Takes the lock if nobody holds it.
+    public func tryAcquire() -> Bool { flock(descriptor, LOCK_EX | LOCK_NB) == 0 }
+
+    public func release() { flock(descriptor, LOCK_UN) }
 }

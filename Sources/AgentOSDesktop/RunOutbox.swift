@@ -3,10 +3,6 @@ import AgentOSClient
 import AgentOSWire
 import Foundation
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// The outbox: local runs reach the server through `POST /projects/{p}/runs`, oldest first.
 ///
 /// A run is recorded (and its outcome committed) before any push, and marked synced only
@@ -62,7 +58,9 @@ public struct RunOutbox: Sendable {
     /// Pushes the outbox until it is empty or the server cannot take more now.
     public func push() async throws -> Report {
         var report = Report()
-        let lock = try lockPath.map { try OutboxLock(path: $0) }
+        // Two processes pushing the same runs would be harmless (the server keeps one record
+        // per run) but wasted work: the second skips.
+        let lock = try lockPath.map { try FileLock(path: $0) }
         if let lock, !lock.tryAcquire() {
             report.busy = true
             report.waiting = try store.runCounts(account: account)[.pending] ?? 0
@@ -219,21 +217,4 @@ public struct RunOutbox: Sendable {
         }
         return String(text.unicodeScalars[..<end])
     }
-}
-
-/// An advisory lock on the outbox, so two desktop processes do not push the same runs at once
-/// (harmless, since the server keeps one record per run, but wasted work).
-final class OutboxLock: @unchecked Sendable {
-    private let descriptor: Int32
-
-    init(path: String) throws {
-        descriptor = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else { throw DesktopError("cannot open \(path): \(String(cString: strerror(errno)))") }
-    }
-
-    deinit { close(descriptor) }
-
-    func tryAcquire() -> Bool { flock(descriptor, LOCK_EX | LOCK_NB) == 0 }
-
-    func release() { flock(descriptor, LOCK_UN) }
 }
