@@ -166,13 +166,14 @@ public enum ProcessIdentity {
         return Self.identity(of: pid) == identity
     }
 
+    /// The identity of a running process (not one that has ended and waits to be reaped).
     static func identity(of pid: Int32) -> String? {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
             let end = stat.lastIndex(of: ")")
         else { return nil }
         // Fields after the command's closing parenthesis: state is 3rd, start time 22nd.
         let fields = stat[stat.index(after: end)...].split(separator: " ")
-        guard fields.count > 19 else { return nil }
+        guard fields.count > 19, fields[0] != "Z", fields[0] != "X" else { return nil }
         return "\(pid):\(fields[19])"
     }
 }

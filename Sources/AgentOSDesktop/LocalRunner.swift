@@ -26,10 +26,10 @@ public struct LocalRunner: Sendable {
         public var version: LocalSkillVersion
     }
 
-    /// Finds `skill` (`NAME` or `NAME@VERSION`) among what was synced, in `project` (a name
-    /// or an id) or, when none is given, in the only project that holds it. Throws a message
-    /// that says what to do.
-    public func resolve(_ skill: String, project: String?) throws -> Target {
+    /// Finds `skill` (`NAME` or `NAME@VERSION`) among what `account` (`email`) synced, in
+    /// `project` (a name or an id) or, when none is given, in the only project that holds it.
+    /// Throws a message that says what to do.
+    public static func resolve(_ skill: String, project: String?, store: DesktopStore, account: Account, email: String) throws -> Target {
         var name = skill
         var number: Int?
         if let at = skill.lastIndex(of: "@") {
@@ -42,7 +42,7 @@ public struct LocalRunner: Sendable {
         let found: LocalProject
         if let project {
             guard let local = try store.project(project, account: account) else {
-                throw DesktopError("no project \(project) synced on this desktop for \(account.userID): run `agentos desktop sync` while online")
+                throw DesktopError("no project \(project) synced on this desktop for \(email): run `agentos desktop sync` while online")
             }
             found = local
         } else {

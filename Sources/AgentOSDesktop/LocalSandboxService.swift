@@ -14,15 +14,19 @@ public enum LocalSandboxService {
         public var url: String
         public var tokenFile: String
         public var pid: Int32
+        /// The process, as `ProcessIdentity` names it: a reused pid is not taken for it.
+        public var process: String
 
-        public init(url: String, tokenFile: String, pid: Int32) {
+        /// The state of a service run by this process.
+        public init(url: String, tokenFile: String) {
             self.url = url
             self.tokenFile = tokenFile
-            self.pid = pid
+            pid = getpid()
+            process = ProcessIdentity.current
         }
 
         enum CodingKeys: String, CodingKey {
-            case url, pid
+            case url, pid, process
             case tokenFile = "token_file"
         }
     }
@@ -36,7 +40,7 @@ public enum LocalSandboxService {
     public static func state(in directory: DesktopDataDirectory) -> State? {
         guard let data = FileManager.default.contents(atPath: stateFile(in: directory)),
             let state = try? JSONDecoder().decode(State.self, from: data),
-            kill(state.pid, 0) == 0
+            ProcessIdentity.isAlive(state.process)
         else { return nil }
         return state
     }

@@ -184,7 +184,8 @@ public struct RunOutbox: Sendable {
         return Schemas.RunRecord(
             id: run.id, skill: run.skill, version: run.version, inputs: inputs, status: run.jobStatus, result: result,
             stdout: stdout, stderr: stderr, exitCode: run.exitCode, error: error, startedAt: run.startedAt,
-            finishedAt: run.finishedAt, device: run.device, outputTruncated: truncated)
+            finishedAt: run.finishedAt, device: run.device, outputTruncated: truncated,
+            dirs: ((try? JSONValue.parse(Data(run.folders.utf8)))?.arrayValue ?? []).compactMap { $0["name"]?.stringValue })
     }
 
     /// The bytes `text` takes as a JSON string's contents.

@@ -89,6 +89,20 @@ public final class SandboxEngine: JobEngine, Sendable {
         }
     }
 
+    /// Checks that this engine's sandboxes can use `folders` (a root engine runs them as its
+    /// sandbox user, which a private home keeps out); throws what stands in the way and what to do.
+    public func checkAccess(to folders: [SharedFolder]) throws {
+        guard launcher.isSandboxed else { return }
+        let user = launcher.hostUser ?? (uid: geteuid(), gid: getegid())
+        for folder in folders {
+            guard let problem = folder.accessProblem(uid: user.uid, gid: user.gid) else { continue }
+            let advice = launcher.hostUser != nil
+                ? "jobs of an engine run as root run as uid \(user.uid) (--sandbox-uid): run the desktop as your own user, or open the folder to that uid (chmod o+rx, o+rwx for :rw, and o+x on the directories above)"
+                : "make it \(folder.writable ? "readable and writable" : "readable") by you"
+            throw SandboxError("--dir \(folder.path)\(folder.writable ? ":rw" : ""): \(problem); \(advice)")
+        }
+    }
+
     public func run(_ job: JobAssignment, inputFiles: String?) async -> JobOutcome {
         await run(job, context: JobRunContext(inputFiles: inputFiles), warm: true)
     }

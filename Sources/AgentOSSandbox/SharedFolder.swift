@@ -1,6 +1,10 @@
 import AgentOSWire
 import Foundation
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A folder of the host a job may see: bound at `/mnt/<name>` in its sandbox, read-only
 /// unless `writable`. Only a desktop shares folders (`desktop run --dir`, `desktop attach
 /// --dir`); a cloud worker never does.
@@ -40,15 +44,47 @@ public struct SharedFolder: Sendable, Equatable, Codable {
         let absolute = given.hasPrefix("/") ? given : base + "/" + given
         let resolved = URL(fileURLWithPath: absolute).standardizedFileURL.resolvingSymlinksInPath().path
         var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: resolved, isDirectory: &isDirectory), isDirectory.boolValue else {
+        guard FileManager.default.fileExists(atPath: resolved, isDirectory: &isDirectory) else {
             throw SandboxError("--dir \(argument): no folder at \(resolved)")
         }
+        guard isDirectory.boolValue else { throw SandboxError("--dir \(argument): \(resolved) is a file, not a folder") }
         guard resolved != "/" else { throw SandboxError("--dir \(argument): the whole file system cannot be shared") }
         let name = (resolved as NSString).lastPathComponent
         guard Self.isValidName(name) else {
             throw SandboxError("--dir \(argument): the folder's name \(name) cannot be a mount name (\(FolderName.rule))")
         }
         self.init(name: name, path: resolved, writable: writable)
+    }
+
+    /// Why a sandbox running as `uid`/`gid` on the host could not use this folder (reach it,
+    /// list and read it, and write it when `writable`), judged by the mode bits of the folder
+    /// and of every directory above it; nil when it can.
+    public func accessProblem(uid: UInt32, gid: UInt32) -> String? {
+        func allows(_ info: stat, _ user: mode_t, _ group: mode_t, _ other: mode_t) -> Bool {
+            if uid == 0 { return true }
+            if info.st_uid == uid { return info.st_mode & user != 0 }
+            if info.st_gid == gid { return info.st_mode & group != 0 }
+            return info.st_mode & other != 0
+        }
+        var current = ""
+        let components = path.split(separator: "/")
+        for (index, component) in components.enumerated() {
+            current += "/" + component
+            var info = stat()
+            guard stat(current, &info) == 0 else { return "\(current): \(String(cString: strerror(errno)))" }
+            let mode = String(info.st_mode & 0o7777, radix: 8)
+            guard allows(info, S_IXUSR, S_IXGRP, S_IXOTH) else {
+                return "\(current) (mode \(mode), owner uid \(info.st_uid)) does not let uid \(uid) through"
+            }
+            guard index == components.count - 1 else { continue }
+            guard allows(info, S_IRUSR, S_IRGRP, S_IROTH) else {
+                return "\(current) (mode \(mode), owner uid \(info.st_uid)) cannot be listed by uid \(uid)"
+            }
+            if writable, !allows(info, S_IWUSR, S_IWGRP, S_IWOTH) {
+                return "\(current) (mode \(mode), owner uid \(info.st_uid)) cannot be written by uid \(uid)"
+            }
+        }
+        return nil
     }
 
     /// Whether `name` can be the last part of `/mnt/<name>` (`FolderName.isValid`).

@@ -47,6 +47,11 @@ struct DesktopCommand: AsyncParsableCommand {
             let lock = try DesktopLock(configDirectory: directory)
             let engine = try await sandbox.makeEngine(logger: logger)
             defer { engine.close() }
+            do {
+                try engine.checkAccess(to: folders)
+            } catch let error as SandboxError {
+                throw ValidationError(error.description)
+            }
             let services = try await DesktopAttach.makeServices(
                 configDirectory: directory,
                 name: Settings.value(name, env: "NAME"), slots: slotCount,
@@ -69,7 +74,7 @@ struct DesktopCommand: AsyncParsableCommand {
                 `agentos up --topology topology/desktop.yaml` starts and supervises it beside `desktop attach`.
                 """)
 
-        @OptionGroup var service: SandboxCommand
+        @OptionGroup var service: SandboxServiceOptions
 
         func validate() throws {
             if let listen = service.listen ?? Settings.environment("LISTEN") {
@@ -85,16 +90,17 @@ struct DesktopCommand: AsyncParsableCommand {
             let logger = Logger(label: "agentos.desktop.sandbox")
             let data = DesktopDataDirectory()
             try data.prepare()
-            var command = service
-            command.defaultTokenFile = LocalSandboxService.tokenFile(in: data)
-            let (host, port) = try Settings.hostAndPort(Settings.value(command.listen, env: "LISTEN", default: "127.0.0.1:8090"))
-            let token = try command.resolveToken(logger: logger)
-            let tokenFile = Settings.value(command.tokenFile, env: "SANDBOX_TOKEN_FILE") ?? LocalSandboxService.tokenFile(in: data)
+            if let running = LocalSandboxService.state(in: data) {
+                throw CommandFailed(message: "a local sandbox service already runs at \(running.url) (pid \(running.pid)); stop it first, or use that one")
+            }
+            let (host, port) = try Settings.hostAndPort(Settings.value(service.listen, env: "LISTEN", default: "127.0.0.1:8090"))
+            let tokenFile = service.tokenFilePath(defaultFile: LocalSandboxService.tokenFile(in: data))
+            let token = try service.resolveToken(defaultFile: tokenFile, logger: logger)
             defer { LocalSandboxService.clear(in: data) }
-            try await command.serve(host: host, port: port, token: token, logger: logger) { port in
+            try await service.serve(host: host, port: port, token: token, logger: logger) { port in
                 let url = "http://\(host.contains(":") ? "[\(host)]" : host):\(port)"
                 do {
-                    try LocalSandboxService.announce(.init(url: url, tokenFile: tokenFile, pid: getpid()), in: data)
+                    try LocalSandboxService.announce(.init(url: url, tokenFile: tokenFile), in: data)
                     logger.notice("local sandbox service", metadata: ["url": "\(url)", "token_file": "\(tokenFile)"])
                 } catch {
                     logger.error("cannot say where the service is", metadata: ["error": "\(error)"])

@@ -125,16 +125,27 @@ extension DesktopCommand {
             if !folders.isEmpty, sandbox.isInsecure {
                 throw ValidationError("--dir needs the sandbox: without it the job would see the whole machine, not /mnt")
             }
+            guard folders.count <= FolderName.maxPerJob else {
+                throw ValidationError("a run may have at most \(FolderName.maxPerJob) folders (--dir given \(folders.count) times)")
+            }
             let inputs = input.flatMap { try? JSONValue.parse(Data($0.utf8)) }?.objectValue ?? [:]
-            let engine = try await sandbox.makeEngine(logger: Logger(label: "agentos.desktop"), oneShot: true)
-            defer { engine.close() }
-            let runner = LocalRunner(store: local.store, account: local.account, engine: engine, device: DesktopLocal.device)
             let target: LocalRunner.Target
             do {
-                target = try runner.resolve(skill, project: project)
+                target = try LocalRunner.resolve(skill, project: project, store: local.store, account: local.account, email: local.credentials.email)
             } catch let error as DesktopError {
                 throw CommandFailed(message: error.description)
             }
+            var logger = Logger(label: "agentos.desktop")
+            // The terminal is the job's: only what goes wrong is said.
+            if Settings.environment("LOG_LEVEL") == nil { logger.logLevel = .warning }
+            let engine = try await sandbox.makeEngine(logger: logger, oneShot: true)
+            defer { engine.close() }
+            do {
+                try engine.checkAccess(to: folders)
+            } catch let error as SandboxError {
+                throw ValidationError(error.description)
+            }
+            let runner = LocalRunner(store: local.store, account: local.account, engine: engine, device: DesktopLocal.device)
             let environment: [String: String]
             do {
                 environment = try await runner.modelEnvironment(for: target, agent: agent, provider: provider) { projectID, name in
@@ -161,19 +172,28 @@ extension DesktopCommand {
             } catch let error as DesktopError {
                 throw CommandFailed(message: error.description)
             }
-            if !noPush { await push(local) }
-            guard run.jobStatus == .succeeded else {
+            // The outcome first: pushing may wait on the network.
+            if run.jobStatus == .succeeded {
+                // Unbuffered, as the job's own output was.
+                let result = (run.result.flatMap { try? JSONValue.parse(Data($0.utf8)) } ?? .null).prettyString
+                FileHandle.standardOutput.write(Data((result + "\n").utf8))
+            } else {
                 let error = run.error ?? "no error given"
-                throw CommandFailed(message: "run \(run.id) \(error.hasPrefix(run.status) ? error : "\(run.status): \(error)")")
+                FileHandle.standardError.write(Data("agentos: run \(run.id) \(error.hasPrefix(run.status) ? error : "\(run.status): \(error)")\n".utf8))
             }
-            print((run.result.flatMap { try? JSONValue.parse(Data($0.utf8)) } ?? .null).prettyString)
+            if noPush {
+                FileHandle.standardError.write(Data("agentos: the run waits in the outbox; `agentos desktop sync` pushes it\n".utf8))
+            } else {
+                await push(local)
+            }
+            if run.jobStatus != .succeeded { throw ExitCode.failure }
         }
 
         /// Pushes the outbox now, briefly; offline, the run waits there (and says so).
         private func push(_ local: DesktopLocal) async {
             let note: String
             do {
-                let report = try await local.outbox(client: try await local.client(), timeout: 10).push()
+                let report = try await local.outbox(client: try await local.client(), timeout: 5).push()
                 if let reason = report.stoppedBecause {
                     note = "the run waits in the outbox (\(report.waiting) in all): \(reason)"
                 } else {
@@ -189,7 +209,7 @@ extension DesktopCommand {
     struct Runs: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "runs", abstract: "List this desktop's local runs, newest first, with their sync state.")
 
-        @Option(help: "How many (default 20)") var limit: Int = 20
+        @Option(help: "How many") var limit: Int = 20
         @Flag(help: "Print JSON") var json = false
 
         func run() async throws {
@@ -289,10 +309,16 @@ extension LocalRun {
     var syncSummary: String {
         switch syncState {
         case .local: "not yet (running)"
-        case .synced: "synced"
-        case .pending: syncAttempts == 0 ? "waiting" : "waiting (\(syncAttempts) tries; last: \(syncError ?? "?"))"
-        case .rejected: "refused: \(syncError ?? "?")"
+        case .synced: "synced: job \(serverJobID ?? "?")"
+        case .pending: syncAttempts == 0 ? "waiting" : "waiting (\(syncAttempts) tries; last: \(Self.brief(syncError)))"
+        case .rejected: "refused: \(Self.brief(syncError))"
         }
+    }
+
+    /// A reason cut to fit a table cell (`desktop runs --json` has it whole).
+    static func brief(_ reason: String?) -> String {
+        guard let reason else { return "?" }
+        return reason.count > 80 ? String(reason.prefix(79)) + "…" : reason
     }
 
     /// The run as `desktop runs --json` shows it.

@@ -353,6 +353,19 @@ import FoundationNetworking
         #expect(!FileManager.default.fileExists(atPath: folders + "/ro/out.txt"))
         #expect(try String(contentsOfFile: folders + "/rw/out.txt", encoding: .utf8) == "written")
         #expect(run["folders"] == [["name": "ro", "writable": false], ["name": "rw", "writable": true]], "\(run)")
+        let record = try #require(try await Self.serverRuns(cluster, token: admin).first)
+        #expect(record["dirs"] == ["ro", "rw"], "the server's record names the folders: \(record)")
+
+        // A folder the sandbox user cannot reach is refused before anything runs.
+        if geteuid() == 0 {
+            let closed = folders + "/closed"
+            try FileManager.default.createDirectory(atPath: closed + "/inside", withIntermediateDirectories: true)
+            chmod(closed, 0o700)
+            let (refused, refusal) = try await desktop.run("closed", ["desktop", "run", "probe", "--dir", closed + "/inside"])
+            #expect(refused == 2 && refusal.contains("does not let uid 65533 through"), "\(refusal)")
+            let (readOnly, readOnlyRefusal) = try await desktop.run("ro-only", ["desktop", "run", "probe", "--dir", closed + ":rw"])
+            #expect(readOnly == 2 && readOnlyRefusal.contains("uid 65533"), "\(readOnlyRefusal)")
+        }
 
         // A folder that is not there, or two with one name, are usage errors.
         var (bad, badOutput) = try await desktop.run("missing", ["desktop", "run", "probe", "--dir", folders + "/missing"])
@@ -431,6 +444,10 @@ import FoundationNetworking
 
         let status = try await desktop.json("status", ["desktop", "status"])
         #expect(status["sandbox_service"]?.stringValue == url, "\(status)")
+        // One service per desktop: a second says where the first is.
+        let (second, secondOutput) = try await desktop.run("second", ["desktop", "sandbox", "--listen", "127.0.0.1:0", "--cache", cluster.sandboxCache])
+        #expect(second == 1 && secondOutput.contains("already runs at \(url)"), "\(secondOutput)")
+        #expect(FileManager.default.fileExists(atPath: stateFile), "the first one's state is left alone")
         try await cluster.kill("ui-sandbox", signal: SIGTERM)
         #expect(!FileManager.default.fileExists(atPath: stateFile), "gone with the service")
     }

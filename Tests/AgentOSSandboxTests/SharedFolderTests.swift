@@ -96,6 +96,25 @@ import Glibc
         #expect(outcome.error?.contains("shared folders need the sandbox") == true, "\(outcome.error ?? "")")
     }
 
+    @Test func accessIsJudgedForTheSandboxUser() throws {
+        let layout = try Layout()
+        defer { layout.remove() }
+        let uid: UInt32 = 65_533
+        let folder = SharedFolder(name: "shared", path: layout.shared, writable: false)
+        #expect(folder.accessProblem(uid: uid, gid: uid) == nil)
+        chmod(layout.shared, 0o755)
+        #expect(SharedFolder(name: "shared", path: layout.shared, writable: true).accessProblem(uid: uid, gid: uid)?.contains("cannot be written") == true)
+        chmod(layout.shared, 0o711)
+        #expect(folder.accessProblem(uid: uid, gid: uid)?.contains("cannot be listed") == true)
+        chmod(layout.shared, 0o777)
+        chmod(layout.root, 0o700)
+        #expect(folder.accessProblem(uid: uid, gid: uid)?.contains("does not let uid 65533 through") == true)
+        #expect(folder.accessProblem(uid: 0, gid: 0) == nil, "root passes")
+        chmod(layout.root, 0o777)
+        #expect(SharedFolder(name: "x", path: layout.root + "/gone", writable: false).accessProblem(uid: uid, gid: uid)?.contains("No such file") == true)
+        #expect(throws: SandboxError.self) { try SharedFolder(argument: layout.shared + "/data.txt") }
+    }
+
     @Test func argumentsAreResolvedAndChecked() throws {
         let layout = try Layout()
         defer { layout.remove() }

@@ -412,12 +412,14 @@ extension Schemas {
         public var device: String?
         /// Whether the desktop cut something to fit the API (output, or a result too large).
         public var outputTruncated: Bool?
+        /// The folders shared with the run, by name (`/mnt/<name>`).
+        public var dirs: [String]?
 
         public init(
             id: String, skill: String? = nil, version: Int? = nil, code: String? = nil,
             inputs: [String: JSONValue]? = nil, status: JobStatus, result: JSONValue? = nil, stdout: String? = nil,
             stderr: String? = nil, exitCode: Int? = nil, error: String? = nil, startedAt: Date? = nil,
-            finishedAt: Date? = nil, device: String? = nil, outputTruncated: Bool? = nil
+            finishedAt: Date? = nil, device: String? = nil, outputTruncated: Bool? = nil, dirs: [String]? = nil
         ) {
             self.id = id
             self.skill = skill
@@ -434,6 +436,7 @@ extension Schemas {
             self.finishedAt = finishedAt
             self.device = device
             self.outputTruncated = outputTruncated
+            self.dirs = dirs
         }
 
         enum CodingKeys: String, CodingKey {
@@ -452,6 +455,7 @@ extension Schemas {
             case finishedAt = "finished_at"
             case device
             case outputTruncated = "output_truncated"
+            case dirs
         }
     }
 

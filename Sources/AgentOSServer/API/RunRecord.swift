@@ -20,6 +20,7 @@ struct RunRecord {
     var finishedAt: Date?
     var device: String?
     var outputTruncated: Bool
+    var dirs: [String]
 
     /// Checks the record posted at `index`; a problem is a 400 naming it.
     init(_ record: Schemas.RunRecord, index: Int) throws(APIError) {
@@ -49,6 +50,7 @@ struct RunRecord {
         finishedAt = record.finishedAt
         device = try FieldRules.text(record.device, "device", maxLength: 200)
         outputTruncated = record.outputTruncated ?? false
+        dirs = try JobRequest.checkedDirs(record.dirs, target: .private)
     }
 
     func job(projectID: String, submittedBy: String) -> Job {
@@ -64,6 +66,7 @@ struct RunRecord {
         job.stdout = stdout
         job.stderr = stderr
         job.outputTruncated = outputTruncated
+        job.dirs = dirs
         job.exitCode = exitCode
         job.error = error
         job.startedAt = startedAt
