@@ -15,12 +15,13 @@ import Testing
         let runs = Mutex<[[SharedFolder]]>([])
 
         func run(_ job: JobAssignment, inputFiles: String?) async -> JobOutcome {
-            await run(job, inputFiles: inputFiles, folders: [], onOutput: nil)
+            await run(job, context: JobRunContext(inputFiles: inputFiles))
         }
 
-        func run(_ job: JobAssignment, inputFiles: String?, folders: [SharedFolder], onOutput: JobOutputHandler?) async -> JobOutcome {
-            runs.withLock { $0.append(folders) }
-            return JobOutcome(jobID: job.jobID, attempt: job.attempt, status: .succeeded, result: .array(folders.map { .string($0.sandboxPath) }))
+        func run(_ job: JobAssignment, context: JobRunContext) async -> JobOutcome {
+            runs.withLock { $0.append(context.folders) }
+            return JobOutcome(
+                jobID: job.jobID, attempt: job.attempt, status: .succeeded, result: .array(context.folders.map { .string($0.sandboxPath) }))
         }
     }
 
