@@ -74,8 +74,7 @@ public enum DesktopAttach {
             configuration.credentialSource = { WorkerCredential(accessToken: keeper.token) }
             services.append(keeper)
         }
-        let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "desktop"
-        configuration.name = name ?? "\(host)-desktop"
+        configuration.name = name ?? "\(hostName)-desktop"
         if let slots { configuration.slots = slots }
         configuration.folders = folders
         logger.info("attaching as a private worker", metadata: [
@@ -101,6 +100,21 @@ public enum DesktopAttach {
 }
 
 extension DesktopAttach {
+    /// This machine's short host name (a run's device, the default worker name's start).
+    public static var hostName: String {
+        ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "desktop"
+    }
+
+    /// Checks that no folder to share shows a job the desktop's own login and keys, its data or
+    /// `engine`'s state (work dirs, virtualenvs), nor lies inside another folder shared
+    /// writable. Throws what stands in the way.
+    public static func checkShareable(_ folders: [SharedFolder], configDirectory: ConfigDirectory, stateDirectory: String) throws {
+        try SharedFolder.checkSafe(folders, protected: [
+            ("the desktop's login and keys", configDirectory.path), ("the desktop's data", DesktopDataDirectory().path),
+            ("the sandbox cache", stateDirectory),
+        ])
+    }
+
     /// The folders `--dir PATH[:rw|:ro]` arguments share: existing directories, by their real
     /// paths, named after their last components, with distinct names, at most
     /// `FolderName.maxShared`. Throws a message fit for the user.
@@ -181,7 +195,7 @@ extension DesktopAttach {
                 configDirectory.removeDesktopBusToken(userID: credentials.userID, gateway: credentials.gateway)
             }
         }
-        let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "desktop"
+        let host = hostName
         let made = try await GatewayClient(credentials: credentials).send(
             "POST", "/api/v1/tokens", body: Schemas.CreateTokenRequest(name: "desktop \(host) (bus)"), as: Schemas.PersonalToken.self)
         guard let token = made.token else { throw ClientError.io("the server made a token but did not show it") }

@@ -187,12 +187,12 @@ extension DesktopStore {
         }
     }
 
-    /// The run with this id (or a unique prefix of it) of `account`.
-    public func run(_ idOrPrefix: String, account: Account) throws -> LocalRun? {
-        try writer.read { db in
-            let matches = try LocalRun.filter(Column("account") == account.key && Column("id").like(idOrPrefix.replacingOccurrences(of: "%", with: "") + "%"))
-                .limit(2).fetchAll(db)
-            return matches.count == 1 ? matches[0] : matches.first { $0.id == idOrPrefix }
+    /// Puts the account's refused runs back in the outbox, in their order; returns how many.
+    @discardableResult
+    public func requeueRejected(account: Account) throws -> Int {
+        try writer.write { db in
+            try LocalRun.filter(Column("account") == account.key && Column("sync_state") == SyncState.rejected.rawValue)
+                .updateAll(db, Column("sync_state").set(to: SyncState.pending.rawValue))
         }
     }
 

@@ -63,6 +63,11 @@ public struct DesktopStore: Sendable {
             // A run recorded is a run kept, even through a power cut: few writes, all of them worth it.
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
+        // Two processes opening a new store at once would both migrate it: one at a time.
+        let lock = Glibc.open(directory.path + "/migrate.lock", O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
+        guard lock >= 0 else { throw DesktopError("cannot open \(directory.path)/migrate.lock: \(String(cString: strerror(errno)))") }
+        defer { close(lock) }
+        while flock(lock, LOCK_EX) != 0, errno == EINTR {}
         do {
             let pool = try DatabasePool(path: directory.databasePath, configuration: configuration)
             chmod(directory.databasePath, 0o600)

@@ -43,14 +43,16 @@ public struct DesktopSync: Sendable {
         }
     }
 
-    /// Pulls every project of the account, or only `project` (a name or an id).
+    /// Pulls every project the account is a member of, or only `project` (a name or an id;
+    /// an admin may name any).
     public func pull(project: String? = nil, now: Date = Date()) async throws -> Report {
         var report = Report()
         let projects: [Schemas.Project]
         if let project {
             projects = [try await get("/api/v1/projects/\(project.pathSegment)", as: Schemas.Project.self, report: &report)]
         } else {
-            projects = try await get("/api/v1/projects", as: Schemas.ProjectList.self, report: &report).projects
+            // An admin sees every project of the server; a desktop takes its own (a role in them).
+            projects = try await get("/api/v1/projects", as: Schemas.ProjectList.self, report: &report).projects.filter { $0.role != nil }
         }
         try store.saveProjects(
             projects.map { LocalProject(

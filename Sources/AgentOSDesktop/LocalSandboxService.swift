@@ -1,4 +1,5 @@
 import AgentOSAuth
+import AgentOSClient
 import Foundation
 
 #if canImport(Glibc)
@@ -12,13 +13,14 @@ public enum LocalSandboxService {
     /// Where a running service is.
     public struct State: Codable, Sendable, Equatable {
         public var url: String
-        public var tokenFile: String
+        /// Where the token is, when it is in a file (not when given with `--token`).
+        public var tokenFile: String?
         public var pid: Int32
         /// The process, as `ProcessIdentity` names it: a reused pid is not taken for it.
         public var process: String
 
         /// The state of a service run by this process.
-        public init(url: String, tokenFile: String) {
+        public init(url: String, tokenFile: String?) {
             self.url = url
             self.tokenFile = tokenFile
             pid = getpid()
@@ -29,6 +31,12 @@ public enum LocalSandboxService {
             case url, pid, process
             case tokenFile = "token_file"
         }
+    }
+
+    /// Held while a service runs, so a second one for the same desktop cannot start beside it.
+    public static func lock(in directory: DesktopDataDirectory) throws -> FileLock? {
+        let lock = try FileLock(path: directory.path + "/sandbox.lock")
+        return lock.tryAcquire() ? lock : nil
     }
 
     /// The service's token file in the data directory.

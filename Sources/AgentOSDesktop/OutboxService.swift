@@ -47,7 +47,16 @@ public final class OutboxService: Service, Sendable {
                 }
                 let failure: String?
                 do {
-                    let client = try GatewayClient(credentials: try await self.configDirectory.freshCredentials())
+                    let credentials = try await self.configDirectory.freshCredentials()
+                    // Logged in as someone else since: this account's runs wait for its own login.
+                    guard Account(userID: credentials.userID, gateway: credentials.gateway) == self.account else {
+                        if failures == 0 {
+                            self.logger.warning("the login changed; this desktop's runs wait until \(self.account.userID) at \(self.account.gateway) logs in again")
+                        }
+                        failures += 1
+                        continue
+                    }
+                    let client = try GatewayClient(credentials: credentials)
                     let outbox = RunOutbox(store: self.store, client: client, account: self.account, lockPath: self.lockPath)
                     let report = try await outbox.push()
                     if report.synced > 0 || report.rejected > 0 {

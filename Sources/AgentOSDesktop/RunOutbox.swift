@@ -101,9 +101,14 @@ public struct RunOutbox: Sendable {
             try store.markSynced(receipts.runs.map { ($0.id, $0.jobID) })
             report.synced += receipts.runs.count
             return .done
-        } catch ClientError.http(let status, let code, let message) where status == 403 || status == 404 {
-            // The account cannot write runs in that project (any more): none of its runs will go.
-            let reason = "the server refused runs in project \(first.projectName): \(message) (\(code), HTTP \(status))"
+        } catch ClientError.http(let status, let code, let message) where (status, code) == (403, "forbidden") || (status, code) == (404, "not_found") {
+            // The API itself says the account cannot write runs in that project (any more): none
+            // of its runs will go. (A 403 or 404 without the API's own code is a proxy's, and
+            // passes like any other failure.)
+            let reason = """
+                the server refused runs in project \(first.projectName): \(message) (\(code), HTTP \(status)); \
+                once you have the runner role there again, `agentos desktop runs --retry` queues them again
+                """
             let refused = try store.pendingRuns(account: account, limit: Int.max).filter { $0.projectID == first.projectID }.map(\.id)
             try store.markRejected(refused, reason: reason)
             report.rejected += refused.count

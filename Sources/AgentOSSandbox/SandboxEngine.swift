@@ -89,17 +89,27 @@ public final class SandboxEngine: JobEngine, Sendable {
         }
     }
 
+    /// Where this engine keeps its work dirs and virtualenvs.
+    public var stateDirectory: String { launcher.configuration.stateDirectory }
+
     /// Checks that this engine's sandboxes can use `folders` (a root engine runs them as its
     /// sandbox user, which a private home keeps out); throws what stands in the way and what to do.
     public func checkAccess(to folders: [SharedFolder]) throws {
         guard launcher.isSandboxed else { return }
-        let user = launcher.hostUser ?? (uid: geteuid(), gid: getegid())
         for folder in folders {
-            guard let problem = folder.accessProblem(uid: user.uid, gid: user.gid) else { continue }
-            let advice = launcher.hostUser != nil
-                ? "jobs of an engine run as root run as uid \(user.uid) (--sandbox-uid): run the desktop as your own user, or open the folder to that uid (chmod o+rx, o+rwx for :rw, and o+x on the directories above)"
-                : "make it \(folder.writable ? "readable and writable" : "readable") by you"
-            throw SandboxError("--dir \(folder.path)\(folder.writable ? ":rw" : ""): \(problem); \(advice)")
+            let given = "--dir \(folder.path)\(folder.writable ? ":rw" : "")"
+            if let user = launcher.hostUser {
+                // Another uid than ours: judged by the mode bits, as the kernel will for it.
+                guard let problem = folder.accessProblem(uid: user.uid, gid: user.gid) else { continue }
+                throw SandboxError("""
+                    \(given): \(problem); jobs of an engine run as root run as uid \(user.uid) (--sandbox-uid): run the desktop as \
+                    your own user, or open the folder to that uid (chmod o+rx, o+rwx for :rw, and o+x on the directories above)
+                    """)
+            }
+            // Our own uid: the kernel's answer, groups and ACLs included.
+            let mode = R_OK | X_OK | (folder.writable ? W_OK : 0)
+            guard faccessat(AT_FDCWD, folder.path, mode, AT_EACCESS) != 0 else { continue }
+            throw SandboxError("\(given): \(String(cString: strerror(errno))); make it \(folder.writable ? "readable and writable" : "readable") by you")
         }
     }
 

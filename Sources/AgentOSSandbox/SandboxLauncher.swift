@@ -185,8 +185,23 @@ struct SandboxLauncher: Sendable {
             }
             descriptors.append(try SeccompPolicy.descriptor(holding: seccompProgram))
             if let venv = profile.venv { descriptors.append(try JobDirectory.openForBinding(venv)) }
-            // Opened here, so what is bound is the folder checked, not what a link swapped in later.
-            for folder in profile.folders { descriptors.append(try JobDirectory.openForBinding(folder.path)) }
+            // Opened here and checked against what was shared, so what is bound is that folder,
+            // not one a link swapped in later. The error names the folder, never its host path.
+            for folder in profile.folders {
+                let descriptor: Int32
+                do {
+                    descriptor = try JobDirectory.openForBinding(folder.path)
+                } catch {
+                    throw SandboxError("the folder shared as \(folder.sandboxPath) is gone from this machine: share it again (restart `agentos desktop attach --dir`)")
+                }
+                descriptors.append(descriptor)
+                var info = stat()
+                guard fstat(descriptor, &info) == 0, info.st_mode & S_IFMT == S_IFDIR,
+                    folder.identity.map({ $0 == SharedFolder.FileIdentity(info) }) ?? true
+                else {
+                    throw SandboxError("the folder shared as \(folder.sandboxPath) was moved or replaced since it was shared: share it again (restart `agentos desktop attach --dir`)")
+                }
+            }
         } catch {
             directory.remove()
             throw error

@@ -15,6 +15,20 @@ public struct SharedFolder: Sendable, Equatable, Codable {
     public var path: String
     /// Whether the job may change what is in it.
     public var writable: Bool
+    /// The directory it was when shared (device and inode), so that one moved or replaced
+    /// since (by a link in a directory above it, say) is not bound in its place.
+    public var identity: FileIdentity?
+
+    /// A directory on the host, as `stat` tells it apart.
+    public struct FileIdentity: Sendable, Equatable, Codable {
+        public var device: UInt64
+        public var inode: UInt64
+
+        init(_ info: stat) {
+            device = UInt64(info.st_dev)
+            inode = UInt64(info.st_ino)
+        }
+    }
 
     /// Where a job sees its shared folders.
     public static let mountRoot = "/mnt"
@@ -23,10 +37,11 @@ public struct SharedFolder: Sendable, Equatable, Codable {
     public var sandboxPath: String { Self.mountRoot + "/" + name }
 
     /// A folder as given; `name` must be a valid folder name (`isValidName`).
-    public init(name: String, path: String, writable: Bool) {
+    public init(name: String, path: String, writable: Bool, identity: FileIdentity? = nil) {
         self.name = name
         self.path = path
         self.writable = writable
+        self.identity = identity
     }
 
     /// A folder from the command line's `PATH[:rw|:ro]`: an existing directory, resolved to
@@ -53,7 +68,30 @@ public struct SharedFolder: Sendable, Equatable, Codable {
         guard Self.isValidName(name) else {
             throw SandboxError("--dir \(argument): the folder's name \(name) cannot be a mount name (\(FolderName.rule))")
         }
-        self.init(name: name, path: resolved, writable: writable)
+        var info = stat()
+        guard stat(resolved, &info) == 0 else { throw SandboxError("--dir \(argument): \(String(cString: strerror(errno)))") }
+        self.init(name: name, path: resolved, writable: writable, identity: FileIdentity(info))
+    }
+
+    /// Whether this folder is `other`, is inside it, or holds it.
+    public func overlaps(_ other: String) -> Bool {
+        let mine = path.hasSuffix("/") ? path : path + "/"
+        let theirs = other.hasSuffix("/") ? other : other + "/"
+        return mine.hasPrefix(theirs) || theirs.hasPrefix(mine)
+    }
+
+    /// Checks a set of folders shared together: none overlaps `protected` (the desktop's own
+    /// credentials and state, which no job may see), and none lies inside another shared
+    /// writable, where a job could swap what it is. Throws what stands in the way.
+    public static func checkSafe(_ folders: [SharedFolder], protected: [(what: String, path: String)]) throws {
+        for folder in folders {
+            for (what, path) in protected where folder.overlaps(URL(fileURLWithPath: path).resolvingSymlinksInPath().path) {
+                throw SandboxError("--dir \(folder.path): it is, holds or lies in \(what) (\(path)), which no job may see: share a folder beside it")
+            }
+            for other in folders where other.writable && other.path != folder.path && folder.overlaps(other.path) {
+                throw SandboxError("--dir \(folder.path) and --dir \(other.path):rw overlap: a job could change the one through the other; share folders apart")
+            }
+        }
     }
 
     /// Why a sandbox running as `uid`/`gid` on the host could not use this folder (reach it,

@@ -48,6 +48,7 @@ struct DesktopCommand: AsyncParsableCommand {
             let engine = try await sandbox.makeEngine(logger: logger)
             defer { engine.close() }
             do {
+                try DesktopAttach.checkShareable(folders, configDirectory: directory, stateDirectory: engine.stateDirectory)
                 try engine.checkAccess(to: folders)
             } catch let error as SandboxError {
                 throw ValidationError(error.description)
@@ -90,18 +91,22 @@ struct DesktopCommand: AsyncParsableCommand {
             let logger = Logger(label: "agentos.desktop.sandbox")
             let data = DesktopDataDirectory()
             try data.prepare()
-            if let running = LocalSandboxService.state(in: data) {
-                throw CommandFailed(message: "a local sandbox service already runs at \(running.url) (pid \(running.pid)); stop it first, or use that one")
+            guard let lock = try LocalSandboxService.lock(in: data) else {
+                let running = LocalSandboxService.state(in: data)
+                throw CommandFailed(message: "a local sandbox service already runs\(running.map { " at \($0.url) (pid \($0.pid))" } ?? ""); stop it first, or use that one")
             }
+            defer { lock.release() }
             let (host, port) = try Settings.hostAndPort(Settings.value(service.listen, env: "LISTEN", default: "127.0.0.1:8090"))
-            let tokenFile = service.tokenFilePath(defaultFile: LocalSandboxService.tokenFile(in: data))
-            let token = try service.resolveToken(defaultFile: tokenFile, logger: logger)
+            let defaultTokenFile = service.tokenFilePath(defaultFile: LocalSandboxService.tokenFile(in: data))
+            let token = try service.resolveToken(defaultFile: defaultTokenFile, logger: logger)
+            // A token given outright is in no file.
+            let tokenFile = Settings.value(service.token, env: "SANDBOX_TOKEN") == nil ? defaultTokenFile : nil
             defer { LocalSandboxService.clear(in: data) }
             try await service.serve(host: host, port: port, token: token, logger: logger) { port in
                 let url = "http://\(host.contains(":") ? "[\(host)]" : host):\(port)"
                 do {
                     try LocalSandboxService.announce(.init(url: url, tokenFile: tokenFile), in: data)
-                    logger.notice("local sandbox service", metadata: ["url": "\(url)", "token_file": "\(tokenFile)"])
+                    logger.notice("local sandbox service", metadata: ["url": "\(url)", "token_file": "\(tokenFile ?? "none: given with --token")"])
                 } catch {
                     logger.error("cannot say where the service is", metadata: ["error": "\(error)"])
                 }

@@ -29,9 +29,14 @@ struct DesktopLocal {
             account: Account(userID: credentials.userID, gateway: credentials.gateway), store: store)
     }
 
-    /// A client with a fresh token (refreshed when needed, which needs the gateway).
+    /// A client with a fresh token (refreshed when needed, which needs the gateway), for the
+    /// login this command started with: another login since is not used for its runs.
     func client() async throws -> GatewayClient {
-        try GatewayClient(credentials: try await configDirectory.freshCredentials())
+        let fresh = try await configDirectory.freshCredentials()
+        guard Account(userID: fresh.userID, gateway: fresh.gateway) == account else {
+            throw DesktopError("the login changed to \(fresh.email) at \(fresh.gateway) while this command ran; run it again")
+        }
+        return try GatewayClient(credentials: fresh)
     }
 
     /// The outbox of this login, pushing under the data directory's lock.
@@ -40,9 +45,7 @@ struct DesktopLocal {
     }
 
     /// This machine's name, as runs record it.
-    static var device: String {
-        ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "desktop"
-    }
+    static var device: String { DesktopAttach.hostName }
 }
 
 extension DesktopCommand {
@@ -141,9 +144,16 @@ extension DesktopCommand {
             let engine = try await sandbox.makeEngine(logger: logger, oneShot: true)
             defer { engine.close() }
             do {
+                try DesktopAttach.checkShareable(folders, configDirectory: local.configDirectory, stateDirectory: engine.stateDirectory)
                 try engine.checkAccess(to: folders)
             } catch let error as SandboxError {
                 throw ValidationError(error.description)
+            }
+            if !target.project.accessible {
+                FileHandle.standardError.write(Data("""
+                    agentos: warning: project \(target.project.name) was no longer yours at the last sync; this run will stay on this desktop
+
+                    """.utf8))
             }
             let runner = LocalRunner(store: local.store, account: local.account, engine: engine, device: DesktopLocal.device)
             let environment: [String: String]
@@ -165,18 +175,21 @@ extension DesktopCommand {
                 source.resume()
                 return source
             }
-            defer { interrupts.forEach { $0.cancel() } }
             let run: LocalRun
             do {
                 run = try await task.value
             } catch let error as DesktopError {
                 throw CommandFailed(message: error.description)
             }
+            // The run is recorded: from here Ctrl-C simply ends the command (the outbox keeps the run).
+            interrupts.forEach { $0.cancel() }
+            signal(SIGINT, SIG_DFL)
+            signal(SIGTERM, SIG_DFL)
             // The outcome first: pushing may wait on the network.
             if run.jobStatus == .succeeded {
                 // Unbuffered, as the job's own output was.
                 let result = (run.result.flatMap { try? JSONValue.parse(Data($0.utf8)) } ?? .null).prettyString
-                FileHandle.standardOutput.write(Data((result + "\n").utf8))
+                try? FileHandle.standardOutput.write(contentsOf: Data((result + "\n").utf8))
             } else {
                 let error = run.error ?? "no error given"
                 FileHandle.standardError.write(Data("agentos: run \(run.id) \(error.hasPrefix(run.status) ? error : "\(run.status): \(error)")\n".utf8))
@@ -211,10 +224,16 @@ extension DesktopCommand {
 
         @Option(help: "How many") var limit: Int = 20
         @Flag(help: "Print JSON") var json = false
+        @Flag(help: "Put the runs the server refused back in the outbox (once you may write runs in their project again); the next sync pushes them")
+        var retry = false
 
         func run() async throws {
             guard (1...10_000).contains(limit) else { throw ValidationError("--limit must be 1-10000") }
             let local = try DesktopLocal.open()
+            if retry {
+                let count = try local.store.requeueRejected(account: local.account)
+                FileHandle.standardError.write(Data("agentos: \(count) refused run(s) back in the outbox; `agentos desktop sync` pushes them\n".utf8))
+            }
             let runs = try local.store.runs(account: local.account, limit: limit)
             if json {
                 print(JSONValue.array(runs.map(\.json)).prettyString)
@@ -269,7 +288,7 @@ extension DesktopCommand {
                 \(counts[.local].map { ", \($0) running" } ?? "")\(elsewhere > 0 ? "; \(elsewhere) of other logins wait for those logins" : "")
                 """)
             let service = LocalSandboxService.state(in: local.dataDirectory)
-            lines.append("sandbox:  \(service.map { "local sandbox service at \($0.url) (token in \($0.tokenFile))" } ?? "no local sandbox service (`agentos desktop sandbox` starts one)")")
+            lines.append("sandbox:  \(service.map { "local sandbox service at \($0.url) (\($0.tokenFile.map { "token in \($0)" } ?? "token given with --token"))" } ?? "no local sandbox service (`agentos desktop sandbox` starts one)")")
             if json {
                 print(JSONValue.object([
                     "email": .string(local.credentials.email), "gateway": .string(local.credentials.gateway),
@@ -300,7 +319,8 @@ extension DesktopCommand {
 final class OutputPrinter: Sendable {
     func write(_ stream: JobOutputStream, _ bytes: ArraySlice<UInt8>) {
         let handle = stream == .stdout ? FileHandle.standardOutput : FileHandle.standardError
-        handle.write(Data(bytes))
+        // A reader that went away (`| head`) must not end the run.
+        try? handle.write(contentsOf: Data(bytes))
     }
 }
 

@@ -13,9 +13,8 @@ import Testing
         }
         let real = URL(fileURLWithPath: root).resolvingSymlinksInPath().path
         let folders = try DesktopAttach.sharedFolders(["a/photos", "out:rw"], relativeTo: root)
-        #expect(folders == [
-            SharedFolder(name: "photos", path: real + "/a/photos", writable: false), SharedFolder(name: "out", path: real + "/out", writable: true),
-        ])
+        #expect(folders.map { [$0.name, $0.path, "\($0.writable)"] } == [["photos", real + "/a/photos", "false"], ["out", real + "/out", "true"]])
+        #expect(folders.allSatisfy { $0.identity != nil }, "each is known by its device and inode")
         #expect(try DesktopAttach.sharedFolders([], relativeTo: root) == [])
 
         func refusal(_ arguments: [String]) -> String? {

@@ -151,7 +151,7 @@ final class Cluster: @unchecked Sendable {
         try #require(status == 0, "login failed: \(log("login-\(name)"))")
         try start(
             name, ["desktop", "attach", "--name", name, "--slots", "1", "--cache", sandboxCache, "--warm-pool", "0"] + extraArguments,
-            environment: ["XDG_CONFIG_HOME": config])
+            environment: ["XDG_CONFIG_HOME": config, "XDG_DATA_HOME": directory.appendingPathComponent("data-\(name)").path])
     }
 
     /// Runs `python3 -c script arguments…` as `name` (its output in `log(name)`): a client that

@@ -336,8 +336,8 @@ import FoundationNetworking
             try Data("\(name) data\n".utf8).write(to: URL(fileURLWithPath: folders + "/\(name)/file.txt"))
         }
         chmod(folders, 0o755)
-        let hidden = [folders + "/sibling", folders + "/sibling/file.txt", desktop.home, desktop.dataDirectory, "/mnt/sibling"]
-        let paths = JSONValue.array((["/mnt/ro/file.txt", "/mnt/rw/file.txt"] + hidden).map { .string($0) })
+        let hidden = [folders + "/sibling", folders + "/sibling/file.txt", desktop.home, desktop.dataDirectory, "/mnt/sibling", "/mnt/ro/../sibling", "/root/.config"]
+        let paths = JSONValue.array((["/mnt/ro/file.txt", "/mnt/rw/file.txt", "/mnt/ro/.."] + hidden).map { .string($0) })
         let (status, output) = try await desktop.run("run", [
             "desktop", "run", "probe", "--input", JSONValue.object(["paths": paths]).encodedString(),
             "--dir", folders + "/ro", "--dir", folders + "/rw:rw",
@@ -346,6 +346,7 @@ import FoundationNetworking
         let run = try #require(try await desktop.runs().first)
         let seen = try #require(run["result"]?.objectValue, "\(run)")
         #expect(seen["mnt"] == ["ro", "rw"], "\(seen)")
+        #expect(seen["/mnt/ro/.."] == ["ro", "rw"], "above a folder is /mnt, not its host parent: \(seen)")
         #expect(seen["/mnt/ro/file.txt"] == "ro data\n" && seen["/mnt/rw/file.txt"] == "rw data\n", "\(seen)")
         for path in hidden { #expect(seen[path] == "FileNotFoundError", "\(path) is not there: \(seen[path] ?? .null)") }
         #expect(seen["write ro"] == "OSError", "read-only: \(seen)")
@@ -355,6 +356,15 @@ import FoundationNetworking
         #expect(run["folders"] == [["name": "ro", "writable": false], ["name": "rw", "writable": true]], "\(run)")
         let record = try #require(try await Self.serverRuns(cluster, token: admin).first)
         #expect(record["dirs"] == ["ro", "rw"], "the server's record names the folders: \(record)")
+
+        // Never the desktop's own login, data or sandbox cache, nor a folder holding them.
+        try FileManager.default.createDirectory(atPath: cluster.sandboxCache, withIntermediateDirectories: true)
+        for own in [desktop.home, desktop.home + "/config/agentos", desktop.dataDirectory, cluster.sandboxCache] {
+            let (refused, refusal) = try await desktop.run("own", ["desktop", "run", "probe", "--cache", cluster.sandboxCache, "--dir", own])
+            #expect(refused == 2 && refusal.contains("which no job may see"), "\(own): \(refusal)")
+        }
+        let (nested, nestedRefusal) = try await desktop.run("nested", ["desktop", "run", "probe", "--dir", folders + ":rw", "--dir", folders + "/ro"])
+        #expect(nested == 2 && nestedRefusal.contains("overlap"), "\(nestedRefusal)")
 
         // A folder the sandbox user cannot reach is refused before anything runs.
         if geteuid() == 0 {
@@ -412,6 +422,15 @@ import FoundationNetworking
         let statusReport = try await desktop.json("status", ["desktop", "status"])
         let lab = statusReport["projects"]?.arrayValue?.first { $0["name"] == "lab" }
         #expect(lab?["accessible"] == false, "\(statusReport)")
+
+        // Given the project back, the refused run can be queued again, and goes.
+        (status, body) = try await cluster.http("PUT", "/api/v1/projects/lab/members", body: ["email": "bob@example.com", "role": "runner"], token: admin)
+        try #require(status == 200 || status == 201, "\(body)")
+        let (retried, retryOutput) = try await desktop.run("retry", ["desktop", "runs", "--retry"])
+        #expect(retried == 0 && retryOutput.contains("1 refused run(s) back in the outbox"), "\(retryOutput)")
+        let pushed = try await desktop.json("sync-retried", ["desktop", "sync"])
+        #expect(pushed["runs_synced"] == 1, "\(pushed)")
+        #expect(try await Self.serverRuns(cluster, project: "lab", token: admin).count == 1)
     }
 
     @Test func theLocalSandboxServiceListensOnLoopbackWithItsTokenAndSaysWhere() async throws {

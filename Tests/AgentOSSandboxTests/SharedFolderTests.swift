@@ -87,6 +87,26 @@ import Glibc
         #expect(try String(contentsOfFile: layout.shared + "/new.txt", encoding: .utf8) == "written by the job")
     }
 
+    @Test func aFolderReplacedSinceItWasSharedIsNotBound() async throws {
+        let layout = try Layout()
+        defer { layout.remove() }
+        let engine = try EngineKind.cold.engine()
+        let folder = try SharedFolder(argument: layout.shared)
+        // Swapped for another directory by the same path, and then for a link to one.
+        try FileManager.default.moveItem(atPath: layout.shared, toPath: layout.root + "/moved")
+        try FileManager.default.createDirectory(atPath: layout.shared, withIntermediateDirectories: false)
+        var outcome = await run(engine, "def main():\n    return 1", folders: [folder])
+        #expect(outcome.status == .failed && outcome.error?.contains("was moved or replaced since it was shared") == true, "\(outcome)")
+        #expect(outcome.error?.contains(layout.root) == false, "the host path stays on the host: \(outcome.error ?? "")")
+        try FileManager.default.removeItem(atPath: layout.shared)
+        symlink(layout.root + "/moved", layout.shared)
+        outcome = await run(engine, "def main():\n    return 1", folders: [folder])
+        #expect(outcome.status == .failed && outcome.error?.contains("/mnt/shared") == true, "\(outcome)")
+        try FileManager.default.removeItem(atPath: layout.shared)
+        outcome = await run(engine, "def main():\n    return 1", folders: [folder])
+        #expect(outcome.status == .failed && outcome.error?.contains("is gone from this machine") == true, "\(outcome)")
+    }
+
     @Test func theUnsandboxedEngineRefusesFolders() async throws {
         let layout = try Layout()
         defer { layout.remove() }
@@ -120,7 +140,9 @@ import Glibc
         defer { layout.remove() }
         symlink(layout.shared, layout.root + "/link")
         let folder = try SharedFolder(argument: "link:rw", relativeTo: layout.root)
-        #expect(folder == SharedFolder(name: "shared", path: URL(fileURLWithPath: layout.shared).resolvingSymlinksInPath().path, writable: true))
+        #expect([folder.name, folder.path, "\(folder.writable)"] == ["shared", URL(fileURLWithPath: layout.shared).resolvingSymlinksInPath().path, "true"])
+        var info = stat()
+        #expect(stat(layout.shared, &info) == 0 && folder.identity == SharedFolder.FileIdentity(info))
         #expect(try SharedFolder(argument: layout.sibling + ":ro").writable == false)
         #expect(throws: SandboxError.self) { try SharedFolder(argument: layout.root + "/missing") }
         #expect(throws: SandboxError.self) { try SharedFolder(argument: "/") }
