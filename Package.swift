@@ -100,6 +100,7 @@ let package = Package(
             dependencies: [
                 "ZeroMQ", "CMalloc", "AgentOSAPI", "AgentOSWire", "AgentOSStore", "AgentOSAuth",
                 .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "HeapModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

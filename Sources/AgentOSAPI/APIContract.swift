@@ -30,6 +30,7 @@ extension APIOperation {
     public var contract: OperationContract {
         switch self {
         case .health: OperationContract(nil, (200, Schemas.Health.self))
+        case .metrics: OperationContract(nil, (200, nil))
         case .login: OperationContract(Schemas.LoginRequest.self, (200, Schemas.TokenPair.self))
         case .refresh: OperationContract(Schemas.RefreshRequest.self, (200, Schemas.TokenPair.self))
         case .logout: OperationContract(nil, (204, nil))

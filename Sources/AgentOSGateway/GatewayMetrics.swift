@@ -7,8 +7,10 @@ import Prometheus
 
 /// The gateway's Prometheus metrics, served at `GET /metrics`: requests by route, method
 /// and status, their durations, and, read from the server at each scrape, whether it is
-/// reachable and how many workers are connected. Each gateway has its own registry (no
-/// global metrics system), so several can live in one process.
+/// reachable and how many workers are connected; then the server's own metrics (the queue,
+/// jobs by outcome, queue waits and runs, dispatches, workers, missed heartbeats, the bus's
+/// commits), which it gives for the `metrics` operation. Each gateway has its own registry
+/// (no global metrics system), so several can live in one process.
 public final class GatewayMetrics: Sendable {
     let registry = PrometheusCollectorRegistry()
     private let serverUp: Gauge
@@ -38,18 +40,23 @@ public final class GatewayMetrics: Sendable {
         ).record(duration)
     }
 
-    /// The exposition text, after asking the server how it is.
+    /// The exposition text, after asking the server how it is, with the server's own metrics
+    /// after the gateway's (none while it cannot be reached: `agentos_gateway_server_up` 0).
     func scrape(client: ServerClient) async -> Response {
+        var server: [UInt8] = []
         switch await client.call(.health, token: nil, timeout: .seconds(2)) {
         case .success(let answer) where answer.status == 200:
             serverUp.set(to: 1.0)
             workers.set(to: answer.json?["workers"]?.doubleValue ?? 0)
+            if case .success(let metrics) = await client.call(.metrics, token: nil, timeout: .seconds(2)), metrics.status == 200 {
+                server = Array(metrics.body)
+            }
         default:
             serverUp.set(to: 0.0)
         }
-        return Response(
-            status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-            body: ResponseBody(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+        var buffer = ByteBuffer(bytes: registry.emitToBuffer())
+        buffer.writeBytes(server)
+        return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"], body: ResponseBody(byteBuffer: buffer))
     }
 }
 

@@ -42,9 +42,13 @@ public struct Server: Service {
             name: "agentos-zap",
             driver: ZAPHandler(context: context, store: store, gatewayKeys: [state.gatewayKey], logger: logger))
         let queueCounts = QueueCounts()
+        let metrics = ServerMetrics(queueCounts: queueCounts, directory: directory)
         let dispatcher = try Dispatcher(
             store: store, settings: configuration.dispatch, logger: logger, fileTokens: fileTokens, queueCounts: queueCounts,
-            workersOnlineBefore: state.workersOnlineBefore, watch: watch, jobFinished: { watch.finished($0.id) })
+            workersOnlineBefore: state.workersOnlineBefore, watch: watch, metrics: metrics, jobFinished: { finished in
+                watch.finished(finished.id)
+                metrics.jobFinished(finished.status)
+            })
         let blobs = try BlobStore(root: configuration.blobsPath)
         // Job files are read for FETCH on threads of their own (SQLite and disk reads block).
         let fileReaders = HandlerExecutor(threads: 2, name: "agentos-file-reader")
@@ -65,7 +69,7 @@ public struct Server: Service {
             cluster: .init(
                 busEndpoints: [configuration.advertisedBusEndpoint ?? busEndpoint], curvePublicKey: busCurve ? state.curveKeys.publicKey : nil,
                 heartbeatMS: Int(configuration.dispatch.heartbeatInterval * 1000)),
-            limits: configuration.apiLimits, queueCounts: queueCounts, signals: busLoop, logger: logger)
+            limits: configuration.apiLimits, queueCounts: queueCounts, signals: busLoop, metrics: metrics, logger: logger)
         // Enough threads that a few slow handlers (bcrypt at login) never hold up the rest.
         let handlerExecutor = HandlerExecutor(threads: max(4, 2 * ProcessInfo.processInfo.activeProcessorCount))
         defer { handlerExecutor.shutdown() }

@@ -1,6 +1,8 @@
 /// The operations the server answers on its API socket; each gateway route maps to one.
 public enum APIOperation: String, Codable, Sendable, CaseIterable {
     case health
+    /// The server's Prometheus metrics, for the gateway's `GET /metrics` (no route of its own).
+    case metrics
     case login = "auth.login"
     case refresh = "auth.refresh"
     case logout = "auth.logout"

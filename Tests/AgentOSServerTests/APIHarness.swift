@@ -61,7 +61,7 @@ final class APIHarness: Sendable {
             contentType: raw == nil ? nil : "text/plain", client: client)))
         // Every answer any test provokes is one the API document declares, with its body
         // (`health` is the gateway's /healthz, documented as the gateway's).
-        if operation != .health {
+        if operation != .health, operation != .metrics {
             do {
                 try OpenAPIDocument.check(operation, status: reply.status, body: operation == .downloadFile && reply.status == 200 ? nil : reply.body)
             } catch {

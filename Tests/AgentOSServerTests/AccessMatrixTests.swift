@@ -78,7 +78,7 @@ import Testing
         func request(_ operation: APIOperation, as role: Role, unique: String) -> (params: [String: String], body: JSONValue?, raw: Data?) {
             let p = ["project": "p"]
             switch operation {
-            case .health, .me, .logout, .listUsers, .listTokens, .listTeams, .listProjects, .listWorkers, .listWorkerTokens, .cluster, .audit:
+            case .health, .metrics, .me, .logout, .listUsers, .listTokens, .listTeams, .listProjects, .listWorkers, .listWorkerTokens, .cluster, .audit:
                 return ([:], nil, nil)
             case .login: return ([:], ["email": .string("\(role.rawValue)@example.com"), "password": "password-1"], nil)
             case .refresh: return ([:], ["refresh_token": .string(refreshTokens[role]!)], nil)
@@ -130,7 +130,7 @@ import Testing
         let editor = { (status: Int) in [404, 403, 403, status, status, status] }
         let owner = { (status: Int) in [404, 403, 403, 403, status, status] }
         return [
-            .health: everyone(200), .login: everyone(200), .refresh: everyone(200), .logout: everyone(204), .me: everyone(200),
+            .health: everyone(200), .metrics: everyone(200), .login: everyone(200), .refresh: everyone(200), .logout: everyone(204), .me: everyone(200),
             .listUsers: adminOnly(200), .createUser: adminOnly(201), .updateUser: adminOnly(200),
             .createToken: everyone(201), .listTokens: everyone(200), .deleteToken: everyone(204),
             .listTeams: everyone(200), .createTeam: everyone(201),
@@ -167,8 +167,9 @@ import Testing
     /// The answer's status is documented for its operation and its body matches the
     /// documented schema, with no undocumented field.
     func conforms(_ operation: APIOperation, _ response: HarnessReply) {
-        // The server's health check is the gateway's /healthz, documented with the gateway's answer.
-        guard operation != .health else { return }
+        // The server's health check and metrics are the gateway's /healthz and /metrics,
+        // documented with the gateway's answers.
+        guard operation != .health, operation != .metrics else { return }
         let body: JSONValue? = response.headers?["Content-Type"] == "application/json" ? response.body : nil
         do {
             try OpenAPIDocument.check(operation, status: response.status, body: body)
@@ -180,7 +181,7 @@ import Testing
     @Test func everyRouteWithEveryRole() async throws {
         let shared = try await Fixture.make()
         var counter = 0
-        for operation in APIRoutes.all.map(\.operation) + [.health] {
+        for operation in APIRoutes.all.map(\.operation) + [.health, .metrics] {
             guard let statuses = Self.expected[operation] else { continue }
             let mutates = APIRoutes.all.first { $0.operation == operation }.map { $0.method != "GET" } ?? false
             for (index, role) in Role.allCases.enumerated() {

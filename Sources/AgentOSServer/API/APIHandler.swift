@@ -121,6 +121,7 @@ public struct APIHandler: Sendable {
 
     private let context: APIContext
     private let directory: WorkerDirectory
+    private let metrics: ServerMetrics?
     private let auth: AuthResource
     let files: FileResource
     /// The resource answering each authenticated operation.
@@ -131,11 +132,12 @@ public struct APIHandler: Sendable {
     init(
         store: AppStore, tokens: AccessTokens, fileTokens: JobFileTokens, passwords: Passwords, secrets: SecretBox,
         blobs: BlobStore, watch: JobWatch, directory: WorkerDirectory, cluster: ClusterInfo, limits: Limits,
-        queueCounts: QueueCounts = QueueCounts(), signals: any DispatchSignals, logger: Logger
+        queueCounts: QueueCounts = QueueCounts(), signals: any DispatchSignals, metrics: ServerMetrics? = nil, logger: Logger
     ) {
         let context = APIContext(store: store, authenticator: Authenticator(store: store, tokens: tokens, fileTokens: fileTokens), logger: logger)
         self.context = context
         self.directory = directory
+        self.metrics = metrics
         auth = AuthResource(
             context: context, tokens: tokens, passwords: passwords, throttle: LoginThrottle(limits: limits.login),
             sessionLifetime: limits.sessionLifetime, signals: signals)
@@ -167,7 +169,7 @@ public struct APIHandler: Sendable {
     }
 
     /// Operations answered before authentication, each in its own way.
-    static let publicOperations: Set<APIOperation> = [.health, .login, .refresh, .downloadFile]
+    static let publicOperations: Set<APIOperation> = [.health, .metrics, .login, .refresh, .downloadFile]
 
     /// Handles one request; every failure becomes an error response, never a crash.
     public func handle(_ request: APIRequest) async -> APIResponse {
@@ -199,6 +201,10 @@ public struct APIHandler: Sendable {
         switch request.operation {
         case .health:
             return try .ok(Schemas.Health(status: "ok", serverVersion: AgentOSVersion.current, workers: directory.workers.count))
+        case .metrics:
+            // The exposition text as it is (the gateway adds it to its own); nothing to say
+            // without metrics (a test's handler).
+            return Reply(status: 200, body: Data(metrics?.exposition() ?? []), headers: ["Content-Type": "text/plain; version=0.0.4; charset=utf-8"])
         case .login: return try await auth.login(request)
         case .refresh: return try await auth.refresh(request)
         case .downloadFile: return try await files.download(request)

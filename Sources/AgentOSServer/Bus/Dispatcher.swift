@@ -159,6 +159,8 @@ public final class Dispatcher {
     private let jobFinished: @Sendable (FinishedJob) -> Void
     /// Told when a job's status or live output changes; holds the live output.
     private let watch: JobWatch
+    /// Counts and times what the bus does, for `GET /metrics`.
+    private let metrics: ServerMetrics?
     private let fileTokens: JobFileTokens?
     private var workers: [String: ConnectedWorker] = [:]
     private var workerIDByIdentity: [[UInt8]: String] = [:]
@@ -198,7 +200,7 @@ public final class Dispatcher {
     /// keeps the running jobs' live output (`OUTPUT`) and hears of every other change.
     public init(
         store: AppStore, settings: Settings, logger: Logger, fileTokens: JobFileTokens? = nil, queueCounts: QueueCounts = QueueCounts(),
-        now: Date = Date(), workersOnlineBefore: Int = 0, watch: JobWatch = JobWatch(),
+        now: Date = Date(), workersOnlineBefore: Int = 0, watch: JobWatch = JobWatch(), metrics: ServerMetrics? = nil,
         jobFinished: @escaping @Sendable (FinishedJob) -> Void
     ) throws {
         ready = ReadyIndex(counts: queueCounts)
@@ -208,6 +210,7 @@ public final class Dispatcher {
         self.logger = logger
         self.jobFinished = jobFinished
         self.watch = watch
+        self.metrics = metrics
         let grace = settings.heartbeatInterval(forFleetOf: workersOnlineBefore) * Double(settings.deadAfterIntervals)
         self.recoveryDeadline = now.addingTimeInterval(max(settings.deadPeerTimeout, grace))
         for job in try store.queuedJobSummaries() { ready.insert(job) }
@@ -364,6 +367,7 @@ public final class Dispatcher {
                 freed = deadlines.removeValue(forKey: outcome.jobID) ?? (outcome.attempt, now)
             }
             pendingResults.append(PendingResult(outcome: outcome, workerID: workerID, workerName: worker.name, freed: freed))
+            metrics?.resultsWaiting(pendingResults.count)
             dispatchWanted = true
             return []
         case .release:
@@ -487,6 +491,7 @@ public final class Dispatcher {
             lastLivenessCheck = now
             let deadAfter = Double(settings.deadAfterIntervals)
             for worker in workers.values where now.timeIntervalSince(worker.lastHeard) > worker.heartbeatInterval * deadAfter {
+                metrics?.workerDroppedForSilence()
                 try dropWorker(worker.workerID, now: now, reason: "silent for \(settings.deadAfterIntervals) heartbeats")
             }
         }
@@ -550,10 +555,12 @@ public final class Dispatcher {
         pendingConnected = [:]
         let picks = chooseAssignments()
         let committed: BusBatchCommit
+        let started = ContinuousClock.now
         do {
             committed = try store.commitBusBatch(
                 results: results.map { (outcome: $0.outcome, workerID: $0.workerID) }, assignments: picks.map(\.assignment),
                 connected: Array(connected.values), at: now)
+            metrics?.committed(results: pendingResults.count, took: ContinuousClock.now - started)
         } catch {
             logger.error("could not record results and assignments; retrying", metadata: [
                 "results": "\(results.count)", "assignments": "\(picks.count)", "error": "\(error)",
@@ -579,6 +586,7 @@ public final class Dispatcher {
             // Stored now (or ignored): the live output of that run is no longer needed.
             if pending.freed != nil { watch.live.end(jobID: pending.outcome.jobID, attempt: pending.outcome.attempt) }
             if let finished {
+                metrics?.resultRecorded(runMS: pending.outcome.durationMS)
                 jobFinished(finished)
             } else {
                 logger.info("ignored a result for an attempt that no longer counts", metadata: [
@@ -596,6 +604,7 @@ public final class Dispatcher {
                 continue
             }
             guard let identity = workers[workerID]?.identity else { continue }
+            metrics?.jobDispatched(waited: now.timeIntervalSince(pick.job.createdAt))
             workers[workerID]?.running[assigned.id] = assigned.attempt
             watch.live.begin(jobID: assigned.id, attempt: assigned.attempt, cap: assigned.limits.maxOutputBytes)
             watch.changed(assigned.id)

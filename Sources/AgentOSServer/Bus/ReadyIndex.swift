@@ -136,6 +136,7 @@ struct ReadyIndex {
         groups[job.placement, default: Group()].heap.insert(Entry(job: job, round: round, generation: nextGeneration))
         groups[job.placement]?.count += 1
         if !reserved { counts.add(job, 1) }
+        counts.add(target: job.placement.target, 1)
     }
 
     /// Takes a job out of the queue (cancelled, timed out, or assigned elsewhere). A job not
@@ -149,6 +150,7 @@ struct ReadyIndex {
             return
         }
         counts.add(member.job, -1)
+        counts.add(target: member.job.placement.target, -1)
         guard var group = groups.removeValue(forKey: member.job.placement) else { return }
         group.count -= 1
         guard group.count > 0 else { return }
@@ -202,6 +204,16 @@ public final class QueueCounts: Sendable {
 
     /// Jobs queued in `projectID`.
     func queued(project projectID: String) -> Int { counts.withLock { $0["project:" + projectID] ?? 0 } }
+
+    /// Jobs in the bus's queue for `target` (placed there; a submit being admitted is not yet).
+    func queued(target: JobTarget) -> Int { counts.withLock { $0["target:" + target.rawValue] ?? 0 } }
+
+    fileprivate func add(target: JobTarget, _ delta: Int) {
+        counts.withLock { counts in
+            let value = (counts["target:" + target.rawValue] ?? 0) + delta
+            counts["target:" + target.rawValue] = value > 0 ? value : nil
+        }
+    }
 
     /// Counts a place for a job of `userID` in `projectID` if both are under their limit;
     /// otherwise counts nothing and says which is full and how many it holds.

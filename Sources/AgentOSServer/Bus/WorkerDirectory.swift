@@ -1,3 +1,4 @@
+import AgentOSWire
 import Synchronization
 
 /// The connected workers as last published by the bus thread, for API reads.
@@ -10,6 +11,11 @@ public final class WorkerDirectory: Sendable {
     /// Replaces the snapshot (bus thread).
     public func publish(_ workers: [ConnectedWorker]) {
         snapshot.withLock { $0 = workers }
+    }
+
+    /// How many workers of each kind were connected at the last publish.
+    public var countsByKind: [WorkerKind: Int] {
+        snapshot.withLock { workers in workers.reduce(into: [:]) { $0[$1.kind, default: 0] += 1 } }
     }
 
     /// The workers connected at the last publish, by name.
