@@ -61,6 +61,12 @@ public struct ConfigDirectory: Sendable {
         try SecretFile.write(try encoder.encode(credentials), to: credentialsPath)
     }
 
+    /// Forgets the stored credentials (`agentos logout`).
+    public func forgetCredentials() throws {
+        guard FileManager.default.fileExists(atPath: credentialsPath) else { return }
+        try FileManager.default.removeItem(atPath: credentialsPath)
+    }
+
     /// The stored credentials; a clear error when there are none.
     public func loadCredentials() throws -> Credentials {
         guard let data = FileManager.default.contents(atPath: credentialsPath) else {

@@ -18,6 +18,8 @@ public enum ClientError: Error, CustomStringConvertible, Sendable {
         switch self {
         case .notLoggedIn: "not logged in: run `agentos login --gateway URL --email EMAIL --password-stdin` first"
         case .unreachable(let detail): "cannot reach the gateway: \(detail)"
+        case .http(let status, let code, let message) where status == 401:
+            "\(message) (\(code), HTTP 401): your login is no longer valid; run `agentos login` again"
         case .http(let status, let code, let message): "\(message) (\(code), HTTP \(status))"
         case .io(let detail): detail
         }
@@ -106,6 +108,14 @@ public struct GatewayClient: Sendable {
         let error = (try? APICoding.decode(Schemas.ErrorBody.self, from: data))?.error
         return ClientError.http(
             status: status, code: error?.code ?? "http_\(status)", message: error?.message ?? "the gateway answered \(status)")
+    }
+
+    /// Credentials for a personal access token (for CI): checked with `GET /me`, and kept as
+    /// the access token with no refresh token (it works until it expires or is revoked).
+    public func credentials(personalAccessToken token: String) async throws -> Credentials {
+        let me = try await GatewayClient(baseURL: baseURL, token: token).send("GET", "/api/v1/me", as: Schemas.User.self)
+        return Credentials(
+            gateway: baseURL.absoluteString, email: me.email, userID: me.id, accessToken: token, expiresAt: .distantFuture, refreshToken: nil)
     }
 
     /// Logs in and returns credentials to store.

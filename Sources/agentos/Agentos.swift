@@ -8,8 +8,10 @@ struct Agentos: AsyncParsableCommand {
         abstract: "AgentOS: run versioned Python skills for agents on cloud workers and desktops.",
         version: "0.1.0",
         subcommands: [
-            UpCommand.self, ServerCommand.self, GatewayCommand.self, WorkerCommand.self, LoginCommand.self,
-            SubmitCommand.self, JobsCommand.self, SkillsCommand.self, WorkersCommand.self, DesktopCommand.self, SandboxCommand.self,
+            UpCommand.self, ServerCommand.self, GatewayCommand.self, WorkerCommand.self, LoginCommand.self, LogoutCommand.self,
+            WhoamiCommand.self, SubmitCommand.self, JobsCommand.self, SkillsCommand.self, WorkersCommand.self, FilesCommand.self,
+            ProjectsCommand.self, TeamsCommand.self, UsersCommand.self, TokensCommand.self, ProvidersCommand.self, AgentsCommand.self,
+            SessionsCommand.self, WorkerTokensCommand.self, AuditCommand.self, DesktopCommand.self, SandboxCommand.self,
         ])
 }
 

@@ -10,12 +10,26 @@ struct LoginCommand: AsyncParsableCommand {
     @Option(help: "Gateway URL, e.g. http://127.0.0.1:8080 (AGENTOS_GATEWAY)") var gateway: String?
     @Option(help: "Account email (AGENTOS_EMAIL)") var email: String?
     @Flag(help: "Read the password from standard input") var passwordStdin = false
+    @Flag(help: "Log in with a personal access token read from standard input (for CI), instead of an email and password")
+    var tokenStdin = false
+
+    func validate() throws {
+        if tokenStdin, email != nil || passwordStdin { throw ValidationError("--token-stdin takes no --email or --password-stdin") }
+    }
 
     func run() async throws {
         guard let gateway = Settings.value(gateway, env: "GATEWAY"), let url = URL(string: gateway), url.scheme != nil else {
             throw ValidationError("give the gateway URL with --gateway (e.g. http://127.0.0.1:8080)")
         }
-        guard let email = Settings.value(email, env: "EMAIL") else { throw ValidationError("give the account with --email") }
+        if tokenStdin {
+            let token = try API.readSecret("personal access token")
+            let credentials = try await GatewayClient(baseURL: url).credentials(personalAccessToken: token)
+            let directory = ConfigDirectory()
+            try directory.save(credentials)
+            print("logged in as \(credentials.email) with a personal access token; credentials saved in \(directory.credentialsPath)")
+            return
+        }
+        guard let email = Settings.value(email, env: "EMAIL") else { throw ValidationError("give the account with --email (or a token with --token-stdin)") }
         let password: String
         if passwordStdin {
             password = (readLine(strippingNewline: true) ?? "")
@@ -51,11 +65,26 @@ struct SubmitCommand: AsyncParsableCommand {
             valueName: "NAME"))
     var dirs: [String] = []
     @Option(help: "Wall-time limit in seconds") var timeout: Double?
+    @Option(help: "Memory limit in MiB") var memoryMb: Int?
+    @Option(help: "Output kept per stream, in KiB") var maxOutputKb: Int?
+    @Flag(help: "Let the job use the network (if its project allows it)") var network = false
+    @Option(
+        name: .customLong("file"),
+        help: ArgumentHelp("A project file the job reads under files/ (files upload), as ID or ID:NAME. Repeatable", valueName: "ID[:NAME]"))
+    var files: [String] = []
+    @Option(help: "Higher runs sooner (0 by default; how high depends on your role)") var priority: Int?
+    @Option(help: "A key that makes resubmitting the same job return the first one") var idempotencyKey: String?
+    @Option(help: "The chat session the job belongs to") var session: String?
+    @Option(help: "Attempts before the job fails (when workers are lost)") var maxAttempts: Int?
     @Flag(help: "Wait for the job to finish, printing its stdout and stderr as they come; exit 1 unless it succeeded") var wait = false
+    @OptionGroup var output: OutputOptions
 
     func validate() throws {
         if [command, code, skill].compactMap({ $0 }).count != 1 {
             throw ValidationError("give exactly one of --skill NAME[@V], -c CODE and --code FILE")
+        }
+        if worker != nil, target != JobTarget.private.rawValue {
+            throw ValidationError("--worker names one of your desktops, which take only private jobs: add --target private (cloud jobs go to any cloud worker)")
         }
         if !dirs.isEmpty, target != JobTarget.private.rawValue {
             throw ValidationError("--dir names a folder your desktop shares, so the job must run there: add --target private")
@@ -84,14 +113,30 @@ struct SubmitCommand: AsyncParsableCommand {
         body.worker = worker
         body.labels = labels.map { $0.split(separator: ",").map(String.init) }
         if !dirs.isEmpty { body.dirs = dirs }
-        if let timeout { body.limits = Schemas.LimitsInput(timeoutSeconds: timeout) }
+        if timeout != nil || memoryMb != nil || maxOutputKb != nil || network {
+            body.limits = Schemas.LimitsInput(timeoutSeconds: timeout, maxOutputKB: maxOutputKb, memoryMB: memoryMb, network: network ? true : nil)
+        }
+        if !files.isEmpty {
+            body.files = files.map { given in
+                let parts = given.split(separator: ":", maxSplits: 1).map(String.init)
+                return Schemas.FileSelection(id: parts[0], name: parts.count > 1 ? parts[1] : nil)
+            }
+        }
+        body.priority = priority
+        body.idempotencyKey = idempotencyKey
+        body.sessionID = session
+        body.maxAttempts = maxAttempts
         let path = "/api/v1/projects/\(project.pathEscaped)/jobs"
         var job = try await client.send("POST", path, body: body, as: Schemas.Job.self)
         for warning in job.warnings ?? [] {
             FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
         }
         guard wait else {
-            print(try job.prettyString)
+            if output.json {
+                print(try job.prettyString)
+            } else {
+                print("job \(job.id) \(job.status.rawValue)\(job.worker.map { " on \($0)" } ?? ""); `agentos jobs logs \(job.id) --follow` prints its output")
+            }
             return
         }
         job = try await JobOutput.follow(job.id, client: client)
@@ -114,22 +159,25 @@ struct JobsCommand: AsyncParsableCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "list", abstract: "List a project's jobs, newest first.")
         @Option(help: "Project name or id (AGENTOS_PROJECT)") var project: String?
-        @Option(help: "Only jobs with this status") var status: String?
+        @Option(help: "Only jobs with this status (queued, running, succeeded, failed, timed_out, cancelled)") var status: String?
+        @Option(help: "Only jobs of this skill") var skill: String?
+        @Option(help: "server (submitted jobs) or local (desktop runs)") var origin: String?
+        @Option(help: "Only jobs of this chat session") var session: String?
         @Option(help: "How many (1-200)") var limit: Int = 20
         @Option(help: "Continue after a previous page (its next cursor)") var cursor: String?
+        @OptionGroup var output: OutputOptions
 
         func run() async throws {
             guard let project = Settings.value(project, env: "PROJECT") else { throw ValidationError("give the project with --project") }
-            let client = try GatewayClient(credentials: try await ConfigDirectory().freshCredentials())
             var query = ["limit": String(limit)]
-            if let status { query["status"] = status }
-            if let cursor { query["cursor"] = cursor }
-            let answer = try await client.send("GET", "/api/v1/projects/\(project.pathEscaped)/jobs", query: query, as: Schemas.JobList.self)
-            let rows = answer.jobs.map { job -> [String] in
-                [job.id, job.status.rawValue, job.target.rawValue, job.worker ?? "-", Timestamp.format(job.createdAt), job.error ?? ""]
+            for (key, value) in [("status", status), ("skill", skill), ("origin", origin), ("session_id", session), ("cursor", cursor)] {
+                if let value { query[key] = value }
             }
-            print(Table.render(header: ["ID", "STATUS", "TARGET", "WORKER", "CREATED", "ERROR"], rows: rows))
-            if let next = answer.nextCursor { print("more: --cursor \(next)") }
+            let answer = try await API.send("GET", "/api/v1/projects/\(project.pathEscaped)/jobs", query: query)
+            API.printList(answer, key: "jobs", columns: [
+                ("ID", "id"), ("STATUS", "status"), ("ORIGIN", "origin"), ("SKILL", "skill"), ("TARGET", "target"), ("WORKER", "worker"),
+                ("CREATED", "created_at"), ("ERROR", "error"),
+            ], output: output)
         }
     }
 
