@@ -46,7 +46,10 @@ public struct SharedFolder: Sendable, Equatable, Codable {
 
     /// A folder from the command line's `PATH[:rw|:ro]`: an existing directory, resolved to
     /// its real path, named after its last component. Throws a message fit for the user.
-    public init(argument: String, relativeTo base: String = FileManager.default.currentDirectoryPath) throws {
+    public init(
+        argument: String, relativeTo base: String = FileManager.default.currentDirectoryPath,
+        home: String = ProcessInfo.processInfo.environment["HOME"] ?? NSHomeDirectory()
+    ) throws {
         var given = argument
         var writable = false
         if given.hasSuffix(":rw") {
@@ -56,6 +59,8 @@ public struct SharedFolder: Sendable, Equatable, Codable {
             given.removeLast(3)
         }
         guard !given.isEmpty else { throw SandboxError("--dir needs a folder: PATH, PATH:ro or PATH:rw") }
+        // `~/…` as a shell would have it (a topology file's dirs reach here unexpanded).
+        if given == "~" || given.hasPrefix("~/") { given = home + given.dropFirst() }
         let absolute = given.hasPrefix("/") ? given : base + "/" + given
         let resolved = URL(fileURLWithPath: absolute).standardizedFileURL.resolvingSymlinksInPath().path
         var isDirectory: ObjCBool = false

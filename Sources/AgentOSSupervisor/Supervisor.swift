@@ -57,6 +57,7 @@ public final class Supervisor: Service, Sendable {
             if let name = desktop.name { arguments += ["--name", name] }
             if let slots = desktop.slots { arguments += ["--slots", String(slots)] }
             if let key = desktop.serverKey { arguments += ["--server-key", key] }
+            for dir in desktop.dirs ?? [] { arguments += ["--dir", dir] }
             specs.append(ProcessSpec(name: "desktop", arguments: arguments))
             if let listen = desktop.sandbox {
                 specs.append(ProcessSpec(name: "desktop-sandbox", arguments: ["desktop", "sandbox", "--listen", listen]))

@@ -59,9 +59,11 @@ public struct Topology: Codable, Sendable, Equatable {
         /// Where the desktop's local sandbox service listens (`agentos desktop sandbox`, on
         /// loopback), when the topology runs one.
         public var sandbox: String?
+        /// Folders shared with the user's private jobs (`desktop attach --dir PATH[:rw]`).
+        public var dirs: [String]?
 
         enum CodingKeys: String, CodingKey {
-            case name, slots, sandbox
+            case name, slots, sandbox, dirs
             case serverKey = "server_key"
         }
     }

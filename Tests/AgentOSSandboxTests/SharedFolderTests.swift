@@ -144,6 +144,7 @@ import Glibc
         var info = stat()
         #expect(stat(layout.shared, &info) == 0 && folder.identity == SharedFolder.FileIdentity(info))
         #expect(try SharedFolder(argument: layout.sibling + ":ro").writable == false)
+        #expect(try SharedFolder(argument: "~/shared:rw", home: layout.root).path == URL(fileURLWithPath: layout.shared).resolvingSymlinksInPath().path)
         #expect(throws: SandboxError.self) { try SharedFolder(argument: layout.root + "/missing") }
         #expect(throws: SandboxError.self) { try SharedFolder(argument: "/") }
         #expect(throws: SandboxError.self) { try SharedFolder(argument: ":rw") }

@@ -80,5 +80,9 @@ import Testing
             ["desktop", "attach", "--slots", "2"], ["desktop", "sandbox", "--listen", "127.0.0.1:8090"],
         ])
         #expect(supervisor.dependentProcesses().map(\.name) == ["desktop", "desktop-sandbox"])
+
+        let shared = try Topology.parse("name: d\ndesktop:\n  dirs: [~/notes, /srv/out:rw]\n")
+        #expect(Supervisor(executable: "/bin/agentos", topology: shared, dataDirectory: "/data", logger: .init(label: "test"))
+            .dependentProcesses().map(\.arguments) == [["desktop", "attach", "--dir", "~/notes", "--dir", "/srv/out:rw"]])
     }
 }
