@@ -65,6 +65,11 @@ enum API {
         }
     }
 
+    /// A comma-separated option (`--models a,b`) as a JSON array of its trimmed items.
+    static func list(_ text: String) -> JSONValue {
+        .array(text.split(separator: ",").map { .string($0.trimmingCharacters(in: .whitespaces)) }.filter { $0 != "" })
+    }
+
     /// A secret read from standard input (one line), never from the command line.
     static func readSecret(_ what: String) throws -> String {
         guard let line = readLine(strippingNewline: true), !line.isEmpty else {

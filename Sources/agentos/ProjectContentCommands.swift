@@ -145,7 +145,7 @@ struct ProvidersCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
         func run() async throws {
             var body: [String: JSONValue] = ["name": .string(name), "kind": .string(kind), "base_url": .string(baseURL)]
-            if let models { body["models"] = .array(models.split(separator: ",").map { .string($0.trimmingCharacters(in: .whitespaces)) }) }
+            if let models { body["models"] = API.list(models) }
             if apiKeyStdin { body["api_key"] = .string(try API.readSecret("API key")) }
             API.printObject(try await API.send("POST", try project.path + "/providers", body: .object(body)), output: output)
         }
@@ -174,7 +174,7 @@ struct ProvidersCommand: AsyncParsableCommand {
             var body: [String: JSONValue] = [:]
             if let kind { body["kind"] = .string(kind) }
             if let baseURL { body["base_url"] = .string(baseURL) }
-            if let models { body["models"] = .array(models.split(separator: ",").map { .string($0.trimmingCharacters(in: .whitespaces)) }) }
+            if let models { body["models"] = API.list(models) }
             if apiKeyStdin { body["api_key"] = .string(try API.readSecret("API key")) }
             guard !body.isEmpty else { throw ValidationError("give --kind, --base-url, --models or --api-key-stdin") }
             API.printObject(try await API.send("PUT", try project.path + "/providers/\(name.pathEscaped)", body: .object(body)), output: output)
@@ -211,7 +211,7 @@ struct AgentsCommand: AsyncParsableCommand {
             if let provider { body["provider"] = .string(provider) }
             if let model { body["model"] = .string(model) }
             if let systemPrompt { body["system_prompt"] = .string(systemPrompt) }
-            if let skills { body["skills"] = .array(skills.split(separator: ",").map { .string($0.trimmingCharacters(in: .whitespaces)) }) }
+            if let skills { body["skills"] = API.list(skills) }
             if let params {
                 guard let object = (try? JSONValue.parse(Data(params.utf8)))?.objectValue else { throw ValidationError("--params must be a JSON object") }
                 body["params"] = .object(object)
@@ -364,7 +364,7 @@ struct WorkerTokensCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
         func run() async throws {
             var body: [String: JSONValue] = ["name": .string(name)]
-            if let labels { body["labels"] = .array(labels.split(separator: ",").map { .string($0.trimmingCharacters(in: .whitespaces)) }) }
+            if let labels { body["labels"] = API.list(labels) }
             let answer = try await API.send("POST", "/api/v1/worker-tokens", body: .object(body))
             guard !output.json else { return API.printObject(answer, output: output) }
             print(API.cell(answer["token"]))
