@@ -214,7 +214,7 @@ public struct RunOutbox: Sendable {
         var end = text.startIndex
         for index in text.unicodeScalars.indices {
             let scalar = text.unicodeScalars[index]
-            let bytes = String(scalar).utf8.count
+            let bytes = UTF8.width(scalar)
             let cost = scalar.value < 0x20 || scalar == "\"" || scalar == "\\" ? (scalar.value < 0x20 && !"\n\r\t\u{8}\u{C}".unicodeScalars.contains(scalar) ? 6 : 2) : bytes
             guard kept + bytes <= maxBytes, escaped + cost <= budget else { break }
             kept += bytes

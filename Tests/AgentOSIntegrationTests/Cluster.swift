@@ -183,15 +183,25 @@ final class Cluster: @unchecked Sendable {
         (try? String(contentsOf: directory.appendingPathComponent("\(name).log"), encoding: .utf8)) ?? ""
     }
 
+    /// Kills every process it started, at once; reaping them and removing the directory (a
+    /// worker's sandbox cache can be large) happen on a thread of their own. Tests call this
+    /// from a `defer` on Swift's cooperative pool, which has one thread per core: waiting there
+    /// held up every other test of the process (a worker test once waited a minute for its
+    /// service to start).
     func shutdown() {
         let all = lock.withLock { Array(processes.values) }
         for process in all { process.signal(SIGKILL) }
-        // Bounded: never hang a test run on a process that will not go.
-        let deadline = Date().addingTimeInterval(5)
-        while all.contains(where: \.isRunning), Date() < deadline { usleep(10_000) }
-        if ProcessInfo.processInfo.environment["AGENTOS_KEEP_TEST_DIRS"] == nil {
-            try? FileManager.default.removeItem(at: directory)
+        let directory = self.directory
+        let thread = Thread {
+            // Bounded: never hang a test run on a process that will not go.
+            let deadline = Date().addingTimeInterval(5)
+            while all.contains(where: \.isRunning), Date() < deadline { usleep(10_000) }
+            if ProcessInfo.processInfo.environment["AGENTOS_KEEP_TEST_DIRS"] == nil {
+                try? FileManager.default.removeItem(at: directory)
+            }
         }
+        thread.name = "cluster-cleanup"
+        thread.start()
     }
 
     // MARK: HTTP
