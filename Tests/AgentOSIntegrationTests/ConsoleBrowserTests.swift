@@ -6,9 +6,10 @@ import Testing
 /// `chromium-driver`, which scripts/test installs) driven by Selenium (from PyPI, into a cached
 /// virtualenv) through Tests/browser/console_browser.py, against a real cluster with a
 /// sandboxed worker. Logs in, watches a job's output arrive while it runs, cancels a job,
-/// shows hostile output as text, and, as a viewer, finds no submit button and sees the API's
-/// 403 when it submits anyway. Screenshots go to the test's directory, or to
-/// `AGENTOS_CONSOLE_SCREENSHOTS` (docs/ for the README's pictures).
+/// shows hostile output as text, runs a skill from the form, reads workers, users and the
+/// audit log, and, as a viewer, finds no submit link and sees the API's 403 when it submits
+/// anyway. Screenshots go to the test's directory, or to `AGENTOS_CONSOLE_SCREENSHOTS`
+/// (docs/ for the README's pictures).
 @Suite struct ConsoleBrowserTests {
     static let script = Cluster.repositoryRoot.appendingPathComponent("Tests/browser/console_browser.py").path
 
@@ -71,6 +72,13 @@ import Testing
         let (added, member) = try await cluster.http(
             "PUT", "/api/v1/projects/default/members", body: ["email": .string(viewer), "role": "viewer"], token: admin)
         try #require(added == 200 || added == 201, "\(member)")
+
+        // A skill, for the skills pages and a job by skill.
+        let (pushed, skill) = try await cluster.http("POST", "/api/v1/projects/default/skills", body: [
+            "name": "greet", "description": "Says hello",
+            "code": "def main(name):\n    print('hello', name)\n    return 'hello ' + name\n",
+        ], token: admin)
+        try #require(pushed == 201, "\(skill)")
 
         let screenshots = ProcessInfo.processInfo.environment["AGENTOS_CONSOLE_SCREENSHOTS"] ?? cluster.directory.path
         let (status, output) = try await run(cluster, "browser", [python, Self.script], environment: [

@@ -210,6 +210,30 @@ def run():
     wait(lambda: not driver.find_elements(By.CSS_SELECTOR, '#jobs [data-status="running"]'), "no job shown running")
     shot("jobs")
 
+    # Skills and their versions, and a job by skill from the form.
+    step("skills")
+    go("#/projects/default/skills")
+    wait(lambda: driver.find_element(By.CSS_SELECTOR, "#skills a.skill-link"), "the skill list").click()
+    wait(lambda: "def main(name)" in driver.find_element(By.CSS_SELECTOR, "pre.code").text, "the skill's code")
+    go("#/projects/default/submit")
+    wait(lambda: visible("mode-skill"), "the submit form").click()
+    wait(lambda: visible("skill"), "the skill picker")
+    driver.execute_script("arguments[0].value = arguments[1]", by_id("inputs"), '{"name": "<i>console</i>"}')
+    by_id("submit-job").click()
+    wait(lambda: driver.execute_script("return location.hash").startswith("#/jobs/"), "the skill job's page")
+    wait(lambda: job_state()[0] in FINAL, "the skill job to end")
+    if job_state()[0] != "succeeded" or "hello <i>console</i>" not in job_state()[2]:
+        fail(f"the skill job: {job_state()}")
+
+    # The operators' pages.
+    step("workers, users, audit")
+    go("#/workers")
+    wait(lambda: "cloud-1" in by_id("workers").text and "of 2" in by_id("workers").text, "the worker and its slots")
+    go("#/users")
+    wait(lambda: os.environ["VIEWER_EMAIL"] in by_id("users").text, "the viewer among the users")
+    go("#/audit")
+    wait(lambda: "login" in by_id("audit").text, "logins in the audit log")
+
     # 6. A viewer: no submit button, and a forced submit shows the API's 403.
     step("viewer")
     by_id("logout").click()
@@ -221,6 +245,9 @@ def run():
         fail("a viewer sees the submit link")
     if driver.find_elements(By.ID, "cancel"):
         fail("a viewer sees a cancel button")
+    nav = by_id("nav").text
+    if "Users" in nav or "Audit" in nav:
+        fail(f"a non-admin sees the admin pages: {nav}")
     go("#/projects/default/submit")
     wait(lambda: visible("role-note"), "the note that a viewer cannot submit")
     driver.execute_script("arguments[0].value = arguments[1]", by_id("code"), "def main():\n    return 1\n")
