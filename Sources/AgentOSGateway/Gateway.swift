@@ -46,8 +46,8 @@ public struct GatewayRequestContext: RequestContext, RemoteAddressRequestContext
     }
 }
 
-/// Builds the gateway's router: `/healthz`, the API document, and every `APIRoutes` entry
-/// forwarded to the server.
+/// Builds the gateway's router: the web console (`/`), `/healthz`, `/metrics`, the API
+/// document, and every `APIRoutes` entry forwarded to the server.
 public func buildGatewayRouter(client: ServerClient, configuration: GatewayConfiguration) -> Router<GatewayRequestContext> {
     let router = Router(context: GatewayRequestContext.self)
     let metrics = GatewayMetrics()
@@ -67,6 +67,7 @@ public func buildGatewayRouter(client: ServerClient, configuration: GatewayConfi
         }
     }
     router.get("/metrics") { _, _ -> Response in await metrics.scrape(client: client) }
+    Console.addRoutes(to: router)
     let document = OpenAPIDocument.json.encoded()
     router.get(RouterPath(OpenAPIDocument.path)) { _, _ -> Response in
         Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(data: document)))

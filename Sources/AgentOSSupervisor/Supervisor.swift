@@ -106,7 +106,7 @@ public final class Supervisor: Service, Sendable {
 
     private func announce() {
         var lines = ["agentos up: topology \(topology.name) running; Ctrl-C stops everything"]
-        for gateway in topology.gateways ?? [] { lines.append("  gateway: http://\(gateway.listen)") }
+        for gateway in topology.gateways ?? [] { lines.append("  gateway: http://\(gateway.listen)/  (the web console; the API under /api/v1)") }
         if topology.server != nil {
             lines.append("  admin:   \(ProcessInfo.processInfo.environment["AGENTOS_ADMIN_EMAIL"] ?? "admin@localhost"), password in \(dataDirectory)/admin-password (unless AGENTOS_ADMIN_PASSWORD was set)")
             lines.append("  workers: token in \(workerTokenPath)")
