@@ -18,7 +18,7 @@ public enum ClientError: Error, CustomStringConvertible, Sendable {
         switch self {
         case .notLoggedIn: "not logged in: run `agentos login --gateway URL --email EMAIL --password-stdin` first"
         case .unreachable(let detail): "cannot reach the gateway: \(detail)"
-        case .http(let status, let code, let message) where status == 401:
+        case .http(let status, let code, let message) where status == 401 && code != "invalid_credentials":
             "\(message) (\(code), HTTP 401): your login is no longer valid; run `agentos login` again"
         case .http(let status, let code, let message): "\(message) (\(code), HTTP \(status))"
         case .io(let detail): detail

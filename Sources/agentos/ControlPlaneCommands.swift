@@ -65,6 +65,17 @@ enum API {
         }
     }
 
+    /// A member's user id: `given` itself, or, when it is an email, the id of the member of the
+    /// team or project at `path` with that email.
+    static func memberID(_ given: String, in path: String) async throws -> String {
+        guard given.contains("@") else { return given }
+        let members = try await send("GET", path)["members"]?.arrayValue ?? []
+        guard let id = members.first(where: { $0["email"]?.stringValue?.lowercased() == given.lowercased() })?["user_id"]?.stringValue else {
+            throw CommandFailed(message: "\(given) is not a member of \(path.split(separator: "/").last.map(String.init) ?? path)")
+        }
+        return id
+    }
+
     /// A comma-separated option (`--models a,b`) as a JSON array of its trimmed items.
     static func list(_ text: String) -> JSONValue {
         .array(text.split(separator: ",").map { .string($0.trimmingCharacters(in: .whitespaces)) }.filter { $0 != "" })
@@ -129,7 +140,11 @@ struct LogoutCommand: AsyncParsableCommand {
             }
         }
         try directory.forgetCredentials()
-        print("logged out of \(credentials.gateway)")
+        if credentials.refreshToken == nil {
+            print("forgot the personal access token for \(credentials.gateway); it still works until revoked (`agentos tokens revoke ID`)")
+        } else {
+            print("logged out of \(credentials.gateway)")
+        }
     }
 }
 
@@ -239,9 +254,10 @@ struct TeamsCommand: AsyncParsableCommand {
         struct Remove: AsyncParsableCommand {
             static let configuration = CommandConfiguration(commandName: "remove", abstract: "Remove a member.")
             @Argument(help: "The team's name or id") var team: String
-            @Argument(help: "The member's user id") var user: String
+            @Argument(help: "The member's email or user id") var user: String
             func run() async throws {
-                _ = try await API.send("DELETE", "/api/v1/teams/\(team.pathEscaped)/members/\(user.pathEscaped)")
+                let id = try await API.memberID(user, in: "/api/v1/teams/\(team.pathEscaped)")
+                _ = try await API.send("DELETE", "/api/v1/teams/\(team.pathEscaped)/members/\(id.pathEscaped)")
                 print("removed \(user) from \(team)")
             }
         }
@@ -334,9 +350,10 @@ struct ProjectsCommand: AsyncParsableCommand {
         struct Remove: AsyncParsableCommand {
             static let configuration = CommandConfiguration(commandName: "remove", abstract: "Remove a member.")
             @Argument(help: "The project's name or id") var project: String
-            @Argument(help: "The member's user id") var user: String
+            @Argument(help: "The member's email or user id") var user: String
             func run() async throws {
-                _ = try await API.send("DELETE", "/api/v1/projects/\(project.pathEscaped)/members/\(user.pathEscaped)")
+                let id = try await API.memberID(user, in: "/api/v1/projects/\(project.pathEscaped)")
+                _ = try await API.send("DELETE", "/api/v1/projects/\(project.pathEscaped)/members/\(id.pathEscaped)")
                 print("removed \(user) from \(project)")
             }
         }

@@ -16,11 +16,13 @@ struct FilesCommand: AsyncParsableCommand {
         @Argument(help: "The file to upload") var file: String
         @OptionGroup var project: ProjectOption
         @Option(help: "Its name in the project (default: the file's name)") var name: String?
+        @Option(help: "Its media type, e.g. text/csv (default application/octet-stream)") var contentType: String?
         @OptionGroup var output: OutputOptions
         func run() async throws {
             guard let data = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read \(file)") }
             let answer = try await API.client().send(
-                "POST", try project.path + "/files", query: ["name": name ?? (file as NSString).lastPathComponent], rawBody: data, timeout: 600)
+                "POST", try project.path + "/files", query: ["name": name ?? (file as NSString).lastPathComponent], rawBody: data,
+                contentType: contentType, timeout: 600)
             API.printObject(answer, output: output)
         }
     }
@@ -394,7 +396,7 @@ struct WorkerTokensCommand: AsyncParsableCommand {
 
 struct AuditCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "audit", abstract: "The audit log, newest first (admin).")
-    @Option(help: "Only this action, e.g. login.failed, provider.reveal") var action: String?
+    @Option(help: "Only this action, e.g. auth.login_failed or provider.reveal; a prefix ending in a dot (auth.) takes a family") var action: String?
     @Option(help: "How many (1-200)") var limit: Int = 50
     @Option(help: "Continue after a previous page (its next cursor)") var cursor: String?
     @OptionGroup var output: OutputOptions

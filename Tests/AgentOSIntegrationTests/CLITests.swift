@@ -120,6 +120,13 @@ import Testing
         (status, output) = try await bobCLI.run(["whoami"])
         #expect(status == 1 && output.contains("run `agentos login` again"), "\(output)")
         try await ci.ok(["tokens", "list"])
+        (status, output) = try await bobCLI.run(["login", "--gateway", cluster.gatewayURL, "--email", "bob@example.com", "--password-stdin"], stdin: "wrong-password")
+        #expect(status == 1 && output.contains("email or password") && !output.contains("run `agentos login` again"), "\(output)")
+        // A member is removed by email as well as by id.
+        try await admin.ok(["projects", "members", "remove", "analysis", "bob@example.com"])
+        #expect(!(try await admin.ok(["projects", "show", "analysis"])).contains("bob@example.com"))
+        (status, output) = try await admin.run(["projects", "members", "remove", "analysis", "nobody@example.com"])
+        #expect(status == 1 && output.contains("not a member"), "\(output)")
         try await admin.ok(["logout"])
         (status, output) = try await admin.run(["whoami"])
         #expect(status == 1 && output.contains("not logged in"), "\(output)")

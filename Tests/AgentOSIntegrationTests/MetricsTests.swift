@@ -66,6 +66,15 @@ import FoundationNetworking
         #expect(metrics["agentos_bus_results_pending"] == 0)
         #expect(metrics["agentos_gateway_server_up"] == 1)
 
+        // A cancel ends a job through the API, not the bus: it is counted too.
+        let queuedID = try #require(queued["id"]?.stringValue)
+        let (cancelStatus, cancelled) = try await cluster.http("POST", "/api/v1/jobs/\(queuedID)/cancel", token: admin)
+        #expect(cancelStatus == 200 && cancelled["status"] == "cancelled", "\(cancelled)")
+        try await cluster.waitFor("the cancel to be counted", timeout: 60) {
+            let now = try await scrape(cluster)
+            return now["agentos_jobs_finished_total{status=\"cancelled\"}"] == 1 && now["agentos_jobs_queued{target=\"private\"}"] == 0
+        }
+
         // A worker that falls silent is counted once the server gives up on it.
         try await cluster.kill("cloud-1", signal: SIGSTOP, wait: false)
         try await cluster.waitFor("the silent worker to be dropped", timeout: 60) {

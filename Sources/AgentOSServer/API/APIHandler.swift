@@ -153,7 +153,7 @@ public struct APIHandler: Sendable {
             ModelConfigResource(context: context, secrets: secrets),
             JobResource(
                 context: context, watch: watch, directory: directory, signals: signals, submits: GroupedSubmits(store: store),
-                quotas: SubmitQuotas(limits: limits.submits, counts: queueCounts)),
+                quotas: SubmitQuotas(limits: limits.submits, counts: queueCounts), metrics: metrics),
             SessionResource(context: context),
         ]
         var resources: [APIOperation: any APIResource] = [:]

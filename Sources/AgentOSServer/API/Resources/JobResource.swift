@@ -13,6 +13,8 @@ struct JobResource: APIResource {
     let signals: any DispatchSignals
     let submits: GroupedSubmits
     let quotas: SubmitQuotas
+    /// Counts the jobs a cancel ends here (the bus counts every other end).
+    var metrics: ServerMetrics? = nil
 
     func respond(to request: APICall, as caller: Caller) async throws -> Reply {
         switch request.operation {
@@ -106,7 +108,7 @@ struct JobResource: APIResource {
         }
         let resolved = limits.resolved
         if resolved.network, !project.allowNetwork {
-            throw APIError(403, "network_not_allowed", "project \(project.name) does not let jobs use the network; an admin can allow it with PATCH /api/v1/projects/\(project.name) {\"allow_network\": true}")
+            throw APIError(403, "network_not_allowed", "project \(project.name) does not let jobs use the network; an admin can allow it with `agentos projects update \(project.name) --allow-network` (PATCH /api/v1/projects/\(project.name) {\"allow_network\": true})")
         }
         job.timeoutSeconds = resolved.timeoutSeconds
         job.maxOutputBytes = resolved.maxOutputBytes
@@ -297,6 +299,7 @@ struct JobResource: APIResource {
             signals.jobDequeued(jobID: before.id)
         }
         watch.finished(job.id)
+        metrics?.jobFinished(.cancelled)
         logger.info("job cancelled", metadata: ["job": "\(job.id)", "by": "\(caller.user.id)"])
         return try .ok(try jobBody(cancelled, project: access.project))
     }
