@@ -137,7 +137,8 @@ def run():
     if stored != [0, 0, ""]:
         fail(f"the console stored something: {stored}")
 
-    # 2. A job whose output is printed over 3 seconds: lines appear while it runs.
+    # 2. A job whose output is printed over 10 seconds (long enough for a loaded machine's
+    # browser to render it while the job runs): lines appear while it runs.
     step("live output")
     open_project("default")
     wait(lambda: visible("submit-link"), "the submit link for the admin").click()
@@ -145,7 +146,7 @@ def run():
                "def main():\n"
                "    for i in range(10):\n"
                "        print(f'tick {i}', flush=True)\n"
-               "        time.sleep(0.3)\n"
+               "        time.sleep(1)\n"
                "    return 'done'\n")
     live_job = submit(ticking)
     if "token" in driver.current_url.lower():
@@ -160,6 +161,8 @@ def run():
         return status in FINAL
 
     wait(ended_after_live_lines, "the ticking job to end", timeout=120)
+    # The status, the output and the result are drawn as their events come: wait for all three.
+    wait(lambda: '"done"' in job_state()[2] and "tick 9" in job_state()[1], "the ticking job's result and whole output", timeout=60)
     status, stdout, result = job_state()
     if status != "succeeded" or "tick 9" not in stdout or '"done"' not in result:
         fail(f"the ticking job: {status}, {stdout!r}, {result!r}")
