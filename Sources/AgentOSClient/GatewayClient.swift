@@ -26,6 +26,14 @@ public enum ClientError: Error, CustomStringConvertible, Sendable {
     }
 }
 
+extension String {
+    /// This text as one segment of a URL path (only unreserved characters left as they are),
+    /// for names and ids put into the API's paths.
+    public var pathEscaped: String {
+        addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? self
+    }
+}
+
 /// Talks to the gateway's REST API over HTTP with libcurl.
 public struct GatewayClient: Sendable {
     /// The gateway's base URL, e.g. `http://127.0.0.1:8080`.

@@ -49,7 +49,7 @@ public struct DesktopSync: Sendable {
         var report = Report()
         let projects: [Schemas.Project]
         if let project {
-            projects = [try await get("/api/v1/projects/\(project.pathSegment)", as: Schemas.Project.self, report: &report)]
+            projects = [try await get("/api/v1/projects/\(project.pathEscaped)", as: Schemas.Project.self, report: &report)]
         } else {
             // An admin sees every project of the server; a desktop takes its own (a role in them).
             projects = try await get("/api/v1/projects", as: Schemas.ProjectList.self, report: &report).projects.filter { $0.role != nil }
@@ -70,14 +70,14 @@ public struct DesktopSync: Sendable {
     private func pullSkills(of project: Schemas.Project, report: inout Report, now: Date) async throws {
         let cursor = try store.cursor(account: account, projectID: project.id, kind: "skills")
         let skills = try await get(
-            "/api/v1/projects/\(project.id.pathSegment)/skills", query: since(cursor), as: Schemas.SkillList.self, report: &report
+            "/api/v1/projects/\(project.id.pathEscaped)/skills", query: since(cursor), as: Schemas.SkillList.self, report: &report
         ).skills
         for skill in skills {
             let held = try store.heldVersions(account: account, projectID: project.id, skill: skill.name)
             guard skill.latestVersion >= 1 else { continue }
             for number in 1...skill.latestVersion where !held.contains(number) {
                 let version = try await get(
-                    "/api/v1/projects/\(project.id.pathSegment)/skills/\(skill.name.pathSegment)/versions/\(number)",
+                    "/api/v1/projects/\(project.id.pathEscaped)/skills/\(skill.name.pathEscaped)/versions/\(number)",
                     as: Schemas.SkillVersion.self, report: &report)
                 try store.save(LocalSkillVersion(
                     account: account.key, projectID: project.id, skill: skill.name, version: version.version,
@@ -96,7 +96,7 @@ public struct DesktopSync: Sendable {
     private func pullAgents(of project: Schemas.Project, report: inout Report) async throws {
         let cursor = try store.cursor(account: account, projectID: project.id, kind: "agents")
         let agents = try await get(
-            "/api/v1/projects/\(project.id.pathSegment)/agents", query: since(cursor), as: Schemas.AgentList.self, report: &report
+            "/api/v1/projects/\(project.id.pathEscaped)/agents", query: since(cursor), as: Schemas.AgentList.self, report: &report
         ).agents
         let held = Dictionary(try store.agents(account: account, projectID: project.id).map { ($0.name, $0.version) }, uniquingKeysWith: max)
         for agent in agents where held[agent.name].map({ $0 < agent.version }) ?? true {
@@ -121,12 +121,5 @@ public struct DesktopSync: Sendable {
     ) async throws -> Response {
         report.requests += 1
         return try await client.send("GET", path, query: query, as: type)
-    }
-}
-
-extension String {
-    /// This text as one segment of a URL path.
-    var pathSegment: String {
-        addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? self
     }
 }

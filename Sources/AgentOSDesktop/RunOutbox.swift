@@ -91,7 +91,7 @@ public struct RunOutbox: Sendable {
         guard let first = runs.first else { return .done }
         do {
             let receipts = try await client.send(
-                "POST", "/api/v1/projects/\(first.projectID.pathSegment)/runs", body: Schemas.RunsRequest(runs: runs.map(Self.record)),
+                "POST", "/api/v1/projects/\(first.projectID.pathEscaped)/runs", body: Schemas.RunsRequest(runs: runs.map(Self.record)),
                 timeout: timeout, as: Schemas.RunReceipts.self)
             let posted = Set(runs.map(\.id))
             guard receipts.runs.count == runs.count, receipts.runs.allSatisfy({ posted.contains($0.id) }) else {

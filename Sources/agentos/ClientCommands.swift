@@ -221,12 +221,6 @@ struct JobsCommand: AsyncParsableCommand {
     }
 }
 
-extension String {
-    /// Escaped for use as one URL path segment.
-    var pathEscaped: String {
-        addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? self
-    }
-}
 
 struct WorkersCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "workers", abstract: "List connected workers.")
