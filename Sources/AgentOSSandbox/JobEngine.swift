@@ -63,11 +63,6 @@ extension JobEngine {
         return await run(job, inputFiles: context.inputFiles)
     }
 
-    /// `run(_:context:)` with files and an output handler.
-    public func run(_ job: JobAssignment, inputFiles: String?, onOutput: JobOutputHandler?) async -> JobOutcome {
-        await run(job, context: JobRunContext(inputFiles: inputFiles, onOutput: onOutput))
-    }
-
     /// `run(_:context:)` with files, folders and an output handler.
     public func run(_ job: JobAssignment, inputFiles: String?, folders: [SharedFolder], onOutput: JobOutputHandler?) async -> JobOutcome {
         await run(job, context: JobRunContext(inputFiles: inputFiles, folders: folders, onOutput: onOutput))

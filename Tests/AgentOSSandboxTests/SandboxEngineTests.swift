@@ -150,10 +150,10 @@ func hostProcesses(containing marker: String) -> [String] {
             jobID: UUID().uuidString, attempt: 1, code: "import sys, time\nprint('first')\nprint('oops', file=sys.stderr)\ntime.sleep(300)",
             inputs: [:], limits: JobLimits(timeoutSeconds: 300))
         let run = Task {
-            await engine.run(job, inputFiles: nil) { stream, bytes in
+            await engine.run(job, context: JobRunContext(onOutput: { stream, bytes in
                 heard.withLock { $0 += bytes }
                 streams.withLock { _ = $0.insert("\(stream)") }
-            }
+            }))
         }
         // The job sleeps for minutes after printing: only a live handler hears it this early.
         let arrived = try await waitUntil { heard.withLock { $0.count } >= "first\noops\n".utf8.count }
