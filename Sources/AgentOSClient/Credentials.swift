@@ -144,6 +144,12 @@ public final class FileLock: @unchecked Sendable {
         throw ClientError.io("another agentos process holds the credentials lock")
     }
 
+    /// Takes the lock, blocking this thread until it is free: for a short critical section at
+    /// a process's start (a store's migration), never on a cooperative thread for long.
+    public func acquireBlocking() {
+        while flock(descriptor, LOCK_EX) != 0, errno == EINTR {}
+    }
+
     /// Takes the lock if nobody holds it.
     public func tryAcquire() -> Bool { flock(descriptor, LOCK_EX | LOCK_NB) == 0 }
 

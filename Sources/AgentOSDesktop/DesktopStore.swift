@@ -1,3 +1,4 @@
+import AgentOSClient
 import AgentOSWire
 import Foundation
 import GRDB
@@ -64,10 +65,9 @@ public struct DesktopStore: Sendable {
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
         // Two processes opening a new store at once would both migrate it: one at a time.
-        let lock = Glibc.open(directory.path + "/migrate.lock", O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
-        guard lock >= 0 else { throw DesktopError("cannot open \(directory.path)/migrate.lock: \(String(cString: strerror(errno)))") }
-        defer { close(lock) }
-        while flock(lock, LOCK_EX) != 0, errno == EINTR {}
+        let lock = try FileLock(path: directory.path + "/migrate.lock")
+        lock.acquireBlocking()
+        defer { lock.release() }
         do {
             let pool = try DatabasePool(path: directory.databasePath, configuration: configuration)
             chmod(directory.databasePath, 0o600)
