@@ -8,7 +8,7 @@ import Glibc
 /// A folder of the host a job may see: bound at `/mnt/<name>` in its sandbox, read-only
 /// unless `writable`. Only a desktop shares folders (`desktop run --dir`, `desktop attach
 /// --dir`); a cloud worker never does.
-public struct SharedFolder: Sendable, Equatable, Codable {
+public struct SharedFolder: Sendable, Equatable {
     /// Where the job sees it: `/mnt/<name>`.
     public var name: String
     /// The folder on the host, absolute and without symbolic links.
@@ -20,7 +20,7 @@ public struct SharedFolder: Sendable, Equatable, Codable {
     public var identity: FileIdentity?
 
     /// A directory on the host, as `stat` tells it apart.
-    public struct FileIdentity: Sendable, Equatable, Codable {
+    public struct FileIdentity: Sendable, Equatable {
         public var device: UInt64
         public var inode: UInt64
 
