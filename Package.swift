@@ -28,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.27.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.3.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         .systemLibrary(
@@ -83,6 +84,14 @@ let package = Package(
             dependencies: [
                 "AgentOSWire", "AgentOSAuth",
                 .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "AgentOSPostgres",
+            dependencies: [
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -209,6 +218,15 @@ let package = Package(
         .testTarget(name: "AgentOSDesktopTests", dependencies: ["AgentOSDesktop", "AgentOSClient", "AgentOSAPI", "AgentOSWire"]),
         .testTarget(name: "AgentOSSandboxTests", dependencies: ["AgentOSSandbox", "AgentOSWire"]),
         .testTarget(name: "AgentOSStoreTests", dependencies: ["AgentOSStore", "AgentOSWire", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(
+            name: "AgentOSPostgresTests",
+            dependencies: [
+                "AgentOSPostgres", "AgentOSStore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(
             name: "AgentOSServerTests",
             dependencies: ["AgentOSAPI", "AgentOSServer", "AgentOSStore", "AgentOSWire", "AgentOSAuth", "ZeroMQ"]
