@@ -29,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.27.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.3.0"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.0"),
     ],
     targets: [
         .systemLibrary(
@@ -90,7 +91,9 @@ let package = Package(
         .target(
             name: "AgentOSPostgres",
             dependencies: [
+                "AgentOSStore", "AgentOSWire",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -107,7 +110,7 @@ let package = Package(
         .target(
             name: "AgentOSServer",
             dependencies: [
-                "ZeroMQ", "CMalloc", "AgentOSAPI", "AgentOSWire", "AgentOSStore", "AgentOSAuth",
+                "ZeroMQ", "CMalloc", "AgentOSAPI", "AgentOSWire", "AgentOSStore", "AgentOSPostgres", "AgentOSAuth",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "HeapModule", package: "swift-collections"),
@@ -217,7 +220,17 @@ let package = Package(
         .testTarget(name: "AgentOSSupervisorTests", dependencies: ["AgentOSSupervisor"]),
         .testTarget(name: "AgentOSDesktopTests", dependencies: ["AgentOSDesktop", "AgentOSClient", "AgentOSAPI", "AgentOSWire"]),
         .testTarget(name: "AgentOSSandboxTests", dependencies: ["AgentOSSandbox", "AgentOSWire"]),
-        .testTarget(name: "AgentOSStoreTests", dependencies: ["AgentOSStore", "AgentOSWire", .product(name: "GRDB", package: "GRDB.swift")]),
+        // What the store's and the server's tests share: a store of either engine.
+        .target(
+            name: "AgentOSTestSupport",
+            dependencies: ["AgentOSStore", "AgentOSPostgres", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/AgentOSTestSupport",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "AgentOSStoreTests",
+            dependencies: ["AgentOSStore", "AgentOSWire", "AgentOSTestSupport", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
         .testTarget(
             name: "AgentOSPostgresTests",
             dependencies: [
@@ -229,7 +242,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AgentOSServerTests",
-            dependencies: ["AgentOSAPI", "AgentOSServer", "AgentOSStore", "AgentOSWire", "AgentOSAuth", "ZeroMQ"]
+            dependencies: ["AgentOSAPI", "AgentOSServer", "AgentOSStore", "AgentOSTestSupport", "AgentOSWire", "AgentOSAuth", "ZeroMQ"]
         ),
         .testTarget(
             name: "AgentOSGatewayTests",

@@ -1,5 +1,5 @@
 /// One step of the PostgreSQL schema: a name shared with the SQLite migration it mirrors
-/// (`AppStore.migrator`) and the statements that make it, run in order in one transaction.
+/// (`SQLiteStore.migrator`) and the statements that make it, run in order in one transaction.
 ///
 /// Like the SQLite ones, a migration never changes once shipped: add a new one instead.
 public struct PostgresMigration: Sendable, Equatable {
@@ -16,7 +16,7 @@ public struct PostgresMigration: Sendable, Equatable {
 }
 
 extension PostgresMigration {
-    /// The server's schema, step for step the same as SQLite's (`AppStore.migrator`), so that a
+    /// The server's schema, step for step the same as SQLite's (`SQLiteStore.migrator`), so that a
     /// database of either engine at the same migration holds the same tables, columns and indexes.
     ///
     /// The dialect's choices: text ids; `bigint` for every integer (SQLite's are 64-bit);

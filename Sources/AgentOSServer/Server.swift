@@ -51,7 +51,7 @@ public struct Server: Service {
             })
         let blobs = try BlobStore(root: configuration.blobsPath)
         // Job files are read for FETCH on threads of their own (SQLite and disk reads block).
-        let fileReaders = HandlerExecutor(threads: 2, name: "agentos-file-reader")
+        let fileReaders = ThreadPoolExecutor(threads: 2, name: "agentos-file-reader")
         defer { fileReaders.shutdown() }
         let bus = try BusLoop(
             context: context, endpoint: configuration.busEndpoint, dispatcher: dispatcher, directory: directory,
@@ -71,7 +71,7 @@ public struct Server: Service {
                 heartbeatMS: Int(configuration.dispatch.heartbeatInterval * 1000)),
             limits: configuration.apiLimits, queueCounts: queueCounts, signals: busLoop, metrics: metrics, logger: logger)
         // Enough threads that a few slow handlers (bcrypt at login) never hold up the rest.
-        let handlerExecutor = HandlerExecutor(threads: max(4, 2 * ProcessInfo.processInfo.activeProcessorCount))
+        let handlerExecutor = ThreadPoolExecutor(threads: max(4, 2 * ProcessInfo.processInfo.activeProcessorCount))
         defer { handlerExecutor.shutdown() }
         let api = try APILoop(
             context: context, endpoint: configuration.apiEndpoint, handler: handler, executor: handlerExecutor,

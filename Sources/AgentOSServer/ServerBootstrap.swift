@@ -6,7 +6,7 @@ import ZeroMQ
 
 /// What the server needs that lives in its data directory.
 struct ServerState: Sendable {
-    let store: AppStore
+    let store: any AppStore
     let signingKey: [UInt8]
     /// Seals secrets at rest; never stored in the database.
     let secretKey: [UInt8]
@@ -26,7 +26,7 @@ enum ServerBootstrap {
         try fileManager.createDirectory(
             atPath: configuration.dataDirectory, withIntermediateDirectories: true,
             attributes: [.posixPermissions: 0o700])
-        let store = try AppStore.open(path: configuration.databasePath)
+        let store = try SQLiteStore.open(path: configuration.databasePath)
         let signingKey = try loadOrCreateKey(at: configuration.signingKeyPath)
         let secretKey = try loadOrCreateKey(at: configuration.secretKeyPath)
         if try !store.hasUsers() {
@@ -90,7 +90,7 @@ enum ServerBootstrap {
 
     /// Writes the secret files first and commits the accounts last: a crash in between
     /// leaves no users, so the next start simply does it all again with fresh secrets.
-    private static func firstStart(_ configuration: ServerConfiguration, store: AppStore, logger: Logger) throws {
+    private static func firstStart(_ configuration: ServerConfiguration, store: any AppStore, logger: Logger) throws {
         let password = configuration.adminPassword ?? String(SecretToken.generate(prefix: "").prefix(24))
         let workerToken = SecretToken.generate(prefix: "aow_")
         if configuration.adminPassword == nil {

@@ -1,6 +1,6 @@
 import GRDB
 
-extension AppStore {
+extension SQLiteStore {
     /// v2: sessions and tokens, teams, the skill registry, model configuration, chat
     /// sessions, files, run records and the audit log.
     static func controlPlane(_ db: Database) throws {

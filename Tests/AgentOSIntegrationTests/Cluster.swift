@@ -321,7 +321,7 @@ final class Cluster: @unchecked Sendable {
 
     /// Adds an account straight into the server's database, skipping the users API.
     func addUser(email: String, password: String, projectRole: ProjectRole) throws -> User {
-        let store = try AppStore.open(path: dataDirectory + "/agentos.sqlite")
+        let store = try SQLiteStore.open(path: dataDirectory + "/agentos.sqlite")
         let user = try store.createUser(User(email: email, name: email, passwordHash: Passwords(cost: 4).hash(password), role: .user))
         let project = try #require(try store.project(idOrName: "default"))
         try store.setMember(projectID: project.id, userID: user.id, role: projectRole)

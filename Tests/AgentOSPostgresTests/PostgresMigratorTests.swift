@@ -7,13 +7,13 @@ import PostgresNIO
 import Testing
 
 @Suite struct PostgresMigratorTests {
-    let logger = ThrowawayPostgres.logger
+    let logger = LocalPostgres.logger
 
     @Test func migratesOnceInTheSameStepsAsSQLite() async throws {
-        let sqliteSteps = try await AppStore.inMemory().writer.read { db in
+        let sqliteSteps = try await SQLiteStore.inMemory().writer.read { db in
             try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations ORDER BY rowid")
         }
-        try await ThrowawayPostgres.with { cluster in
+        try await LocalPostgres.with { cluster in
             let database = try await cluster.createDatabase()
             try await cluster.withConnection(database: database) { connection in
                 #expect(try await PostgresMigrator.appliedMigrations(connection, logger: logger) == [])
@@ -27,7 +27,7 @@ import Testing
 
     @Test func theSchemaHasSQLitesTablesColumnsAndIndexes() async throws {
         let sqlite = try sqliteSchema()
-        try await ThrowawayPostgres.with { cluster in
+        try await LocalPostgres.with { cluster in
             let database = try await cluster.createDatabase()
             try await cluster.withConnection(database: database) { connection in
                 try await PostgresMigrator().migrate(connection, logger: logger)
@@ -43,7 +43,7 @@ import Testing
     }
 
     @Test func emailsAndTeamNamesAreUniqueIgnoringCase() async throws {
-        try await ThrowawayPostgres.with { cluster in
+        try await LocalPostgres.with { cluster in
             let database = try await cluster.createDatabase()
             try await cluster.withConnection(database: database) { connection in
                 try await PostgresMigrator().migrate(connection, logger: logger)
@@ -71,7 +71,7 @@ import Testing
     }
 
     @Test func aDatabaseFromANewerVersionIsRefusedAndLeftAsItWas() async throws {
-        try await ThrowawayPostgres.with { cluster in
+        try await LocalPostgres.with { cluster in
             let database = try await cluster.createDatabase()
             try await cluster.withConnection(database: database) { connection in
                 try await PostgresMigrator().migrate(connection, logger: logger)
@@ -86,7 +86,7 @@ import Testing
 
     @Test func aFailingMigrationLeavesNothingBehind() async throws {
         let broken = PostgresMigration(name: "v7-broken", statements: ["CREATE TABLE half_made (id text)", "SELECT no_such_function()"])
-        try await ThrowawayPostgres.with { cluster in
+        try await LocalPostgres.with { cluster in
             let database = try await cluster.createDatabase()
             try await cluster.withConnection(database: database) { connection in
                 await #expect(throws: PSQLError.self) {
@@ -102,7 +102,7 @@ import Testing
     }
 
     @Test func serversStartingTogetherMigrateOnce() async throws {
-        try await ThrowawayPostgres.with { cluster in
+        try await LocalPostgres.with { cluster in
             let database = try await cluster.createDatabase()
             let runs = try await withThrowingTaskGroup(of: [String].self) { group in
                 for _ in 0..<4 {
@@ -150,7 +150,7 @@ import Testing
     ]
 
     func sqliteSchema() throws -> Schema {
-        try AppStore.inMemory().writer.read { db in
+        try SQLiteStore.inMemory().writer.read { db in
             var schema = Schema()
             let tables = try String.fetchAll(db, sql: """
                 SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name != 'grdb_migrations'

@@ -11,7 +11,7 @@ import Testing
 /// Calls the server's API handler directly, over an in-memory store and a temporary blob
 /// directory, with the bus events it posts recorded.
 final class APIHarness: Sendable {
-    let store: AppStore
+    let store: any AppStore
     let handler: APIHandler
     let tokens: AccessTokens
     let fileTokens: JobFileTokens
@@ -22,8 +22,8 @@ final class APIHarness: Sendable {
     let blobs: BlobStore
     let secretKey: [UInt8]
 
-    init(store: AppStore? = nil, limits: APIHandler.Limits = APIHandler.Limits()) async throws {
-        self.store = try store ?? AppStore.inMemory()
+    init(store: (any AppStore)? = nil, limits: APIHandler.Limits = APIHandler.Limits()) async throws {
+        self.store = try store ?? SQLiteStore.inMemory()
         dataDirectory = NSTemporaryDirectory() + "agentos-api-\(UUID().uuidString.lowercased())"
         try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
         let signing = Array("0123456789abcdef0123456789abcdef".utf8)

@@ -1,4 +1,5 @@
 @testable import AgentOSServer
+import AgentOSStore
 import AgentOSWire
 import Foundation
 import Testing
@@ -17,7 +18,7 @@ import ZeroMQ
             harness = try await APIHarness()
             context = try Context()
             let api = try APILoop(
-                context: context, endpoint: "tcp://127.0.0.1:*", handler: harness.handler, executor: HandlerExecutor(threads: 2),
+                context: context, endpoint: "tcp://127.0.0.1:*", handler: harness.handler, executor: ThreadPoolExecutor(threads: 2),
                 maxInFlightBytes: maxInFlightBytes, logger: .init(label: "test"))
             dealer = try context.makeSocket(.dealer)
             try dealer.setLinger(0)

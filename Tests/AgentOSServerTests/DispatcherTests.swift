@@ -13,7 +13,7 @@ final class FinishedJobs: Sendable {
 
 /// Drives a `Dispatcher` over an in-memory store with a controlled clock.
 final class DispatcherHarness {
-    let store: AppStore
+    let store: any AppStore
     let dispatcher: Dispatcher
     let alice: User
     let bob: User
@@ -24,7 +24,7 @@ final class DispatcherHarness {
     var now = Date(timeIntervalSince1970: 1_700_000_000)
 
     init(heartbeat: TimeInterval = 1, maxHeartbeatsPerSecond: Double = 4000) throws {
-        store = try AppStore.inMemory()
+        store = try SQLiteStore.inMemory()
         alice = try store.createUser(User(email: "alice@example.com", name: "Alice", passwordHash: "x", role: .user))
         bob = try store.createUser(User(email: "bob@example.com", name: "Bob", passwordHash: "x", role: .user))
         project = try store.createProject(name: "p", owner: alice.id)
@@ -370,7 +370,7 @@ extension Array where Element == Outbound {
         let run = try h.connect("a", slots: 1).jobs(to: "a")[0]
         #expect(run.jobID == job.id)
         // A real failure of the write transaction: every update of a job is refused.
-        try h.store.writer.write { db in
+        try (h.store as! SQLiteStore).writer.write { db in
             try db.execute(sql: "CREATE TRIGGER refuse BEFORE UPDATE ON jobs BEGIN SELECT RAISE(ABORT, 'disk on fire'); END")
         }
         let refused = try h.send("a", .result, JobOutcome(jobID: job.id, attempt: run.attempt, status: .succeeded, result: 1))
@@ -380,7 +380,7 @@ extension Array where Element == Outbound {
         #expect(h.dispatcher.connectedWorkers.first?.running == [job.id: run.attempt], "the run is still held, under its deadline")
         #expect(h.dispatcher.queuedCount == 1, "the job chosen for the slot is back in the queue")
 
-        try h.store.writer.write { db in try db.execute(sql: "DROP TRIGGER refuse") }
+        try (h.store as! SQLiteStore).writer.write { db in try db.execute(sql: "DROP TRIGGER refuse") }
         // The worker sends its result again after a reconnect; the retried commit assigns the waiting job.
         let retried = try h.send("a", .result, JobOutcome(jobID: job.id, attempt: run.attempt, status: .succeeded, result: 1))
         #expect(try retried.jobs(to: "a").map(\.jobID) == [waiting.id])

@@ -8,7 +8,7 @@ import Testing
 
 extension JobFileReader {
     /// A reader over `store` and a blob store of its own in a new temporary directory.
-    static func scratch(store: AppStore) throws -> JobFileReader {
+    static func scratch(store: any AppStore) throws -> JobFileReader {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("agentos-blobs-\(UUID().uuidString.prefix(8))").path
         return JobFileReader(store: store, blobs: try BlobStore(root: root), logger: Logger(label: "test"))
     }

@@ -54,7 +54,7 @@ import ZeroMQ
     }
 
     @Test func hellosPastTheCheckLimitAreToldToComeBackLater() async throws {
-        let store = try AppStore.inMemory()
+        let store = try SQLiteStore.inMemory()
         let dispatcher = try Dispatcher(store: store, settings: Dispatcher.Settings(), logger: Logger(label: "test")) { _ in }
         let gate = Gate()
         defer { gate.open() }
@@ -111,7 +111,7 @@ import ZeroMQ
     }
 
     @Test func messagesAreSmallUntilPutTogetherFromTheirPartsOnlyForAWelcomedWorker() async throws {
-        let store = try AppStore.inMemory()
+        let store = try SQLiteStore.inMemory()
         let owner = try store.createUser(User(email: "o@example.com", name: "o", passwordHash: "x", role: .admin))
         let project = try store.createProject(name: "p", owner: owner.id)
         // This worker sends no heartbeats: it must not be declared dead however slow the machine.

@@ -16,7 +16,7 @@ import Testing
         let token: String
         let runnerToken: String
 
-        static func make(store: AppStore? = nil) async throws -> World {
+        static func make(store: (any AppStore)? = nil) async throws -> World {
             let harness = try await APIHarness(store: store)
             let owner = try harness.user("owner")
             let runner = try harness.user("runner")
@@ -180,7 +180,8 @@ import Testing
     @Test func providerKeysAreSealedAtRestAndRevealedOnlyToRunners() async throws {
         let path = NSTemporaryDirectory() + "agentos-secret-\(UUID().uuidString).sqlite"
         defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
-        let world = try await World.make(store: try AppStore.open(path: path))
+        let sqlite = try SQLiteStore.open(path: path)
+        let world = try await World.make(store: sqlite)
         let h = world.harness
         let key = "sk-live-THIS-IS-THE-SECRET-\(UUID().uuidString)"
         let created = await h.call(.createProvider, token: world.token, params: ["project": "p"], body: [
@@ -197,7 +198,7 @@ import Testing
             #expect(!response.body.encodedString().contains(key))
         }
         // Not in the database file in clear, WAL included.
-        _ = try await h.store.writer.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+        _ = try await sqlite.writer.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
         for suffix in ["", "-wal"] {
             let bytes = FileManager.default.contents(atPath: path + suffix) ?? Data()
             #expect(bytes.range(of: Data(key.utf8)) == nil, "the key is in clear in \(path + suffix)")

@@ -74,7 +74,7 @@ import Testing
         #expect(reply.body["error"]?["path"]?.stringValue == path, "\(reply.body)")
         #expect(reply.body["error"]?["message"]?.stringValue?.contains(message) == true, "\(reply.body)")
         #expect(world.queuedCount == 0)
-        #expect(try await world.harness.store.writer.read { db in try Job.fetchCount(db) } == 0)
+        #expect(try await (world.harness.store as! SQLiteStore).writer.read { db in try Job.fetchCount(db) } == 0)
     }
 
     @Test(arguments: [

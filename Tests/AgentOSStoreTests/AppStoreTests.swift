@@ -1,21 +1,20 @@
 @testable import AgentOSStore
+import AgentOSTestSupport
 import AgentOSWire
 import Foundation
 import GRDB
 import Testing
 
+/// A store of `engine` with an admin and their project `default`.
+func fixture(_ engine: StoreEngine) async throws -> (store: any AppStore, owner: User, project: Project) {
+    let store = try await engine.makeStore()
+    let owner = try store.createUser(User(email: "Owner@Example.com", name: "Owner", passwordHash: "x", role: .admin))
+    return (store, owner, try store.createProject(name: "default", owner: owner.id))
+}
+
 @Suite struct AppStoreTests {
-    let store: AppStore
-    let owner: User
-    let project: Project
-
-    init() throws {
-        store = try AppStore.inMemory()
-        owner = try store.createUser(User(email: "Owner@Example.com", name: "Owner", passwordHash: "x", role: .admin))
-        project = try store.createProject(name: "default", owner: owner.id)
-    }
-
-    @Test func markingWorkersOfflineCountsThoseThatWereOnline() throws {
+    @Test(arguments: StoreEngine.allCases) func markingWorkersOfflineCountsThoseThatWereOnline(_ engine: StoreEngine) async throws {
+        let (store, owner, project) = try await fixture(engine)
         for (index, online) in [true, true, false].enumerated() {
             try store.workerConnected(WorkerRecord(
                 id: "w\(index)", name: "w\(index)", kind: .cloud, ownerID: nil, labels: [], slots: 1, version: "t",
@@ -26,14 +25,16 @@ import Testing
         #expect(try store.markAllWorkersOffline() == 0)
     }
 
-    @Test func emailsAreUniqueIgnoringCase() throws {
+    @Test(arguments: StoreEngine.allCases) func emailsAreUniqueIgnoringCase(_ engine: StoreEngine) async throws {
+        let (store, owner, project) = try await fixture(engine)
         #expect(try store.user(email: "owner@example.com")?.id == owner.id)
         #expect(throws: StoreError.self) {
             try store.createUser(User(email: "OWNER@example.com", name: "Again", passwordHash: "x", role: .user))
         }
     }
 
-    @Test func projectCreatorIsOwnerAndNamesAreUnique() throws {
+    @Test(arguments: StoreEngine.allCases) func projectCreatorIsOwnerAndNamesAreUnique(_ engine: StoreEngine) async throws {
+        let (store, owner, project) = try await fixture(engine)
         #expect(try store.role(of: owner.id, in: project.id) == .owner)
         #expect(try store.project(idOrName: "default")?.id == project.id)
         #expect(try store.project(idOrName: project.id)?.name == "default")
@@ -45,21 +46,23 @@ import Testing
         }
     }
 
-    @Test func jobRoundTripsInputsAndResultOfAnyShape() throws {
+    @Test(arguments: StoreEngine.allCases) func jobRoundTripsInputsAndResultOfAnyShape(_ engine: StoreEngine) async throws {
+        let (store, owner, project) = try await fixture(engine)
         let inputs: [String: JSONValue] = ["n": 3, "s": "x", "list": [1, "two", nil], "obj": ["k": true]]
         let (job, created) = try store.submit(Job(projectID: project.id, code: "pass", inputs: inputs, target: .cloud, submittedBy: owner.id))
         #expect(created)
-        let assigned = try #require(try store.assign(jobID: job.id, workerID: "w", workerName: "w"))
+        #expect(try store.job(id: job.id)?.inputs == inputs)
         for result: JSONValue in ["plain string", 42, ["a": [1, 2]], nil] {
-            var copy = assigned
-            copy.result = result
-            try store.writer.write { db in try copy.update(db) }
-            #expect(try store.job(id: job.id)?.result == result)
+            let run = try store.submit(Job(projectID: project.id, code: "pass", inputs: [:], target: .cloud, submittedBy: owner.id)).job
+            _ = try #require(try store.assign(jobID: run.id, workerID: "w", workerName: "w"))
+            _ = try #require(try store.finish(JobOutcome(jobID: run.id, attempt: 1, status: .succeeded, result: result), workerID: "w"))
+            #expect(try store.job(id: run.id)?.result == result)
         }
         #expect(try store.job(id: job.id)?.inputs == inputs)
     }
 
-    @Test func aJobsFoldersAreStoredAndAssignedWithIt() throws {
+    @Test(arguments: StoreEngine.allCases) func aJobsFoldersAreStoredAndAssignedWithIt(_ engine: StoreEngine) async throws {
+        let (store, owner, project) = try await fixture(engine)
         let job = try store.submit(Job(
             projectID: project.id, code: "pass", inputs: [:], target: .private, submittedBy: owner.id, dirs: ["photos", "out"])).job
         #expect(try store.job(id: job.id)?.dirs == ["photos", "out"])
@@ -69,7 +72,7 @@ import Testing
 
     @Test func jobsStoredBeforeFoldersExistedHaveNone() throws {
         let queue = try DatabaseQueue()
-        try AppStore.migrator.migrate(queue, upTo: "v5-bus-keys")
+        try SQLiteStore.migrator.migrate(queue, upTo: "v5-bus-keys")
         try queue.write { db in
             let now = Date()
             try db.execute(sql: "INSERT INTO users (id, email, name, password_hash, role, created_at) VALUES ('u', 'u@x', 'U', 'x', 'user', ?)", arguments: [now])
@@ -80,27 +83,30 @@ import Testing
                 VALUES ('j', 'p', 'queued', 'server', 'pass', '{}', 'private', '[]', 60, 1024, 0, 3, 0, 'u', ?, ?, '', '', 0)
                 """, arguments: [now, now])
         }
-        let store = try AppStore(writer: queue)
+        let store = try SQLiteStore(writer: queue)
         #expect(try store.job(id: "j")?.dirs == [])
         let batch = try store.commitBusBatch(results: [], assignments: [Assignment(jobID: "j", workerID: "w", workerName: "w")])
         #expect(try #require(batch.assigned.first ?? nil).dirs == [])
     }
 
-    @Test func idempotencyKeyReturnsTheFirstJob() throws {
+    @Test(arguments: StoreEngine.allCases) func idempotencyKeyReturnsTheFirstJob(_ engine: StoreEngine) async throws {
+        let (store, owner, project) = try await fixture(engine)
         let first = try store.submit(Job(projectID: project.id, code: "a", inputs: [:], target: .cloud, submittedBy: owner.id, idempotencyKey: "k1"))
         let second = try store.submit(Job(projectID: project.id, code: "b", inputs: [:], target: .cloud, submittedBy: owner.id, idempotencyKey: "k1"))
         #expect(first.created && !second.created)
         #expect(second.job.id == first.job.id && second.job.code == "a")
     }
 
-    @Test func assignCountsAttemptsAndOnlyOnce() throws {
+    @Test(arguments: StoreEngine.allCases) func assignCountsAttemptsAndOnlyOnce(_ engine: StoreEngine) async throws {
+        let (store, owner, project) = try await fixture(engine)
         let job = try store.submit(Job(projectID: project.id, code: "x", inputs: [:], target: .cloud, submittedBy: owner.id)).job
         let assigned = try #require(try store.assign(jobID: job.id, workerID: "w1", workerName: "one"))
         #expect(assigned.status == .running && assigned.attempts == 1 && assigned.workerName == "one")
         #expect(try store.assign(jobID: job.id, workerID: "w2", workerName: "two") == nil)
     }
 
-    @Test func finishIgnoresStaleAttemptsAndOtherWorkers() throws {
+    @Test(arguments: StoreEngine.allCases) func finishIgnoresStaleAttemptsAndOtherWorkers(_ engine: StoreEngine) async throws {
+        let (store, owner, project) = try await fixture(engine)
         let job = try store.submit(Job(projectID: project.id, code: "x", inputs: [:], target: .cloud, submittedBy: owner.id)).job
         _ = try store.assign(jobID: job.id, workerID: "w1", workerName: "one")
         _ = try store.loseJob(jobID: job.id, attempt: 1)
@@ -114,7 +120,8 @@ import Testing
         #expect(try store.finish(wrongWorker, workerID: "w2") == nil, "a duplicate result changes nothing")
     }
 
-    @Test func losingAJobRequeuesUntilMaxAttemptsThenFails() throws {
+    @Test(arguments: StoreEngine.allCases) func losingAJobRequeuesUntilMaxAttemptsThenFails(_ engine: StoreEngine) async throws {
+        let (store, owner, project) = try await fixture(engine)
         let job = try store.submit(Job(projectID: project.id, code: "x", inputs: [:], target: .cloud, maxAttempts: 2, submittedBy: owner.id)).job
         _ = try store.assign(jobID: job.id, workerID: "w", workerName: "w")
         #expect(try store.loseJob(jobID: job.id, attempt: 1)?.status == .queued)
@@ -123,14 +130,16 @@ import Testing
         #expect(failed.status == .failed && failed.error == "worker_lost" && failed.attempts == 2)
     }
 
-    @Test func releaseDoesNotCountAnAttempt() throws {
+    @Test(arguments: StoreEngine.allCases) func releaseDoesNotCountAnAttempt(_ engine: StoreEngine) async throws {
+        let (store, owner, project) = try await fixture(engine)
         let job = try store.submit(Job(projectID: project.id, code: "x", inputs: [:], target: .cloud, submittedBy: owner.id)).job
         _ = try store.assign(jobID: job.id, workerID: "w", workerName: "w")
         let released = try #require(try store.release(jobID: job.id, attempt: 1, workerID: "w"))
         #expect(released.status == .queued && released.attempts == 0 && released.workerID == nil)
     }
 
-    @Test func unclaimedJobsExpire() throws {
+    @Test(arguments: StoreEngine.allCases) func unclaimedJobsExpire(_ engine: StoreEngine) async throws {
+        let (store, owner, project) = try await fixture(engine)
         let base = Date(timeIntervalSince1970: 2_000_000)
         let old = try store.submit(Job(projectID: project.id, code: "x", inputs: [:], target: .cloud, submittedBy: owner.id, createdAt: base)).job
         let fresh = try store.submit(Job(projectID: project.id, code: "x", inputs: [:], target: .cloud, submittedBy: owner.id, createdAt: base + 100)).job
@@ -140,7 +149,8 @@ import Testing
         #expect(try store.job(id: fresh.id)?.status == .queued)
     }
 
-    @Test func queueTimeCountsFromTheLastRequeueNotTheSubmit() throws {
+    @Test(arguments: StoreEngine.allCases) func queueTimeCountsFromTheLastRequeueNotTheSubmit(_ engine: StoreEngine) async throws {
+        let (store, owner, project) = try await fixture(engine)
         let base = Date(timeIntervalSince1970: 3_000_000)
         let job = try store.submit(Job(projectID: project.id, code: "x", inputs: [:], target: .cloud, submittedBy: owner.id, createdAt: base)).job
         _ = try store.assign(jobID: job.id, workerID: "w", workerName: "w", at: base + 10)
@@ -153,7 +163,7 @@ import Testing
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("agentos-store-\(UUID())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let disk = try AppStore.open(path: directory.appendingPathComponent("db.sqlite").path)
+        let disk = try SQLiteStore.open(path: directory.appendingPathComponent("db.sqlite").path)
         let mode = try disk.writer.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") }
         #expect(mode == "wal")
     }
@@ -161,7 +171,7 @@ import Testing
 
 @Suite struct QueueFilterTests {
     @Test func theQueueSweepAndAWorkersRunsUseTheirPartialIndexes() throws {
-        let store = try AppStore.inMemory()
+        let store = try SQLiteStore.inMemory()
         func plan(_ sql: String) throws -> String {
             try store.writer.read { db in try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql).map { $0["detail"] as String }.joined(separator: "; ") }
         }
@@ -170,8 +180,8 @@ import Testing
         #expect(try plan("SELECT id FROM jobs WHERE status = 'queued'").contains("jobs_queued"))
     }
 
-    @Test func queuedJobSummariesCarryPlacementsOfQueuedJobsOnly() throws {
-        let store = try AppStore.inMemory()
+    @Test(arguments: StoreEngine.allCases) func queuedJobSummariesCarryPlacementsOfQueuedJobsOnly(_ engine: StoreEngine) async throws {
+        let store = try await engine.makeStore()
         let alice = try store.createUser(User(email: "a@x", name: "A", passwordHash: "x", role: .user))
         let project = try store.createProject(name: "p", owner: alice.id)
         let created = Date(timeIntervalSince1970: 1_000_000)
@@ -192,8 +202,8 @@ import Testing
 }
 
 @Suite struct JobHistoryTests {
-    @Test func pagesVisitEveryJobOnceEvenWithEqualTimestamps() throws {
-        let store = try AppStore.inMemory()
+    @Test(arguments: StoreEngine.allCases) func pagesVisitEveryJobOnceEvenWithEqualTimestamps(_ engine: StoreEngine) async throws {
+        let store = try await engine.makeStore()
         let user = try store.createUser(User(email: "a@x", name: "A", passwordHash: "x", role: .user))
         let project = try store.createProject(name: "p", owner: user.id)
         let instant = Date(timeIntervalSince1970: 1_700_000_000.1234)
@@ -213,8 +223,8 @@ import Testing
 }
 
 @Suite struct BusPeerTests {
-    @Test func onlyLiveCredentialsOfEnabledUsersAreBusPeers() throws {
-        let store = try AppStore.inMemory()
+    @Test(arguments: StoreEngine.allCases) func onlyLiveCredentialsOfEnabledUsersAreBusPeers(_ engine: StoreEngine) async throws {
+        let store = try await engine.makeStore()
         let user = try store.createUser(User(email: "a@example.com", name: "A", passwordHash: "x", role: .user))
         let worker = try store.createWorkerToken(WorkerToken(name: "w", tokenHash: "h1", curveKey: "worker-key"))
         let personal = try store.createPersonalToken(PersonalToken(
@@ -232,8 +242,8 @@ import Testing
         #expect(try store.busPeer(curveKey: "personal-key") == nil)
     }
 
-    @Test func aTokenWithoutAKeyGetsOneOnceAndKeepsIt() throws {
-        let store = try AppStore.inMemory()
+    @Test(arguments: StoreEngine.allCases) func aTokenWithoutAKeyGetsOneOnceAndKeepsIt(_ engine: StoreEngine) async throws {
+        let store = try await engine.makeStore()
         _ = try store.createWorkerToken(WorkerToken(name: "old", tokenHash: "h1"))
         try store.setWorkerTokenCurveKey(hash: "h1", curveKey: "k1")
         try store.setWorkerTokenCurveKey(hash: "h1", curveKey: "k2")

@@ -7,7 +7,7 @@ import Logging
 /// What every resource's handlers share: the store, the authenticator, the log, and the
 /// checks on a caller's access.
 struct APIContext: Sendable {
-    let store: AppStore
+    let store: any AppStore
     let authenticator: Authenticator
     let logger: Logger
 
@@ -90,7 +90,7 @@ protocol APIResource: Sendable {
 
 /// The shared checks, callable by name in every resource.
 extension APIResource {
-    var store: AppStore { context.store }
+    var store: any AppStore { context.store }
     var logger: Logger { context.logger }
 
     func requireAdmin(_ caller: Caller) throws(APIError) { try context.requireAdmin(caller) }

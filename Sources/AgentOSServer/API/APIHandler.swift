@@ -130,7 +130,7 @@ public struct APIHandler: Sendable {
     let claims: [APIOperation: [String]]
 
     init(
-        store: AppStore, tokens: AccessTokens, fileTokens: JobFileTokens, passwords: Passwords, secrets: SecretBox,
+        store: any AppStore, tokens: AccessTokens, fileTokens: JobFileTokens, passwords: Passwords, secrets: SecretBox,
         blobs: BlobStore, watch: JobWatch, directory: WorkerDirectory, cluster: ClusterInfo, limits: Limits,
         queueCounts: QueueCounts = QueueCounts(), signals: any DispatchSignals, metrics: ServerMetrics? = nil, logger: Logger
     ) {

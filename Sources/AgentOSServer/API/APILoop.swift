@@ -1,4 +1,5 @@
 import AgentOSAPI
+import AgentOSStore
 import AgentOSWire
 import Foundation
 import Logging
@@ -24,7 +25,7 @@ final class APILoop: SocketLoopDriver {
     private let socket: Socket
     private let handler: APIHandler
     /// Where handlers run: off the cooperative pool, as they may block on SQLite.
-    private let executor: HandlerExecutor
+    private let executor: ThreadPoolExecutor
     private let logger: Logger
     private var loop: SocketLoopHandle<Event>?
     private var inFlight = 0
@@ -37,7 +38,7 @@ final class APILoop: SocketLoopDriver {
     /// Binds the API socket; fails at once when the endpoint cannot be bound. With a CURVE
     /// secret key it encrypts, and the context's `ZAPHandler` lets in only gateways (domain `api`).
     init(
-        context: Context, endpoint: String, handler: APIHandler, executor: HandlerExecutor,
+        context: Context, endpoint: String, handler: APIHandler, executor: ThreadPoolExecutor,
         maxInFlightBytes: Int = defaultMaxInFlightBytes, curveSecretKey: String? = nil, logger: Logger
     ) throws {
         socket = try context.makeSocket(.router)

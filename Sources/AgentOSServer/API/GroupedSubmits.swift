@@ -21,10 +21,10 @@ final class GroupedSubmits: Sendable {
         var writing = false
     }
 
-    private let store: AppStore
+    private let store: any AppStore
     private let state = Mutex(State())
 
-    init(store: AppStore) {
+    init(store: any AppStore) {
         self.store = store
     }
 

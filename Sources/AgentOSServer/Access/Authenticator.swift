@@ -23,7 +23,7 @@ struct Authenticator: Sendable {
     /// Personal access tokens start with this.
     static let personalTokenPrefix = "aos_pat_"
 
-    let store: AppStore
+    let store: any AppStore
     let tokens: AccessTokens
     let fileTokens: JobFileTokens
 

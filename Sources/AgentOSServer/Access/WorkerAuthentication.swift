@@ -6,7 +6,7 @@ import AgentOSWire
 /// pins some, must cover the worker's), or a user's access or personal token for a private
 /// worker. The credential is remembered, so revoking it disconnects the worker.
 enum WorkerAuthentication {
-    static func check(_ hello: Hello, store: AppStore, authenticator: Authenticator) async -> Result<WorkerPrincipal, Reject> {
+    static func check(_ hello: Hello, store: any AppStore, authenticator: Authenticator) async -> Result<WorkerPrincipal, Reject> {
         let denied = Reject(code: Reject.unauthorized, message: "the worker credential is missing, wrong or revoked")
         do {
             switch hello.kind {

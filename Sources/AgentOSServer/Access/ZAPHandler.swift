@@ -20,14 +20,14 @@ final class ZAPHandler: SocketLoopDriver {
     static let apiDomain = "api"
 
     private let socket: Socket
-    private let store: AppStore
+    private let store: any AppStore
     private let gatewayKeys: Set<String>
     private let logger: Logger
     /// How many refusals each peer address may write to the log.
     private var warnings = WarningLimiter()
 
     /// Binds the handler; do it before any CURVE socket of `context` binds.
-    init(context: Context, store: AppStore, gatewayKeys: Set<String>, logger: Logger) throws {
+    init(context: Context, store: any AppStore, gatewayKeys: Set<String>, logger: Logger) throws {
         socket = try context.makeSocket(.rep)
         try socket.setLinger(0)
         try socket.bind(ZAPRequest.endpoint)

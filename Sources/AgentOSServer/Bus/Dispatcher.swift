@@ -153,7 +153,7 @@ public final class Dispatcher {
         }
     }
 
-    private let store: AppStore
+    private let store: any AppStore
     private let settings: Settings
     private let logger: Logger
     private let jobFinished: @Sendable (FinishedJob) -> Void
@@ -199,7 +199,7 @@ public final class Dispatcher {
     /// connected, sets the restart grace period: one dead-peer timeout of that fleet. `watch`
     /// keeps the running jobs' live output (`OUTPUT`) and hears of every other change.
     public init(
-        store: AppStore, settings: Settings, logger: Logger, fileTokens: JobFileTokens? = nil, queueCounts: QueueCounts = QueueCounts(),
+        store: any AppStore, settings: Settings, logger: Logger, fileTokens: JobFileTokens? = nil, queueCounts: QueueCounts = QueueCounts(),
         now: Date = Date(), workersOnlineBefore: Int = 0, watch: JobWatch = JobWatch(), metrics: ServerMetrics? = nil,
         jobFinished: @escaping @Sendable (FinishedJob) -> Void
     ) throws {

@@ -8,7 +8,7 @@ import Logging
 /// thread. The rule is the one a job file token enforces over HTTP: the job is `running` with
 /// that attempt, on that worker, and the file is one of the job's files and still exists.
 struct JobFileReader: Sendable {
-    let store: AppStore
+    let store: any AppStore
     let blobs: BlobStore
     let logger: Logger
 

@@ -47,6 +47,21 @@ public struct ChatMessage: Codable, Sendable, Equatable, FetchableRecord, Persis
     public var createdBy: String
     public var createdAt: Date
 
+    /// Message number `seq` of session `sessionID`.
+    public init(
+        id: String = UUID().uuidString.lowercased(), sessionID: String, seq: Int, role: MessageRole, content: String,
+        jobID: String?, createdBy: String, createdAt: Date
+    ) {
+        self.id = id
+        self.sessionID = sessionID
+        self.seq = seq
+        self.role = role
+        self.content = content
+        self.jobID = jobID
+        self.createdBy = createdBy
+        self.createdAt = createdAt
+    }
+
     enum CodingKeys: String, CodingKey {
         case id, seq, role, content
         case sessionID = "session_id"

@@ -77,6 +77,43 @@ public struct Agent: Codable, Sendable, Equatable, FetchableRecord, PersistableR
     public var createdAt: Date
     public var updatedAt: Date
 
+    /// Version 1 of a new agent.
+    public init(projectID: String, name: String, settings: AgentSettings, by userID: String, at now: Date) {
+        self.id = UUID().uuidString.lowercased()
+        self.projectID = projectID
+        self.name = name
+        self.version = 1
+        self.provider = settings.provider
+        self.model = settings.model
+        self.systemPrompt = settings.systemPrompt
+        self.skills = settings.skills
+        self.params = settings.params
+        self.updatedBy = userID
+        self.createdAt = now
+        self.updatedAt = now
+    }
+
+    /// The next version, with `settings`.
+    public func updated(to settings: AgentSettings, by userID: String, at now: Date) -> Agent {
+        var agent = self
+        agent.version += 1
+        agent.provider = settings.provider
+        agent.model = settings.model
+        agent.systemPrompt = settings.systemPrompt
+        agent.skills = settings.skills
+        agent.params = settings.params
+        agent.updatedBy = userID
+        agent.updatedAt = now
+        return agent
+    }
+
+    /// This version of the agent as its history keeps it.
+    public var history: AgentVersion {
+        AgentVersion(
+            agentID: id, version: version, provider: provider, model: model, systemPrompt: systemPrompt, skills: skills,
+            params: params, updatedBy: updatedBy, createdAt: updatedAt)
+    }
+
     public var settings: AgentSettings {
         AgentSettings(provider: provider, model: model, systemPrompt: systemPrompt, skills: skills, params: params)
     }

@@ -17,6 +17,27 @@ public struct Skill: Codable, Sendable, Equatable, FetchableRecord, PersistableR
     public var createdAt: Date
     public var updatedAt: Date
 
+    /// A new skill whose version 1 is `content`.
+    public init(projectID: String, name: String, content: SkillContent, author: String, at now: Date) {
+        self.id = UUID().uuidString.lowercased()
+        self.projectID = projectID
+        self.name = name
+        self.description = content.description
+        self.latestVersion = 1
+        self.createdBy = author
+        self.createdAt = now
+        self.updatedAt = now
+    }
+
+    /// The skill once `content` is its next version.
+    public func adding(_ content: SkillContent, at now: Date) -> Skill {
+        var skill = self
+        skill.latestVersion += 1
+        skill.description = content.description
+        skill.updatedAt = now
+        return skill
+    }
+
     enum CodingKeys: String, CodingKey {
         case id, name, description
         case projectID = "project_id"
@@ -52,6 +73,14 @@ public struct SkillContent: Sendable, Equatable {
             "requirements": .string(requirements), "input_schema": inputSchema ?? .null, "limits": limits ?? .null,
         ]
         return ContentHash.sha256Hex(canonical.encoded())
+    }
+
+    /// This content as version `number` of skill `skillID`.
+    public func version(_ number: Int, of skillID: String, author: String, at now: Date) -> SkillVersion {
+        SkillVersion(
+            skillID: skillID, version: number, description: description, code: code, entrypoint: entrypoint,
+            requirements: requirements, inputSchema: inputSchema, limits: limits, contentHash: contentHash, author: author,
+            createdAt: now)
     }
 }
 

@@ -2,81 +2,10 @@ import AgentOSWire
 import Foundation
 import GRDB
 
-/// A queued job the dispatcher chose for a worker.
-public struct Assignment: Sendable, Equatable {
-    /// The job.
-    public let jobID: String
-    /// The worker's id.
-    public let workerID: String
-    /// The worker's name.
-    public let workerName: String
-
-    /// An assignment.
-    public init(jobID: String, workerID: String, workerName: String) {
-        self.jobID = jobID
-        self.workerID = workerID
-        self.workerName = workerName
-    }
-}
-
-/// What a worker needs to run a job just assigned, read in the assigning transaction: the
-/// columns the assignment carries, not the whole row.
-public struct AssignedJob: Sendable, Equatable {
-    /// The job.
-    public let id: String
-    /// The attempt just counted.
-    public let attempt: Int
-    /// Its project.
-    public let projectID: String
-    /// Python source.
-    public let code: String
-    /// Keyword arguments for the entrypoint.
-    public let inputs: [String: JSONValue]
-    /// Limits, with network already off when its project no longer allows it.
-    public let limits: JobLimits
-    /// The function called.
-    public let entrypoint: String
-    /// pip requirements.
-    public let requirements: String
-    /// Files the job reads.
-    public let files: [JobFile]
-    /// Names of the shared folders it sees at `/mnt/<name>`.
-    public let dirs: [String]
-}
-
-/// A worker's outcome the store accepted, and the job's final state.
-public struct FinishedJob: Sendable, Equatable {
-    /// The job.
-    public let id: String
-    /// How it ended.
-    public let status: JobStatus
-
-    /// A finished job.
-    public init(id: String, status: JobStatus) {
-        self.id = id
-        self.status = status
-    }
-}
-
-/// What one bus batch changed.
-public struct BusBatchCommit: Sendable {
-    /// Per result, in order: the job it ended, or nil for a stale or duplicate result.
-    public let finished: [FinishedJob?]
-    /// Per assignment, in order: the job as assigned, or nil when it had left the queue.
-    public let assigned: [AssignedJob?]
-}
-
-extension AppStore {
-    /// Records the results of one bus loop iteration, its new workers and its assignments, all in one
-    /// transaction (group commit): either all of it is durable or none of it is.
-    ///
-    /// A result counts only if its job still runs that attempt on that worker; an assignment
-    /// only if its job is still queued. Neither reads more than the columns it needs.
-    /// `connected` are workers welcomed since the last batch, recorded as online.
+extension SQLiteStore {
     public func commitBusBatch(
-        results: [(outcome: JobOutcome, workerID: String)], assignments: [Assignment], connected: [WorkerRecord] = [],
-        at now: Date = Date()
-    ) throws -> BusBatchCommit {
+        results: [(outcome: JobOutcome, workerID: String)], assignments: [Assignment], connected: [WorkerRecord],
+        at now: Date) throws -> BusBatchCommit {
         let resultEncoder = Job.databaseJSONEncoder(for: Job.CodingKeys.result.stringValue)
         let inputsDecoder = Job.databaseJSONDecoder(for: Job.CodingKeys.inputs.stringValue)
         let dirsDecoder = Job.databaseJSONDecoder(for: Job.CodingKeys.dirs.stringValue)
@@ -143,7 +72,6 @@ extension AppStore {
         }
     }
 
-    /// Every queued job as the dispatcher places it: the placement columns only, oldest first.
     public func queuedJobSummaries() throws -> [QueuedJob] {
         try writer.read { db in
             try QueuedJob.fetchAll(db, sql: """

@@ -1,18 +1,7 @@
 import Foundation
 import GRDB
 
-/// What exchanging a refresh token did.
-public enum RefreshOutcome: Sendable, Equatable {
-    /// The token was live: it is spent now and `session` continues.
-    case rotated(session: AuthSession, user: User)
-    /// The token was already spent: someone replayed it, so the whole session is revoked.
-    case reused(session: AuthSession)
-    /// Unknown token, or its session is over, or its user disabled.
-    case invalid
-}
-
-extension AppStore {
-    /// Starts a login session with its first refresh token (stored hashed).
+extension SQLiteStore {
     public func createSession(_ session: AuthSession, refreshTokenHash: String) throws {
         try writer.write { db in
             try session.insert(db)
@@ -20,14 +9,11 @@ extension AppStore {
         }
     }
 
-    /// The session with this id.
     public func session(id: String) throws -> AuthSession? {
         try writer.read { db in try AuthSession.fetchCached(db, id: id) }
     }
 
-    /// Exchanges a refresh token for a new one in the same session, in one transaction.
-    /// A token presented twice revokes its session: the thief and the owner both lose it.
-    public func rotateRefreshToken(hash: String, newHash: String, now: Date = Date()) throws -> RefreshOutcome {
+    public func rotateRefreshToken(hash: String, newHash: String, now: Date) throws -> RefreshOutcome {
         try writer.write { db in
             guard var token = try RefreshToken.filter(Column("token_hash") == hash).fetchOne(db),
                 var session = try AuthSession.fetchOne(db, key: token.sessionID)
@@ -52,9 +38,8 @@ extension AppStore {
         }
     }
 
-    /// Revokes a session (logout); false when it was already over.
     @discardableResult
-    public func revokeSession(id: String, reason: String, now: Date = Date()) throws -> Bool {
+    public func revokeSession(id: String, reason: String, now: Date) throws -> Bool {
         try writer.write { db in
             guard var session = try AuthSession.fetchOne(db, key: id), session.revokedAt == nil else { return false }
             session.revokedAt = now
@@ -64,15 +49,12 @@ extension AppStore {
         }
     }
 
-    /// Stores a new personal access token record.
     @discardableResult
     public func createPersonalToken(_ token: PersonalToken) throws -> PersonalToken {
         try writer.write { db in try token.inserted(db) }
     }
 
-    /// The personal token with this secret hash, if live; records its use at most once a
-    /// minute, so a busy program's requests stay reads and never queue for the write lock.
-    public func usePersonalToken(hash: String, now: Date = Date()) throws -> PersonalToken? {
+    public func usePersonalToken(hash: String, now: Date) throws -> PersonalToken? {
         guard var token = try writer.read({ db in try PersonalToken.filter(Column("token_hash") == hash).fetchOne(db) }),
             token.isLive(at: now)
         else { return nil }
@@ -86,21 +68,18 @@ extension AppStore {
         return token
     }
 
-    /// The personal token with this id.
     public func personalToken(id: String) throws -> PersonalToken? {
         try writer.read { db in try PersonalToken.fetchCached(db, id: id) }
     }
 
-    /// A user's personal tokens, newest first, revoked ones included.
     public func personalTokens(userID: String) throws -> [PersonalToken] {
         try writer.read { db in
             try PersonalToken.filter(Column("user_id") == userID).order(Column("created_at").desc, Column("id")).fetchAll(db)
         }
     }
 
-    /// Revokes a personal token; false when it was already revoked.
     @discardableResult
-    public func revokePersonalToken(id: String, now: Date = Date()) throws -> Bool {
+    public func revokePersonalToken(id: String, now: Date) throws -> Bool {
         try writer.write { db in
             guard var token = try PersonalToken.fetchOne(db, key: id), token.revokedAt == nil else { return false }
             token.revokedAt = now
@@ -109,19 +88,16 @@ extension AppStore {
         }
     }
 
-    /// Every worker token, newest first.
     public func workerTokens() throws -> [WorkerToken] {
         try writer.read { db in try WorkerToken.order(Column("created_at").desc, Column("id")).fetchAll(db) }
     }
 
-    /// The worker token with this id.
     public func workerToken(id: String) throws -> WorkerToken? {
         try writer.read { db in try WorkerToken.fetchCached(db, id: id) }
     }
 
-    /// Revokes a worker token; false when it was already revoked.
     @discardableResult
-    public func revokeWorkerToken(id: String, now: Date = Date()) throws -> Bool {
+    public func revokeWorkerToken(id: String, now: Date) throws -> Bool {
         try writer.write { db in
             guard var token = try WorkerToken.fetchOne(db, key: id), token.revokedAt == nil else { return false }
             token.revokedAt = now

@@ -2,10 +2,9 @@ import AgentOSWire
 import Foundation
 import GRDB
 
-extension AppStore {
-    /// Creates a project and makes `owner` its owner, in one transaction.
+extension SQLiteStore {
     @discardableResult
-    public func createProject(name: String, owner: String, teamID: String? = nil, allowNetwork: Bool = false) throws -> Project {
+    public func createProject(name: String, owner: String, teamID: String?, allowNetwork: Bool) throws -> Project {
         try StoreError.mapping("a project named \(name) already exists") {
             try writer.write { db in
                 // Names differing only in case would read as one project.
@@ -19,7 +18,6 @@ extension AppStore {
         }
     }
 
-    /// Sets whether the project's jobs may have the network; the project as it is now.
     public func setProjectNetwork(id: String, allowed: Bool) throws -> Project? {
         try writer.write { db in
             guard var project = try Project.fetchOne(db, key: id) else { return nil }
@@ -29,7 +27,6 @@ extension AppStore {
         }
     }
 
-    /// The project with this id or, failing that, this name.
     public func project(idOrName: String) throws -> Project? {
         try writer.read { db in
             try Project.fetchCached(db, id: idOrName)
@@ -37,12 +34,10 @@ extension AppStore {
         }
     }
 
-    /// The project with this id.
     public func project(id: String) throws -> Project? {
         try writer.read { db in try Project.fetchCached(db, id: id) }
     }
 
-    /// Every project (nil) or those `userID` has a role in, by name.
     public func projects(visibleTo userID: String?) throws -> [Project] {
         try writer.read { db in
             var request = Project.order(Column("name"))
@@ -57,8 +52,6 @@ extension AppStore {
         }
     }
 
-    /// Sets a user's role in a project, adding them if needed. A project keeps at least one
-    /// owner among its members (`conflict`).
     public func setMember(projectID: String, userID: String, role: ProjectRole) throws {
         try writer.write { db in
             if role != .owner { try requireAnotherOwner(db, projectID: projectID, besides: userID) }
@@ -66,7 +59,6 @@ extension AppStore {
         }
     }
 
-    /// Removes a member; false when they were not one. A project keeps at least one owner.
     @discardableResult
     public func removeMember(projectID: String, userID: String) throws -> Bool {
         try writer.write { db in
@@ -81,8 +73,6 @@ extension AppStore {
         if others == 0 { throw StoreError.conflict("a project keeps at least one owner") }
     }
 
-    /// A user's effective role in a project: their membership, or owner when they own the
-    /// project's team, whichever is higher; nil when neither.
     public func role(of userID: String, in projectID: String) throws -> ProjectRole? {
         try writer.read { db in
             let member = try ProjectMember.fetchOne(
@@ -96,7 +86,6 @@ extension AppStore {
         }
     }
 
-    /// A project's members with their accounts, by email.
     public func members(projectID: String) throws -> [(User, ProjectRole)] {
         try writer.read { db in
             let members = try ProjectMember.filter(Column("project_id") == projectID).fetchAll(db)
@@ -105,9 +94,6 @@ extension AppStore {
         }
     }
 
-    /// Deletes a project and everything in it. Returns the blob hashes no file refers to
-    /// any more, for the caller to remove from disk, and the ids of the jobs that were queued,
-    /// for the dispatcher to forget.
     public func deleteProject(id: String) throws -> (orphanedBlobs: [String], queuedJobs: [String]) {
         try writer.write { db in
             let hashes = try String.fetchAll(db, sql: "SELECT DISTINCT sha256 FROM files WHERE project_id = ?", arguments: [id])

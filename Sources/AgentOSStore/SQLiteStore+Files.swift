@@ -1,20 +1,17 @@
 import Foundation
 import GRDB
 
-extension AppStore {
-    /// Stores file metadata (the blob is already on disk).
+extension SQLiteStore {
     @discardableResult
     public func createFile(_ file: StoredFile) throws -> StoredFile {
         try writer.write { db in try file.inserted(db) }
     }
 
-    /// The file with this id.
     public func file(id: String) throws -> StoredFile? {
         try writer.read { db in try StoredFile.fetchOne(db, key: id) }
     }
 
-    /// A project's files, newest first, at most `limit`, those older than `before` (a cursor).
-    public func files(projectID: String, limit: Int, before: (Date, String)? = nil) throws -> [StoredFile] {
+    public func files(projectID: String, limit: Int, before: (Date, String)?) throws -> [StoredFile] {
         try writer.read { db in
             var request = StoredFile.filter(Column("project_id") == projectID)
             if let (at, id) = before {
@@ -24,8 +21,6 @@ extension AppStore {
         }
     }
 
-    /// Deletes a file's metadata. Returns its hash when no file refers to those bytes any
-    /// more, so the caller removes the blob.
     public func deleteFile(id: String) throws -> (file: StoredFile, orphanedBlob: String?)? {
         try writer.write { db in
             guard let file = try StoredFile.fetchOne(db, key: id) else { return nil }
@@ -35,12 +30,10 @@ extension AppStore {
         }
     }
 
-    /// Whether any file refers to these bytes (checked before a blob is removed).
     public func blobInUse(_ sha256: String) throws -> Bool {
         try writer.read { db in try StoredFile.filter(Column("sha256") == sha256).fetchCount(db) > 0 }
     }
 
-    /// The files a job was given.
     public func jobFiles(jobID: String) throws -> [JobFile] {
         try writer.read { db in try JobFile.filter(Column("job_id") == jobID).order(Column("name")).fetchAll(db) }
     }

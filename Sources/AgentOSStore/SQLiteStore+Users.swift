@@ -2,14 +2,11 @@ import AgentOSWire
 import Foundation
 import GRDB
 
-extension AppStore {
-    /// Every account, by email.
+extension SQLiteStore {
     public func users() throws -> [User] {
         try writer.read { db in try User.order(Column("email").collating(.nocase)).fetchAll(db) }
     }
 
-    /// Applies `change` to a user and saves it. The last enabled admin cannot be demoted or
-    /// disabled (`conflict`): someone must be able to administer the system.
     public func updateUser(id: String, _ change: (inout User) -> Void) throws -> (before: User, after: User) {
         try writer.write { db in
             guard let before = try User.fetchOne(db, key: id) else { throw StoreError.notFound("user") }

@@ -1,11 +1,12 @@
 @testable import AgentOSServer
+import AgentOSStore
 import Foundation
 import Synchronization
 import Testing
 
-@Suite struct HandlerExecutorTests {
+@Suite struct ThreadPoolExecutorTests {
     @Test func workRunsOnItsOwnThreadsAndOneBlockedThreadHoldsUpNoOther() async throws {
-        let executor = HandlerExecutor(threads: 2, name: "test-handler")
+        let executor = ThreadPoolExecutor(threads: 2, name: "test-handler")
         defer { executor.shutdown() }
         #expect(await withTaskExecutorPreference(executor) { onExecutor(executor) }, "ran on another thread")
         #expect(onExecutor(executor) == false)
@@ -27,7 +28,7 @@ import Testing
 }
 
 /// Whether synchronous code (as a handler's SQLite call) runs on the executor's threads.
-private func onExecutor(_ executor: HandlerExecutor) -> Bool { executor.runsCurrentThread }
+private func onExecutor(_ executor: ThreadPoolExecutor) -> Bool { executor.runsCurrentThread }
 
 /// Blocks the calling thread, as synchronous work in a handler does; false if nothing
 /// signalled within a generous deadline (the other task never ran).

@@ -1,15 +1,16 @@
+import AgentOSPostgres
 import Foundation
 import Logging
 import PostgresNIO
 import Testing
 
-@Suite struct ThrowawayPostgresTests {
+@Suite struct LocalPostgresTests {
     @Test func aClusterAnswersQueriesAndIsGoneAfterItStops() async throws {
-        let cluster = try await ThrowawayPostgres.start()
+        let cluster = try await LocalPostgres.start()
         let stopped: Bool
         do {
             let answer = try await cluster.withConnection { connection in
-                let rows = try await connection.query("SELECT current_setting('server_version_num')::bigint, \(41) + 1", logger: ThrowawayPostgres.logger)
+                let rows = try await connection.query("SELECT current_setting('server_version_num')::bigint, \(41) + 1", logger: LocalPostgres.logger)
                 var answers: [(Int, Int)] = []
                 for try await row in rows.decode((Int, Int).self) { answers.append(row) }
                 return answers
@@ -20,7 +21,7 @@ import Testing
 
             let database = try await cluster.createDatabase()
             let current = try await cluster.withConnection(database: database) { connection in
-                let rows = try await connection.query("SELECT current_database()", logger: ThrowawayPostgres.logger)
+                let rows = try await connection.query("SELECT current_database()", logger: LocalPostgres.logger)
                 var names: [String] = []
                 for try await name in rows.decode(String.self) { names.append(name) }
                 return names
@@ -38,19 +39,19 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: cluster.directory.path), "its directory is deleted")
         await #expect(throws: (any Error).self, "nothing listens on its port any more") {
             try await cluster.withConnection { connection in
-                _ = try await connection.query("SELECT 1", logger: ThrowawayPostgres.logger)
+                _ = try await connection.query("SELECT 1", logger: LocalPostgres.logger)
             }
         }
     }
 
     @Test func twoClustersRunSideBySide() async throws {
-        try await ThrowawayPostgres.with { first in
-            try await ThrowawayPostgres.with { second in
+        try await LocalPostgres.with { first in
+            try await LocalPostgres.with { second in
                 #expect(first.port != second.port)
                 #expect(first.pid != second.pid)
                 let database = try await first.createDatabase()
                 let onSecond = try await second.withConnection { connection in
-                    let rows = try await connection.query("SELECT count(*) FROM pg_database WHERE datname = \(database)", logger: ThrowawayPostgres.logger)
+                    let rows = try await connection.query("SELECT count(*) FROM pg_database WHERE datname = \(database)", logger: LocalPostgres.logger)
                     var counts: [Int] = []
                     for try await count in rows.decode(Int.self) { counts.append(count) }
                     return counts

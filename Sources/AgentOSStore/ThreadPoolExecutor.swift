@@ -1,11 +1,12 @@
 import Foundation
 
-/// The threads API requests are handled on: a task executor of its own (SE-0417), so that
-/// what a handler does synchronously — SQLite reads, bcrypt, encoding a large page — blocks
-/// one of these threads and never a thread of Swift's cooperative pool, which the rest of
-/// the process (hello checks, timers, the gateway-facing loop's children) shares. Handlers
-/// still suspend as usual (GRDB's async writes, long polls), freeing their thread meanwhile.
-final class HandlerExecutor: TaskExecutor, @unchecked Sendable {
+/// Threads of their own as a task executor (SE-0417), for work that blocks: what a task on
+/// them does synchronously — a store call, bcrypt, encoding a large page — blocks one of these
+/// threads and never a thread of Swift's cooperative pool, which the rest of the process
+/// (hello checks, timers, the gateway-facing loop's children) shares. Tasks still suspend as
+/// usual (long polls), freeing their thread meanwhile. The server handles API requests on one;
+/// the PostgreSQL store runs its calls on another, which its callers wait for.
+public final class ThreadPoolExecutor: TaskExecutor, @unchecked Sendable {
     private let condition = NSCondition()
     /// Jobs waiting for a thread; guarded by `condition`.
     private var queue: [UnownedJob] = []
@@ -15,7 +16,7 @@ final class HandlerExecutor: TaskExecutor, @unchecked Sendable {
     private var threads: [pthread_t] = []
 
     /// `threads` threads, started now, that run until `shutdown()`.
-    init(threads: Int, name: String = "agentos-api-handler") {
+    public init(threads: Int, name: String = "agentos-api-handler") {
         for index in 0..<max(1, threads) {
             let thread = Thread { [self] in work() }
             thread.name = "\(name)-\(index)"
@@ -23,7 +24,7 @@ final class HandlerExecutor: TaskExecutor, @unchecked Sendable {
         }
     }
 
-    func enqueue(_ job: consuming ExecutorJob) {
+    public func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         condition.lock()
         queue.append(job)
@@ -32,7 +33,7 @@ final class HandlerExecutor: TaskExecutor, @unchecked Sendable {
     }
 
     /// Lets the threads end once the queue is empty.
-    func shutdown() {
+    public func shutdown() {
         condition.lock()
         stopping = true
         condition.broadcast()
@@ -40,7 +41,7 @@ final class HandlerExecutor: TaskExecutor, @unchecked Sendable {
     }
 
     /// Whether the calling code runs on one of the executor's threads.
-    var runsCurrentThread: Bool {
+    public var runsCurrentThread: Bool {
         condition.lock()
         defer { condition.unlock() }
         return threads.contains { pthread_equal($0, pthread_self()) != 0 }

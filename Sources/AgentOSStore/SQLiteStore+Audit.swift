@@ -1,15 +1,12 @@
 import Foundation
 import GRDB
 
-extension AppStore {
-    /// Appends to the audit log.
+extension SQLiteStore {
     public func audit(_ entry: AuditEntry) throws {
         var entry = entry
         try writer.write { db in try entry.insert(db) }
     }
 
-    /// Audit entries, newest first, older than `beforeSeq`, optionally of one action (or a
-    /// prefix such as `auth.`).
     public func auditEntries(action: String?, beforeSeq: Int64?, limit: Int) throws -> [AuditEntry] {
         try writer.read { db in
             var request = AuditEntry.all()

@@ -6,45 +6,53 @@ import PostgresNIO
 import Glibc
 #endif
 
-/// A PostgreSQL cluster of its own for a test: `initdb` in a temporary directory, one `postgres`
-/// process on a free loopback port (and a Unix socket in that directory), stopped by its pid and
-/// deleted afterwards. Use ``with(_:)`` so it is stopped whatever the test does.
+/// A PostgreSQL cluster this process runs itself: `initdb` in a directory (once), then one
+/// `postgres` process listening on a loopback port and a Unix socket in that directory, stopped
+/// by its pid. `agentos up` runs one for a topology that names a local database; tests run
+/// throwaway ones (``start()``, ``with(_:)``) in temporary directories deleted when they stop.
 ///
 /// PostgreSQL refuses to run as root, and the tests do run as root here: then the cluster runs as
 /// the `postgres` user that Debian's package creates (`setpriv` execs `postgres` in place, so the
 /// pid held is the postmaster's own). As any other user, it runs as that user.
-struct ThrowawayPostgres: Sendable {
+public struct LocalPostgres: Sendable {
     /// Why a cluster could not be started.
-    struct StartError: Error, CustomStringConvertible {
+    public struct StartError: Error, CustomStringConvertible {
         /// What failed, with the tail of the server's log when there is one.
-        let description: String
+        public let description: String
     }
 
     /// The superuser `initdb` creates; it authenticates with `trust` on loopback and the socket.
-    static let superuser = "agentos"
+    public static let superuser = "agentos"
 
-    /// The temporary directory holding `data/`, the socket and `postgres.log`.
-    let directory: URL
+    /// The directory holding `data/`, `socket/` and `postgres.log`.
+    public let directory: URL
     /// The loopback TCP port the server listens on.
-    let port: Int
+    public let port: Int
+    /// Whether `stop()` deletes `directory` (a throwaway cluster's).
+    private let removesDirectory: Bool
     /// The postmaster's process (Foundation reaps it when it exits).
     private let process: Process
 
     /// The postmaster's pid.
-    var pid: pid_t { process.processIdentifier }
+    public var pid: pid_t { process.processIdentifier }
 
     /// The directory of the Unix socket (`.s.PGSQL.<port>` inside it).
-    var socketDirectory: String { directory.appendingPathComponent("socket").path }
+    public var socketDirectory: String { directory.appendingPathComponent("socket").path }
 
     /// A connection configuration for `database` over TCP on loopback.
-    func configuration(database: String = "postgres") -> PostgresConnection.Configuration {
+    public func configuration(database: String = "postgres") -> PostgresConnection.Configuration {
         PostgresConnection.Configuration(
             host: "127.0.0.1", port: port, username: Self.superuser, password: nil, database: database, tls: .disable)
     }
 
-    /// Starts a cluster, runs `body` with it, and stops it (and deletes its directory) whether
-    /// `body` returns or throws.
-    static func with<Result: Sendable>(_ body: (ThrowawayPostgres) async throws -> Result) async throws -> Result {
+    /// The URL of `database` on this cluster, for `--store`.
+    public func url(database: String = "postgres") -> String {
+        "postgres://\(Self.superuser)@127.0.0.1:\(port)/\(database)?sslmode=disable"
+    }
+
+    /// Starts a throwaway cluster, runs `body` with it, and stops it (and deletes its directory)
+    /// whether `body` returns or throws.
+    public static func with<Result: Sendable>(_ body: (LocalPostgres) async throws -> Result) async throws -> Result {
         let cluster = try await start()
         do {
             let result = try await body(cluster)
@@ -56,22 +64,34 @@ struct ThrowawayPostgres: Sendable {
         }
     }
 
-    /// Runs `initdb` and starts the server, waiting (up to 60 s) until it accepts connections.
-    static func start() async throws -> ThrowawayPostgres {
-        let binaries = try binDirectory()
+    /// Starts a throwaway cluster in a new temporary directory, on a free port.
+    public static func start() async throws -> LocalPostgres {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("agentos-pg-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: false)
-        try FileManager.default.createDirectory(at: directory.appendingPathComponent("socket"), withIntermediateDirectories: false)
         do {
-            let account = try runAccount()
-            if let account {
-                for path in [directory.path, directory.appendingPathComponent("socket").path] {
-                    guard chown(path, account.uid, account.gid) == 0 else {
-                        throw StartError(description: "chown \(path): \(String(cString: strerror(errno)))")
-                    }
-                }
+            return try await start(directory: directory, port: nil, removesDirectory: true)
+        } catch {
+            try? FileManager.default.removeItem(at: directory)
+            throw error
+        }
+    }
+
+    /// Starts the cluster kept in `directory` (made, with `initdb`, when it has none yet) on
+    /// `port`, or on a free port when nil, and waits (up to 60 s) until it accepts connections.
+    public static func start(directory: URL, port: Int?) async throws -> LocalPostgres {
+        try await start(directory: directory, port: port, removesDirectory: false)
+    }
+
+    private static func start(directory: URL, port: Int?, removesDirectory: Bool) async throws -> LocalPostgres {
+        let binaries = try binDirectory()
+        let account = try runAccount()
+        let data = directory.appendingPathComponent("data").path
+        for path in [directory.path, directory.appendingPathComponent("socket").path] {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            if let account, chown(path, account.uid, account.gid) != 0 {
+                throw StartError(description: "chown \(path): \(String(cString: strerror(errno)))")
             }
-            let data = directory.appendingPathComponent("data").path
+        }
+        if !FileManager.default.fileExists(atPath: data + "/PG_VERSION") {
             let initdb = try await run(
                 binaries + "/initdb",
                 ["-D", data, "-U", superuser, "-A", "trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync", "--no-instructions"],
@@ -79,26 +99,27 @@ struct ThrowawayPostgres: Sendable {
             guard initdb == 0 else {
                 throw StartError(description: "initdb exited with \(initdb): \(tail(of: directory.appendingPathComponent("initdb.log")))")
             }
-            // A port taken between choosing it and the server binding it makes the server exit:
-            // choose again.
-            var lastError: (any Error)?
-            for _ in 0..<5 {
-                let port = try freeLoopbackPort()
-                do {
-                    return try await launch(binaries: binaries, directory: directory, port: port, account: account)
-                } catch {
-                    lastError = error
-                }
-            }
-            throw lastError ?? StartError(description: "postgres did not start")
-        } catch {
-            try? FileManager.default.removeItem(at: directory)
-            throw error
         }
+        if let port {
+            return try await launch(binaries: binaries, directory: directory, port: port, account: account, removesDirectory: removesDirectory)
+        }
+        // A port taken between choosing it and the server binding it makes the server exit:
+        // choose again.
+        var lastError: (any Error)?
+        for _ in 0..<5 {
+            do {
+                return try await launch(
+                    binaries: binaries, directory: directory, port: try freeLoopbackPort(), account: account,
+                    removesDirectory: removesDirectory)
+            } catch {
+                lastError = error
+            }
+        }
+        throw lastError ?? StartError(description: "postgres did not start")
     }
 
     /// Creates an empty database and returns its name.
-    func createDatabase() async throws -> String {
+    public func createDatabase() async throws -> String {
         let name = "test_\(UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased())"
         try await withConnection { connection in
             _ = try await connection.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: Self.logger)
@@ -107,7 +128,7 @@ struct ThrowawayPostgres: Sendable {
     }
 
     /// Opens a connection to `database`, runs `body` with it and closes it.
-    func withConnection<Result: Sendable>(
+    public func withConnection<Result: Sendable>(
         database: String = "postgres", _ body: (PostgresConnection) async throws -> Result
     ) async throws -> Result {
         let connection = try await PostgresConnection.connect(
@@ -123,9 +144,9 @@ struct ThrowawayPostgres: Sendable {
     }
 
     /// Asks the server for a fast shutdown (SIGINT), waits up to 60 s for it to exit (SIGKILL
-    /// past that), and deletes the directory.
-    func stop() async throws {
-        defer { try? FileManager.default.removeItem(at: directory) }
+    /// past that), and deletes the directory of a throwaway cluster.
+    public func stop() async throws {
+        defer { if removesDirectory { try? FileManager.default.removeItem(at: directory) } }
         guard kill(pid, SIGINT) == 0 else { return }
         let deadline = ContinuousClock.now + .seconds(60)
         while process.isRunning {
@@ -139,21 +160,23 @@ struct ThrowawayPostgres: Sendable {
 
     // MARK: - Starting
 
-    static let logger = Logger(label: "agentos.test.postgres")
+    public static let logger = Logger(label: "agentos.postgres.local")
 
-    private static func launch(binaries: String, directory: URL, port: Int, account: Account?) async throws -> ThrowawayPostgres {
+    private static func launch(
+        binaries: String, directory: URL, port: Int, account: Account?, removesDirectory: Bool
+    ) async throws -> LocalPostgres {
         let log = directory.appendingPathComponent("postgres.log")
-        let process = try spawn(
-            binaries + "/postgres",
-            [
-                "-D", directory.appendingPathComponent("data").path, "-p", String(port),
-                "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=\(directory.appendingPathComponent("socket").path)",
-                // A test cluster holds nothing worth a sync, and several may run at once.
-                "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-                "-c", "max_connections=200", "-c", "shared_buffers=16MB",
-            ],
-            as: account, output: log)
-        let cluster = ThrowawayPostgres(directory: directory, port: port, process: process)
+        var arguments = [
+            "-D", directory.appendingPathComponent("data").path, "-p", String(port),
+            "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=\(directory.appendingPathComponent("socket").path)",
+            "-c", "max_connections=200",
+        ]
+        if removesDirectory {
+            // A throwaway cluster holds nothing worth a sync, and several may run at once.
+            arguments += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "shared_buffers=16MB"]
+        }
+        let process = try spawn(binaries + "/postgres", arguments, as: account, output: log)
+        let cluster = LocalPostgres(directory: directory, port: port, removesDirectory: removesDirectory, process: process)
         let deadline = ContinuousClock.now + .seconds(60)
         while true {
             guard process.isRunning else {

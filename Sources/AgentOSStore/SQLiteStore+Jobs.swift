@@ -2,17 +2,11 @@ import AgentOSWire
 import Foundation
 import GRDB
 
-extension AppStore {
-    /// Persists a new queued job. With an idempotency key already used by the same user in
-    /// the same project, returns that earlier job instead and `created == false`.
-    /// `files` are recorded with the job in the same transaction.
-    public func submit(_ job: Job, files: [JobFile] = []) throws -> (job: Job, created: Bool) {
+extension SQLiteStore {
+    public func submit(_ job: Job, files: [JobFile]) throws -> (job: Job, created: Bool) {
         try writer.write { db in try Self.insert(job, files: files, db) }
     }
 
-    /// Persists several submits in one transaction (group commit), each as `submit` would:
-    /// one that fails (a constraint, a duplicate) is rolled back alone, to its savepoint, and
-    /// reported in its place, while the others commit. Suspends rather than blocking a thread.
     public func submitAll(_ batch: [(job: Job, files: [JobFile])]) async throws -> [Result<(job: Job, created: Bool), any Error>] {
         try await writer.write { db in
             try batch.map { job, files in
@@ -27,7 +21,6 @@ extension AppStore {
         }
     }
 
-    /// The job `userID` submitted to `projectID` with this idempotency key, if any.
     public func job(projectID: String, submittedBy userID: String, idempotencyKey key: String) throws -> Job? {
         try writer.read { db in try Self.job(projectID: projectID, submittedBy: userID, idempotencyKey: key, db) }
     }
@@ -46,8 +39,6 @@ extension AppStore {
         return (inserted, true)
     }
 
-    /// Stores a run record (a job a desktop ran locally, `origin` `local`). Idempotent by the
-    /// desktop's id within the project: a second post returns the stored record.
     public func recordRun(_ job: Job) throws -> (job: Job, created: Bool) {
         try writer.write { db in
             if let clientID = job.clientRunID,
@@ -59,13 +50,11 @@ extension AppStore {
         }
     }
 
-    /// The job with this id.
     public func job(id: String) throws -> Job? {
         try writer.read { db in try Job.fetchCached(db, id: id) }
     }
 
-    /// Jobs marked running, optionally only those on one worker.
-    public func runningJobs(workerID: String? = nil) throws -> [Job] {
+    public func runningJobs(workerID: String?) throws -> [Job] {
         try writer.read { db in
             // Asked once per HELLO: a statement compiled once, through jobs_worker.
             if let workerID {
@@ -77,24 +66,9 @@ extension AppStore {
         }
     }
 
-    /// Moves a queued job to running on a worker, counting the attempt. Nil when the job is
-    /// no longer queued (another path took it first). One assignment of `commitBusBatch`.
-    public func assign(jobID: String, workerID: String, workerName: String, at now: Date = Date()) throws -> Job? {
-        let assignment = Assignment(jobID: jobID, workerID: workerID, workerName: workerName)
-        guard try commitBusBatch(results: [], assignments: [assignment], at: now).assigned.first! != nil else { return nil }
-        return try job(id: jobID)
-    }
 
-    /// Records a worker's outcome, if it belongs to the job's current attempt on that worker;
-    /// nil for a stale or duplicate result, which changes nothing. One result of `commitBusBatch`.
-    public func finish(_ outcome: JobOutcome, workerID: String, at now: Date = Date()) throws -> Job? {
-        guard try commitBusBatch(results: [(outcome, workerID)], assignments: [], at: now).finished.first! != nil else { return nil }
-        return try job(id: outcome.jobID)
-    }
 
-    /// Puts a running job whose worker handed it back unrun into the queue again. The
-    /// hand-back does not count against `max_attempts`.
-    public func release(jobID: String, attempt: Int, workerID: String, at now: Date = Date()) throws -> Job? {
+    public func release(jobID: String, attempt: Int, workerID: String, at now: Date) throws -> Job? {
         try writer.write { db in
             guard var job = try Job.fetchOne(db, key: jobID), job.status == .running, job.attempts == attempt,
                 job.workerID == workerID
@@ -110,9 +84,7 @@ extension AppStore {
         }
     }
 
-    /// A running job's worker died or vanished: back to the queue while attempts remain,
-    /// else failed with `worker_lost`. Nil when the job is not running that attempt.
-    public func loseJob(jobID: String, attempt: Int, at now: Date = Date()) throws -> Job? {
+    public func loseJob(jobID: String, attempt: Int, at now: Date) throws -> Job? {
         try writer.write { db in
             guard var job = try Job.fetchOne(db, key: jobID), job.status == .running, job.attempts == attempt
             else { return nil }
@@ -132,9 +104,7 @@ extension AppStore {
         }
     }
 
-    /// Ends a run whose worker never reported within the time limit and its grace period:
-    /// `timed_out`. Nil when that attempt is no longer running.
-    public func expire(jobID: String, attempt: Int, at now: Date = Date()) throws -> Job? {
+    public func expire(jobID: String, attempt: Int, at now: Date) throws -> Job? {
         try writer.write { db in
             guard var job = try Job.fetchOne(db, key: jobID), job.status == .running, job.attempts == attempt else { return nil }
             job.status = .timedOut
@@ -145,9 +115,7 @@ extension AppStore {
         }
     }
 
-    /// Cancels a queued or running job, returning it as it was just before and as it is now;
-    /// nil when it has already ended.
-    public func cancel(jobID: String, at now: Date = Date()) throws -> (before: Job, after: Job)? {
+    public func cancel(jobID: String, at now: Date) throws -> (before: Job, after: Job)? {
         try writer.write { db in
             guard let before = try Job.fetchOne(db, key: jobID), !before.status.isFinal else { return nil }
             var job = before
@@ -159,10 +127,8 @@ extension AppStore {
         }
     }
 
-    /// A page of a project's jobs, newest first, after the job with id `after` (a keyset
-    /// cursor compared on the stored values, so no precision is lost in between).
     public func jobs(
-        projectID: String, status: JobStatus?, origin: String?, skill: String? = nil, sessionID: String? = nil,
+        projectID: String, status: JobStatus?, origin: String?, skill: String?, sessionID: String?,
         after: String?, limit: Int
     ) throws -> [Job] {
         try writer.read { db in
@@ -178,8 +144,7 @@ extension AppStore {
         }
     }
 
-    /// Fails jobs waiting in the queue since before `cutoff` with `no_eligible_worker`.
-    public func failUnclaimed(queuedBefore cutoff: Date, at now: Date = Date()) throws -> [Job] {
+    public func failUnclaimed(queuedBefore cutoff: Date, at now: Date) throws -> [Job] {
         try writer.write { db in
             // Through the partial index jobs_queued: the literal status is what lets SQLite use it.
             let stale = try Job.filter(sql: "status = 'queued' AND queued_at < ?", arguments: [cutoff]).fetchAll(db)

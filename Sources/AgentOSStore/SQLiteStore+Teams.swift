@@ -2,8 +2,7 @@ import AgentOSWire
 import Foundation
 import GRDB
 
-extension AppStore {
-    /// Creates a team owned by `owner`.
+extension SQLiteStore {
     @discardableResult
     public func createTeam(name: String, owner: String) throws -> Team {
         try StoreError.mapping("a team named \(name) already exists") {
@@ -15,14 +14,12 @@ extension AppStore {
         }
     }
 
-    /// The team with this id or, failing that, this name.
     public func team(idOrName: String) throws -> Team? {
         try writer.read { db in
             try Team.fetchOne(db, key: idOrName) ?? Team.filter(Column("name").collating(.nocase) == idOrName).fetchOne(db)
         }
     }
 
-    /// Every team, or only those `userID` belongs to.
     public func teams(memberID userID: String?) throws -> [Team] {
         try writer.read { db in
             var request = Team.order(Column("name").collating(.nocase))
@@ -33,12 +30,10 @@ extension AppStore {
         }
     }
 
-    /// A user's role in a team, or nil.
     public func teamRole(of userID: String, in teamID: String) throws -> TeamRole? {
         try writer.read { db in try TeamMember.fetchOne(db, key: ["team_id": teamID, "user_id": userID])?.role }
     }
 
-    /// A team's members with their accounts.
     public func teamMembers(teamID: String) throws -> [(User, TeamRole)] {
         try writer.read { db in
             let members = try TeamMember.filter(Column("team_id") == teamID).fetchAll(db)
@@ -47,7 +42,6 @@ extension AppStore {
         }
     }
 
-    /// Adds or changes a team member. A team keeps at least one owner (`conflict`).
     public func setTeamMember(teamID: String, userID: String, role: TeamRole) throws {
         try writer.write { db in
             if role != .owner { try requireAnotherTeamOwner(db, teamID: teamID, besides: userID) }
@@ -55,7 +49,6 @@ extension AppStore {
         }
     }
 
-    /// Removes a team member; false when they were not one. A team keeps at least one owner.
     @discardableResult
     public func removeTeamMember(teamID: String, userID: String) throws -> Bool {
         try writer.write { db in
