@@ -20,7 +20,8 @@ extension PostgresMigration {
     /// database of either engine at the same migration holds the same tables, columns and indexes.
     ///
     /// The dialect's choices: text ids; `bigint` for every integer (SQLite's are 64-bit);
-    /// `timestamptz` for times; `jsonb` for JSON (compared as decoded values, never as text);
+    /// `timestamptz(3)` for times (milliseconds, as SQLite's and the API's); `json` for JSON (the
+    /// text as written: `jsonb` would refuse the escaped NUL a JSON value may hold);
     /// `bytea` for blobs; a nondeterministic ICU collation `agentos_nocase` where SQLite says
     /// `COLLATE NOCASE` (it folds all of Unicode's case, not only ASCII's); an identity column for
     /// the audit log's autoincremented `seq` (`BY DEFAULT`, so that `store copy` keeps the numbers).
@@ -36,7 +37,7 @@ extension PostgresMigration {
             password_hash text NOT NULL,
             role text NOT NULL,
             disabled boolean NOT NULL DEFAULT false,
-            created_at timestamptz NOT NULL
+            created_at timestamptz(3) NOT NULL
         )
         """,
         """
@@ -44,7 +45,7 @@ extension PostgresMigration {
             id text PRIMARY KEY,
             name text NOT NULL UNIQUE,
             created_by text NOT NULL REFERENCES users (id),
-            created_at timestamptz NOT NULL
+            created_at timestamptz(3) NOT NULL
         )
         """,
         """
@@ -60,8 +61,8 @@ extension PostgresMigration {
             id text PRIMARY KEY,
             name text NOT NULL,
             token_hash text NOT NULL UNIQUE,
-            created_at timestamptz NOT NULL,
-            revoked_at timestamptz
+            created_at timestamptz(3) NOT NULL,
+            revoked_at timestamptz(3)
         )
         """,
         """
@@ -70,12 +71,12 @@ extension PostgresMigration {
             name text NOT NULL,
             kind text NOT NULL,
             owner_id text,
-            labels jsonb NOT NULL,
+            labels json NOT NULL,
             slots bigint NOT NULL,
             version text NOT NULL,
             online boolean NOT NULL,
-            connected_at timestamptz NOT NULL,
-            last_seen_at timestamptz NOT NULL
+            connected_at timestamptz(3) NOT NULL,
+            last_seen_at timestamptz(3) NOT NULL
         )
         """,
         """
@@ -85,10 +86,10 @@ extension PostgresMigration {
             status text NOT NULL,
             origin text NOT NULL,
             code text NOT NULL,
-            inputs jsonb NOT NULL,
+            inputs json NOT NULL,
             target text NOT NULL,
             requested_worker text,
-            labels jsonb NOT NULL,
+            labels json NOT NULL,
             timeout_s double precision NOT NULL,
             max_output_bytes bigint NOT NULL,
             priority bigint NOT NULL,
@@ -98,11 +99,11 @@ extension PostgresMigration {
             worker_name text,
             submitted_by text NOT NULL,
             idempotency_key text,
-            created_at timestamptz NOT NULL,
-            queued_at timestamptz NOT NULL,
-            started_at timestamptz,
-            finished_at timestamptz,
-            result jsonb,
+            created_at timestamptz(3) NOT NULL,
+            queued_at timestamptz(3) NOT NULL,
+            started_at timestamptz(3),
+            finished_at timestamptz(3),
+            result json,
             stdout text NOT NULL,
             stderr text NOT NULL,
             exit_code bigint,
@@ -126,10 +127,10 @@ extension PostgresMigration {
         CREATE TABLE auth_sessions (
             id text PRIMARY KEY,
             user_id text NOT NULL REFERENCES users (id) ON DELETE CASCADE,
-            created_at timestamptz NOT NULL,
-            expires_at timestamptz NOT NULL,
-            last_used_at timestamptz NOT NULL,
-            revoked_at timestamptz,
+            created_at timestamptz(3) NOT NULL,
+            expires_at timestamptz(3) NOT NULL,
+            last_used_at timestamptz(3) NOT NULL,
+            revoked_at timestamptz(3),
             revoked_reason text,
             address text
         )
@@ -139,8 +140,8 @@ extension PostgresMigration {
             id text PRIMARY KEY,
             session_id text NOT NULL REFERENCES auth_sessions (id) ON DELETE CASCADE,
             token_hash text NOT NULL UNIQUE,
-            created_at timestamptz NOT NULL,
-            used_at timestamptz
+            created_at timestamptz(3) NOT NULL,
+            used_at timestamptz(3)
         )
         """,
         """
@@ -150,19 +151,19 @@ extension PostgresMigration {
             name text NOT NULL,
             token_hash text NOT NULL UNIQUE,
             prefix text NOT NULL,
-            created_at timestamptz NOT NULL,
-            expires_at timestamptz,
-            last_used_at timestamptz,
-            revoked_at timestamptz
+            created_at timestamptz(3) NOT NULL,
+            expires_at timestamptz(3),
+            last_used_at timestamptz(3),
+            revoked_at timestamptz(3)
         )
         """,
-        "ALTER TABLE worker_tokens ADD COLUMN labels jsonb",
+        "ALTER TABLE worker_tokens ADD COLUMN labels json",
         """
         CREATE TABLE teams (
             id text PRIMARY KEY,
             name text COLLATE agentos_nocase NOT NULL UNIQUE,
             created_by text NOT NULL REFERENCES users (id),
-            created_at timestamptz NOT NULL
+            created_at timestamptz(3) NOT NULL
         )
         """,
         """
@@ -182,8 +183,8 @@ extension PostgresMigration {
             description text NOT NULL,
             latest_version bigint NOT NULL,
             created_by text NOT NULL,
-            created_at timestamptz NOT NULL,
-            updated_at timestamptz NOT NULL,
+            created_at timestamptz(3) NOT NULL,
+            updated_at timestamptz(3) NOT NULL,
             UNIQUE (project_id, name)
         )
         """,
@@ -195,11 +196,11 @@ extension PostgresMigration {
             code text NOT NULL,
             entrypoint text NOT NULL,
             requirements text NOT NULL,
-            input_schema jsonb,
-            limits jsonb,
+            input_schema json,
+            limits json,
             content_hash text NOT NULL,
             author text NOT NULL,
-            created_at timestamptz NOT NULL,
+            created_at timestamptz(3) NOT NULL,
             PRIMARY KEY (skill_id, version),
             UNIQUE (skill_id, content_hash)
         )
@@ -211,11 +212,11 @@ extension PostgresMigration {
             name text NOT NULL,
             kind text NOT NULL,
             base_url text NOT NULL,
-            models jsonb NOT NULL,
+            models json NOT NULL,
             api_key_sealed bytea NOT NULL,
             created_by text NOT NULL,
-            created_at timestamptz NOT NULL,
-            updated_at timestamptz NOT NULL,
+            created_at timestamptz(3) NOT NULL,
+            updated_at timestamptz(3) NOT NULL,
             UNIQUE (project_id, name)
         )
         """,
@@ -228,11 +229,11 @@ extension PostgresMigration {
             provider text NOT NULL,
             model text NOT NULL,
             system_prompt text NOT NULL,
-            skills jsonb NOT NULL,
-            params jsonb NOT NULL,
+            skills json NOT NULL,
+            params json NOT NULL,
             updated_by text NOT NULL,
-            created_at timestamptz NOT NULL,
-            updated_at timestamptz NOT NULL,
+            created_at timestamptz(3) NOT NULL,
+            updated_at timestamptz(3) NOT NULL,
             UNIQUE (project_id, name)
         )
         """,
@@ -243,10 +244,10 @@ extension PostgresMigration {
             provider text NOT NULL,
             model text NOT NULL,
             system_prompt text NOT NULL,
-            skills jsonb NOT NULL,
-            params jsonb NOT NULL,
+            skills json NOT NULL,
+            params json NOT NULL,
             updated_by text NOT NULL,
-            created_at timestamptz NOT NULL,
+            created_at timestamptz(3) NOT NULL,
             PRIMARY KEY (agent_id, version)
         )
         """,
@@ -257,8 +258,8 @@ extension PostgresMigration {
             title text NOT NULL,
             agent text,
             created_by text NOT NULL,
-            created_at timestamptz NOT NULL,
-            updated_at timestamptz NOT NULL
+            created_at timestamptz(3) NOT NULL,
+            updated_at timestamptz(3) NOT NULL
         )
         """,
         "CREATE INDEX chat_sessions_project ON chat_sessions (project_id, updated_at)",
@@ -271,7 +272,7 @@ extension PostgresMigration {
             content text NOT NULL,
             job_id text,
             created_by text NOT NULL,
-            created_at timestamptz NOT NULL,
+            created_at timestamptz(3) NOT NULL,
             UNIQUE (session_id, seq)
         )
         """,
@@ -284,7 +285,7 @@ extension PostgresMigration {
             size bigint NOT NULL,
             content_type text NOT NULL,
             created_by text NOT NULL,
-            created_at timestamptz NOT NULL
+            created_at timestamptz(3) NOT NULL
         )
         """,
         "CREATE INDEX files_project ON files (project_id, created_at)",
@@ -316,13 +317,13 @@ extension PostgresMigration {
         """
         CREATE TABLE audit_log (
             seq bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
-            at timestamptz NOT NULL,
+            at timestamptz(3) NOT NULL,
             actor_id text,
             actor_email text,
             action text NOT NULL,
             target text,
             project_id text,
-            detail jsonb NOT NULL,
+            detail json NOT NULL,
             address text
         )
         """,
@@ -352,6 +353,6 @@ extension PostgresMigration {
 
     static let jobDirs = PostgresMigration(name: "v6-job-dirs", statements: [
         // The folders a private job sees at /mnt/<name>, by the names its desktop shares them under.
-        "ALTER TABLE jobs ADD COLUMN dirs jsonb NOT NULL DEFAULT '[]'",
+        "ALTER TABLE jobs ADD COLUMN dirs json NOT NULL DEFAULT '[]'",
     ])
 }

@@ -6,7 +6,7 @@ import PostgresNIO
 /// reads and writes them in SQLite). These two coders map them to PostgreSQL the same way:
 /// scalars to their own types (`text`, `bigint`, `double precision`, `boolean`, `timestamptz`,
 /// `bytea`, and enums to their raw values), everything else (arrays, dictionaries, JSON
-/// values, nested structs) to `jsonb`.
+/// values, nested structs) to `json`.
 enum RecordCoding {
     static let jsonEncoder: JSONEncoder = {
         let encoder = JSONEncoder()
@@ -50,11 +50,11 @@ private struct RowContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
 
     func contains(_ key: Key) -> Bool { row.contains(key.stringValue) }
 
-    func cell(_ key: Key) throws -> PostgresCell {
+    func cell(_ key: Key) throws -> ReadableCell {
         guard row.contains(key.stringValue) else {
             throw DecodingError.keyNotFound(key, .init(codingPath: [key], debugDescription: "no column \(key.stringValue)"))
         }
-        return row[key.stringValue]
+        return ReadableCell(cell: row[key.stringValue])
     }
 
     func decodeNil(forKey key: Key) throws -> Bool { try cell(key).bytes == nil }
@@ -75,9 +75,9 @@ private struct RowContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
     func decode(_ type: UInt64.Type, forKey key: Key) throws -> UInt64 { UInt64(try cell(key).decode(Int64.self)) }
 
     func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
-        let cell = try cell(key)
-        if T.self == Date.self { return try cell.decode(Date.self) as! T }
-        if T.self == Data.self { return try cell.decode(Data.self) as! T }
+        let cell = try cell(key).cell
+        if T.self == Date.self { return try ReadableCell(cell: cell).decode(Date.self) as! T }
+        if T.self == Data.self { return try ReadableCell(cell: cell).decode(Data.self) as! T }
         if cell.dataType == .jsonb || cell.dataType == .json {
             guard var bytes = cell.bytes else {
                 throw DecodingError.valueNotFound(T.self, .init(codingPath: [key], debugDescription: "\(key.stringValue) is NULL"))
@@ -86,24 +86,41 @@ private struct RowContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
             if cell.dataType == .jsonb && cell.format == .binary { bytes.moveReaderIndex(forwardBy: 1) }
             return try RecordCoding.jsonDecoder.decode(T.self, from: Data(bytes.readableBytesView))
         }
-        return try T(from: CellDecoder(cell: cell, codingPath: [key]))
+        return try T(from: CellDecoder(readable: ReadableCell(cell: cell), codingPath: [key]))
     }
 
     func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws -> KeyedDecodingContainer<NestedKey> {
-        throw DecodingError.typeMismatch(type, .init(codingPath: [key], debugDescription: "nested values are stored as jsonb"))
+        throw DecodingError.typeMismatch(type, .init(codingPath: [key], debugDescription: "nested values are stored as json"))
     }
 
     func nestedUnkeyedContainer(forKey key: Key) throws -> any UnkeyedDecodingContainer {
-        throw DecodingError.typeMismatch([Any].self, .init(codingPath: [key], debugDescription: "lists are stored as jsonb"))
+        throw DecodingError.typeMismatch([Any].self, .init(codingPath: [key], debugDescription: "lists are stored as json"))
     }
 
     func superDecoder() throws -> any Decoder { RowDecoder(row: row) }
     func superDecoder(forKey key: Key) throws -> any Decoder { RowDecoder(row: row) }
 }
 
+/// A cell whose decoding errors name its column and types (postgres-nio's own hide them).
+struct ReadableCell {
+    let cell: PostgresCell
+
+    var bytes: ByteBuffer? { cell.bytes }
+
+    func decode<T: PostgresDecodable>(_ type: T.Type) throws -> T {
+        do {
+            return try cell.decode(T.self)
+        } catch let error as PostgresDecodingError {
+            throw DecodingError.typeMismatch(T.self, .init(
+                codingPath: [], debugDescription: "column \(cell.columnName) (\(cell.dataType)) as \(T.self): \(error.code)"))
+        }
+    }
+}
+
 /// One cell as a single value: how an enum reads its raw value.
 private struct CellDecoder: Decoder, SingleValueDecodingContainer {
-    let cell: PostgresCell
+    let readable: ReadableCell
+    var cell: PostgresCell { readable.cell }
     let codingPath: [any CodingKey]
     var userInfo: [CodingUserInfoKey: Any] { [:] }
 
@@ -118,20 +135,20 @@ private struct CellDecoder: Decoder, SingleValueDecodingContainer {
     func singleValueContainer() throws -> any SingleValueDecodingContainer { self }
 
     func decodeNil() -> Bool { cell.bytes == nil }
-    func decode(_ type: Bool.Type) throws -> Bool { try cell.decode(Bool.self) }
-    func decode(_ type: String.Type) throws -> String { try cell.decode(String.self) }
-    func decode(_ type: Double.Type) throws -> Double { try cell.decode(Double.self) }
-    func decode(_ type: Float.Type) throws -> Float { try cell.decode(Float.self) }
-    func decode(_ type: Int.Type) throws -> Int { try cell.decode(Int.self) }
-    func decode(_ type: Int8.Type) throws -> Int8 { Int8(try cell.decode(Int16.self)) }
-    func decode(_ type: Int16.Type) throws -> Int16 { try cell.decode(Int16.self) }
-    func decode(_ type: Int32.Type) throws -> Int32 { try cell.decode(Int32.self) }
-    func decode(_ type: Int64.Type) throws -> Int64 { try cell.decode(Int64.self) }
-    func decode(_ type: UInt.Type) throws -> UInt { UInt(try cell.decode(Int64.self)) }
-    func decode(_ type: UInt8.Type) throws -> UInt8 { UInt8(try cell.decode(Int16.self)) }
-    func decode(_ type: UInt16.Type) throws -> UInt16 { UInt16(try cell.decode(Int32.self)) }
-    func decode(_ type: UInt32.Type) throws -> UInt32 { UInt32(try cell.decode(Int64.self)) }
-    func decode(_ type: UInt64.Type) throws -> UInt64 { UInt64(try cell.decode(Int64.self)) }
+    func decode(_ type: Bool.Type) throws -> Bool { try readable.decode(Bool.self) }
+    func decode(_ type: String.Type) throws -> String { try readable.decode(String.self) }
+    func decode(_ type: Double.Type) throws -> Double { try readable.decode(Double.self) }
+    func decode(_ type: Float.Type) throws -> Float { try readable.decode(Float.self) }
+    func decode(_ type: Int.Type) throws -> Int { try readable.decode(Int.self) }
+    func decode(_ type: Int8.Type) throws -> Int8 { Int8(try readable.decode(Int16.self)) }
+    func decode(_ type: Int16.Type) throws -> Int16 { try readable.decode(Int16.self) }
+    func decode(_ type: Int32.Type) throws -> Int32 { try readable.decode(Int32.self) }
+    func decode(_ type: Int64.Type) throws -> Int64 { try readable.decode(Int64.self) }
+    func decode(_ type: UInt.Type) throws -> UInt { UInt(try readable.decode(Int64.self)) }
+    func decode(_ type: UInt8.Type) throws -> UInt8 { UInt8(try readable.decode(Int16.self)) }
+    func decode(_ type: UInt16.Type) throws -> UInt16 { UInt16(try readable.decode(Int32.self)) }
+    func decode(_ type: UInt32.Type) throws -> UInt32 { UInt32(try readable.decode(Int64.self)) }
+    func decode(_ type: UInt64.Type) throws -> UInt64 { UInt64(try readable.decode(Int64.self)) }
     func decode<T: Decodable>(_ type: T.Type) throws -> T { try T(from: self) }
 }
 
@@ -157,20 +174,20 @@ enum ColumnValue: Sendable {
         case .text(let value): bindings.append(value)
         case .date(let value): bindings.append(value)
         case .bytes(let value): try bindings.append(value)
-        case .json(let value): bindings.append(JSONB(text: value))
+        case .json(let value): bindings.append(JSONText(text: value))
         }
     }
 }
 
-/// JSON text bound as `jsonb` (binary form: version 1, then the text).
-struct JSONB: PostgresNonThrowingEncodable {
+/// JSON text bound as `json`, which keeps the text exactly as written (`jsonb` would refuse
+/// an escaped NUL, `\u0000`, which JSON values may hold).
+struct JSONText: PostgresNonThrowingEncodable {
     let text: Data
 
-    static var psqlType: PostgresDataType { .jsonb }
+    static var psqlType: PostgresDataType { .json }
     static var psqlFormat: PostgresFormat { .binary }
 
     func encode<JSONEncoder: PostgresJSONEncoder>(into byteBuffer: inout ByteBuffer, context: PostgresEncodingContext<JSONEncoder>) {
-        byteBuffer.writeInteger(UInt8(1))
         byteBuffer.writeBytes(text)
     }
 }
@@ -266,11 +283,11 @@ private struct RecordContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
     }
 
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key) -> KeyedEncodingContainer<NestedKey> {
-        preconditionFailure("nested values are encoded as jsonb through encode(_:forKey:)")
+        preconditionFailure("nested values are encoded as json through encode(_:forKey:)")
     }
 
     mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
-        preconditionFailure("lists are encoded as jsonb through encode(_:forKey:)")
+        preconditionFailure("lists are encoded as json through encode(_:forKey:)")
     }
 
     mutating func superEncoder() -> any Encoder { preconditionFailure("records have no super encoder") }

@@ -14,7 +14,7 @@ extension PostgresStore {
             finished.reserveCapacity(results.count)
             for (outcome, workerID) in results {
                 let status = outcome.status.isFinal ? outcome.status : .failed
-                let result = try outcome.result.map { JSONB(text: try RecordCoding.jsonEncoder.encode($0)) }
+                let result = try outcome.result.map { JSONText(text: try RecordCoding.jsonEncoder.encode($0)) }
                 // The batch's time was taken when its loop iteration began: a job never ends
                 // before it started.
                 let changed = try await db.run("""

@@ -86,13 +86,13 @@ extension PostgresStore {
 
     public func role(of userID: String, in projectID: String) throws -> ProjectRole? {
         try read { db in
-            let roles = try await db.column(String.self, """
+            let roles = try await db.column(String?.self, """
                 SELECT CASE WHEN EXISTS (SELECT 1 FROM projects p JOIN team_members t ON t.team_id = p.team_id
                                          WHERE p.id = \(projectID) AND t.user_id = \(userID) AND t.role = 'owner')
                        THEN 'owner'
                        ELSE (SELECT role FROM project_members WHERE project_id = \(projectID) AND user_id = \(userID)) END
                 """, logger: logger)
-            return roles.first.flatMap { $0 }.flatMap(ProjectRole.init(rawValue:))
+            return (roles.first ?? nil).flatMap(ProjectRole.init(rawValue:))
         }
     }
 

@@ -142,7 +142,7 @@ import Testing
         "DATETIME": "timestamp with time zone", "BLOB": "bytea",
     ]
 
-    /// The columns GRDB declares `.jsonText`: SQLite sees `TEXT`, PostgreSQL has them as `jsonb`.
+    /// The columns GRDB declares `.jsonText`: SQLite sees `TEXT`, PostgreSQL has them as `json`.
     static let jsonColumns: Set<String> = [
         "workers.labels", "jobs.inputs", "jobs.labels", "jobs.result", "jobs.dirs", "worker_tokens.labels",
         "skill_versions.input_schema", "skill_versions.limits", "providers.models", "agents.skills", "agents.params",
@@ -162,7 +162,7 @@ import Testing
                     let declared: String = row["type"]
                     let isKey = (row["pk"] as Int) > 0
                     let type = Self.jsonColumns.contains("\(table).\(name)") && declared.uppercased() == "TEXT"
-                        ? "jsonb" : Self.postgresType[declared.uppercased()] ?? "unmapped \(declared)"
+                        ? "json" : Self.postgresType[declared.uppercased()] ?? "unmapped \(declared)"
                     columns.insert(Column(name: name, type: type, notNull: (row["notnull"] as Bool) || isKey))
                 }
                 schema.columns[table] = columns

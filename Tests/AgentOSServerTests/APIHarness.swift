@@ -2,14 +2,16 @@ import AgentOSAPI
 import AgentOSAuth
 @testable import AgentOSServer
 import AgentOSStore
+import AgentOSTestSupport
 import AgentOSWire
 import Foundation
 import Logging
 import Synchronization
 import Testing
 
-/// Calls the server's API handler directly, over an in-memory store and a temporary blob
-/// directory, with the bus events it posts recorded.
+/// Calls the server's API handler directly, over a new store (of `AGENTOS_TEST_STORE`'s
+/// engine, SQLite in memory by default) and a temporary blob directory, with the bus events
+/// it posts recorded.
 final class APIHarness: Sendable {
     let store: any AppStore
     let handler: APIHandler
@@ -23,7 +25,11 @@ final class APIHarness: Sendable {
     let secretKey: [UInt8]
 
     init(store: (any AppStore)? = nil, limits: APIHandler.Limits = APIHandler.Limits()) async throws {
-        self.store = try store ?? SQLiteStore.inMemory()
+        if let store {
+            self.store = store
+        } else {
+            self.store = try await StoreEngine.configured.makeStore()
+        }
         dataDirectory = NSTemporaryDirectory() + "agentos-api-\(UUID().uuidString.lowercased())"
         try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
         let signing = Array("0123456789abcdef0123456789abcdef".utf8)

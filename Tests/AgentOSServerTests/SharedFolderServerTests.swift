@@ -74,7 +74,8 @@ import Testing
         #expect(reply.body["error"]?["path"]?.stringValue == path, "\(reply.body)")
         #expect(reply.body["error"]?["message"]?.stringValue?.contains(message) == true, "\(reply.body)")
         #expect(world.queuedCount == 0)
-        #expect(try await (world.harness.store as! SQLiteStore).writer.read { db in try Job.fetchCount(db) } == 0)
+        let project = try #require(try world.harness.store.project(idOrName: "p"))
+        #expect(try world.harness.store.jobs(projectID: project.id, status: nil, origin: nil, after: nil, limit: 10).isEmpty)
     }
 
     @Test(arguments: [
