@@ -256,7 +256,9 @@ let package = Package(
         ),
         .testTarget(
             name: "AgentOSIntegrationTests",
-            dependencies: ["AgentOSAPI", "AgentOSClient", "AgentOSWire", "AgentOSStore", "AgentOSAuth", "AgentOSGateway", "ZeroMQ"]
+            dependencies: [
+                "AgentOSAPI", "AgentOSClient", "AgentOSWire", "AgentOSStore", "AgentOSTestSupport", "AgentOSAuth", "AgentOSGateway", "ZeroMQ",
+            ]
         ),
     ]
 )

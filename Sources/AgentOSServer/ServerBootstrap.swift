@@ -26,7 +26,7 @@ enum ServerBootstrap {
         try fileManager.createDirectory(
             atPath: configuration.dataDirectory, withIntermediateDirectories: true,
             attributes: [.posixPermissions: 0o700])
-        let store = try SQLiteStore.open(path: configuration.databasePath)
+        let store = try configuration.store.open(dataDirectory: configuration.dataDirectory, logger: logger)
         let signingKey = try loadOrCreateKey(at: configuration.signingKeyPath)
         let secretKey = try loadOrCreateKey(at: configuration.secretKeyPath)
         if try !store.hasUsers() {

@@ -4,8 +4,10 @@ import ZeroMQ
 
 /// Everything `agentos server` can be told.
 public struct ServerConfiguration: Sendable {
-    /// Data directory: database, secrets, first-start credentials.
+    /// Data directory: secrets, first-start credentials, and the SQLite database by default.
     public var dataDirectory: String
+    /// The database: SQLite in the data directory unless told otherwise.
+    public var store: StoreLocation
     /// Where the job bus (ROUTER) binds, e.g. `tcp://127.0.0.1:5555`.
     public var busEndpoint: String
     /// Where the gateway API socket (ROUTER) binds.
@@ -36,6 +38,7 @@ public struct ServerConfiguration: Sendable {
         apiEndpoint: String = "tcp://127.0.0.1:5556"
     ) {
         self.dataDirectory = dataDirectory
+        self.store = .sqlite(path: nil)
         self.busEndpoint = busEndpoint
         self.apiEndpoint = apiEndpoint
         self.advertisedBusEndpoint = nil
@@ -56,7 +59,6 @@ public struct ServerConfiguration: Sendable {
     }
 
     /// Paths inside the data directory.
-    var databasePath: String { dataDirectory + "/agentos.sqlite" }
     var signingKeyPath: String { dataDirectory + "/signing-key" }
     var secretKeyPath: String { dataDirectory + "/secret-key" }
     var blobsPath: String { dataDirectory + "/blobs" }

@@ -7,6 +7,7 @@ struct ServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "server", abstract: "Run the control plane: job bus, API socket, database.")
 
     @Option(help: "Data directory (AGENTOS_DATA). Default ./.agentos") var data: String?
+    @Option(help: "Database: sqlite:PATH or postgres://USER@HOST:PORT/DATABASE; the password may come from PGPASSWORD (AGENTOS_STORE). Default: agentos.sqlite in the data directory") var store: String?
     @Option(help: "Job bus endpoint workers connect to (AGENTOS_BUS). Default tcp://127.0.0.1:5555") var bus: String?
     @Option(help: "API endpoint gateways connect to (AGENTOS_API). Default tcp://127.0.0.1:5556") var api: String?
     @Option(help: "Bus endpoint told to desktops by GET /cluster (AGENTOS_ADVERTISE_BUS). Default: --bus") var advertiseBus: String?
@@ -29,6 +30,13 @@ struct ServerCommand: AsyncParsableCommand {
             dataDirectory: Settings.value(data, env: "DATA", default: "./.agentos"),
             busEndpoint: Settings.value(bus, env: "BUS", default: "tcp://127.0.0.1:5555"),
             apiEndpoint: Settings.value(api, env: "API", default: "tcp://127.0.0.1:5556"))
+        if let location = Settings.value(store, env: "STORE") {
+            do {
+                configuration.store = try StoreLocation(parsing: location)
+            } catch {
+                throw ValidationError("\(error)")
+            }
+        }
         configuration.advertisedBusEndpoint = Settings.value(advertiseBus, env: "ADVERTISE_BUS")
         let heartbeat = try Settings.int(heartbeatMs, env: "HEARTBEAT_MS", default: 1000)
         guard (10...60_000).contains(heartbeat) else { throw ValidationError("--heartbeat-ms must be 10-60000") }

@@ -1,5 +1,6 @@
 import AgentOSAuth
 import AgentOSStore
+import AgentOSTestSupport
 import AgentOSWire
 import Foundation
 import Testing
@@ -33,6 +34,8 @@ final class Cluster: @unchecked Sendable {
     /// Runs the bus and the API socket with CURVE (on loopback, `--curve-on-loopback`), and
     /// starts gateways and workers with the server's key and their tokens; set before `boot`.
     var curve = false
+    /// The server's `--store`, when not the data directory's SQLite file; set before `boot`.
+    var store: String?
 
     init() throws {
         try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "build the agentos binary first (swift build)")
@@ -82,7 +85,7 @@ final class Cluster: @unchecked Sendable {
         try start("server", [
             "server", "--data", dataDirectory, "--bus", bus.isEmpty ? "tcp://127.0.0.1:*" : bus,
             "--api", api.isEmpty ? "tcp://127.0.0.1:*" : api, "--heartbeat-ms", String(heartbeatMS),
-        ] + (curve ? ["--curve-on-loopback"] : []))
+        ] + (curve ? ["--curve-on-loopback"] : []) + (store.map { ["--store", $0] } ?? []))
         try await waitFor("the server to listen") { self.log("server").components(separatedBy: "server ready").count > marker }
         let line = try #require(log("server").split(separator: "\n").last { $0.contains("server ready") })
         endpoints.withLock {
@@ -319,9 +322,15 @@ final class Cluster: @unchecked Sendable {
 
     // MARK: Database
 
+    /// The server's database, opened beside it.
+    func openStore() throws -> any AppStore {
+        if let store { return try StoreEngine.openPostgres(store) }
+        return try SQLiteStore.open(path: dataDirectory + "/agentos.sqlite")
+    }
+
     /// Adds an account straight into the server's database, skipping the users API.
     func addUser(email: String, password: String, projectRole: ProjectRole) throws -> User {
-        let store = try SQLiteStore.open(path: dataDirectory + "/agentos.sqlite")
+        let store = try openStore()
         let user = try store.createUser(User(email: email, name: email, passwordHash: Passwords(cost: 4).hash(password), role: .user))
         let project = try #require(try store.project(idOrName: "default"))
         try store.setMember(projectID: project.id, userID: user.id, role: projectRole)

@@ -16,10 +16,22 @@ public enum StoreEngine: String, CaseIterable, Sendable, CustomStringConvertible
 
     public var description: String { rawValue }
 
+    /// Opens the PostgreSQL store at `url` (migrating it if needed).
+    public static func openPostgres(_ url: String) throws -> any AppStore {
+        try PostgresStore.open(try PostgresLocation(url: url), logger: SharedCluster.logger)
+    }
+
     /// The engine tests that are not about engines use: `AGENTOS_TEST_STORE` (`sqlite`, the
     /// default, or `postgres`), so that one suite can be run again on the other engine.
     public static var configured: StoreEngine {
         ProcessInfo.processInfo.environment["AGENTOS_TEST_STORE"].flatMap(StoreEngine.init(rawValue:)) ?? .sqlite
+    }
+
+    /// The URL of a new, empty database in this process's throwaway PostgreSQL cluster, for a
+    /// server's `--store`.
+    public static func newPostgresDatabase() async throws -> String {
+        let cluster = try await SharedCluster.shared.cluster()
+        return cluster.url(database: try await cluster.createDatabase())
     }
 
     /// A new, empty, migrated store of this engine.
@@ -28,9 +40,7 @@ public enum StoreEngine: String, CaseIterable, Sendable, CustomStringConvertible
         case .sqlite:
             return try SQLiteStore.inMemory()
         case .postgres:
-            let cluster = try await SharedCluster.shared.cluster()
-            let database = try await cluster.createDatabase()
-            return try PostgresStore.open(try PostgresLocation(url: cluster.url(database: database)), logger: SharedCluster.logger)
+            return try Self.openPostgres(try await Self.newPostgresDatabase())
         }
     }
 }
