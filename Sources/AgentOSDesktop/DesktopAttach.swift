@@ -60,6 +60,8 @@ public enum DesktopAttach {
         let endpoint = reachable(advertised, gateway: credentials.gateway)
         var configuration = WorkerConfiguration(
             serverEndpoint: endpoint, kind: .private, credential: WorkerCredential(accessToken: credentials.accessToken))
+        // Every server sharing the store, to move to when this one goes silent.
+        configuration.serverEndpoints += cluster.bus.dropFirst().map { reachable($0, gateway: credentials.gateway) }
         configuration.workerID = try configDirectory.desktopWorkerID(userID: credentials.userID)
         var services: [any Service] = []
         if let advertised = cluster.curvePublicKey {

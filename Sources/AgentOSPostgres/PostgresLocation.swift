@@ -119,3 +119,26 @@ extension PostgresClient.Configuration {
         self.options = options
     }
 }
+
+extension PostgresLocation {
+    /// A single connection's configuration (the listener's, outside the pool).
+    func connectionConfiguration() throws -> PostgresConnection.Configuration {
+        if let socketDirectory {
+            return PostgresConnection.Configuration(
+                unixSocketPath: "\(socketDirectory)/.s.PGSQL.\(port)", username: username, password: password, database: database)
+        }
+        var client = TLSConfiguration.makeClientConfiguration()
+        let tls: PostgresConnection.Configuration.TLS
+        switch self.tls {
+        case .disable: tls = .disable
+        case .prefer:
+            client.certificateVerification = .none
+            tls = .prefer(try NIOSSLContext(configuration: client))
+        case .require:
+            client.certificateVerification = .none
+            tls = .require(try NIOSSLContext(configuration: client))
+        case .verifyFull: tls = .require(try NIOSSLContext(configuration: client))
+        }
+        return PostgresConnection.Configuration(host: host, port: port, username: username, password: password, database: database, tls: tls)
+    }
+}

@@ -25,7 +25,7 @@ extension PostgresMigration {
     /// `bytea` for blobs; a nondeterministic ICU collation `agentos_nocase` where SQLite says
     /// `COLLATE NOCASE` (it folds all of Unicode's case, not only ASCII's); an identity column for
     /// the audit log's autoincremented `seq` (`BY DEFAULT`, so that `store copy` keeps the numbers).
-    public static let appStore: [PostgresMigration] = [core, controlPlane, sandbox, queueInMemory, busKeys, jobDirs]
+    public static let appStore: [PostgresMigration] = [core, controlPlane, sandbox, queueInMemory, busKeys, jobDirs, leases]
 
     static let core = PostgresMigration(name: "v1-core", statements: [
         "CREATE COLLATION agentos_nocase (provider = icu, locale = 'und-u-ks-level2', deterministic = false)",
@@ -354,5 +354,21 @@ extension PostgresMigration {
     static let jobDirs = PostgresMigration(name: "v6-job-dirs", statements: [
         // The folders a private job sees at /mnt/<name>, by the names its desktop shares them under.
         "ALTER TABLE jobs ADD COLUMN dirs json NOT NULL DEFAULT '[]'",
+    ])
+
+    static let leases = PostgresMigration(name: "v7-leases", statements: [
+        // The servers sharing the database, and which one holds each running job until when.
+        """
+        CREATE TABLE servers (
+            id text PRIMARY KEY,
+            bus_endpoint text NOT NULL,
+            api_endpoint text NOT NULL,
+            started_at timestamptz(3) NOT NULL,
+            heartbeat_at timestamptz(3) NOT NULL
+        )
+        """,
+        "ALTER TABLE jobs ADD COLUMN server_id text",
+        "ALTER TABLE jobs ADD COLUMN lease_until timestamptz(3)",
+        "CREATE INDEX jobs_leases ON jobs (lease_until) WHERE status = 'running'",
     ])
 }

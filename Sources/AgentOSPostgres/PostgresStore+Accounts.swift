@@ -58,6 +58,7 @@ extension PostgresStore {
                 }
             }
             try await db.update(after, in: "users", logger: logger)
+            if after.disabled && !before.disabled { try await db.notify([StoreNotification.revoked(.user(id))], logger: logger) }
             return (before, after)
         }
     }
@@ -85,7 +86,10 @@ extension PostgresStore {
     @discardableResult
     public func revokeWorkerToken(id: String, now: Date) throws -> Bool {
         try write { db in
-            try await db.run("UPDATE worker_tokens SET revoked_at = \(now) WHERE id = \(id) AND revoked_at IS NULL RETURNING 1", logger: logger) == 1
+            let revoked = try await db.run(
+                "UPDATE worker_tokens SET revoked_at = \(now) WHERE id = \(id) AND revoked_at IS NULL RETURNING 1", logger: logger) == 1
+            if revoked { try await db.notify([StoreNotification.revoked(.workerToken(id))], logger: logger) }
+            return revoked
         }
     }
 

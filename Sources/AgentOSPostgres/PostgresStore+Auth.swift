@@ -30,6 +30,7 @@ extension PostgresStore {
                     session.revokedAt = now
                     session.revokedReason = "refresh token reused"
                     try await db.update(session, in: "auth_sessions", logger: logger)
+                    try await db.notify([StoreNotification.revoked(.session(session.id))], logger: logger)
                 }
                 return .reused(session: session)
             }
@@ -48,10 +49,12 @@ extension PostgresStore {
     @discardableResult
     public func revokeSession(id: String, reason: String, now: Date) throws -> Bool {
         try write { db in
-            try await db.run("""
+            let revoked = try await db.run("""
                 UPDATE auth_sessions SET revoked_at = \(now), revoked_reason = \(reason)
                 WHERE id = \(id) AND revoked_at IS NULL RETURNING 1
                 """, logger: logger) == 1
+            if revoked { try await db.notify([StoreNotification.revoked(.session(id))], logger: logger) }
+            return revoked
         }
     }
 
@@ -90,7 +93,10 @@ extension PostgresStore {
     @discardableResult
     public func revokePersonalToken(id: String, now: Date) throws -> Bool {
         try write { db in
-            try await db.run("UPDATE personal_tokens SET revoked_at = \(now) WHERE id = \(id) AND revoked_at IS NULL RETURNING 1", logger: logger) == 1
+            let revoked = try await db.run(
+                "UPDATE personal_tokens SET revoked_at = \(now) WHERE id = \(id) AND revoked_at IS NULL RETURNING 1", logger: logger) == 1
+            if revoked { try await db.notify([StoreNotification.revoked(.personalToken(id))], logger: logger) }
+            return revoked
         }
     }
 }

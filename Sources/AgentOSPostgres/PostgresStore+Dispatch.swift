@@ -5,9 +5,11 @@ import PostgresNIO
 
 extension PostgresStore {
     public func commitBusBatch(
-        results: [(outcome: JobOutcome, workerID: String)], assignments: [Assignment], connected: [WorkerRecord], at now: Date
+        results: [(outcome: JobOutcome, workerID: String)], assignments: [Assignment], connected: [WorkerRecord], lease: JobLease?,
+        at now: Date
     ) throws -> BusBatchCommit {
         try write { db in
+            var notifications: [String] = []
             for record in connected { try await db.upsert(record, into: "workers", logger: logger) }
 
             var finished: [FinishedJob?] = []
@@ -25,6 +27,7 @@ extension PostgresStore {
                     RETURNING 1
                     """, logger: logger)
                 finished.append(changed == 1 ? FinishedJob(id: outcome.jobID, status: status) : nil)
+                if changed == 1 { notifications.append(StoreNotification.finished(outcome.jobID)) }
             }
 
             var assigned: [AssignedJob?] = []
@@ -32,9 +35,11 @@ extension PostgresStore {
             for assignment in assignments {
                 // A job started never before it was created; one another server holds locked
                 // at this instant is skipped, not waited for, and reads as gone from the queue.
+                // The lease runs on the database's clock, which every server shares.
                 guard let row = try await db.one(AssignedRow.self, """
                     UPDATE jobs j SET status = 'running', attempts = attempts + 1, worker_id = \(assignment.workerID),
-                        worker_name = \(assignment.workerName), started_at = GREATEST(\(now), created_at)
+                        worker_name = \(assignment.workerName), started_at = GREATEST(\(now), created_at),
+                        server_id = \(lease?.serverID), lease_until = now() + make_interval(secs => \(lease?.seconds ?? 0))
                     FROM (SELECT id FROM jobs WHERE id = \(assignment.jobID) AND status = 'queued' FOR UPDATE SKIP LOCKED) q
                     WHERE j.id = q.id
                     RETURNING j.attempts, j.project_id, j.code, j.inputs, j.timeout_s, j.max_output_bytes, j.memory_mb,
@@ -45,6 +50,7 @@ extension PostgresStore {
                     assigned.append(nil)
                     continue
                 }
+                notifications.append(StoreNotification.dequeued(assignment.jobID))
                 let files = try await db.all(
                     JobFile.self, "SELECT * FROM job_files WHERE job_id = \(assignment.jobID) ORDER BY name COLLATE \"C\"", logger: logger)
                 assigned.append(AssignedJob(
@@ -54,6 +60,7 @@ extension PostgresStore {
                         network: row.network ?? false),
                     entrypoint: row.entrypoint, requirements: row.requirements, files: files, dirs: row.dirs))
             }
+            try await db.notify(notifications, logger: logger)
             return BusBatchCommit(finished: finished, assigned: assigned)
         }
     }
@@ -93,7 +100,7 @@ private struct AssignedRow: Decodable {
 }
 
 /// The placement columns of a queued job.
-private struct QueuedRow: Decodable {
+struct QueuedRow: Decodable {
     let id: String
     let priority: Int
     let createdAt: Date
@@ -102,9 +109,11 @@ private struct QueuedRow: Decodable {
     let submittedBy: String
     let requestedWorker: String?
     let labels: [String]
+    /// Read by the notification listener only.
+    let attempts: Int?
 
     enum CodingKeys: String, CodingKey {
-        case id, priority, target, labels
+        case id, priority, target, labels, attempts
         case createdAt = "created_at"
         case projectID = "project_id"
         case submittedBy = "submitted_by"

@@ -58,6 +58,7 @@ extension PostgresStore {
         do {
             try await db.insert(job, into: "jobs", logger: logger)
             for file in files { try await db.insert(file, into: "job_files", logger: logger) }
+            try await db.notify([StoreNotification.queued(job.id)], logger: logger)
             try await db.query("RELEASE SAVEPOINT insert_job", logger: logger)
             return (job, true)
         } catch let error as PSQLError where error.isUniqueViolation && job.idempotencyKey != nil {
@@ -100,18 +101,25 @@ extension PostgresStore {
 
     public func release(jobID: String, attempt: Int, workerID: String, at now: Date) throws -> Job? {
         try write { db in
-            try await db.one(Job.self, """
+            try await announce(db, requeued: db.one(Job.self, """
                 UPDATE jobs SET status = 'queued', queued_at = \(now), attempts = attempts - 1, worker_id = NULL,
                     worker_name = NULL, started_at = NULL
                 WHERE id = \(jobID) AND status = 'running' AND attempts = \(attempt) AND worker_id = \(workerID)
                 RETURNING *
-                """, logger: logger)
+                """, logger: logger))
         }
+    }
+
+    /// Tells the other servers of a job that went back to the queue (or, out of attempts, ended).
+    private func announce(_ db: PostgresConnection, requeued job: Job?) async throws -> Job? {
+        guard let job else { return nil }
+        try await db.notify([job.status == .queued ? StoreNotification.queued(job.id) : StoreNotification.finished(job.id)], logger: logger)
+        return job
     }
 
     public func loseJob(jobID: String, attempt: Int, at now: Date) throws -> Job? {
         try write { db in
-            try await db.one(Job.self, """
+            try await announce(db, requeued: db.one(Job.self, """
                 UPDATE jobs SET
                     status = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END,
                     error = CASE WHEN attempts >= max_attempts THEN 'worker_lost' ELSE error END,
@@ -122,18 +130,18 @@ extension PostgresStore {
                     started_at = CASE WHEN attempts >= max_attempts THEN started_at END
                 WHERE id = \(jobID) AND status = 'running' AND attempts = \(attempt)
                 RETURNING *
-                """, logger: logger)
+                """, logger: logger))
         }
     }
 
     public func expire(jobID: String, attempt: Int, at now: Date) throws -> Job? {
         try write { db in
-            try await db.one(Job.self, """
+            try await announce(db, requeued: db.one(Job.self, """
                 UPDATE jobs SET status = 'timed_out', finished_at = \(now),
                     error = 'timed_out: no result from worker ' || COALESCE(worker_name, '?') || ' within the time limit'
                 WHERE id = \(jobID) AND status = 'running' AND attempts = \(attempt)
                 RETURNING *
-                """, logger: logger)
+                """, logger: logger))
         }
     }
 
@@ -147,6 +155,11 @@ extension PostgresStore {
             job.error = "cancelled"
             job.finishedAt = now
             try await db.update(job, in: "jobs", logger: logger)
+            // The server whose worker runs it stops it; every server's queue drops it.
+            let stop = before.status == .running
+                ? StoreNotification.cancelled(jobID, attempt: before.attempts, workerID: before.workerID ?? "")
+                : StoreNotification.dequeued(jobID)
+            try await db.notify([stop, StoreNotification.finished(jobID)], logger: logger)
             return (before, job)
         }
     }
@@ -170,11 +183,13 @@ extension PostgresStore {
 
     public func failUnclaimed(queuedBefore cutoff: Date, at now: Date) throws -> [Job] {
         try write { db in
-            try await db.all(Job.self, """
+            let failed = try await db.all(Job.self, """
                 UPDATE jobs SET status = 'failed', error = 'no_eligible_worker', finished_at = \(now)
                 WHERE id IN (SELECT id FROM jobs WHERE status = 'queued' AND queued_at < \(cutoff) FOR UPDATE SKIP LOCKED)
                 RETURNING *
                 """, logger: logger)
+            try await db.notify(failed.flatMap { [StoreNotification.dequeued($0.id), StoreNotification.finished($0.id)] }, logger: logger)
+            return failed
         }
     }
 }

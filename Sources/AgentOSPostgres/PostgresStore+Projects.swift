@@ -111,6 +111,7 @@ extension PostgresStore {
             let queued = try await db.column(String.self, "SELECT id FROM jobs WHERE project_id = \(id) AND status = 'queued'", logger: logger)
             try await db.query("DELETE FROM jobs WHERE project_id = \(id)", logger: logger)
             try await db.query("DELETE FROM projects WHERE id = \(id)", logger: logger)
+            try await db.notify(queued.map(StoreNotification.dequeued), logger: logger)
             let stillUsed = try await db.column(String.self, "SELECT DISTINCT sha256 FROM files WHERE sha256 = ANY(\(hashes))", logger: logger)
             return (hashes.filter { !stillUsed.contains($0) }, queued)
         }

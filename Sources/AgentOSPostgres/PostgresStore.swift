@@ -13,6 +13,9 @@ import PostgresNIO
 public final class PostgresStore: AppStore, Sendable {
     let client: PostgresClient
     let logger: Logger
+    let location: PostgresLocation
+    /// The notifications this store listens to, once a server asks (`startEvents`).
+    let events: EventListener
     private let executor: ThreadPoolExecutor
     private let runner: Task<Void, Never>
 
@@ -43,17 +46,21 @@ public final class PostgresStore: AppStore, Sendable {
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.client = client
         self.logger = logger
+        self.location = location
+        self.events = EventListener(executor: executor)
         self.executor = executor
         self.runner = Task(executorPreference: executor) { await client.run() }
     }
 
     /// Closes the pool's connections and stops the store's threads.
     public func close() {
+        events.stop()
         runner.cancel()
         executor.shutdown()
     }
 
     deinit {
+        events.stop()
         runner.cancel()
         executor.shutdown()
     }

@@ -62,13 +62,21 @@ public struct Server: Service {
         // Read before the loops start: after that only their owner threads touch the sockets.
         let busEndpoint = bus.boundEndpoint
         let busLoop = try SocketLoop(name: "agentos-bus", driver: bus)
+        let shared = store as? any SharedStore
+        let leaseSeconds = configuration.dispatch.leaseSeconds
+        var peers: (@Sendable () throws -> [String])?
+        if let shared {
+            peers = { try shared.servers(heardWithin: leaseSeconds, at: Date()).map(\.busEndpoint) }
+        }
         let handler = APIHandler(
             store: store, tokens: tokens, fileTokens: fileTokens, passwords: Passwords(cost: configuration.bcryptCost),
             secrets: SecretBox(key: state.secretKey), blobs: blobs, watch: watch,
             directory: directory,
             cluster: .init(
                 busEndpoints: [configuration.advertisedBusEndpoint ?? busEndpoint], curvePublicKey: busCurve ? state.curveKeys.publicKey : nil,
-                heartbeatMS: Int(configuration.dispatch.heartbeatInterval * 1000)),
+                heartbeatMS: Int(configuration.dispatch.heartbeatInterval * 1000),
+                // With a shared store, every live server's bus, so that workers can move between them.
+                peers: peers),
             limits: configuration.apiLimits, queueCounts: queueCounts, signals: busLoop, metrics: metrics, logger: logger)
         // Enough threads that a few slow handlers (bcrypt at login) never hold up the rest.
         let handlerExecutor = ThreadPoolExecutor(threads: max(4, 2 * ProcessInfo.processInfo.activeProcessorCount))
@@ -78,6 +86,21 @@ public struct Server: Service {
             curveSecretKey: apiCurve ? state.curveKeys.secretKey : nil, logger: logger)
         let apiEndpoint = api.boundEndpoint
         let apiLoop = try SocketLoop(name: "agentos-api", driver: api)
+        if let shared {
+            // Several servers may share this store: this one takes its place among them, and
+            // hears what the others' writes change (and its own, which is harmless).
+            let now = Date()
+            try dispatcher.join(ClusterMembership(
+                server: ServerRecord(
+                    id: UUID().uuidString.lowercased(), busEndpoint: configuration.advertisedBusEndpoint ?? busEndpoint,
+                    apiEndpoint: apiEndpoint, startedAt: now, heartbeatAt: now),
+                leaseSeconds: leaseSeconds), now: now)
+            shared.startEvents { event in
+                if case .finished(let jobID) = event { watch.finished(jobID) }
+                busLoop.shared(event)
+            }
+        }
+        defer { shared?.stopEvents() }
         // What a process on this machine needs to join (scripts/scale-workers reads it), written
         // before "server ready" so whoever waits for that line finds it.
         try? APICoding.encode(Schemas.Cluster(

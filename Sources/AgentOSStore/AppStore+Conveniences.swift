@@ -8,14 +8,14 @@ extension AppStore {
     /// no longer queued (another path took it first). One assignment of `commitBusBatch`.
     public func assign(jobID: String, workerID: String, workerName: String, at now: Date = Date()) throws -> Job? {
         let assignment = Assignment(jobID: jobID, workerID: workerID, workerName: workerName)
-        guard try commitBusBatch(results: [], assignments: [assignment], connected: [], at: now).assigned.first! != nil else { return nil }
+        guard try commitBusBatch(results: [], assignments: [assignment], connected: [], lease: nil, at: now).assigned.first! != nil else { return nil }
         return try job(id: jobID)
     }
 
     /// Records a worker's outcome, if it belongs to the job's current attempt on that worker;
     /// nil for a stale or duplicate result, which changes nothing. One result of `commitBusBatch`.
     public func finish(_ outcome: JobOutcome, workerID: String, at now: Date = Date()) throws -> Job? {
-        guard try commitBusBatch(results: [(outcome, workerID)], assignments: [], connected: [], at: now).finished.first! != nil
+        guard try commitBusBatch(results: [(outcome, workerID)], assignments: [], connected: [], lease: nil, at: now).finished.first! != nil
         else { return nil }
         return try job(id: outcome.jobID)
     }
@@ -23,13 +23,13 @@ extension AppStore {
     public func commitBusBatch(
         results: [(outcome: JobOutcome, workerID: String)], assignments: [Assignment], connected: [WorkerRecord] = []
     ) throws -> BusBatchCommit {
-        try commitBusBatch(results: results, assignments: assignments, connected: connected, at: Date())
+        try commitBusBatch(results: results, assignments: assignments, connected: connected, lease: nil, at: Date())
     }
 
     public func commitBusBatch(
         results: [(outcome: JobOutcome, workerID: String)], assignments: [Assignment], at now: Date
     ) throws -> BusBatchCommit {
-        try commitBusBatch(results: results, assignments: assignments, connected: [], at: now)
+        try commitBusBatch(results: results, assignments: assignments, connected: [], lease: nil, at: now)
     }
 
     public func rotateRefreshToken(hash: String, newHash: String) throws -> RefreshOutcome {

@@ -98,7 +98,10 @@ public protocol AppStore: Sendable {
     /// A result counts only if its job still runs that attempt on that worker; an assignment
     /// only if its job is still queued. Neither reads more than the columns it needs.
     /// `connected` are workers welcomed since the last batch, recorded as online.
-    func commitBusBatch(results: [(outcome: JobOutcome, workerID: String)], assignments: [Assignment], connected: [WorkerRecord], at now: Date) throws -> BusBatchCommit
+    func commitBusBatch(
+        results: [(outcome: JobOutcome, workerID: String)], assignments: [Assignment], connected: [WorkerRecord], lease: JobLease?,
+        at now: Date
+    ) throws -> BusBatchCommit
     /// Every queued job as the dispatcher places it: the placement columns only, oldest first.
     func queuedJobSummaries() throws -> [QueuedJob]
 
@@ -258,4 +261,22 @@ public protocol AppStore: Sendable {
     /// previous run had left online.
     @discardableResult
     func markAllWorkersOffline() throws -> Int
+
+    // MARK: Servers and leases
+
+    /// Records `server` as live now, and renews until `lease.seconds` from now the lease of
+    /// every job it holds. PostgreSQL times leases by its own clock, so servers' clocks need
+    /// not agree.
+    func heartbeat(server: ServerRecord, lease: JobLease, at now: Date) throws
+
+    /// The servers that sent a heartbeat within the last `seconds`, oldest first.
+    func servers(heardWithin seconds: Double, at now: Date) throws -> [ServerRecord]
+
+    /// Running jobs whose lease ran out (their server died or lost the database): back to the
+    /// queue while attempts remain, else failed `worker_lost`, as `loseJob` does.
+    func reapExpiredLeases(at now: Date) throws -> [Job]
+
+    /// Makes a running job that a worker brought with it (from another server, or this one's
+    /// earlier run) held by `lease.serverID`, if it is still that attempt on that worker.
+    func adopt(jobID: String, attempt: Int, workerID: String, lease: JobLease, at now: Date) throws -> Bool
 }

@@ -4,8 +4,9 @@ import GRDB
 
 extension SQLiteStore {
     public func commitBusBatch(
-        results: [(outcome: JobOutcome, workerID: String)], assignments: [Assignment], connected: [WorkerRecord],
-        at now: Date) throws -> BusBatchCommit {
+        results: [(outcome: JobOutcome, workerID: String)], assignments: [Assignment], connected: [WorkerRecord], lease: JobLease?,
+        at now: Date
+    ) throws -> BusBatchCommit {
         let resultEncoder = Job.databaseJSONEncoder(for: Job.CodingKeys.result.stringValue)
         let inputsDecoder = Job.databaseJSONDecoder(for: Job.CodingKeys.inputs.stringValue)
         let dirsDecoder = Job.databaseJSONDecoder(for: Job.CodingKeys.dirs.stringValue)
@@ -22,7 +23,7 @@ extension SQLiteStore {
                 """)
             let assign = try db.cachedStatement(sql: """
                 UPDATE jobs SET status = 'running', attempts = attempts + 1, worker_id = ?, worker_name = ?,
-                    started_at = MAX(?, created_at)
+                    started_at = MAX(?, created_at), server_id = ?, lease_until = ?
                 WHERE id = ? AND status = 'queued'
                 RETURNING attempts, project_id, code, inputs, timeout_s, max_output_bytes, memory_mb, network,
                     entrypoint, requirements, dirs
@@ -31,6 +32,7 @@ extension SQLiteStore {
             let jobFiles = try db.cachedStatement(sql: "SELECT * FROM job_files WHERE job_id = ? ORDER BY name")
             // One conversion of the time for the whole batch.
             let stamp = now.databaseValue
+            let leaseUntil = lease.map { now.addingTimeInterval($0.seconds).databaseValue } ?? .null
 
             for record in connected { try record.upsert(db) }
 
@@ -47,7 +49,8 @@ extension SQLiteStore {
 
             var assigned: [AssignedJob?] = []
             for assignment in assignments {
-                guard let row = try Row.fetchOne(assign, arguments: [assignment.workerID, assignment.workerName, stamp, assignment.jobID])
+                guard let row = try Row.fetchOne(
+                    assign, arguments: [assignment.workerID, assignment.workerName, stamp, lease?.serverID, leaseUntil, assignment.jobID])
                 else {
                     assigned.append(nil)
                     continue

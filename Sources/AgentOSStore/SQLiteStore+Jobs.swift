@@ -86,22 +86,28 @@ extension SQLiteStore {
 
     public func loseJob(jobID: String, attempt: Int, at now: Date) throws -> Job? {
         try writer.write { db in
-            guard var job = try Job.fetchOne(db, key: jobID), job.status == .running, job.attempts == attempt
+            guard let job = try Job.fetchOne(db, key: jobID), job.status == .running, job.attempts == attempt
             else { return nil }
-            if job.attempts >= job.maxAttempts {
-                job.status = .failed
-                job.error = "worker_lost"
-                job.finishedAt = now
-            } else {
-                job.status = .queued
-                job.queuedAt = now
-                job.workerID = nil
-                job.workerName = nil
-                job.startedAt = nil
-            }
-            try job.update(db)
-            return job
+            return try Self.lose(job, at: now, db)
         }
+    }
+
+    /// A running job back to the queue while attempts remain, else failed with `worker_lost`.
+    static func lose(_ job: Job, at now: Date, _ db: Database) throws -> Job {
+        var job = job
+        if job.attempts >= job.maxAttempts {
+            job.status = .failed
+            job.error = "worker_lost"
+            job.finishedAt = now
+        } else {
+            job.status = .queued
+            job.queuedAt = now
+            job.workerID = nil
+            job.workerName = nil
+            job.startedAt = nil
+        }
+        try job.update(db)
+        return job
     }
 
     public func expire(jobID: String, attempt: Int, at now: Date) throws -> Job? {

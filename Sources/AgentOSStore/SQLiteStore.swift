@@ -146,6 +146,21 @@ public struct SQLiteStore: AppStore {
                 t.add(column: "dirs", .jsonText).notNull().defaults(to: "[]")
             }
         }
+        migrator.registerMigration("v7-leases") { db in
+            // The servers sharing the database, and which one holds each running job until when.
+            try db.create(table: "servers") { t in
+                t.primaryKey("id", .text)
+                t.column("bus_endpoint", .text).notNull()
+                t.column("api_endpoint", .text).notNull()
+                t.column("started_at", .datetime).notNull()
+                t.column("heartbeat_at", .datetime).notNull()
+            }
+            try db.alter(table: "jobs") { t in
+                t.add(column: "server_id", .text)
+                t.add(column: "lease_until", .datetime)
+            }
+            try db.execute(sql: "CREATE INDEX jobs_leases ON jobs (lease_until) WHERE status = 'running'")
+        }
         return migrator
     }
 }

@@ -102,14 +102,19 @@ public struct Welcome: Codable, Sendable {
     public var deadAfterIntervals: Int
     /// Server software version.
     public var serverVersion: String
+    /// With several servers sharing a store: how long a running job stays this server's
+    /// without renewal. A worker that hears from no server for half of it stops its runs
+    /// (another server will requeue them), and does not report them.
+    public var leaseMS: Int?
 
     /// A complete welcome.
-    public init(workerID: String, heartbeatMS: Int, deadAfterIntervals: Int, serverVersion: String) {
+    public init(workerID: String, heartbeatMS: Int, deadAfterIntervals: Int, serverVersion: String, leaseMS: Int? = nil) {
         self.protocolVersion = Bus.protocolVersion
         self.workerID = workerID
         self.heartbeatMS = heartbeatMS
         self.deadAfterIntervals = deadAfterIntervals
         self.serverVersion = serverVersion
+        self.leaseMS = leaseMS
     }
 
     enum CodingKeys: String, CodingKey {
@@ -118,6 +123,7 @@ public struct Welcome: Codable, Sendable {
         case heartbeatMS = "heartbeat_ms"
         case deadAfterIntervals = "dead_after_intervals"
         case serverVersion = "server_version"
+        case leaseMS = "lease_ms"
     }
 }
 

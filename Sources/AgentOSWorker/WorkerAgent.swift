@@ -215,13 +215,13 @@ private final class WorkerConnection: SocketLoopDriver {
             if let curve = configuration.curve { try socket.setCurveClient(curve) }
             let monitor = try socket.monitor(events: MonitorEvent.handshakeSucceeded | MonitorEvent.handshakeFailedNoDetail
                 | MonitorEvent.handshakeFailedProtocol | MonitorEvent.handshakeFailedAuth)
-            try socket.connect(configuration.serverEndpoint)
+            try socket.connect(session.endpoint)
             self.socket = socket
             self.monitor = monitor
             return true
         } catch {
             logger.critical("cannot create the bus socket", metadata: ["error": "\(error)"])
-            failure.set(WorkerStopped(description: "cannot connect to \(configuration.serverEndpoint): \(error)"))
+            failure.set(WorkerStopped(description: "cannot connect to \(session.endpoint): \(error)"))
             return false
         }
     }
@@ -238,7 +238,7 @@ private final class WorkerConnection: SocketLoopDriver {
                 handshakeSucceeded = true
             case MonitorEvent.handshakeFailedAuth where event.value == 400:
                 return stop(because: """
-                    the server at \(configuration.serverEndpoint) refused this worker's key at the handshake: \
+                    the server at \(session.endpoint) refused this worker's key at the handshake: \
                     its \(configuration.kind == .cloud ? "worker token" : "personal access token") is unknown, revoked or expired \
                     (a token made before the bus had CURVE must be made again)
                     """)
@@ -265,8 +265,8 @@ private final class WorkerConnection: SocketLoopDriver {
     /// What a handshake that cannot succeed means.
     private var mismatch: String {
         configuration.curve == nil
-            ? "the bus at \(configuration.serverEndpoint) runs CURVE: give the server's public key with --server-key (it is in <data>/server-key.pub on the server, and in GET /api/v1/cluster)"
-            : "cannot complete the CURVE handshake with \(configuration.serverEndpoint): the server key given (--server-key) is not this server's, or the bus does not run CURVE"
+            ? "the bus at \(session.endpoint) runs CURVE: give the server's public key with --server-key (it is in <data>/server-key.pub on the server, and in GET /api/v1/cluster)"
+            : "cannot complete the CURVE handshake with \(session.endpoint): the server key given (--server-key) is not this server's, or the bus does not run CURVE"
     }
 
     /// Handshakes that may fail in a row before the worker gives up.

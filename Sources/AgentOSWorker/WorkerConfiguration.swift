@@ -5,8 +5,14 @@ import ZeroMQ
 
 /// Everything a worker connection needs: where, who, and what it offers.
 public struct WorkerConfiguration: Sendable {
-    /// The server's bus endpoint.
-    public var serverEndpoint: String
+    /// The bus endpoints of the servers, tried in turn: the worker moves to the next when its
+    /// server goes silent or does not welcome it (several servers sharing one store).
+    public var serverEndpoints: [String]
+    /// The first server's bus endpoint.
+    public var serverEndpoint: String {
+        get { serverEndpoints[0] }
+        set { serverEndpoints[0] = newValue }
+    }
     /// Cloud (worker token) or private (user access token).
     public var kind: WorkerKind
     /// The credential sent in `HELLO`.
@@ -39,7 +45,7 @@ public struct WorkerConfiguration: Sendable {
 
     /// A configuration with defaults for everything but the endpoint and credential.
     public init(serverEndpoint: String, kind: WorkerKind, credential: WorkerCredential) {
-        self.serverEndpoint = serverEndpoint
+        self.serverEndpoints = [serverEndpoint]
         self.kind = kind
         self.credential = credential
         self.slots = max(1, ProcessInfo.processInfo.activeProcessorCount)

@@ -61,6 +61,12 @@ public struct WorkerSession: Sendable {
     private var heartbeat: Duration = .seconds(1)
     private var deadAfterIntervals = 5
     private var lastHeard: Instant?
+    /// Which of `configuration.serverEndpoints` the current connection goes to.
+    private var endpointIndex = 0
+    /// The lease the last welcoming server gave (several servers share its store), and when
+    /// a welcoming server was last heard from: past half the lease, the runs are given up.
+    private var lease: Duration?
+    private var lastServerContact: Instant?
     private var lastSent: Instant?
     /// The attempt of each job running here.
     private var running: [String: Int] = [:]
@@ -105,9 +111,13 @@ public struct WorkerSession: Sendable {
     }
 
     /// The server sent these frames (after the DEALER's empty routing envelope, if any).
+    /// The bus endpoint the current (or next) connection goes to.
+    public var endpoint: String { configuration.serverEndpoints[endpointIndex % configuration.serverEndpoints.count] }
+
     public mutating func received(_ frames: ArraySlice<[UInt8]>, at now: Instant) -> [Action] {
         guard !ended else { return [] }
         lastHeard = now
+        if welcomed { lastServerContact = now }
         do {
             let message = try BusMessage(frames: frames)
             do {
@@ -228,7 +238,9 @@ public struct WorkerSession: Sendable {
             heartbeat = max(.milliseconds(50), .milliseconds(welcome.heartbeatMS))
             deadAfterIntervals = max(2, welcome.deadAfterIntervals)
             helloWait = nil
-            log(.info, "connected", ["server": "\(configuration.serverEndpoint)", "worker": "\(configuration.name)"])
+            lease = welcome.leaseMS.map { .milliseconds(max(1000, $0)) }
+            lastServerContact = now
+            log(.info, "connected", ["server": "\(endpoint)", "worker": "\(configuration.name)"])
             if drainDeadline != nil { send(.drain, EmptyBody(), at: now) }
             sendUnsent(at: now)
         case .reject:
@@ -329,9 +341,11 @@ public struct WorkerSession: Sendable {
             sentOrder.removeFirst()
             if recentlySent[oldest.jobID]?.at == oldest.at { recentlySent[oldest.jobID] = nil }
         }
+        giveUpRunsPastTheirLease(at: now)
         if welcomed {
             if let lastHeard, now - lastHeard > deadAfter {
                 log(.warning, "server silent; reconnecting", ["silent_ms": "\((now - lastHeard) / .milliseconds(1))"])
+                nextEndpoint()
                 reconnect(at: now)
             } else {
                 // A result the socket would not take (its queue was full) is tried again.
@@ -339,10 +353,34 @@ public struct WorkerSession: Sendable {
                 if lastSent.map({ now - $0 >= heartbeat }) ?? true { send(.heartbeat, EmptyBody(), at: now) }
             }
         } else if let helloDeadline, now >= helloDeadline {
-            log(.info, "no welcome yet; retrying", ["endpoint": "\(configuration.serverEndpoint)"])
+            log(.info, "no welcome yet; retrying", ["endpoint": "\(endpoint)"])
             helloWait = nextHelloWait(after: helloWait ?? deadAfter)
+            nextEndpoint()
             reconnect(at: now)
         }
+    }
+
+    /// With several servers, the next one gets the next connection.
+    private mutating func nextEndpoint() {
+        guard configuration.serverEndpoints.count > 1 else { return }
+        endpointIndex = (endpointIndex + 1) % configuration.serverEndpoints.count
+        log(.notice, "trying another server", ["endpoint": "\(endpoint)"])
+    }
+
+    /// No server heard from for half the lease the last one gave: the server that held these
+    /// runs may be gone, and another will requeue them once the lease is over. They are
+    /// stopped now, before that can happen, and not reported: a job never runs on two workers
+    /// at once past its lease.
+    private mutating func giveUpRunsPastTheirLease(at now: Instant) {
+        guard let lease, let lastServerContact, !running.isEmpty, now - lastServerContact > lease / 2 else { return }
+        log(.warning, "no server for half a lease; stopping the runs it may hand to others", [
+            "jobs": "\(running.keys.sorted())", "lease_ms": "\(lease / .milliseconds(1))",
+        ])
+        for (jobID, attempt) in running.sorted(by: { $0.key < $1.key }) {
+            actions.append(.cancel(RunningJob(jobID: jobID, attempt: attempt)))
+            unsent[jobID] = nil
+        }
+        running.removeAll()
     }
 
     /// Leaves when the drain is over, or when the stopped jobs have ended (or had their time).

@@ -14,6 +14,7 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Heartbeat interval in milliseconds (AGENTOS_HEARTBEAT_MS). Default 1000") var heartbeatMs: Int?
     @Option(help: "Heartbeats a second the server handles each way at most; larger fleets get longer intervals, 0 never (AGENTOS_MAX_HEARTBEATS_PER_SECOND). Default 4000") var maxHeartbeatsPerSecond: Int?
     @Option(help: "Seconds a job may wait for an eligible worker (AGENTOS_QUEUE_TIMEOUT). Default 3600") var queueTimeout: Int?
+    @Option(help: "With a PostgreSQL store: seconds a dead server's running jobs stay its own before another server requeues them (AGENTOS_LEASE_SECONDS). Default 15") var leaseSeconds: Int?
     @Option(help: "Largest file upload in MiB, 1-40 (AGENTOS_MAX_FILE_MB). Default 32") var maxFileMb: Int?
     @Option(help: "Seconds an access token works (AGENTOS_ACCESS_TOKEN_TTL). Default 900") var accessTokenTtl: Int?
     @Option(help: "Jobs one user may have queued; more get 429 (AGENTOS_MAX_QUEUED_PER_USER). Default 10000") var maxQueuedPerUser: Int?
@@ -47,6 +48,9 @@ struct ServerCommand: AsyncParsableCommand {
         let queueSeconds = try Settings.int(queueTimeout, env: "QUEUE_TIMEOUT", default: 3600)
         guard queueSeconds >= 1 else { throw ValidationError("--queue-timeout must be at least 1 second") }
         configuration.dispatch.queueTimeout = Double(queueSeconds)
+        let lease = try Settings.int(leaseSeconds, env: "LEASE_SECONDS", default: 15)
+        guard (3...3600).contains(lease) else { throw ValidationError("--lease-seconds must be 3-3600") }
+        configuration.dispatch.leaseSeconds = Double(lease)
         // A file travels whole in one API request (at most 41 MiB with its header).
         let fileMB = try Settings.int(maxFileMb, env: "MAX_FILE_MB", default: 32)
         guard (1...40).contains(fileMB) else { throw ValidationError("--max-file-mb must be 1-40") }

@@ -5,11 +5,12 @@ import ArgumentParser
 import Foundation
 import Logging
 import ServiceLifecycle
+import ZeroMQ
 
 struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "worker", abstract: "Run a cloud worker connected to a server's job bus.")
 
-    @Option(help: "The server's bus endpoint (AGENTOS_SERVER). Default tcp://127.0.0.1:5555") var server: String?
+    @Option(help: "The server's bus endpoint, or several servers' sharing one store, comma-separated: the worker moves to the next when its server goes silent (AGENTOS_SERVER). Default tcp://127.0.0.1:5555") var server: String?
     @Option(help: "Worker token (AGENTOS_TOKEN)") var token: String?
     @Option(help: "File holding the worker token (AGENTOS_TOKEN_FILE)") var tokenFile: String?
     @Option(help: "Jobs run at once (AGENTOS_SLOTS). Default: number of CPUs") var slots: Int?
@@ -22,10 +23,15 @@ struct WorkerCommand: AsyncParsableCommand {
     func run() async throws {
         Settings.bootstrapLogging()
         let secret = try WorkerCommand.readToken(token: Settings.value(token, env: "TOKEN"), file: Settings.value(tokenFile, env: "TOKEN_FILE"))
-        var configuration = WorkerConfiguration(
-            serverEndpoint: Settings.value(server, env: "SERVER", default: "tcp://127.0.0.1:5555"), kind: .cloud,
-            credential: WorkerCredential(workerToken: secret))
-        configuration.curve = try security.curve(endpoint: configuration.serverEndpoint, token: { secret })
+        // Several servers sharing one store: a comma-separated list, tried in turn.
+        let endpoints = Settings.value(server, env: "SERVER", default: "tcp://127.0.0.1:5555").split(separator: ",")
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard let first = endpoints.first else { throw ValidationError("--server needs a bus endpoint") }
+        var configuration = WorkerConfiguration(serverEndpoint: first, kind: .cloud, credential: WorkerCredential(workerToken: secret))
+        configuration.serverEndpoints = endpoints
+        // Beyond loopback anywhere, CURVE everywhere: one key serves every server sharing a store.
+        configuration.curve = try security.curve(
+            endpoint: endpoints.first { !Endpoint.isLocal($0) } ?? first, token: { secret })
         configuration.slots = try Settings.int(slots, env: "SLOTS", default: configuration.slots)
         guard (1...1024).contains(configuration.slots) else { throw ValidationError("--slots must be 1-1024") }
         configuration.labels = (Settings.value(labels, env: "LABELS") ?? "").split(separator: ",").map {

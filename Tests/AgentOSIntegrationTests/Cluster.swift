@@ -105,6 +105,28 @@ final class Cluster: @unchecked Sendable {
         endpoints.withLock { boundHTTP = address }
     }
 
+    /// Starts another server, `name`, on the same data directory and `store` (several servers
+    /// sharing a PostgreSQL store), and returns its bus and API endpoints.
+    func startPeerServer(_ name: String) async throws -> (bus: String, api: String) {
+        let marker = log(name).components(separatedBy: "server ready").count
+        try start(name, [
+            "server", "--data", dataDirectory, "--bus", "tcp://127.0.0.1:*", "--api", "tcp://127.0.0.1:*",
+            "--heartbeat-ms", String(heartbeatMS),
+        ] + (store.map { ["--store", $0] } ?? []))
+        try await waitFor("\(name) to listen") { self.log(name).components(separatedBy: "server ready").count > marker }
+        let line = try #require(log(name).split(separator: "\n").last { $0.contains("server ready") })
+        return (try #require(Self.field("bus=", in: line)), try #require(Self.field("api=", in: line)))
+    }
+
+    /// Starts a gateway, `name`, in front of the server whose API socket is `api`, and returns
+    /// its HOST:PORT (for `useGateway`).
+    func startPeerGateway(_ name: String, api: String) async throws -> String {
+        try start(name, ["gateway", "--listen", "127.0.0.1:0", "--server", api])
+        try await waitFor("\(name) to listen") { self.log(name).contains("listening on ") }
+        let line = try #require(log(name).split(separator: "\n").last { $0.contains("listening on ") })
+        return try #require(line.components(separatedBy: "listening on ").last?.trimmingCharacters(in: .whitespaces))
+    }
+
     /// Sends `http` requests to the gateway at `address` (HOST:PORT), for gateways started by the test itself.
     func useGateway(_ address: String) {
         endpoints.withLock { boundHTTP = address }

@@ -94,6 +94,15 @@ public struct APIHandler: Sendable {
         public var curvePublicKey: String?
         /// Heartbeat interval in milliseconds.
         public var heartbeatMS: Int
+        /// With a store shared by several servers: the bus endpoints of all that are live.
+        public var peers: (@Sendable () throws -> [String])?
+
+        public init(busEndpoints: [String], curvePublicKey: String?, heartbeatMS: Int, peers: (@Sendable () throws -> [String])? = nil) {
+            self.busEndpoints = busEndpoints
+            self.curvePublicKey = curvePublicKey
+            self.heartbeatMS = heartbeatMS
+            self.peers = peers
+        }
     }
 
     /// Limits on what clients may store.

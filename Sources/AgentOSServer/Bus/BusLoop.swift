@@ -24,6 +24,8 @@ final class BusLoop: SocketLoopDriver {
         case revoke(Revocation)
         /// A file read for a `FETCH` of the connection `identity` ended: send its answer.
         case fileRead(identity: [UInt8], chunk: FileChunk)
+        /// What a write to the shared store (by any server) changed.
+        case shared(StoreEvent)
     }
 
     typealias Authenticate = @Sendable (Hello) async -> Result<WorkerPrincipal, Reject>
@@ -176,6 +178,8 @@ final class BusLoop: SocketLoopDriver {
             fileReadsTotal -= 1
             fileReads[identity] = fileReads[identity].flatMap { $0 > 1 ? $0 - 1 : nil }
             send([Outbound(identity: identity, message: BusMessage(.file, chunk))])
+        case .shared(let event):
+            handleShared(event)
         }
     }
 
@@ -321,6 +325,34 @@ final class BusLoop: SocketLoopDriver {
     }
 
     /// Runs a dispatcher step and sends what it produced; a failing step is logged, never fatal.
+    /// Applies another server's (or this one's) write to this server's queue and workers.
+    private func handleShared(_ event: StoreEvent) {
+        switch event {
+        case .queued(let job, let attempts):
+            perform("queued elsewhere") { dispatcher.heardQueued(job, attempts: attempts) }
+        case .dequeued(let jobID):
+            dispatcher.heardDequeued(jobID: jobID)
+        case .cancelled(let jobID, let attempt, let workerID):
+            perform("cancel") { dispatcher.cancel(jobID: jobID, attempt: attempt, on: workerID) }
+        case .finished:
+            // Watchers are woken where the event is heard; the bus has nothing to do.
+            break
+        case .revoked(let credential):
+            let revocation: Revocation = switch credential {
+            case .user(let id): .user(id)
+            case .session(let id): .credential(.session(id))
+            case .personalToken(let id): .credential(.personalToken(id))
+            case .workerToken(let id): .credential(.workerToken(id))
+            }
+            perform("revoke") { try dispatcher.revoke(revocation) }
+        case .resync:
+            perform("resync") {
+                try dispatcher.resync()
+                return []
+            }
+        }
+    }
+
     private func perform(_ what: String, peer: [UInt8] = [], _ step: () throws -> [Outbound]) {
         do {
             send(try step())

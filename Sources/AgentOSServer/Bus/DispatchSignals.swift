@@ -24,4 +24,7 @@ extension SocketLoop: DispatchSignals where Driver == BusLoop {
     }
 
     func revoke(_ revocation: Revocation) { post(.revoke(revocation)) }
+
+    /// Hands the bus what a write to the shared store changed.
+    func shared(_ event: StoreEvent) { post(.shared(event)) }
 }

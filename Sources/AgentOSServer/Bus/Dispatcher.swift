@@ -110,6 +110,22 @@ public struct ConnectedWorker: Sendable, Equatable {
     public func shares(_ names: [String]) -> Bool { folders.isSuperset(of: names) }
 }
 
+/// A server sharing its store with other servers (PostgreSQL): who it is, where it listens,
+/// and how long the leases on the jobs it runs last without renewal (ARCHITECTURE §5.1).
+public struct ClusterMembership: Sendable {
+    /// This server, as the `servers` table lists it.
+    public let server: ServerRecord
+    /// A lease's length; renewed every third of it.
+    public let leaseSeconds: Double
+
+    public init(server: ServerRecord, leaseSeconds: Double) {
+        self.server = server
+        self.leaseSeconds = leaseSeconds
+    }
+
+    var lease: JobLease { JobLease(serverID: server.id, seconds: leaseSeconds) }
+}
+
 /// Matches queued jobs to workers' free slots and keeps job state true when workers
 /// report, go quiet or vanish. Single-threaded: only the bus thread calls it; it returns
 /// the messages to send instead of touching the socket.
@@ -135,6 +151,11 @@ public final class Dispatcher {
         public var queueTimeout: TimeInterval = 3600
         /// Server software version sent in `WELCOME`.
         public var serverVersion = AgentOSVersion.current
+        /// With a store shared by several servers: how long a running job stays this server's
+        /// without a renewal (every third of it). A server that dies loses its jobs to the
+        /// queue this long after its last renewal; a worker must reach another server sooner
+        /// to keep them.
+        public var leaseSeconds: Double = 15
 
         /// Defaults: 1 s heartbeats, dead after 5, at most 4,000 heartbeats a second, one
         /// hour in the queue.
@@ -180,6 +201,11 @@ public final class Dispatcher {
     private var pendingConnected: [String: WorkerRecord] = [:]
     /// Whether the next commit should look for assignments (jobs queued or slots freed).
     private var dispatchWanted = true
+    /// Set when the store is shared with other servers: the jobs this server runs carry its
+    /// lease, and every server reaps the jobs whose lease ran out.
+    private var membership: ClusterMembership?
+    private var lastLeaseRenewal = Date.distantPast
+    private var lastReap = Date.distantPast
 
     private struct PendingResult {
         let outcome: JobOutcome
@@ -225,6 +251,75 @@ public final class Dispatcher {
     /// Whether the last commit left assignments to make (it stopped at its most, or a job it
     /// chose had left the queue): the bus should commit again without waiting.
     public private(set) var hasBacklog = false
+
+    // MARK: Sharing the store
+
+    /// Joins the servers sharing the store: from now on assignments carry this server's lease,
+    /// which `tick` renews, and expired leases are reaped. Jobs the database calls running are
+    /// no longer lost after a grace period: those of a server that died are reaped once their
+    /// lease runs out, and a worker that moves here keeps its jobs (`accept` adopts them).
+    public func join(_ membership: ClusterMembership, now: Date = Date()) throws {
+        self.membership = membership
+        recoveryDeadline = nil
+        try store.heartbeat(server: membership.server, lease: membership.lease, at: now)
+        lastLeaseRenewal = now
+    }
+
+    /// Another server (or this one) queued a job, which had had `attempts` then: it joins the
+    /// queue here too. A worker here running a later attempt makes the news stale (this server
+    /// assigned it since), and it is ignored. One still running that attempt or an earlier one
+    /// (its lease ran out while this server could not renew it) is stopped: the job runs where
+    /// the queue sends it next.
+    public func heardQueued(_ job: QueuedJob, attempts: Int) -> [Outbound] {
+        if workers.values.contains(where: { ($0.running[job.id] ?? 0) > attempts }) { return [] }
+        var out: [Outbound] = []
+        for (id, worker) in workers {
+            guard let attempt = worker.running[job.id] else { continue }
+            workers[id]?.running[job.id] = nil
+            deadlines[job.id] = nil
+            watch.live.end(jobID: job.id, attempt: attempt)
+            out += [Outbound(identity: worker.identity, message: BusMessage(.cancel, RunningJob(jobID: job.id, attempt: attempt)))]
+        }
+        ready.insert(job)
+        watch.changed(job.id)
+        dispatchWanted = true
+        return out
+    }
+
+    /// A queued job left the queue on some server (assigned, cancelled, timed out).
+    public func heardDequeued(jobID: String) {
+        ready.remove(jobID)
+        watch.changed(jobID)
+    }
+
+    /// Notifications may have been missed: the queue is read again (entries already gone from
+    /// it are dropped when an assignment finds them taken).
+    public func resync() throws {
+        for job in try store.queuedJobSummaries() { ready.insert(job) }
+        dispatchWanted = true
+    }
+
+    /// Renews this server's leases every third of a lease, and reaps expired ones once per
+    /// heartbeat interval.
+    private func keepLeases(now: Date) throws {
+        guard let membership else { return }
+        if now.timeIntervalSince(lastLeaseRenewal) >= membership.leaseSeconds / 3 {
+            do {
+                try store.heartbeat(server: membership.server, lease: membership.lease, at: now)
+                lastLeaseRenewal = now
+            } catch {
+                logger.error("could not renew this server's leases", metadata: ["error": "\(error)"])
+            }
+        }
+        guard now.timeIntervalSince(lastReap) >= settings.heartbeatInterval else { return }
+        lastReap = now
+        for job in try store.reapExpiredLeases(at: now) {
+            logger.warning("job's lease expired", metadata: [
+                "job": "\(job.id)", "attempt": "\(job.attempts)", "now": "\(job.status.rawValue)",
+            ])
+            if job.status.isFinal { jobFinished(FinishedJob(id: job.id, status: job.status)) } else { requeued(job) }
+        }
+    }
 
     // MARK: The queue
 
@@ -302,7 +397,8 @@ public final class Dispatcher {
         let reported = Dictionary(hello.running.map { ($0.jobID, $0.attempt) }, uniquingKeysWith: { first, _ in first })
         for (jobID, attempt) in reported {
             if let job = try store.job(id: jobID), job.status == .running, job.attempts == attempt,
-                job.workerID == hello.workerID
+                job.workerID == hello.workerID,
+                try membership.map({ try store.adopt(jobID: jobID, attempt: attempt, workerID: hello.workerID, lease: $0.lease, at: now) }) ?? true
             {
                 worker.running[jobID] = attempt
                 deadlines[jobID] = (attempt, deadline(timeoutSeconds: job.timeoutSeconds, from: job.startedAt ?? now))
@@ -319,7 +415,8 @@ public final class Dispatcher {
 
         out.append(Outbound(identity: identity, message: BusMessage(.welcome, Welcome(
             workerID: hello.workerID, heartbeatMS: Int((worker.heartbeatInterval * 1000).rounded()),
-            deadAfterIntervals: settings.deadAfterIntervals, serverVersion: settings.serverVersion))))
+            deadAfterIntervals: settings.deadAfterIntervals, serverVersion: settings.serverVersion,
+            leaseMS: membership.map { Int(($0.leaseSeconds * 1000).rounded()) }))))
         workers[hello.workerID] = worker
         workerIDByIdentity[identity] = hello.workerID
         pendingConnected[worker.workerID] = WorkerRecord(
@@ -495,6 +592,7 @@ public final class Dispatcher {
                 try dropWorker(worker.workerID, now: now, reason: "silent for \(settings.deadAfterIntervals) heartbeats")
             }
         }
+        try keepLeases(now: now)
         if let deadline = recoveryDeadline, now >= deadline {
             for job in try store.runningJobs() where job.workerID.flatMap({ workers[$0]?.running[job.id] }) != job.attempts {
                 try lose(job, reason: "its worker did not return after the server restarted", now: now)
@@ -559,7 +657,7 @@ public final class Dispatcher {
         do {
             committed = try store.commitBusBatch(
                 results: results.map { (outcome: $0.outcome, workerID: $0.workerID) }, assignments: picks.map(\.assignment),
-                connected: Array(connected.values), at: now)
+                connected: Array(connected.values), lease: membership?.lease, at: now)
             metrics?.committed(results: pendingResults.count, took: ContinuousClock.now - started)
         } catch {
             logger.error("could not record results and assignments; retrying", metadata: [

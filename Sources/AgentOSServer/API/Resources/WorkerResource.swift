@@ -74,8 +74,11 @@ struct WorkerResource: APIResource {
 
     /// What `GET /cluster` tells desktops.
     func clusterInfo() throws -> Reply {
-        try .ok(Schemas.Cluster(
-            bus: cluster.busEndpoints, curvePublicKey: cluster.curvePublicKey, heartbeatMS: cluster.heartbeatMS,
+        // This server's bus first, then the others sharing its store.
+        var endpoints = cluster.busEndpoints
+        for endpoint in try cluster.peers?() ?? [] where !endpoints.contains(endpoint) { endpoints.append(endpoint) }
+        return try .ok(Schemas.Cluster(
+            bus: endpoints, curvePublicKey: cluster.curvePublicKey, heartbeatMS: cluster.heartbeatMS,
             serverVersion: AgentOSVersion.current))
     }
 }
