@@ -269,6 +269,51 @@ import Testing
         #expect(session.undelivered.isEmpty)
     }
 
+    // MARK: Several servers sharing a store (§5.8)
+
+    @Test func aSilentServerSendsTheWorkerToTheNextOneWithItsRuns() throws {
+        var configuration = WorkerConfiguration(serverEndpoint: "tcp://a:5555", kind: .cloud, credential: WorkerCredential(workerToken: "t"))
+        configuration.serverEndpoints = ["tcp://a:5555", "tcp://b:5555"]
+        configuration.helloJitter = 0
+        var session = WorkerSession(configuration: configuration)
+        _ = session.start(at: at(0))
+        #expect(session.endpoint == "tcp://a:5555")
+        _ = session.received(frames(.welcome, welcome()), at: at(0))
+        _ = session.received(frames(.job, job("going", attempt: 2)), at: at(0.5))
+        // A is silent for more than 5 heartbeats: the next connection goes to B, with the run.
+        let moved = session.tick(at: at(5.6))
+        #expect(connects(moved) == 1 && session.endpoint == "tcp://b:5555")
+        #expect(try bodies(.hello, Hello.self, in: moved).first?.running == [RunningJob(jobID: "going", attempt: 2)])
+        // B does not welcome it either: back to A, and so on in turn.
+        _ = session.tick(at: at(11))
+        #expect(session.endpoint == "tcp://a:5555")
+    }
+
+    @Test func runsAreGivenUpUnreportedAfterHalfALeaseWithoutAServer() throws {
+        var session = session()
+        _ = session.start(at: at(0))
+        var lease = welcome()
+        lease.leaseMS = 10_000
+        _ = session.received(frames(.welcome, lease), at: at(0))
+        _ = session.received(frames(.job, job("held")), at: at(0.5))
+        // Heard from until 3 s; past 3 + 5 s the lease's half is over, whatever the reconnects.
+        _ = session.received(frames(.heartbeat, EmptyBody()), at: at(3))
+        #expect(cancelled(session.tick(at: at(7.9))).isEmpty)
+        let givenUp = session.tick(at: at(8.1))
+        #expect(cancelled(givenUp) == [RunningJob(jobID: "held", attempt: 1)])
+        #expect(session.runningJobs.isEmpty)
+        #expect(session.finished(outcome("held", status: .cancelled), at: at(8.2)).isEmpty, "its end is not reported")
+        let hello = session.tick(at: at(20))
+        #expect(try bodies(.hello, Hello.self, in: hello).allSatisfy { $0.running.isEmpty }, "nor listed in the next HELLO")
+    }
+
+    @Test func withoutALeaseRunsAreKeptThroughAnyOutage() {
+        var session = welcomed()
+        _ = session.received(frames(.job, job("kept")), at: at(0.5))
+        for second in stride(from: 6.0, through: 120, by: 6) { #expect(cancelled(session.tick(at: at(second))).isEmpty) }
+        #expect(session.runningJobs.count == 1)
+    }
+
     @Test func recentlySentResultsAreForgottenAfterTwiceTheDeadPeerTimeout() throws {
         var session = welcomed()
         _ = session.received(frames(.job, job("j")), at: at(0))
