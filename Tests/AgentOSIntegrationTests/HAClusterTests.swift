@@ -57,6 +57,13 @@ import Testing
         let (waited, answer) = try await cluster.http(
             "POST", "/api/v1/projects/default/jobs?wait=30", body: ["code": "def main():\n    return 'done on b'"], token: token)
         #expect(waited == 200 && answer["result"] == "done on b" && answer["worker"] == "only-on-b", "\(answer)")
+
+        // The worker token revoked through A disconnects the worker on B at once.
+        let (_, tokens) = try await cluster.http("GET", "/api/v1/worker-tokens", token: token)
+        let tokenID = try #require(tokens["worker_tokens"]?.arrayValue?.first?["id"]?.stringValue, "\(tokens)")
+        #expect(try await cluster.http("DELETE", "/api/v1/worker-tokens/\(tokenID)", token: token).0 == 204)
+        #expect(try await cluster.waitForExit("only-on-b") == 1, "the worker on B was refused for good")
+        #expect(cluster.log("only-on-b").contains("revoked"), "\(cluster.log("only-on-b").suffix(500))")
     }
 
     @Test func killingOneOfTwoServersLosesNoJobAndRunsNoneTwice() async throws {

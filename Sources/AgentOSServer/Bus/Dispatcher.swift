@@ -301,7 +301,7 @@ public final class Dispatcher {
 
     /// Renews this server's leases every third of a lease, and reaps expired ones once per
     /// heartbeat interval.
-    private func keepLeases(now: Date) throws {
+    private func keepLeases(now: Date) {
         guard let membership else { return }
         if now.timeIntervalSince(lastLeaseRenewal) >= membership.leaseSeconds / 3 {
             do {
@@ -313,7 +313,15 @@ public final class Dispatcher {
         }
         guard now.timeIntervalSince(lastReap) >= settings.heartbeatInterval else { return }
         lastReap = now
-        for job in try store.reapExpiredLeases(at: now) {
+        // A database out of reach must not stop the rest of the tick (heartbeats to workers).
+        let reaped: [Job]
+        do {
+            reaped = try store.reapExpiredLeases(at: now)
+        } catch {
+            logger.error("could not reap expired leases", metadata: ["error": "\(error)"])
+            return
+        }
+        for job in reaped {
             logger.warning("job's lease expired", metadata: [
                 "job": "\(job.id)", "attempt": "\(job.attempts)", "now": "\(job.status.rawValue)",
             ])
@@ -592,7 +600,7 @@ public final class Dispatcher {
                 try dropWorker(worker.workerID, now: now, reason: "silent for \(settings.deadAfterIntervals) heartbeats")
             }
         }
-        try keepLeases(now: now)
+        keepLeases(now: now)
         if let deadline = recoveryDeadline, now >= deadline {
             for job in try store.runningJobs() where job.workerID.flatMap({ workers[$0]?.running[job.id] }) != job.attempts {
                 try lose(job, reason: "its worker did not return after the server restarted", now: now)
