@@ -250,3 +250,59 @@ func fixture(_ engine: StoreEngine) async throws -> (store: any AppStore, owner:
         #expect(try store.busPeer(curveKey: "k1") != nil && store.busPeer(curveKey: "k2") == nil)
     }
 }
+
+/// Leases on a shared store (ARCHITECTURE §5.1), on both engines. Leases already over are
+/// made with a negative length, so nothing here waits on a clock.
+@Suite struct LeaseTests {
+    func server(_ id: String) -> ServerRecord {
+        ServerRecord(id: id, busEndpoint: "tcp://\(id):5555", apiEndpoint: "tcp://\(id):5556", startedAt: Date(), heartbeatAt: Date())
+    }
+
+    func assign(_ store: any AppStore, _ job: Job, worker: String = "w", lease: JobLease) throws {
+        let batch = try store.commitBusBatch(
+            results: [], assignments: [Assignment(jobID: job.id, workerID: worker, workerName: worker)], connected: [], lease: lease, at: Date())
+        try #require(batch.assigned.first ?? nil)
+    }
+
+    @Test(arguments: StoreEngine.allCases) func expiredLeasesAreReapedOnceAndLiveOnesKept(_ engine: StoreEngine) async throws {
+        let (store, owner, project) = try await fixture(engine)
+        func submit(maxAttempts: Int = 3) throws -> Job {
+            try store.submit(Job(projectID: project.id, code: "x", inputs: [:], target: .cloud, maxAttempts: maxAttempts, submittedBy: owner.id)).job
+        }
+        let live = try submit(), dead = try submit(), last = try submit(maxAttempts: 1)
+        try assign(store, live, lease: JobLease(serverID: "a", seconds: 3600))
+        try assign(store, dead, lease: JobLease(serverID: "b", seconds: -1))
+        try assign(store, last, lease: JobLease(serverID: "b", seconds: -1))
+
+        let reaped = Dictionary(uniqueKeysWithValues: try store.reapExpiredLeases(at: Date()).map { ($0.id, $0) })
+        #expect(Set(reaped.keys) == [dead.id, last.id])
+        #expect(reaped[dead.id]?.status == .queued && reaped[dead.id]?.workerID == nil && reaped[dead.id]?.attempts == 1)
+        #expect(reaped[last.id]?.status == .failed && reaped[last.id]?.error == "worker_lost", "out of attempts")
+        #expect(try store.reapExpiredLeases(at: Date()).isEmpty, "each is reaped once")
+        #expect(try store.job(id: live.id)?.status == .running)
+        // The requeued attempt's result is fenced off.
+        #expect(try store.finish(JobOutcome(jobID: dead.id, attempt: 1, status: .succeeded, result: 1), workerID: "w") == nil)
+    }
+
+    @Test(arguments: StoreEngine.allCases) func aHeartbeatRenewsItsServersLeasesAndListsIt(_ engine: StoreEngine) async throws {
+        let (store, owner, project) = try await fixture(engine)
+        let job = try store.submit(Job(projectID: project.id, code: "x", inputs: [:], target: .cloud, submittedBy: owner.id)).job
+        try assign(store, job, lease: JobLease(serverID: "a", seconds: -1))
+        try store.heartbeat(server: server("a"), lease: JobLease(serverID: "a", seconds: 3600), at: Date())
+        #expect(try store.reapExpiredLeases(at: Date()).isEmpty, "renewed before the reaper came")
+        #expect(try store.servers(heardWithin: 60, at: Date()).map(\.id) == ["a"])
+        #expect(try store.servers(heardWithin: 60, at: Date()).first?.busEndpoint == "tcp://a:5555")
+    }
+
+    @Test(arguments: StoreEngine.allCases) func aRunIsAdoptedOnlyForItsAttemptOnItsWorker(_ engine: StoreEngine) async throws {
+        let (store, owner, project) = try await fixture(engine)
+        let job = try store.submit(Job(projectID: project.id, code: "x", inputs: [:], target: .cloud, submittedBy: owner.id)).job
+        try assign(store, job, worker: "w", lease: JobLease(serverID: "a", seconds: -1))
+        let b = JobLease(serverID: "b", seconds: 3600)
+        #expect(try !store.adopt(jobID: job.id, attempt: 2, workerID: "w", lease: b, at: Date()), "another attempt")
+        #expect(try !store.adopt(jobID: job.id, attempt: 1, workerID: "other", lease: b, at: Date()), "another worker")
+        #expect(try store.adopt(jobID: job.id, attempt: 1, workerID: "w", lease: b, at: Date()))
+        #expect(try store.reapExpiredLeases(at: Date()).isEmpty, "B's lease holds it now")
+        #expect(try store.job(id: job.id)?.status == .running)
+    }
+}
