@@ -25,7 +25,7 @@ extension PostgresMigration {
     /// `bytea` for blobs; a nondeterministic ICU collation `agentos_nocase` where SQLite says
     /// `COLLATE NOCASE` (it folds all of Unicode's case, not only ASCII's); an identity column for
     /// the audit log's autoincremented `seq` (`BY DEFAULT`, so that `store copy` keeps the numbers).
-    public static let appStore: [PostgresMigration] = [core, controlPlane, sandbox, queueInMemory, busKeys, jobDirs, leases]
+    public static let appStore: [PostgresMigration] = [core, controlPlane, sandbox, queueInMemory, busKeys, jobDirs, leases, blobs]
 
     static let core = PostgresMigration(name: "v1-core", statements: [
         "CREATE COLLATION agentos_nocase (provider = icu, locale = 'und-u-ks-level2', deterministic = false)",
@@ -370,5 +370,13 @@ extension PostgresMigration {
         "ALTER TABLE jobs ADD COLUMN server_id text",
         "ALTER TABLE jobs ADD COLUMN lease_until timestamptz(3)",
         "CREATE INDEX jobs_leases ON jobs (lease_until) WHERE status = 'running'",
+    ])
+
+    static let blobs = PostgresMigration(name: "v8-blobs", statements: [
+        // Uploaded files' bytes, by SHA-256, so that every server sharing the database reads
+        // them; stored out of line uncompressed, so a FETCH's substring reads only its chunk.
+        // (SQLite's v8-blobs is empty: a single server keeps them in its data directory.)
+        "CREATE TABLE blobs (sha256 text PRIMARY KEY, size bigint NOT NULL, data bytea NOT NULL)",
+        "ALTER TABLE blobs ALTER COLUMN data SET STORAGE EXTERNAL",
     ])
 }

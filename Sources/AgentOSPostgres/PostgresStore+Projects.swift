@@ -112,8 +112,11 @@ extension PostgresStore {
             try await db.query("DELETE FROM jobs WHERE project_id = \(id)", logger: logger)
             try await db.query("DELETE FROM projects WHERE id = \(id)", logger: logger)
             try await db.notify(queued.map(StoreNotification.dequeued), logger: logger)
-            let stillUsed = try await db.column(String.self, "SELECT DISTINCT sha256 FROM files WHERE sha256 = ANY(\(hashes))", logger: logger)
-            return (hashes.filter { !stillUsed.contains($0) }, queued)
+            var removed: [String] = []
+            for hash in hashes.sorted() {
+                if let gone = try await removeBlobIfUnused(hash, db) { removed.append(gone) }
+            }
+            return (removed, queued)
         }
     }
 }

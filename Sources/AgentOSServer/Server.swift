@@ -49,7 +49,7 @@ public struct Server: Service {
                 watch.finished(finished.id)
                 metrics.jobFinished(finished.status)
             })
-        let blobs = try BlobStore(root: configuration.blobsPath)
+        let blobs = try DirectoryBlobStore.serving(store, directory: configuration.blobsPath)
         // Job files are read for FETCH on threads of their own (SQLite and disk reads block).
         let fileReaders = ThreadPoolExecutor(threads: 2, name: "agentos-file-reader")
         defer { fileReaders.shutdown() }

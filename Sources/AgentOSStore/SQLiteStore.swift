@@ -161,6 +161,10 @@ public struct SQLiteStore: AppStore {
             }
             try db.execute(sql: "CREATE INDEX jobs_leases ON jobs (lease_until) WHERE status = 'running'")
         }
+        migrator.registerMigration("v8-blobs") { _ in
+            // PostgreSQL's blobs table: a server on SQLite keeps files' bytes in its data
+            // directory. Empty here, so that both engines' migrations keep the same names.
+        }
         return migrator
     }
 }

@@ -34,4 +34,13 @@ public protocol SharedStore: AppStore {
 
     /// Stops delivering events.
     func stopEvents()
+
+    /// Records `file` with its bytes (kept once per SHA-256) in one transaction. Such a store
+    /// keeps the bytes itself: `deleteFile` and `deleteProject` remove those no file names any
+    /// more in their own transaction (and return them, already gone).
+    func createFile(_ file: StoredFile, data: Data) throws -> StoredFile
+
+    /// At most `length` bytes of the blob `sha256` from `offset`, reading only those; nil when
+    /// there is no such blob.
+    func readBlob(_ sha256: String, offset: Int, length: Int) throws -> Data?
 }

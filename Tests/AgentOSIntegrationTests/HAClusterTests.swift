@@ -58,6 +58,16 @@ import Testing
             "POST", "/api/v1/projects/default/jobs?wait=30", body: ["code": "def main():\n    return 'done on b'"], token: token)
         #expect(waited == 200 && answer["result"] == "done on b" && answer["worker"] == "only-on-b", "\(answer)")
 
+        // A file uploaded through A is read by B's worker: the bytes are in the database, and
+        // a 600 KiB file comes over B's bus in chunks.
+        let bytes = Data((0..<600_000).map { UInt8(truncatingIfNeeded: $0 &* 7) })
+        let (uploaded, file) = try await cluster.upload("/api/v1/projects/default/files?name=data.bin", data: bytes, token: token)
+        #expect(uploaded == 201)
+        let digest = "import hashlib\ndef main():\n    return hashlib.sha256(open('files/data.bin', 'rb').read()).hexdigest()\n"
+        let (read, digested) = try await cluster.http(
+            "POST", "/api/v1/projects/default/jobs?wait=60", body: ["code": .string(digest), "files": [file["id"] ?? .null]], token: token)
+        #expect(read == 200 && digested["result"] == file["sha256"] && digested["worker"] == "only-on-b", "\(digested)")
+
         // The worker token revoked through A disconnects the worker on B at once.
         let (_, tokens) = try await cluster.http("GET", "/api/v1/worker-tokens", token: token)
         let tokenID = try #require(tokens["worker_tokens"]?.arrayValue?.first?["id"]?.stringValue, "\(tokens)")

@@ -21,7 +21,7 @@ final class APIHarness: Sendable {
     let recorder = EventRecorder()
     /// The connected workers the handler sees; tests publish into it as the bus would.
     let directory = WorkerDirectory()
-    let blobs: BlobStore
+    let blobs: any BlobStore
     let secretKey: [UInt8]
 
     init(store: (any AppStore)? = nil, limits: APIHandler.Limits = APIHandler.Limits()) async throws {
@@ -36,7 +36,7 @@ final class APIHarness: Sendable {
         secretKey = (0..<32).map { _ in UInt8.random(in: 0...255) }
         tokens = await AccessTokens(secret: signing, lifetime: 900)
         fileTokens = JobFileTokens(secret: signing)
-        blobs = try BlobStore(root: dataDirectory + "/blobs")
+        blobs = try DirectoryBlobStore.serving(self.store, directory: dataDirectory + "/blobs")
         handler = APIHandler(
             store: self.store, tokens: tokens, fileTokens: fileTokens, passwords: Passwords(cost: 4),
             secrets: SecretBox(key: secretKey), blobs: blobs, watch: JobWatch(),

@@ -66,8 +66,9 @@ import Testing
             let session = try store.createChatSession(ChatSession(projectID: project.id, title: "c", agent: nil, createdBy: owner.id))
             _ = try store.appendMessage(sessionID: session.id, role: .user, content: "hi", jobID: nil, by: owner.id)
             let job = try store.submit(Job(projectID: project.id, code: "pass", inputs: [:], target: .cloud, submittedBy: users[.runner]!.id)).job
-            let sha = try harness.blobs.put(Data("hello".utf8))
-            let file = try store.createFile(StoredFile(projectID: project.id, name: "a.txt", sha256: sha, size: 5, contentType: "text/plain", createdBy: owner.id))
+            let file = try harness.blobs.addFile(Data("hello".utf8)) { sha in
+                StoredFile(projectID: project.id, name: "a.txt", sha256: sha, size: 5, contentType: "text/plain", createdBy: owner.id)
+            }
             let workerToken = try store.createWorkerToken(WorkerToken(name: "w", tokenHash: SecretToken.hash("w")))
             return Fixture(
                 harness: harness, users: users, tokens: tokens, refreshTokens: refreshTokens, personalTokens: personalTokens,

@@ -10,7 +10,7 @@ extension JobFileReader {
     /// A reader over `store` and a blob store of its own in a new temporary directory.
     static func scratch(store: any AppStore) throws -> JobFileReader {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("agentos-blobs-\(UUID().uuidString.prefix(8))").path
-        return JobFileReader(store: store, blobs: try BlobStore(root: root), logger: Logger(label: "test"))
+        return JobFileReader(store: store, blobs: try DirectoryBlobStore(root: root, store: store), logger: Logger(label: "test"))
     }
 }
 
@@ -32,13 +32,14 @@ extension JobFileReader {
             harness = try DispatcherHarness()
             reader = try JobFileReader.scratch(store: harness.store)
             data = Data((0..<size).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ $0 >> 9) })
-            file = try harness.store.createFile(StoredFile(
-                projectID: harness.project.id, name: "data.bin", sha256: try reader.blobs.put(data), size: data.count,
-                contentType: "application/octet-stream", createdBy: harness.alice.id))
+            let alice = harness.alice.id, project = harness.project.id, size = data.count
+            file = try reader.blobs.addFile(data) { sha in
+                StoredFile(projectID: project, name: "data.bin", sha256: sha, size: size, contentType: "application/octet-stream", createdBy: alice)
+            }
             let otherBytes = Data("other".utf8)
-            other = try harness.store.createFile(StoredFile(
-                projectID: harness.project.id, name: "other.txt", sha256: try reader.blobs.put(otherBytes), size: otherBytes.count,
-                contentType: "text/plain", createdBy: harness.alice.id))
+            other = try reader.blobs.addFile(otherBytes) { sha in
+                StoredFile(projectID: project, name: "other.txt", sha256: sha, size: otherBytes.count, contentType: "text/plain", createdBy: alice)
+            }
             try harness.connect("w1")
             let job = Job(projectID: harness.project.id, code: "pass", inputs: [:], target: .cloud, submittedBy: harness.alice.id, createdAt: harness.now)
             let stored = try harness.store.submit(job, files: [JobFile(jobID: job.id, fileID: file.id, name: file.name, sha256: file.sha256, size: file.size)]).job
@@ -98,7 +99,8 @@ extension JobFileReader {
         #expect(setup.reader.read(setup.fetch(offset: setup.data.count + 1), workerID: "id-w1").error?.code == FileChunk.Failure.badRequest)
 
         // The bytes lost from the store.
-        setup.reader.blobs.remove(setup.file.sha256)
+        let root = try #require(setup.reader.blobs as? DirectoryBlobStore).root
+        unlink("\(root)/\(setup.file.sha256.prefix(2))/\(setup.file.sha256)")
         #expect(setup.reader.read(setup.fetch(), workerID: "id-w1").error?.code == FileChunk.Failure.blobMissing)
 
         // Cancelled: the worker still holds the slot until it reports, but gets no more bytes.

@@ -140,7 +140,7 @@ public struct APIHandler: Sendable {
 
     init(
         store: any AppStore, tokens: AccessTokens, fileTokens: JobFileTokens, passwords: Passwords, secrets: SecretBox,
-        blobs: BlobStore, watch: JobWatch, directory: WorkerDirectory, cluster: ClusterInfo, limits: Limits,
+        blobs: any BlobStore, watch: JobWatch, directory: WorkerDirectory, cluster: ClusterInfo, limits: Limits,
         queueCounts: QueueCounts = QueueCounts(), signals: any DispatchSignals, metrics: ServerMetrics? = nil, logger: Logger
     ) {
         let context = APIContext(store: store, authenticator: Authenticator(store: store, tokens: tokens, fileTokens: fileTokens), logger: logger)

@@ -9,7 +9,7 @@ import Logging
 /// that attempt, on that worker, and the file is one of the job's files and still exists.
 struct JobFileReader: Sendable {
     let store: any AppStore
-    let blobs: BlobStore
+    let blobs: any BlobStore
     let logger: Logger
 
     /// The `FILE` answering `fetch` from `workerID`, which the bus has already seen holds that
@@ -35,7 +35,14 @@ struct JobFileReader: Sendable {
         guard fetch.offset <= file.size else {
             return refuse(FileChunk.Failure.badRequest, "offset \(fetch.offset) is past the end of the file (\(file.size) bytes)")
         }
-        guard let bytes = blobs.read(file.sha256, offset: fetch.offset, length: min(fetch.length, file.size - fetch.offset)) else {
+        let read: Data?
+        do {
+            read = try blobs.read(file.sha256, offset: fetch.offset, length: min(fetch.length, file.size - fetch.offset))
+        } catch {
+            logger.error("could not read a file's bytes", metadata: ["file": "\(file.id)", "error": "\(error)"])
+            return refuse(FileChunk.Failure.unavailable, "the server cannot read the file right now")
+        }
+        guard let bytes = read else {
             logger.error("file blob missing", metadata: ["file": "\(file.id)", "sha256": "\(file.sha256)"])
             return refuse(FileChunk.Failure.blobMissing, "the file's bytes are missing from the server's store")
         }

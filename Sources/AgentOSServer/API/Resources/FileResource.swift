@@ -9,7 +9,7 @@ struct FileResource: APIResource {
     static let operations: [APIOperation] = [.uploadFile, .listFiles, .getFile, .deleteFile]
 
     let context: APIContext
-    let blobs: BlobStore
+    let blobs: any BlobStore
     let maxFileBytes: Int
     /// Bytes of files read for downloads in progress: concurrent downloads of large files
     /// cannot take the server's memory.
@@ -35,11 +35,10 @@ struct FileResource: APIResource {
         }
         var contentType = request.contentType ?? "application/octet-stream"
         if contentType.utf8.count > 200 || contentType.contains(where: \.isNewline) { contentType = "application/octet-stream" }
-        let file = try blobs.exclusive {
-            let sha256 = try blobs.put(data)
-            return try store.createFile(StoredFile(
+        let file = try blobs.addFile(data) { sha256 in
+            StoredFile(
                 projectID: access.project.id, name: name, sha256: sha256, size: data.count, contentType: contentType,
-                createdBy: caller.user.id))
+                createdBy: caller.user.id)
         }
         return try .created(Schemas.File(file, project: access.project))
     }
@@ -95,7 +94,7 @@ struct FileResource: APIResource {
             throw APIError.retryLater(503, "overloaded", "too many files are being downloaded at once; retry shortly", after: 1)
         }
         defer { downloads.give(file.size) }
-        guard let data = blobs.get(file.sha256) else {
+        guard let data = try blobs.bytes(file.sha256) else {
             logger.error("file blob missing", metadata: ["file": "\(file.id)", "sha256": "\(file.sha256)"])
             throw APIError(410, "blob_missing", "the file's bytes are missing from the server's store")
         }
@@ -115,9 +114,7 @@ struct FileResource: APIResource {
     func deleteFile(_ request: APICall, caller: Caller) throws -> Reply {
         let (file, access) = try visibleFile(request.params["file"], caller: caller)
         try access.require(.writeFile)
-        try blobs.exclusive {
-            if let orphan = try store.deleteFile(id: file.id)?.orphanedBlob { blobs.remove(orphan) }
-        }
+        _ = try blobs.removeFile(id: file.id)
         return .noContent
     }
 }

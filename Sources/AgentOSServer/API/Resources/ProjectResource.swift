@@ -8,7 +8,7 @@ struct ProjectResource: APIResource {
     static let operations: [APIOperation] = [.listProjects, .createProject, .getProject, .deleteProject, .updateProject, .setProjectMember, .removeProjectMember]
 
     let context: APIContext
-    let blobs: BlobStore
+    let blobs: any BlobStore
     let signals: any DispatchSignals
 
     func respond(to request: APICall, as caller: Caller) async throws -> Reply {
@@ -82,15 +82,11 @@ struct ProjectResource: APIResource {
         for job in try store.jobs(projectID: access.project.id, status: .running, origin: nil, after: nil, limit: 10_000) {
             if let workerID = job.workerID { signals.jobCancelled(jobID: job.id, workerID: workerID, attempt: job.attempts) }
         }
-        let (orphans, queued) = try blobs.exclusive {
-            let deleted = try store.deleteProject(id: access.project.id)
-            for hash in deleted.orphanedBlobs where try !store.blobInUse(hash) { blobs.remove(hash) }
-            return deleted
-        }
+        let (blobsRemoved, queued) = try blobs.removeProject(id: access.project.id)
         // Its queued jobs leave the dispatcher's queue, and the quotas, with it.
         for id in queued { signals.jobDequeued(jobID: id) }
         audit("project.delete", caller: caller, target: access.project.id, projectID: access.project.id,
-              detail: ["name": .string(access.project.name), "blobs_removed": .number(Double(orphans.count))], address: request.client)
+              detail: ["name": .string(access.project.name), "blobs_removed": .number(Double(blobsRemoved))], address: request.client)
         return .noContent
     }
 
