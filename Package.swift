@@ -91,9 +91,10 @@ let package = Package(
         .target(
             name: "AgentOSPostgres",
             dependencies: [
-                "AgentOSStore", "AgentOSWire",
+                "AgentOSStore", "AgentOSWire", "AgentOSAuth",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -184,7 +185,7 @@ let package = Package(
             name: "agentos",
             dependencies: [
                 "AgentOSServer", "AgentOSSupervisor", "AgentOSGateway", "AgentOSHTTPServer", "AgentOSWorker", "AgentOSDesktop", "AgentOSClient",
-                "AgentOSSandboxService", "AgentOSAPI", "AgentOSAuth", "ZeroMQ",
+                "AgentOSSandboxService", "AgentOSAPI", "AgentOSAuth", "AgentOSStore", "AgentOSPostgres", "ZeroMQ",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

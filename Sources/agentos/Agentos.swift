@@ -12,6 +12,7 @@ struct Agentos: AsyncParsableCommand {
             WhoamiCommand.self, SubmitCommand.self, JobsCommand.self, SkillsCommand.self, WorkersCommand.self, FilesCommand.self,
             ProjectsCommand.self, TeamsCommand.self, UsersCommand.self, TokensCommand.self, ProvidersCommand.self, AgentsCommand.self,
             SessionsCommand.self, WorkerTokensCommand.self, AuditCommand.self, DesktopCommand.self, SandboxCommand.self,
+            StoreCommand.self,
         ])
 }
 

@@ -260,6 +260,13 @@ final class Cluster: @unchecked Sendable {
         return (status, log(name))
     }
 
+    /// Runs `agentos arguments` to its end; returns its exit status and output.
+    func runCommand(_ name: String, _ arguments: [String]) async throws -> (Int32?, String) {
+        try start(name, arguments)
+        let status = try await waitForExit(name, timeout: 120)
+        return (status, log(name))
+    }
+
     func login(_ email: String = "admin@localhost", password: String? = nil) async throws -> String {
         let (status, body) = try await http("POST", "/api/v1/auth/login", body: ["email": .string(email), "password": .string(password ?? adminPassword)])
         try #require(status == 200, "login answered \(status): \(body)")
