@@ -48,7 +48,7 @@ public struct GatewayRequestContext: RequestContext, RemoteAddressRequestContext
 
 /// Builds the gateway's router: the web console (`/`), `/healthz`, `/metrics`, the API
 /// document, and every `APIRoutes` entry forwarded to the server.
-public func buildGatewayRouter(client: ServerClient, configuration: GatewayConfiguration) -> Router<GatewayRequestContext> {
+public func buildGatewayRouter(client: any ServerCalls, configuration: GatewayConfiguration) -> Router<GatewayRequestContext> {
     let router = Router(context: GatewayRequestContext.self)
     let metrics = GatewayMetrics()
     // Outside the error middleware, so errors are counted with the status they were answered with.
@@ -106,7 +106,7 @@ public func buildGatewayRouter(client: ServerClient, configuration: GatewayConfi
 /// Builds the gateway application (listening per `configuration`); `onServerRunning` gets the
 /// listening channel (its local address has the port when `port` was 0).
 public func buildGateway(
-    client: ServerClient, configuration: GatewayConfiguration, logger: Logger,
+    client: any ServerCalls, configuration: GatewayConfiguration, logger: Logger,
     onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
     Application(
@@ -129,7 +129,7 @@ struct Forwarder: Sendable {
     /// The server refuses longer `?wait=`; the gateway never waits past it.
     static let maxWaitSeconds = 300.0
 
-    let client: ServerClient
+    let client: any ServerCalls
     let configuration: GatewayConfiguration
 
     func forward(_ request: Request, context: GatewayRequestContext, route: APIRoute) async throws -> Response {

@@ -42,7 +42,7 @@ public final class GatewayMetrics: Sendable {
 
     /// The exposition text, after asking the server how it is, with the server's own metrics
     /// after the gateway's (none while it cannot be reached: `agentos_gateway_server_up` 0).
-    func scrape(client: ServerClient) async -> Response {
+    func scrape(client: any ServerCalls) async -> Response {
         var server: [UInt8] = []
         switch await client.call(.health, token: nil, timeout: .seconds(2)) {
         case .success(let answer) where answer.status == 200:

@@ -21,7 +21,7 @@ enum JobEvents {
     /// Longest one long poll waits; a quiet stream gets a comment line this often.
     static let pollSeconds = 25
 
-    static func response(request: Request, id: String, client: ServerClient, configuration: GatewayConfiguration) async -> Response {
+    static func response(request: Request, id: String, client: any ServerCalls, configuration: GatewayConfiguration) async -> Response {
         let token = Forwarder.bearerToken(request)
         let resumed = request.headers[HTTPField.Name("Last-Event-ID")!].flatMap { JobEventCursor($0) } ?? JobEventCursor()
         // A client resuming after the result has everything: 204 tells an EventSource to stop.

@@ -3,12 +3,13 @@ import ArgumentParser
 import Hummingbird
 import Logging
 import ServiceLifecycle
+import ZeroMQ
 
 struct GatewayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "gateway", abstract: "Run the HTTP gateway in front of a server.")
 
     @Option(help: "HOST:PORT to listen on (AGENTOS_LISTEN). Default 127.0.0.1:8080") var listen: String?
-    @Option(help: "The server's API endpoint (AGENTOS_SERVER). Default tcp://127.0.0.1:5556") var server: String?
+    @Option(help: "The server's API endpoint, or several servers' sharing one store, comma-separated: reads and idempotent submits go to another when one does not answer (AGENTOS_SERVER). Default tcp://127.0.0.1:5556") var server: String?
     @Option(help: "Largest request body in bytes, 1024-41943040 (AGENTOS_MAX_BODY). Default 8388608") var maxBody: Int?
     @Option(help: "Largest file upload in MiB, 1-40 (AGENTOS_MAX_UPLOAD_MB). Default 32") var maxUploadMb: Int?
     @Option(help: "File holding the gateway token, <data>/gateway-token on the server (AGENTOS_TOKEN_FILE); needed with CURVE") var tokenFile: String?
@@ -18,8 +19,11 @@ struct GatewayCommand: AsyncParsableCommand {
     func run() async throws {
         Settings.bootstrapLogging()
         let (host, port) = try Settings.hostAndPort(Settings.value(listen, env: "LISTEN", default: "127.0.0.1:8080"))
-        var configuration = GatewayConfiguration(
-            host: host, port: port, serverEndpoint: Settings.value(server, env: "SERVER", default: "tcp://127.0.0.1:5556"))
+        let endpoints = Settings.value(server, env: "SERVER", default: "tcp://127.0.0.1:5556").split(separator: ",")
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard let first = endpoints.first else { throw ValidationError("--server needs an API endpoint") }
+        // CURVE when any server is beyond loopback: the servers sharing a store share its key.
+        var configuration = GatewayConfiguration(host: host, port: port, serverEndpoint: endpoints.first { !Endpoint.isLocal($0) } ?? first)
         configuration.maxBodyBytes = try Settings.int(maxBody, env: "MAX_BODY", default: configuration.maxBodyBytes)
         guard (1024...(40 << 20)).contains(configuration.maxBodyBytes) else {
             throw ValidationError("--max-body must be 1024-41943040 bytes (40 MiB, the largest request the server takes)")
@@ -35,7 +39,7 @@ struct GatewayCommand: AsyncParsableCommand {
             return try WorkerCommand.readSecret(file: file, what: "gateway token")
         }
         let logger = Logger(label: "agentos.gateway")
-        let client = try ServerClient(endpoint: configuration.serverEndpoint, curve: curve, logger: logger)
+        let client = try ServerPool(endpoints: endpoints, curve: curve, logger: logger)
         let app = buildGateway(client: client, configuration: configuration, logger: logger)
         // Stopped in reverse order: the HTTP side finishes its requests before the connection closes.
         let group = ServiceGroup(

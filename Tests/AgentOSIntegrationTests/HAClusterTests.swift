@@ -9,13 +9,15 @@ import Testing
 @Suite(.serialized) struct HAClusterTests {
     /// Starts server A with its gateway (no workers) and server B with its gateway on one new
     /// database; returns an admin token, B's bus and both gateways' addresses.
-    static func twoServers(_ cluster: Cluster) async throws -> (token: String, busA: String, busB: String, gatewayA: String, gatewayB: String) {
+    static func twoServers(_ cluster: Cluster) async throws -> (
+        token: String, busA: String, busB: String, gatewayA: String, gatewayB: String, apis: [String]
+    ) {
         cluster.store = try await StoreEngine.newPostgresDatabase()
         let token = try await cluster.boot()
         let gatewayA = String(cluster.gatewayURL.dropFirst("http://".count))
         let (busB, apiB) = try await cluster.startPeerServer("server-b")
         let gatewayB = try await cluster.startPeerGateway("gateway-b", api: apiB)
-        return (token, cluster.busEndpoint, busB, gatewayA, gatewayB)
+        return (token, cluster.busEndpoint, busB, gatewayA, gatewayB, [cluster.apiEndpoint, apiB])
     }
 
     /// A cloud worker that runs jobs unsandboxed (they read the test's files) on these servers, in turn.
@@ -29,7 +31,7 @@ import Testing
     @Test func aJobQueuedThroughOneServerRunsOnAnothersWorkerAndIsCancelledThroughTheFirst() async throws {
         let cluster = try Cluster()
         defer { cluster.shutdown() }
-        let (token, _, busB, gatewayA, gatewayB) = try await Self.twoServers(cluster)
+        let (token, _, busB, gatewayA, gatewayB, _) = try await Self.twoServers(cluster)
         try Self.startWorker(cluster, "only-on-b", servers: [busB], slots: 1)
         cluster.useGateway(gatewayB)
         try await cluster.waitForWorkers(["only-on-b"], token: token)
@@ -79,7 +81,9 @@ import Testing
     @Test func killingOneOfTwoServersLosesNoJobAndRunsNoneTwice() async throws {
         let cluster = try Cluster()
         defer { cluster.shutdown() }
-        let (token, busA, busB, _, gatewayB) = try await Self.twoServers(cluster)
+        let (token, busA, busB, _, gatewayB, apis) = try await Self.twoServers(cluster)
+        // A gateway in front of both servers, A first.
+        let gatewayAB = try await cluster.startPeerGateway("gateway-ab", api: apis.joined(separator: ","))
         try Self.startWorker(cluster, "first-on-a", servers: [busA, busB], slots: 8)
         try Self.startWorker(cluster, "first-on-b", servers: [busB, busA], slots: 8)
         try await cluster.waitFor("a worker on each server") {
@@ -98,6 +102,7 @@ import Testing
             """
         let count = 500
         var ids: [Int: String] = [:]
+        var keyedJobs = 0
         for i in 0..<count {
             let (status, body) = try await cluster.http(
                 "POST", "/api/v1/projects/default/jobs", body: ["code": .string(code), "inputs": ["i": .number(Double(i))]], token: token)
@@ -119,6 +124,19 @@ import Testing
         print("HAClusterTests: A's worker was on B \(failover) after A was killed")
         #expect(failover < .seconds(15), "the worker moved within the lease")
 
+        // The gateway in front of both serves reads and idempotent submits through B.
+        cluster.useGateway(gatewayAB)
+        let (read, page) = try await cluster.http("GET", "/api/v1/projects/default/jobs?limit=1", token: token)
+        #expect(read == 200 && page["jobs"]?.arrayValue?.count == 1, "\(page)")
+        let keyed: JSONValue = ["code": "def main():\n    return 'keyed'", "idempotency_key": "after-a-died"]
+        let (first, submitted) = try await cluster.http("POST", "/api/v1/projects/default/jobs?wait=60", body: keyed, token: token)
+        let (second, again) = try await cluster.http("POST", "/api/v1/projects/default/jobs?wait=60", body: keyed, token: token)
+        #expect(first == 200 && submitted["result"] == "keyed", "\(submitted)")
+        #expect(second == 200 && again["id"] == submitted["id"], "the same job for the same key")
+        #expect(cluster.log("gateway-ab").contains("server does not answer"), "the gateway noticed A was gone")
+        keyedJobs = 1
+        cluster.useGateway(gatewayB)
+
         try await cluster.waitFor("every job to end", timeout: 240) {
             var ended = 0
             var cursor: String?
@@ -129,7 +147,7 @@ import Testing
                 ended += jobs.filter { $0["status"] != "queued" && $0["status"] != "running" }.count
                 cursor = page["next_cursor"]?.stringValue
             } while cursor != nil
-            return ended == count
+            return ended == count + keyedJobs
         }
         for (i, id) in ids.sorted(by: { $0.key < $1.key }) {
             let job = try await cluster.job(id, token: token)
