@@ -174,7 +174,8 @@ let package = Package(
         .target(
             name: "AgentOSSupervisor",
             dependencies: [
-                "ZeroMQ",
+                "ZeroMQ", "AgentOSPostgres",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

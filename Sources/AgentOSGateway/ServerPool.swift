@@ -36,8 +36,10 @@ extension ServerClient: ServerCalls {}
 public final class ServerPool: Service, ServerCalls {
     private let clients: [ServerClient]
     private let endpoints: [String]
-    /// Which servers answered their last request or probe.
+    /// Which servers answered their last request or probe, and which ever answered (a server
+    /// not yet reached at start is not reported as lost).
     private let up: Mutex<[Bool]>
+    private let answered: Mutex<[Bool]>
     /// The server requests go to first.
     private let preferred = Atomic<Int>(0)
     private let logger: Logger
@@ -48,6 +50,7 @@ public final class ServerPool: Service, ServerCalls {
         self.endpoints = endpoints
         self.clients = try endpoints.map { try ServerClient(endpoint: $0, curve: curve, logger: logger) }
         self.up = Mutex(Array(repeating: true, count: endpoints.count))
+        self.answered = Mutex(Array(repeating: false, count: endpoints.count))
         self.logger = logger
     }
 
@@ -100,7 +103,11 @@ public final class ServerPool: Service, ServerCalls {
             defer { states[index] = isUp }
             return states[index] != isUp
         }
-        if changed {
+        let known = answered.withLock { states -> Bool in
+            defer { if isUp { states[index] = true } }
+            return states[index]
+        }
+        if changed && known {
             if isUp {
                 logger.notice("server answers again", metadata: ["endpoint": "\(endpoints[index])"])
             } else {

@@ -120,7 +120,7 @@ final class EventListener: @unchecked Sendable {
     func start(store: PostgresStore, handler: @escaping @Sendable (StoreEvent) -> Void) {
         lock.withLock {
             guard task == nil else { return }
-            task = Task(executorPreference: executor) { await store.listen(handler) }
+            task = Task.detached(executorPreference: executor) { await store.listen(handler) }
         }
     }
 

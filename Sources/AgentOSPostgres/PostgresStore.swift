@@ -49,7 +49,10 @@ public final class PostgresStore: AppStore, Sendable {
         self.location = location
         self.events = EventListener(executor: executor)
         self.executor = executor
-        self.runner = Task(executorPreference: executor) { await client.run() }
+        // Detached: the pool lives until `close()`, not until the graceful shutdown of whatever
+        // service group opened the store (ServiceLifecycle's signal is a task-local that an
+        // attached task would inherit, and the server's last commits come after it).
+        self.runner = Task.detached(executorPreference: executor) { await client.run() }
     }
 
     /// Closes the pool's connections and stops the store's threads.
@@ -73,7 +76,7 @@ public final class PostgresStore: AppStore, Sendable {
         precondition(!executor.runsCurrentThread, "a PostgresStore call waited on the store's own thread")
         return try withoutActuallyEscaping(body) { body in
             let call = WaitingCall(body: body)
-            Task(executorPreference: executor) { await call.run() }
+            Task.detached(executorPreference: executor) { await call.run() }
             return try call.result()
         }
     }

@@ -1,5 +1,7 @@
+import AgentOSPostgres
 import Foundation
 import Logging
+import PostgresNIO
 import ServiceLifecycle
 import Synchronization
 import ZeroMQ
@@ -32,20 +34,27 @@ public final class Supervisor: Service, Sendable {
     }
 
     /// The processes after the server, which need its worker token, gateway token and key.
+    /// With several servers, each gateway knows every server's API socket and each worker every
+    /// bus, the workers starting on different servers in turn.
     public func dependentProcesses() -> [ProcessSpec] {
         var specs: [ProcessSpec] = []
-        let server = topology.server
+        let servers = topology.allServers
+        let server = servers.first
+        let apis = servers.isEmpty ? ["tcp://127.0.0.1:5556"] : servers.map { Self.localEndpoint($0.api) }
+        let buses = servers.isEmpty ? ["tcp://127.0.0.1:5555"] : servers.map { Self.localEndpoint($0.bus) }
         for (index, gateway) in (topology.gateways ?? []).enumerated() {
-            var arguments = ["gateway", "--listen", gateway.listen, "--server", Self.localEndpoint(server?.api ?? "tcp://127.0.0.1:5556")]
+            var arguments = ["gateway", "--listen", gateway.listen, "--server", Self.rotated(apis, by: index).joined(separator: ",")]
             if server?.apiUsesCurve == true { arguments += ["--server-key", serverPublicKeyPath, "--token-file", gatewayTokenPath] }
             specs.append(ProcessSpec(name: "gateway-\(index + 1)", arguments: arguments))
         }
+        var workerIndex = 0
         for group in topology.workers ?? [] {
             for number in 1...max(1, group.count) where group.count > 0 {
                 var arguments = [
-                    "worker", "--server", Self.localEndpoint(server?.bus ?? "tcp://127.0.0.1:5555"), "--token-file", workerTokenPath,
+                    "worker", "--server", Self.rotated(buses, by: workerIndex).joined(separator: ","), "--token-file", workerTokenPath,
                     "--name", "\(group.name)-\(number)", "--drain-timeout", "10",
                 ]
+                workerIndex += 1
                 if server?.busUsesCurve == true { arguments += ["--server-key", serverPublicKeyPath] }
                 if let slots = group.slots { arguments += ["--slots", String(slots)] }
                 if let labels = group.labels, !labels.isEmpty { arguments += ["--labels", labels.joined(separator: ",")] }
@@ -72,11 +81,54 @@ public final class Supervisor: Service, Sendable {
         Endpoint.reaching(endpoint, at: endpoint.hasPrefix("tcp://[::]:") ? "::1" : "127.0.0.1")
     }
 
-    /// The server process, if the topology has one.
-    public func serverProcess() -> ProcessSpec? {
-        topology.server.map { server in
-            ProcessSpec(name: "server", arguments: ["server", "--data", dataDirectory, "--bus", server.bus, "--api", server.api] + (server.args ?? []))
+    static func rotated(_ items: [String], by count: Int) -> [String] {
+        guard !items.isEmpty else { return items }
+        let start = count % items.count
+        return Array(items[start...] + items[..<start])
+    }
+
+    /// The server process, if the topology has one (the first, when it has several).
+    public func serverProcess(store: String? = nil) -> ProcessSpec? {
+        serverProcesses(store: store).first
+    }
+
+    /// Every server process; several share one data directory (its keys) and `store`.
+    public func serverProcesses(store: String? = nil) -> [ProcessSpec] {
+        let servers = topology.allServers
+        return servers.enumerated().map { index, server in
+            ProcessSpec(
+                name: servers.count == 1 ? "server" : "server-\(index + 1)",
+                arguments: ["server", "--data", dataDirectory, "--bus", server.bus, "--api", server.api]
+                    + (store.map { ["--store", $0] } ?? []) + (server.args ?? []))
         }
+    }
+
+    /// The local database's directory and port, when the topology runs one.
+    var localDatabase: (directory: String, port: Int)? {
+        guard topology.database?.local == true else { return nil }
+        return (dataDirectory + "/postgres", topology.database?.port ?? 5433)
+    }
+
+    /// Starts the topology's local PostgreSQL cluster (made on first start) and its `agentos`
+    /// database, and returns the cluster with the URL servers use.
+    private func startLocalDatabase(directory: String, port: Int) async throws -> (LocalPostgres, String) {
+        try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        // As root the cluster runs as the postgres user, which must pass through the data
+        // directory to its own (never list it: its files stay 0600).
+        if geteuid() == 0 { chmod(dataDirectory, 0o711) }
+        let cluster = try await LocalPostgres.start(directory: URL(fileURLWithPath: directory), port: port)
+        do {
+            try await cluster.withConnection { connection in
+                let rows = try await connection.query("SELECT count(*) FROM pg_database WHERE datname = 'agentos'", logger: LocalPostgres.logger)
+                var exists = false
+                for try await count in rows.decode(Int.self) { exists = count > 0 }
+                if !exists { try await connection.query("CREATE DATABASE agentos", logger: LocalPostgres.logger) }
+            }
+        } catch {
+            try? await cluster.stop()
+            throw error
+        }
+        return (cluster, cluster.url(database: "agentos"))
     }
 
     var workerTokenPath: String { dataDirectory + "/worker-token" }
@@ -84,10 +136,21 @@ public final class Supervisor: Service, Sendable {
     var serverPublicKeyPath: String { dataDirectory + "/server-key.pub" }
 
     public func run() async throws {
+        var database: LocalPostgres?
+        var store = topology.database?.url
+        if let local = localDatabase {
+            let (cluster, url) = try await startLocalDatabase(directory: local.directory, port: local.port)
+            write("[postgres] running in \(local.directory) on 127.0.0.1:\(local.port) (pid \(cluster.pid))\n")
+            database = cluster
+            store = url
+        }
+        let servers = serverProcesses(store: store)
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
-                if let server = serverProcess() {
+                // The first server makes the keys and accounts the others then find.
+                for (index, server) in servers.enumerated() {
                     group.addTask { await self.supervise(server) }
+                    guard index == 0 else { continue }
                     guard await waitForServerFiles() else {
                         logger.critical("the server did not write \(workerTokenPath), \(gatewayTokenPath) and \(serverPublicKeyPath); stopping")
                         stopAll()
@@ -97,20 +160,30 @@ public final class Supervisor: Service, Sendable {
                 for spec in dependentProcesses() {
                     group.addTask { await self.supervise(spec) }
                 }
-                announce()
+                announce(store: store)
             }
         } onGracefulShutdown: {
             self.stopAll()
         }
+        // Every process has ended: the database goes last.
+        if let database {
+            do {
+                try await database.stop()
+                write("[postgres] stopped\n")
+            } catch {
+                write("[postgres] \(error)\n")
+            }
+        }
     }
 
-    private func announce() {
+    private func announce(store: String?) {
         var lines = ["agentos up: topology \(topology.name) running; Ctrl-C stops everything"]
+        if let store { lines.append("  store:   \(store)") }
         for gateway in topology.gateways ?? [] { lines.append("  gateway: http://\(gateway.listen)/  (the web console; the API under /api/v1)") }
-        if topology.server != nil {
+        if !topology.allServers.isEmpty {
             lines.append("  admin:   \(ProcessInfo.processInfo.environment["AGENTOS_ADMIN_EMAIL"] ?? "admin@localhost"), password in \(dataDirectory)/admin-password (unless AGENTOS_ADMIN_PASSWORD was set)")
             lines.append("  workers: token in \(workerTokenPath)")
-            if topology.server?.busUsesCurve == true { lines.append("  bus:     CURVE, server key in \(serverPublicKeyPath)") }
+            if topology.allServers.first?.busUsesCurve == true { lines.append("  bus:     CURVE, server key in \(serverPublicKeyPath)") }
         }
         write(lines.joined(separator: "\n") + "\n")
     }

@@ -68,10 +68,29 @@ public struct Topology: Codable, Sendable, Equatable {
         }
     }
 
+    /// The database the servers share, when not SQLite in the data directory.
+    public struct DatabaseSpec: Codable, Sendable, Equatable {
+        /// A PostgreSQL cluster `agentos up` runs itself, kept in `<data>/postgres` (made with
+        /// `initdb` on first start), on loopback only.
+        public var local: Bool?
+        /// The local cluster's port; default 5433 (beside a system cluster on 5432).
+        public var port: Int?
+        /// An existing database instead: `postgres://USER@HOST:PORT/DATABASE` (the password
+        /// from `PGPASSWORD`).
+        public var url: String?
+    }
+
     /// The topology's name.
     public var name: String
+    /// The database, when the servers keep their state in PostgreSQL.
+    public var database: DatabaseSpec?
     /// The server, if this topology runs one.
     public var server: ServerSpec?
+    /// Several servers sharing the database (instead of `server`).
+    public var servers: [ServerSpec]?
+
+    /// Every server this topology runs.
+    public var allServers: [ServerSpec] { servers ?? server.map { [$0] } ?? [] }
     /// Gateways.
     public var gateways: [GatewaySpec]?
     /// Worker groups.
@@ -89,6 +108,18 @@ public struct Topology: Codable, Sendable, Equatable {
         }
         for group in topology.workers ?? [] where group.count < 0 || group.count > 256 {
             throw TopologyError(message: "workers.\(group.name).count must be 0-256")
+        }
+        if topology.server != nil && topology.servers != nil {
+            throw TopologyError(message: "give either server or servers, not both")
+        }
+        if topology.allServers.count > 1 && topology.database == nil {
+            throw TopologyError(message: "several servers share one PostgreSQL database: add database (local: true, or url)")
+        }
+        if let database = topology.database {
+            guard (database.local ?? false) != (database.url != nil) else {
+                throw TopologyError(message: "database needs either local: true or url, not both")
+            }
+            if let port = database.port, !(1...65535).contains(port) { throw TopologyError(message: "database.port must be 1-65535") }
         }
         return topology
     }

@@ -86,3 +86,34 @@ import Testing
             .dependentProcesses().map(\.arguments) == [["desktop", "attach", "--dir", "~/notes", "--dir", "/srv/out:rw"]])
     }
 }
+
+@Suite struct HATopologyTests {
+    @Test func theShippedHATopologyRunsTwoServersOnALocalDatabaseAndEveryoneKnowsBoth() throws {
+        let text = try String(contentsOf: TopologyTests.repositoryRoot.appendingPathComponent("topology/ha.yaml"), encoding: .utf8)
+        let topology = try Topology.parse(text)
+        #expect(topology.database?.local == true && topology.database?.port == 5433 && topology.database?.url == nil)
+        let supervisor = Supervisor(executable: "/bin/agentos", topology: topology, dataDirectory: "/data", logger: .init(label: "test"))
+        let servers = supervisor.serverProcesses(store: "postgres://agentos@127.0.0.1:5433/agentos")
+        #expect(servers.map(\.name) == ["server-1", "server-2"])
+        #expect(servers.allSatisfy { $0.arguments.contains("--store") && $0.arguments.contains("/data") }, "one store, one data directory (the keys)")
+        let gateways = supervisor.dependentProcesses().filter { $0.arguments.first == "gateway" }
+        #expect(gateways.map { $0.arguments[4] } == ["tcp://127.0.0.1:5556,tcp://127.0.0.1:5566", "tcp://127.0.0.1:5566,tcp://127.0.0.1:5556"])
+        let workers = supervisor.dependentProcesses().filter { $0.arguments.first == "worker" }
+        #expect(workers.count == 4)
+        #expect(workers.map { $0.arguments[2].split(separator: ",").first.map(String.init) ?? "" }
+            == ["tcp://127.0.0.1:5555", "tcp://127.0.0.1:5565", "tcp://127.0.0.1:5555", "tcp://127.0.0.1:5565"], "spread over both servers")
+    }
+
+    @Test func severalServersNeedADatabase() {
+        let twoServers = """
+            name: x
+            servers:
+              - {bus: "tcp://127.0.0.1:1", api: "tcp://127.0.0.1:2"}
+              - {bus: "tcp://127.0.0.1:3", api: "tcp://127.0.0.1:4"}
+            """
+        #expect(throws: TopologyError.self) { try Topology.parse(twoServers) }
+        #expect(throws: TopologyError.self) { try Topology.parse(twoServers + "\ndatabase: {local: true, url: \"postgres://a@b/c\"}\n") }
+        #expect(throws: TopologyError.self) { try Topology.parse(twoServers + "\ndatabase: {}\n") }
+        #expect(throws: Never.self) { try Topology.parse(twoServers + "\ndatabase: {url: \"postgres://a@b/c\"}\n") }
+    }
+}
