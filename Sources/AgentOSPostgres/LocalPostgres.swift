@@ -127,6 +127,16 @@ public struct LocalPostgres: Sendable {
         return name
     }
 
+    /// Creates the database `name` unless it exists.
+    public func createDatabaseIfMissing(_ name: String) async throws {
+        try await withConnection { connection in
+            let rows = try await connection.query("SELECT count(*) FROM pg_database WHERE datname = \(name)", logger: Self.logger)
+            var exists = false
+            for try await count in rows.decode(Int.self) { exists = count > 0 }
+            if !exists { try await connection.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \"\(name)\""), logger: Self.logger) }
+        }
+    }
+
     /// Opens a connection to `database`, runs `body` with it and closes it.
     public func withConnection<Result: Sendable>(
         database: String = "postgres", _ body: (PostgresConnection) async throws -> Result

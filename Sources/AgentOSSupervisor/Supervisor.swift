@@ -118,12 +118,7 @@ public final class Supervisor: Service, Sendable {
         if geteuid() == 0 { chmod(dataDirectory, 0o711) }
         let cluster = try await LocalPostgres.start(directory: URL(fileURLWithPath: directory), port: port)
         do {
-            try await cluster.withConnection { connection in
-                let rows = try await connection.query("SELECT count(*) FROM pg_database WHERE datname = 'agentos'", logger: LocalPostgres.logger)
-                var exists = false
-                for try await count in rows.decode(Int.self) { exists = count > 0 }
-                if !exists { try await connection.query("CREATE DATABASE agentos", logger: LocalPostgres.logger) }
-            }
+            try await cluster.createDatabaseIfMissing("agentos")
         } catch {
             try? await cluster.stop()
             throw error

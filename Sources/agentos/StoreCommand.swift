@@ -3,10 +3,12 @@ import AgentOSStore
 import ArgumentParser
 import Foundation
 import Logging
+import ServiceLifecycle
 
 struct StoreCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "store", abstract: "Move a server's data between stores.", subcommands: [StoreCopyCommand.self])
+        commandName: "store", abstract: "Move a server's data between stores, or run a local PostgreSQL for servers to share.",
+        subcommands: [StoreCopyCommand.self, StoreLocalCommand.self])
 }
 
 struct StoreCopyCommand: AsyncParsableCommand {
@@ -55,5 +57,46 @@ struct StoreCopyCommand: AsyncParsableCommand {
             throw CommandFailed(message: "store copy: the copy differs from the source in \(differing.joined(separator: ", "))")
         }
         print("copied \(reports.reduce(0) { $0 + $1.rows }) rows into \(location); every table checks out")
+    }
+}
+
+struct StoreLocalCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "local",
+        abstract: "Run a PostgreSQL cluster of this machine's for servers to share (Debian's postgresql), until stopped.",
+        discussion: """
+            The cluster is kept in --dir (made with initdb on first start), listens on loopback \
+            only, trusts local connections, and has a database named agentos. The line \
+            `postgres ready url=…` gives the --store URL. SIGTERM or Ctrl-C stops it. As root it runs \
+            as the postgres user, which must be able to reach --dir.
+            """)
+
+    @Option(help: "Directory of the cluster (data/, socket/, postgres.log)") var dir: String
+    @Option(help: "Loopback port. Default 5433") var port: Int = 5433
+
+    func run() async throws {
+        Settings.bootstrapLogging()
+        guard (1...65535).contains(port) else { throw ValidationError("--port must be 1-65535") }
+        let directory = URL(fileURLWithPath: dir).standardizedFileURL
+        let cluster: LocalPostgres
+        do {
+            cluster = try await LocalPostgres.start(directory: directory, port: port)
+            try await cluster.createDatabaseIfMissing("agentos")
+        } catch {
+            throw CommandFailed(message: "\(error)")
+        }
+        FileHandle.standardOutput.write(Data("postgres ready url=\(cluster.url(database: "agentos")) pid=\(cluster.pid)\n".utf8))
+        // Until SIGTERM or Ctrl-C: then the cluster gets a fast shutdown.
+        let group = ServiceGroup(services: [UntilShutdown()], gracefulShutdownSignals: [.sigterm, .sigint], logger: Logger(label: "agentos.store"))
+        try? await group.run()
+        try await cluster.stop()
+        FileHandle.standardOutput.write(Data("postgres stopped\n".utf8))
+    }
+}
+
+/// A service that only waits for the graceful shutdown.
+private struct UntilShutdown: Service {
+    func run() async throws {
+        try await gracefulShutdown()
     }
 }

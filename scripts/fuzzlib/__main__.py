@@ -10,10 +10,10 @@ import tempfile
 import threading
 import time
 
-from . import bus, chaos, cluster, hostile_http, schema
+from . import bus, chaos, chaos_ha, cluster, hostile_http, schema
 from .report import Part, print_exception
 
-PARTS = {"schema": schema, "http": hostile_http, "bus": bus, "chaos": chaos}
+PARTS = {"schema": schema, "http": hostile_http, "bus": bus, "chaos": chaos, "chaos-ha": chaos_ha}
 
 
 class Context:
@@ -78,7 +78,7 @@ def summary(parts):
 def main():
     parser = argparse.ArgumentParser(prog="scripts/fuzz", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="every part, small (for scripts/test)")
-    parser.add_argument("--parts", default="schema,http,bus,chaos", help="comma-separated: schema,http,bus,chaos")
+    parser.add_argument("--parts", default="schema,http,bus,chaos,chaos-ha", help="comma-separated: schema,http,bus,chaos,chaos-ha")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory with every log")
     parser.add_argument("--strict", action="store_true", help="schemathesis' advisory checks fail the run too")
     args = parser.parse_args()

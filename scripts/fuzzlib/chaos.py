@@ -148,10 +148,14 @@ def orphans(c):
 
 
 def run(part, ctx):
-    jobs, rate, settle = sizes(ctx.quick)
-    c = ctx.cluster("chaos", heartbeat_ms=HEARTBEAT_MS)
+    run_with(part, ctx.cluster("chaos", heartbeat_ms=HEARTBEAT_MS), Chaos, ctx.quick)
+
+
+def run_with(part, c, chaos_class, quick):
+    """The chaos on cluster `c` (booted here), killing as `chaos_class` does."""
+    jobs, rate, settle = sizes(quick)
     c.boot(workers=[f"w{i}" for i in range(1, WORKERS + 1)], slots=SLOTS)
-    chaos = Chaos(c, jobs, rate, part)
+    chaos = chaos_class(c, jobs, rate, part)
     start = time.monotonic()
     submit_deadline = start + jobs / rate + 90
     killer = threading.Thread(target=chaos.kill_loop, daemon=True)
