@@ -41,7 +41,9 @@ struct FakeWorkerFleet {
             try socket.setLinger(0)
             if let curve { try socket.setCurveClient(curve) }
             try socket.setSendHighWaterMark(100_000)
-            try socket.connect(endpoint)
+            // Several servers (comma-separated): the workers spread over them in turn.
+            let endpoints = endpoint.split(separator: ",").map(String.init)
+            try socket.connect(endpoints[index % endpoints.count])
             sockets.append(socket)
             poller.add(socket)
             try send(socket, .hello, hello(index))

@@ -3,6 +3,7 @@
 //       the engine on a small job; ways: cold, forked, warm, unsandboxed (default all)
 //   agentos-bench instant ENDPOINT TOKEN_FILE WORKERS SLOTS JOBS
 //       fake cloud workers that answer every job at once; prints the rate once JOBS are answered
+//       (ENDPOINT may name several servers, comma-separated: the workers spread over them)
 //   agentos-bench idle ENDPOINT TOKEN_FILE WORKERS SECONDS
 //       fake cloud workers that only connect and heartbeat, for SECONDS
 // With AGENTOS_SERVER_KEY (the server's key or its file) the fake workers speak CURVE.
