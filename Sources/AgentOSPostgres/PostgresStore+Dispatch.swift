@@ -4,64 +4,125 @@ import Foundation
 import PostgresNIO
 
 extension PostgresStore {
+    /// The batch in a few set-based statements, however many results and assignments it
+    /// holds (each a round trip to the database): the results' updates from arrays, the
+    /// assignments' claims from arrays, their files in one read, the notifications in one.
     public func commitBusBatch(
         results: [(outcome: JobOutcome, workerID: String)], assignments: [Assignment], connected: [WorkerRecord], lease: JobLease?,
         at now: Date
     ) throws -> BusBatchCommit {
         try write { db in
-            var notifications: [String] = []
             for record in connected { try await db.upsert(record, into: "workers", logger: logger) }
-
-            var finished: [FinishedJob?] = []
-            finished.reserveCapacity(results.count)
-            for (outcome, workerID) in results {
-                let status = outcome.status.isFinal ? outcome.status : .failed
-                let result = try outcome.result.map { JSONText(text: try RecordCoding.jsonEncoder.encode($0)) }
-                // The batch's time was taken when its loop iteration began: a job never ends
-                // before it started.
-                let changed = try await db.run("""
-                    UPDATE jobs SET status = \(status.rawValue), result = \(result), stdout = \(outcome.stdout),
-                        stderr = \(outcome.stderr), exit_code = \(outcome.exitCode), error = \(outcome.error),
-                        output_truncated = \(outcome.outputTruncated), finished_at = GREATEST(\(now), started_at)
-                    WHERE id = \(outcome.jobID) AND status = 'running' AND attempts = \(outcome.attempt) AND worker_id = \(workerID)
-                    RETURNING 1
-                    """, logger: logger)
-                finished.append(changed == 1 ? FinishedJob(id: outcome.jobID, status: status) : nil)
-                if changed == 1 { notifications.append(StoreNotification.finished(outcome.jobID)) }
-            }
-
-            var assigned: [AssignedJob?] = []
-            assigned.reserveCapacity(assignments.count)
-            for assignment in assignments {
-                // A job started never before it was created; one another server holds locked
-                // at this instant is skipped, not waited for, and reads as gone from the queue.
-                // The lease runs on the database's clock, which every server shares.
-                guard let row = try await db.one(AssignedRow.self, """
-                    UPDATE jobs j SET status = 'running', attempts = attempts + 1, worker_id = \(assignment.workerID),
-                        worker_name = \(assignment.workerName), started_at = GREATEST(\(now), created_at),
-                        server_id = \(lease?.serverID), lease_until = now() + make_interval(secs => \(lease?.seconds ?? 0))
-                    FROM (SELECT id FROM jobs WHERE id = \(assignment.jobID) AND status = 'queued' FOR UPDATE SKIP LOCKED) q
-                    WHERE j.id = q.id
-                    RETURNING j.attempts, j.project_id, j.code, j.inputs, j.timeout_s, j.max_output_bytes, j.memory_mb,
-                        j.network AND (SELECT allow_network FROM projects p WHERE p.id = j.project_id) AS network,
-                        j.entrypoint, j.requirements, j.dirs
-                    """, logger: logger)
-                else {
-                    assigned.append(nil)
-                    continue
-                }
-                notifications.append(StoreNotification.dequeued(assignment.jobID))
-                let files = try await db.all(
-                    JobFile.self, "SELECT * FROM job_files WHERE job_id = \(assignment.jobID) ORDER BY name COLLATE \"C\"", logger: logger)
-                assigned.append(AssignedJob(
-                    id: assignment.jobID, attempt: row.attempts, projectID: row.projectID, code: row.code, inputs: row.inputs,
-                    limits: JobLimits(
-                        timeoutSeconds: row.timeoutSeconds, maxOutputBytes: row.maxOutputBytes, memoryMB: row.memoryMB,
-                        network: row.network ?? false),
-                    entrypoint: row.entrypoint, requirements: row.requirements, files: files, dirs: row.dirs))
-            }
-            try await db.notify(notifications, logger: logger)
+            let finished = try await recordResults(results, at: now, db)
+            let assigned = try await claim(assignments, lease: lease, at: now, db)
+            try await db.notify(
+                finished.compactMap { $0.map { StoreNotification.finished($0.id) } }
+                    + assigned.compactMap { $0.map { StoreNotification.dequeued($0.id) } },
+                logger: logger)
             return BusBatchCommit(finished: finished, assigned: assigned)
+        }
+    }
+
+    /// Each result counts only if its job still runs that attempt on that worker. Results for
+    /// the same job in one batch go in rounds, in order, as they would one by one: a later one
+    /// finds the job ended by an earlier one, unless that one was stale.
+    private func recordResults(
+        _ results: [(outcome: JobOutcome, workerID: String)], at now: Date, _ db: PostgresConnection
+    ) async throws -> [FinishedJob?] {
+        var rounds: [[Int]] = []
+        var occurrences: [String: Int] = [:]
+        for (index, result) in results.enumerated() {
+            let round = occurrences[result.outcome.jobID, default: 0]
+            occurrences[result.outcome.jobID] = round + 1
+            if rounds.count <= round { rounds.append([]) }
+            rounds[round].append(index)
+        }
+        var finished = [FinishedJob?](repeating: nil, count: results.count)
+        for round in rounds {
+            let ended = try await recordResultsOnce(round.map { results[$0] }, at: now, db)
+            for index in round where ended.contains(results[index].outcome.jobID) {
+                let outcome = results[index].outcome
+                finished[index] = FinishedJob(id: outcome.jobID, status: outcome.status.isFinal ? outcome.status : .failed)
+            }
+        }
+        return finished
+    }
+
+    /// One statement for results of distinct jobs; returns the jobs it ended.
+    private func recordResultsOnce(
+        _ results: [(outcome: JobOutcome, workerID: String)], at now: Date, _ db: PostgresConnection
+    ) async throws -> Set<String> {
+        var ids: [String] = [], attempts: [Int] = [], workers: [String] = [], statuses: [String] = []
+        var hasResult: [Bool] = [], values: [String] = [], stdouts: [String] = [], stderrs: [String] = []
+        var exitCodes: [Int] = [], hasExitCode: [Bool] = [], errors: [String] = [], hasError: [Bool] = [], truncated: [Bool] = []
+        for (outcome, workerID) in results {
+            ids.append(outcome.jobID)
+            attempts.append(outcome.attempt)
+            workers.append(workerID)
+            statuses.append((outcome.status.isFinal ? outcome.status : .failed).rawValue)
+            hasResult.append(outcome.result != nil)
+            values.append(try outcome.result.map { String(decoding: try RecordCoding.jsonEncoder.encode($0), as: UTF8.self) } ?? "")
+            stdouts.append(outcome.stdout)
+            stderrs.append(outcome.stderr)
+            hasExitCode.append(outcome.exitCode != nil)
+            exitCodes.append(outcome.exitCode ?? 0)
+            hasError.append(outcome.error != nil)
+            errors.append(outcome.error ?? "")
+            truncated.append(outcome.outputTruncated)
+        }
+        // The batch's time was taken when its loop iteration began: a job never ends before
+        // it started.
+        return Set(try await db.column(String.self, """
+            UPDATE jobs j SET status = r.status, result = CASE WHEN r.has_result THEN r.value::json END, stdout = r.stdout,
+                stderr = r.stderr, exit_code = CASE WHEN r.has_exit_code THEN r.exit_code END,
+                error = CASE WHEN r.has_error THEN r.error END, output_truncated = r.truncated,
+                finished_at = GREATEST(\(now), j.started_at)
+            FROM unnest(\(ids)::text[], \(attempts)::bigint[], \(workers)::text[], \(statuses)::text[], \(hasResult)::bool[],
+                        \(values)::text[], \(stdouts)::text[], \(stderrs)::text[], \(hasExitCode)::bool[], \(exitCodes)::bigint[],
+                        \(hasError)::bool[], \(errors)::text[], \(truncated)::bool[])
+                AS r(id, attempt, worker, status, has_result, value, stdout, stderr, has_exit_code, exit_code, has_error, error, truncated)
+            WHERE j.id = r.id AND j.status = 'running' AND j.attempts = r.attempt AND j.worker_id = r.worker
+            RETURNING j.id
+            """, logger: logger))
+    }
+
+    /// Claims the assigned jobs still queued. A job started never before it was created; one
+    /// another server holds locked at this instant is skipped, not waited for, and reads as
+    /// gone from the queue. The lease runs on the database's clock, which every server shares.
+    private func claim(_ assignments: [Assignment], lease: JobLease?, at now: Date, _ db: PostgresConnection) async throws -> [AssignedJob?] {
+        guard !assignments.isEmpty else { return [] }
+        var seen = Set<String>()
+        let unique = assignments.filter { seen.insert($0.jobID).inserted }
+        let ids = unique.map(\.jobID), workers = unique.map(\.workerID), names = unique.map(\.workerName)
+        let rows = try await db.all(AssignedRow.self, """
+            UPDATE jobs j SET status = 'running', attempts = j.attempts + 1, worker_id = a.worker, worker_name = a.name,
+                started_at = GREATEST(\(now), j.created_at),
+                server_id = \(lease?.serverID), lease_until = now() + make_interval(secs => \(lease?.seconds ?? 0))
+            FROM unnest(\(ids)::text[], \(workers)::text[], \(names)::text[]) AS a(id, worker, name)
+            WHERE j.id = a.id
+              AND j.id IN (SELECT id FROM jobs WHERE id = ANY(\(ids)::text[]) AND status = 'queued' FOR UPDATE SKIP LOCKED)
+            RETURNING j.id, j.attempts, j.project_id, j.code, j.inputs, j.timeout_s, j.max_output_bytes, j.memory_mb,
+                j.network AND (SELECT allow_network FROM projects p WHERE p.id = j.project_id) AS network,
+                j.entrypoint, j.requirements, j.dirs
+            """, logger: logger)
+        let claimed = Dictionary(rows.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        var files: [String: [JobFile]] = [:]
+        if !claimed.isEmpty {
+            for file in try await db.all(JobFile.self, """
+                SELECT * FROM job_files WHERE job_id = ANY(\(Array(claimed.keys))::text[]) ORDER BY job_id, name COLLATE "C"
+                """, logger: logger) {
+                files[file.jobID, default: []].append(file)
+            }
+        }
+        var given = Set<String>()
+        return assignments.map { assignment in
+            guard let row = claimed[assignment.jobID], given.insert(assignment.jobID).inserted else { return nil }
+            return AssignedJob(
+                id: assignment.jobID, attempt: row.attempts, projectID: row.projectID, code: row.code, inputs: row.inputs,
+                limits: JobLimits(
+                    timeoutSeconds: row.timeoutSeconds, maxOutputBytes: row.maxOutputBytes, memoryMB: row.memoryMB,
+                    network: row.network ?? false),
+                entrypoint: row.entrypoint, requirements: row.requirements, files: files[assignment.jobID] ?? [], dirs: row.dirs)
         }
     }
 
@@ -77,6 +138,7 @@ extension PostgresStore {
 
 /// The columns an assignment returns.
 private struct AssignedRow: Decodable {
+    let id: String
     let attempts: Int
     let projectID: String
     let code: String
@@ -91,7 +153,7 @@ private struct AssignedRow: Decodable {
     let dirs: [String]
 
     enum CodingKeys: String, CodingKey {
-        case attempts, code, inputs, network, entrypoint, requirements, dirs
+        case id, attempts, code, inputs, network, entrypoint, requirements, dirs
         case projectID = "project_id"
         case timeoutSeconds = "timeout_s"
         case maxOutputBytes = "max_output_bytes"

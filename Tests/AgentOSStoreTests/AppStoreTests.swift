@@ -70,6 +70,37 @@ func fixture(_ engine: StoreEngine) async throws -> (store: any AppStore, owner:
         #expect(try #require(batch.assigned.first ?? nil).dirs == ["photos", "out"])
     }
 
+    @Test(arguments: StoreEngine.allCases) func aBatchCountsEachResultAsOneByOneWouldAndAssignsWithFiles(_ engine: StoreEngine) async throws {
+        let (store, owner, project) = try await fixture(engine)
+        let job = try store.submit(Job(projectID: project.id, code: "x", inputs: [:], target: .cloud, submittedBy: owner.id)).job
+        _ = try store.assign(jobID: job.id, workerID: "w1", workerName: "one")
+        _ = try store.loseJob(jobID: job.id, attempt: 1)
+        _ = try store.assign(jobID: job.id, workerID: "w2", workerName: "two")
+        let file = try store.createFile(StoredFile(
+            projectID: project.id, name: "b.txt", sha256: String(repeating: "a", count: 64), size: 1, contentType: "text/plain",
+            createdBy: owner.id))
+        let withFile = Job(projectID: project.id, code: "y", inputs: [:], target: .cloud, submittedBy: owner.id)
+        _ = try store.submit(withFile, files: [JobFile(jobID: withFile.id, fileID: file.id, name: "b.txt", sha256: file.sha256, size: 1)])
+        let queued = try store.submit(Job(projectID: project.id, code: "z", inputs: ["n": 2], target: .cloud, submittedBy: owner.id)).job
+        let stale = JobOutcome(jobID: job.id, attempt: 1, status: .succeeded, result: "stale")
+        let valid = JobOutcome(jobID: job.id, attempt: 2, status: .succeeded, result: ["ok": true], stdout: "out", exitCode: 0)
+        let batch = try store.commitBusBatch(
+            results: [(stale, "w1"), (valid, "w2"), (valid, "w2")],
+            assignments: [
+                Assignment(jobID: queued.id, workerID: "w3", workerName: "three"), Assignment(jobID: "missing", workerID: "w3", workerName: "three"),
+                Assignment(jobID: withFile.id, workerID: "w3", workerName: "three"),
+            ],
+            connected: [], lease: nil, at: Date())
+        #expect(batch.finished == [nil, FinishedJob(id: job.id, status: .succeeded), nil], "stale, counted, duplicate")
+        let ended = try #require(try store.job(id: job.id))
+        #expect(ended.result == ["ok": true] && ended.stdout == "out" && ended.exitCode == 0 && ended.error == nil)
+        #expect(batch.assigned.count == 3 && batch.assigned[1] == nil, "a job not in the queue is not assigned")
+        let assigned = try #require(batch.assigned[0])
+        #expect(assigned.attempt == 1 && assigned.inputs == ["n": 2] && assigned.code == "z" && assigned.files.isEmpty)
+        #expect(try #require(batch.assigned[2]).files.map(\.fileID) == [file.id], "its files come with it")
+        #expect(try store.job(id: queued.id)?.workerName == "three")
+    }
+
     @Test func jobsStoredBeforeFoldersExistedHaveNone() throws {
         let queue = try DatabaseQueue()
         try SQLiteStore.migrator.migrate(queue, upTo: "v5-bus-keys")
