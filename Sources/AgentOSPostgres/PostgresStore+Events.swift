@@ -1,4 +1,5 @@
 import AgentOSStore
+import AgentOSWire
 import Foundation
 import Logging
 import PostgresNIO
@@ -6,12 +7,21 @@ import PostgresNIO
 /// The notifications of a shared PostgreSQL store: every write that another server must know
 /// of sends one on the channel `agentos_events` (`pg_notify` inside the write's transaction,
 /// so it is delivered only if the write commits, after it is visible). Payloads are small
-/// text: `queued ID`, `dequeued ID`, `cancelled ID ATTEMPT WORKER`, `finished ID`,
-/// `revoked KIND ID`.
+/// text: `queued {…}` (the job's placement as JSON, or `queued ID` when that would not fit),
+/// `dequeued ID`, `cancelled ID ATTEMPT WORKER`, `finished ID`, `revoked KIND ID`.
 enum StoreNotification {
     static let channel = "agentos_events"
 
-    static func queued(_ id: String) -> String { "queued \(id)" }
+    /// A job that entered the queue, with what the other servers' queues need of it, so that
+    /// they need not read it; its id alone when that would pass PostgreSQL's payload limit.
+    static func queued(_ job: Job) -> String {
+        let notice = QueuedNotice(
+            id: job.id, attempts: job.attempts, priority: job.priority,
+            createdAt: Int64((job.createdAt.timeIntervalSince1970 * 1000).rounded()), target: job.target, projectID: job.projectID,
+            submittedBy: job.submittedBy, requestedWorker: job.requestedWorker, labels: job.labels)
+        guard let json = try? RecordCoding.jsonEncoder.encode(notice), json.count < 7000 else { return "queued \(job.id)" }
+        return "queued " + String(decoding: json, as: UTF8.self)
+    }
     static func dequeued(_ id: String) -> String { "dequeued \(id)" }
     static func finished(_ id: String) -> String { "finished \(id)" }
     static func cancelled(_ id: String, attempt: Int, workerID: String) -> String { "cancelled \(id) \(attempt) \(workerID)" }
@@ -76,6 +86,13 @@ extension PostgresStore: SharedStore {
     }
 
     private func event(from payload: String) async throws -> StoreEvent? {
+        if payload.hasPrefix("queued {") {
+            guard let notice = try? RecordCoding.jsonDecoder.decode(QueuedNotice.self, from: Data(payload.utf8.dropFirst(7))) else {
+                logger.warning("ignored a malformed notification", metadata: ["payload": "\(payload.prefix(200))"])
+                return nil
+            }
+            return .queued(notice.summary, attempts: notice.attempts)
+        }
         let words = payload.split(separator: " ").map(String.init)
         switch (words.first, words.count) {
         case ("queued", 2):
@@ -129,5 +146,27 @@ final class EventListener: @unchecked Sendable {
             task?.cancel()
             task = nil
         }
+    }
+}
+
+/// A queued job's placement, as `queued` notifications carry it.
+struct QueuedNotice: Codable {
+    let id: String
+    let attempts: Int
+    let priority: Int
+    /// Milliseconds since 1970, as the store keeps times.
+    let createdAt: Int64
+    let target: JobTarget
+    let projectID: String
+    let submittedBy: String
+    let requestedWorker: String?
+    let labels: [String]
+
+    var summary: QueuedJob {
+        QueuedJob(
+            id: id, priority: priority, createdAt: Date(timeIntervalSince1970: Double(createdAt) / 1000),
+            placement: QueuedJob.Placement(
+                target: target, owner: target == .private ? submittedBy : nil, requestedWorker: requestedWorker, labels: Set(labels)),
+            projectID: projectID, submittedBy: submittedBy)
     }
 }

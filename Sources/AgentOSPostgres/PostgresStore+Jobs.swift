@@ -13,6 +13,10 @@ extension PostgresStore {
         try await client.withConnection { db in
             try await db.query("BEGIN", logger: logger)
             do {
+                if let created = try await insertAtOnce(batch, db) {
+                    try await db.query("COMMIT", logger: logger)
+                    return created
+                }
                 var outcomes: [Result<(job: Job, created: Bool), any Error>] = []
                 outcomes.reserveCapacity(batch.count)
                 for (job, files) in batch {
@@ -32,6 +36,24 @@ extension PostgresStore {
                 _ = try? await db.query("ROLLBACK", logger: logger)
                 throw error
             }
+        }
+    }
+
+    /// A batch none of whose jobs has an idempotency key, in three statements (jobs, files,
+    /// notifications) inside a savepoint; nil, with nothing written, when it has keys or a
+    /// statement fails, so that each job is then tried alone.
+    private func insertAtOnce(_ batch: [(job: Job, files: [JobFile])], _ db: PostgresConnection) async throws -> [Result<(job: Job, created: Bool), any Error>]? {
+        guard batch.count > 1, batch.allSatisfy({ $0.job.idempotencyKey == nil }) else { return nil }
+        try await db.query("SAVEPOINT submit_batch", logger: logger)
+        do {
+            try await db.insertAll(batch.map(\.job), into: "jobs", logger: logger)
+            try await db.insertAll(batch.flatMap(\.files), into: "job_files", logger: logger)
+            try await db.notify(batch.map { StoreNotification.queued($0.job) }, logger: logger)
+            try await db.query("RELEASE SAVEPOINT submit_batch", logger: logger)
+            return batch.map { .success(($0.job, true)) }
+        } catch {
+            try await db.query("ROLLBACK TO SAVEPOINT submit_batch", logger: logger)
+            return nil
         }
     }
 
@@ -58,7 +80,7 @@ extension PostgresStore {
         do {
             try await db.insert(job, into: "jobs", logger: logger)
             for file in files { try await db.insert(file, into: "job_files", logger: logger) }
-            try await db.notify([StoreNotification.queued(job.id)], logger: logger)
+            try await db.notify([StoreNotification.queued(job)], logger: logger)
             try await db.query("RELEASE SAVEPOINT insert_job", logger: logger)
             return (job, true)
         } catch let error as PSQLError where error.isUniqueViolation && job.idempotencyKey != nil {
@@ -113,7 +135,7 @@ extension PostgresStore {
     /// Tells the other servers of a job that went back to the queue (or, out of attempts, ended).
     private func announce(_ db: PostgresConnection, requeued job: Job?) async throws -> Job? {
         guard let job else { return nil }
-        try await db.notify([job.status == .queued ? StoreNotification.queued(job.id) : StoreNotification.finished(job.id)], logger: logger)
+        try await db.notify([job.status == .queued ? StoreNotification.queued(job) : StoreNotification.finished(job.id)], logger: logger)
         return job
     }
 

@@ -43,7 +43,7 @@ extension PostgresStore {
                 WHERE j.id = expired.id
                 RETURNING j.*
                 """, logger: logger)
-            try await db.notify(jobs.map { $0.status == .queued ? StoreNotification.queued($0.id) : StoreNotification.finished($0.id) }, logger: logger)
+            try await db.notify(jobs.map { $0.status == .queued ? StoreNotification.queued($0) : StoreNotification.finished($0.id) }, logger: logger)
             return jobs
         }
     }

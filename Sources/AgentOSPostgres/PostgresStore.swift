@@ -216,6 +216,30 @@ extension PostgresConnection {
         try await self.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger)
     }
 
+    /// Inserts `records` (all of one type) into `table` in as few statements as the protocol's
+    /// limit of 65,535 parameters allows.
+    func insertAll<Record: Encodable>(_ records: [Record], into table: String, logger: Logger) async throws {
+        guard let first = records.first else { return }
+        let names = try RecordEncoder.columns(of: first).names
+        let perStatement = max(1, 65_535 / names.count)
+        var start = 0
+        while start < records.count {
+            let chunk = records[start..<min(records.count, start + perStatement)]
+            var bindings = PostgresBindings(capacity: chunk.count * names.count)
+            var rows: [String] = []
+            for record in chunk {
+                let (recordNames, values) = try RecordEncoder.columns(of: record)
+                precondition(recordNames == names, "records of one type encode the same columns")
+                let base = bindings.count
+                for value in values { try value.append(to: &bindings) }
+                rows.append("(" + (1...values.count).map { "$\(base + $0)" }.joined(separator: ", ") + ")")
+            }
+            let sql = "INSERT INTO \(table) (\(names.joined(separator: ", "))) VALUES \(rows.joined(separator: ", "))"
+            try await self.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger)
+            start += chunk.count
+        }
+    }
+
     /// Writes every column of `record` over the row of `table` whose `key` columns equal the
     /// record's; returns whether there was such a row.
     @discardableResult

@@ -101,6 +101,20 @@ func fixture(_ engine: StoreEngine) async throws -> (store: any AppStore, owner:
         #expect(try store.job(id: queued.id)?.workerName == "three")
     }
 
+    @Test(arguments: StoreEngine.allCases) func aGroupOfSubmitsCommitsAllButTheOneThatFails(_ engine: StoreEngine) async throws {
+        let (store, owner, project) = try await fixture(engine)
+        func job(_ code: String, project: String) -> Job {
+            Job(projectID: project, code: code, inputs: [:], target: .cloud, submittedBy: owner.id)
+        }
+        let together = try await store.submitAll([job("a", project: project.id), job("b", project: project.id)].map { ($0, []) })
+        #expect(together.allSatisfy { (try? $0.get().created) == true })
+        let mixed = try await store.submitAll([job("c", project: project.id), job("d", project: "no-such-project"), job("e", project: project.id)].map { ($0, []) })
+        #expect((try? mixed[0].get().created) == true && (try? mixed[2].get().created) == true)
+        #expect((try? mixed[1].get()) == nil, "the job of a project that does not exist fails alone")
+        let codes = try store.jobs(projectID: project.id, status: nil, origin: nil, after: nil, limit: 10).map(\.code).sorted()
+        #expect(codes == ["a", "b", "c", "e"])
+    }
+
     @Test func jobsStoredBeforeFoldersExistedHaveNone() throws {
         let queue = try DatabaseQueue()
         try SQLiteStore.migrator.migrate(queue, upTo: "v5-bus-keys")
