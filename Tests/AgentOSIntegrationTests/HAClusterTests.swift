@@ -157,4 +157,23 @@ import Testing
         #expect(runs.count == count && Set(runs).count == count, "every job ran exactly once: \(runs.count) runs of \(Set(runs).count) jobs")
         #expect(!cluster.log("first-on-a").contains("stopping the runs"), "no run was given up for want of a server")
     }
+
+    @Test func aDesktopMovesToTheOtherServerAndKeepsRunningItsUsersJobs() async throws {
+        let cluster = try Cluster()
+        defer { cluster.shutdown() }
+        let (token, busA, busB, _, _, apis) = try await Self.twoServers(cluster)
+        let gateway = try await cluster.startPeerGateway("gateway-ab", api: apis.joined(separator: ","))
+        cluster.useGateway(gateway)
+        try await cluster.attachDesktop("desk", email: "admin@localhost", password: cluster.adminPassword)
+        try await cluster.waitFor("the desktop on A") { cluster.log("desk").contains("server=\(busA)") }
+
+        let body: JSONValue = ["code": "def main():\n    return 'mine'", "target": "private"]
+        let (_, before) = try await cluster.http("POST", "/api/v1/projects/default/jobs?wait=30", body: body, token: token)
+        #expect(before["result"] == "mine" && before["worker"] == "desk", "\(before)")
+
+        try await cluster.kill("server", signal: SIGKILL)
+        try await cluster.waitFor("the desktop on B", timeout: 60) { cluster.log("desk").contains("server=\(busB)") }
+        let (status, after) = try await cluster.http("POST", "/api/v1/projects/default/jobs?wait=60", body: body, token: token)
+        #expect(status == 200 && after["result"] == "mine" && after["worker"] == "desk", "\(after)")
+    }
 }
