@@ -40,7 +40,9 @@ enum ServerBootstrap {
            !workerToken.isEmpty, let key = BusKeys.publicKey(forCredential: workerToken) {
             try store.setWorkerTokenCurveKey(hash: SecretToken.hash(workerToken), curveKey: key)
         }
-        let online = try store.markAllWorkersOffline()
+        // Alone on its store, the server knows no worker is connected yet; sharing it, the other
+        // servers' workers are, and there is no restart grace period to size.
+        let online = store is any SharedStore ? 0 : try store.markAllWorkersOffline()
         return ServerState(
             store: store, signingKey: signingKey, secretKey: Array(secretKey.prefix(32)), workersOnlineBefore: online,
             curveKeys: curveKeys, gatewayKey: try BusKeys.keyPair(forCredential: gatewayToken).publicKey)
