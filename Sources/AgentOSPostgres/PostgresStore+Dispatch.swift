@@ -184,9 +184,7 @@ struct QueuedRow: Decodable {
 
     var summary: QueuedJob {
         QueuedJob(
-            id: id, priority: priority, createdAt: createdAt,
-            placement: QueuedJob.Placement(
-                target: target, owner: target == .private ? submittedBy : nil, requestedWorker: requestedWorker, labels: Set(labels)),
-            projectID: projectID, submittedBy: submittedBy)
+            id: id, priority: priority, createdAt: createdAt, target: target, projectID: projectID, submittedBy: submittedBy,
+            requestedWorker: requestedWorker, labels: labels)
     }
 }

@@ -164,9 +164,7 @@ struct QueuedNotice: Codable {
 
     var summary: QueuedJob {
         QueuedJob(
-            id: id, priority: priority, createdAt: Date(timeIntervalSince1970: Double(createdAt) / 1000),
-            placement: QueuedJob.Placement(
-                target: target, owner: target == .private ? submittedBy : nil, requestedWorker: requestedWorker, labels: Set(labels)),
-            projectID: projectID, submittedBy: submittedBy)
+            id: id, priority: priority, createdAt: Date(timeIntervalSince1970: Double(createdAt) / 1000), target: target,
+            projectID: projectID, submittedBy: submittedBy, requestedWorker: requestedWorker, labels: labels)
     }
 }

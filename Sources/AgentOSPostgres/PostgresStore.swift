@@ -2,6 +2,7 @@ import AgentOSStore
 import Foundation
 import Logging
 import PostgresNIO
+import Synchronization
 
 /// The store on PostgreSQL, which several servers may share: the same named reads and writes
 /// as ``SQLiteStore`` over the same schema (``PostgresMigration/appStore``).
@@ -18,6 +19,8 @@ public final class PostgresStore: AppStore, Sendable {
     let events: EventListener
     private let executor: ThreadPoolExecutor
     private let runner: Task<Void, Never>
+    /// Set by `close()`: a call after it fails at once (the store's threads are gone).
+    private let closed = Atomic<Bool>(false)
 
     /// Connects to the database `location` names and migrates it. Fails when the database
     /// cannot be reached within `timeout` or was migrated by a newer version.
@@ -57,6 +60,7 @@ public final class PostgresStore: AppStore, Sendable {
 
     /// Closes the pool's connections and stops the store's threads.
     public func close() {
+        closed.store(true, ordering: .relaxed)
         events.stop()
         runner.cancel()
         executor.shutdown()
@@ -74,6 +78,7 @@ public final class PostgresStore: AppStore, Sendable {
     /// contract and postgres-nio.
     func wait<T>(_ body: () async throws -> T) throws -> T {
         precondition(!executor.runsCurrentThread, "a PostgresStore call waited on the store's own thread")
+        guard !closed.load(ordering: .relaxed) else { throw PostgresStoreError.unreachable("the store is closed") }
         return try withoutActuallyEscaping(body) { body in
             let call = WaitingCall(body: body)
             Task.detached(executorPreference: executor) { await call.run() }
@@ -104,7 +109,7 @@ public final class PostgresStore: AppStore, Sendable {
     }
 
     /// One write: `body` in a transaction, committed when it returns, rolled back when it
-    /// throws. Constraint violations become ``StoreError``s.
+    /// throws. The methods that expect a unique violation map it (`mappingConflict`).
     func write<T>(_ body: (PostgresConnection) async throws -> T) throws -> T {
         try wait {
             try await client.withConnection { connection in

@@ -48,6 +48,18 @@ public struct QueuedJob: Sendable, Equatable, FetchableRecord {
         self.submittedBy = submittedBy
     }
 
+    /// The summary of a job from its placement columns: a private job's owner is its submitter.
+    public init(
+        id: String, priority: Int, createdAt: Date, target: JobTarget, projectID: String, submittedBy: String,
+        requestedWorker: String?, labels: [String]
+    ) {
+        self.init(
+            id: id, priority: priority, createdAt: createdAt,
+            placement: Placement(
+                target: target, owner: target == .private ? submittedBy : nil, requestedWorker: requestedWorker, labels: Set(labels)),
+            projectID: projectID, submittedBy: submittedBy)
+    }
+
     /// The summary of `job`.
     public init(_ job: Job) {
         id = job.id
