@@ -29,8 +29,8 @@ extension ServerClient: ServerCalls {}
 
 /// A gateway's connections to several servers sharing one store, one `ServerClient` each.
 /// Requests go to the server that answered last; a probe (`health`, every second) keeps track
-/// of which servers answer. A request that fails for want of an answer is sent to the next
-/// server only when sending it twice is harmless: reads, and submits carrying an
+/// of which servers answer. A request that could not be sent goes to the next server; one that
+/// got no answer does only when sending it twice is harmless: reads, and submits carrying an
 /// `idempotency_key` (the store keeps one job per key). Any other request fails with 503,
 /// since its server may have done it, and the next one goes elsewhere.
 public final class ServerPool: Service, ServerCalls {
@@ -82,9 +82,10 @@ public final class ServerPool: Service, ServerCalls {
                 mark(index, up: true)
                 preferred.store(index, ordering: .relaxed)
                 return last
-            case .failure:
+            case .failure(let failure):
                 mark(index, up: false)
-                guard retryable else { return last }
+                // Unreachable: the request never left (the send failed), so any may go elsewhere.
+                guard retryable || failure == .unreachable else { return last }
             }
         }
         return last

@@ -7,8 +7,8 @@ import Glibc
 #endif
 
 /// A PostgreSQL cluster this process runs itself: `initdb` in a directory (once), then one
-/// `postgres` process listening on a loopback port and a Unix socket in that directory, stopped
-/// by its pid. `agentos up` runs one for a topology that names a local database; tests run
+/// `postgres` process listening only on a Unix socket in that directory (named by a port
+/// number, as PostgreSQL names sockets), stopped by its pid. `agentos up` runs one for a topology that names a local database; tests run
 /// throwaway ones (``start()``, ``with(_:)``) in temporary directories deleted when they stop.
 ///
 /// PostgreSQL refuses to run as root, and the tests do run as root here: then the cluster runs as
@@ -21,12 +21,12 @@ public struct LocalPostgres: Sendable {
         public let description: String
     }
 
-    /// The superuser `initdb` creates; it authenticates with `trust` on loopback and the socket.
+    /// The superuser `initdb` creates; it authenticates with `trust`, through the socket only.
     public static let superuser = "agentos"
 
     /// The directory holding `data/`, `socket/` and `postgres.log`.
     public let directory: URL
-    /// The loopback TCP port the server listens on.
+    /// The port that names the socket (`.s.PGSQL.<port>`); nothing listens on TCP.
     public let port: Int
     /// Whether `stop()` deletes `directory` (a throwaway cluster's).
     private let removesDirectory: Bool
@@ -39,15 +39,15 @@ public struct LocalPostgres: Sendable {
     /// The directory of the Unix socket (`.s.PGSQL.<port>` inside it).
     public var socketDirectory: String { directory.appendingPathComponent("socket").path }
 
-    /// A connection configuration for `database` over TCP on loopback.
+    /// A connection configuration for `database`, through the cluster's Unix socket.
     public func configuration(database: String = "postgres") -> PostgresConnection.Configuration {
         PostgresConnection.Configuration(
-            host: "127.0.0.1", port: port, username: Self.superuser, password: nil, database: database, tls: .disable)
+            unixSocketPath: "\(socketDirectory)/.s.PGSQL.\(port)", username: Self.superuser, password: nil, database: database)
     }
 
-    /// The URL of `database` on this cluster, for `--store`.
+    /// The URL of `database` on this cluster, for `--store`: its Unix socket (the port names it).
     public func url(database: String = "postgres") -> String {
-        "postgres://\(Self.superuser)@127.0.0.1:\(port)/\(database)?sslmode=disable"
+        "postgres://\(Self.superuser)@localhost:\(port)/\(database)?host=\(socketDirectory)"
     }
 
     /// Starts a throwaway cluster, runs `body` with it, and stops it (and deletes its directory)
@@ -178,7 +178,9 @@ public struct LocalPostgres: Sendable {
         let log = directory.appendingPathComponent("postgres.log")
         var arguments = [
             "-D", directory.appendingPathComponent("data").path, "-p", String(port),
-            "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=\(directory.appendingPathComponent("socket").path)",
+            // No TCP at all: local connections are trusted, and a job allowed the network shares
+            // the host's loopback. The socket's directory is 0700, its owner's alone.
+            "-c", "listen_addresses=", "-c", "unix_socket_directories=\(directory.appendingPathComponent("socket").path)",
             "-c", "max_connections=200",
         ]
         if removesDirectory {

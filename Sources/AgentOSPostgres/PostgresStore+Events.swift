@@ -53,19 +53,20 @@ extension PostgresStore: SharedStore {
         events.stop()
     }
 
-    /// Listens on one connection of its own (outside the pool) and hands events to `handler`;
-    /// reconnects with backoff when the connection drops, and then says `resync`.
+    /// Listens on one connection of its own (outside the pool) and hands events to `handler`,
+    /// starting with `resync` each time it (re)connects; reconnects with backoff when the
+    /// connection drops.
     func listen(_ handler: @escaping @Sendable (StoreEvent) -> Void) async {
         var delay = Duration.milliseconds(100)
-        var first = true
         while !Task.isCancelled {
             do {
                 let connection = try await PostgresConnection.connect(
                     configuration: try location.connectionConfiguration(), id: 0, logger: logger)
                 do {
                     try await connection.listen(on: StoreNotification.channel) { notifications in
-                        if !first { handler(.resync) }
-                        first = false
+                        // Writes made before this connection listened (at start: between reading
+                        // the queue and now; later: while it was lost) were not heard.
+                        handler(.resync)
                         delay = .milliseconds(100)
                         for try await notification in notifications {
                             if let event = try await event(from: notification.payload) { handler(event) }

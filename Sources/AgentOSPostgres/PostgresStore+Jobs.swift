@@ -139,7 +139,7 @@ extension PostgresStore {
         return job
     }
 
-    public func loseJob(jobID: String, attempt: Int, at now: Date) throws -> Job? {
+    public func loseJob(jobID: String, attempt: Int, heldBy serverID: String?, at now: Date) throws -> Job? {
         try write { db in
             try await announce(db, requeued: db.one(Job.self, """
                 UPDATE jobs SET
@@ -149,19 +149,22 @@ extension PostgresStore {
                     queued_at = CASE WHEN attempts >= max_attempts THEN queued_at ELSE \(now) END,
                     worker_id = CASE WHEN attempts >= max_attempts THEN worker_id END,
                     worker_name = CASE WHEN attempts >= max_attempts THEN worker_name END,
-                    started_at = CASE WHEN attempts >= max_attempts THEN started_at END
+                    started_at = CASE WHEN attempts >= max_attempts THEN started_at END,
+                    server_id = NULL, lease_until = NULL
                 WHERE id = \(jobID) AND status = 'running' AND attempts = \(attempt)
+                  AND (\(serverID)::text IS NULL OR server_id = \(serverID))
                 RETURNING *
                 """, logger: logger))
         }
     }
 
-    public func expire(jobID: String, attempt: Int, at now: Date) throws -> Job? {
+    public func expire(jobID: String, attempt: Int, heldBy serverID: String?, at now: Date) throws -> Job? {
         try write { db in
             try await announce(db, requeued: db.one(Job.self, """
                 UPDATE jobs SET status = 'timed_out', finished_at = \(now),
                     error = 'timed_out: no result from worker ' || COALESCE(worker_name, '?') || ' within the time limit'
                 WHERE id = \(jobID) AND status = 'running' AND attempts = \(attempt)
+                  AND (\(serverID)::text IS NULL OR server_id = \(serverID))
                 RETURNING *
                 """, logger: logger))
         }

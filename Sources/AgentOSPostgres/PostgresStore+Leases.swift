@@ -3,7 +3,7 @@ import Foundation
 import PostgresNIO
 
 extension PostgresStore {
-    public func heartbeat(server: ServerRecord, lease: JobLease, at now: Date) throws {
+    public func heartbeat(server: ServerRecord, lease: JobLease, holding: [String], at now: Date) throws {
         try write { db in
             try await db.query("""
                 INSERT INTO servers (id, bus_endpoint, api_endpoint, started_at, heartbeat_at)
@@ -13,7 +13,7 @@ extension PostgresStore {
                 """, logger: logger)
             try await db.query("""
                 UPDATE jobs SET lease_until = now() + make_interval(secs => \(lease.seconds))
-                WHERE server_id = \(lease.serverID) AND status = 'running'
+                WHERE id = ANY(\(holding)::text[]) AND server_id = \(lease.serverID) AND status = 'running'
                 """, logger: logger)
         }
     }
@@ -39,7 +39,8 @@ extension PostgresStore {
                     worker_name = CASE WHEN j.attempts >= j.max_attempts THEN j.worker_name END,
                     started_at = CASE WHEN j.attempts >= j.max_attempts THEN j.started_at END,
                     server_id = NULL, lease_until = NULL
-                FROM (SELECT id FROM jobs WHERE status = 'running' AND lease_until < now() FOR UPDATE SKIP LOCKED) expired
+                FROM (SELECT id FROM jobs WHERE status = 'running' AND (lease_until IS NULL OR lease_until < now())
+                      FOR UPDATE SKIP LOCKED) expired
                 WHERE j.id = expired.id
                 RETURNING j.*
                 """, logger: logger)

@@ -76,12 +76,12 @@ extension AppStore {
         try release(jobID: jobID, attempt: attempt, workerID: workerID, at: Date())
     }
 
-    public func loseJob(jobID: String, attempt: Int) throws -> Job? {
-        try loseJob(jobID: jobID, attempt: attempt, at: Date())
+    public func loseJob(jobID: String, attempt: Int, at now: Date = Date()) throws -> Job? {
+        try loseJob(jobID: jobID, attempt: attempt, heldBy: nil, at: now)
     }
 
-    public func expire(jobID: String, attempt: Int) throws -> Job? {
-        try expire(jobID: jobID, attempt: attempt, at: Date())
+    public func expire(jobID: String, attempt: Int, at now: Date = Date()) throws -> Job? {
+        try expire(jobID: jobID, attempt: attempt, heldBy: nil, at: now)
     }
 
     public func cancel(jobID: String) throws -> (before: Job, after: Job)? {

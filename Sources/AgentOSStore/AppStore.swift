@@ -143,11 +143,13 @@ public protocol AppStore: Sendable {
     /// hand-back does not count against `max_attempts`.
     func release(jobID: String, attempt: Int, workerID: String, at now: Date) throws -> Job?
     /// A running job's worker died or vanished: back to the queue while attempts remain,
-    /// else failed with `worker_lost`. Nil when the job is not running that attempt.
-    func loseJob(jobID: String, attempt: Int, at now: Date) throws -> Job?
+    /// else failed with `worker_lost`. Nil when the job is not running that attempt, or, with
+    /// `serverID`, not held by that server (its worker moved on, and another server adopted it).
+    func loseJob(jobID: String, attempt: Int, heldBy serverID: String?, at now: Date) throws -> Job?
     /// Ends a run whose worker never reported within the time limit and its grace period:
-    /// `timed_out`. Nil when that attempt is no longer running.
-    func expire(jobID: String, attempt: Int, at now: Date) throws -> Job?
+    /// `timed_out`. Nil when that attempt is no longer running (or, with `serverID`, no longer
+    /// held by that server).
+    func expire(jobID: String, attempt: Int, heldBy serverID: String?, at now: Date) throws -> Job?
     /// Cancels a queued or running job, returning it as it was just before and as it is now;
     /// nil when it has already ended.
     func cancel(jobID: String, at now: Date) throws -> (before: Job, after: Job)?
@@ -264,10 +266,10 @@ public protocol AppStore: Sendable {
 
     // MARK: Servers and leases
 
-    /// Records `server` as live now, and renews until `lease.seconds` from now the lease of
-    /// every job it holds. PostgreSQL times leases by its own clock, so servers' clocks need
-    /// not agree.
-    func heartbeat(server: ServerRecord, lease: JobLease, at now: Date) throws
+    /// Records `server` as live now, and renews until `lease.seconds` from now the leases of
+    /// `holding`, the jobs it runs, if it still holds them (jobs it lost track of expire and are
+    /// reaped). PostgreSQL times leases by its own clock, so servers' clocks need not agree.
+    func heartbeat(server: ServerRecord, lease: JobLease, holding: [String], at now: Date) throws
 
     /// The servers that sent a heartbeat within the last `seconds`, oldest first.
     func servers(heardWithin seconds: Double, at now: Date) throws -> [ServerRecord]

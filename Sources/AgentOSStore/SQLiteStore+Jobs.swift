@@ -84,12 +84,19 @@ extension SQLiteStore {
         }
     }
 
-    public func loseJob(jobID: String, attempt: Int, at now: Date) throws -> Job? {
+    public func loseJob(jobID: String, attempt: Int, heldBy serverID: String?, at now: Date) throws -> Job? {
         try writer.write { db in
-            guard let job = try Job.fetchOne(db, key: jobID), job.status == .running, job.attempts == attempt
+            guard let job = try Job.fetchOne(db, key: jobID), job.status == .running, job.attempts == attempt,
+                try Self.held(jobID, by: serverID, db)
             else { return nil }
             return try Self.lose(job, at: now, db)
         }
+    }
+
+    /// Whether `serverID` (when given) holds the job's lease.
+    static func held(_ jobID: String, by serverID: String?, _ db: Database) throws -> Bool {
+        guard let serverID else { return true }
+        return try String.fetchOne(db, sql: "SELECT server_id FROM jobs WHERE id = ?", arguments: [jobID]) == serverID
     }
 
     /// A running job back to the queue while attempts remain, else failed with `worker_lost`.
@@ -110,9 +117,11 @@ extension SQLiteStore {
         return job
     }
 
-    public func expire(jobID: String, attempt: Int, at now: Date) throws -> Job? {
+    public func expire(jobID: String, attempt: Int, heldBy serverID: String?, at now: Date) throws -> Job? {
         try writer.write { db in
-            guard var job = try Job.fetchOne(db, key: jobID), job.status == .running, job.attempts == attempt else { return nil }
+            guard var job = try Job.fetchOne(db, key: jobID), job.status == .running, job.attempts == attempt,
+                try Self.held(jobID, by: serverID, db)
+            else { return nil }
             job.status = .timedOut
             job.error = "timed_out: no result from worker \(job.workerName ?? "?") within the time limit"
             job.finishedAt = now

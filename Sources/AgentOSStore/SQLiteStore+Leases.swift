@@ -3,14 +3,17 @@ import Foundation
 import GRDB
 
 extension SQLiteStore {
-    public func heartbeat(server: ServerRecord, lease: JobLease, at now: Date) throws {
+    public func heartbeat(server: ServerRecord, lease: JobLease, holding: [String], at now: Date) throws {
         try writer.write { db in
             var record = server
             record.heartbeatAt = now
             try record.upsert(db)
-            try db.execute(
-                sql: "UPDATE jobs SET lease_until = ? WHERE server_id = ? AND status = 'running'",
-                arguments: [now.addingTimeInterval(lease.seconds), lease.serverID])
+            let until = now.addingTimeInterval(lease.seconds)
+            for jobID in holding {
+                try db.execute(
+                    sql: "UPDATE jobs SET lease_until = ? WHERE id = ? AND server_id = ? AND status = 'running'",
+                    arguments: [until, jobID, lease.serverID])
+            }
         }
     }
 
@@ -22,7 +25,7 @@ extension SQLiteStore {
 
     public func reapExpiredLeases(at now: Date) throws -> [Job] {
         try writer.write { db in
-            let expired = try Job.filter(sql: "status = 'running' AND lease_until < ?", arguments: [now]).fetchAll(db)
+            let expired = try Job.filter(sql: "status = 'running' AND (lease_until IS NULL OR lease_until < ?)", arguments: [now]).fetchAll(db)
             return try expired.map { job in
                 let lost = try Self.lose(job, at: now, db)
                 try db.execute(sql: "UPDATE jobs SET server_id = NULL, lease_until = NULL WHERE id = ? AND status = 'queued'", arguments: [job.id])

@@ -135,7 +135,7 @@ public final class Supervisor: Service, Sendable {
         var store = topology.database?.url
         if let local = localDatabase {
             let (cluster, url) = try await startLocalDatabase(directory: local.directory, port: local.port)
-            write("[postgres] running in \(local.directory) on 127.0.0.1:\(local.port) (pid \(cluster.pid))\n")
+            write("[postgres] running in \(local.directory), on its Unix socket only (pid \(cluster.pid))\n")
             database = cluster
             store = url
         }

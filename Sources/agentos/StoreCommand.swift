@@ -65,14 +65,15 @@ struct StoreLocalCommand: AsyncParsableCommand {
         commandName: "local",
         abstract: "Run a PostgreSQL cluster of this machine's for servers to share (Debian's postgresql), until stopped.",
         discussion: """
-            The cluster is kept in --dir (made with initdb on first start), listens on loopback \
-            only, trusts local connections, and has a database named agentos. The line \
+            The cluster is kept in --dir (made with initdb on first start), listens on its Unix \
+            socket only (in --dir/socket, 0700; --port names it), trusts what connects there, and \
+            has a database named agentos. The line \
             `postgres ready url=…` gives the --store URL. SIGTERM or Ctrl-C stops it. As root it runs \
             as the postgres user, which must be able to reach --dir.
             """)
 
     @Option(help: "Directory of the cluster (data/, socket/, postgres.log)") var dir: String
-    @Option(help: "Loopback port. Default 5433") var port: Int = 5433
+    @Option(help: "The port that names the socket (.s.PGSQL.PORT). Default 5433") var port: Int = 5433
 
     func run() async throws {
         Settings.bootstrapLogging()

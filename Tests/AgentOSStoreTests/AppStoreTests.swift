@@ -332,9 +332,11 @@ func fixture(_ engine: StoreEngine) async throws -> (store: any AppStore, owner:
     @Test(arguments: StoreEngine.allCases) func aHeartbeatRenewsItsServersLeasesAndListsIt(_ engine: StoreEngine) async throws {
         let (store, owner, project) = try await fixture(engine)
         let job = try store.submit(Job(projectID: project.id, code: "x", inputs: [:], target: .cloud, submittedBy: owner.id)).job
+        let orphan = try store.submit(Job(projectID: project.id, code: "y", inputs: [:], target: .cloud, submittedBy: owner.id)).job
         try assign(store, job, lease: JobLease(serverID: "a", seconds: -1))
-        try store.heartbeat(server: server("a"), lease: JobLease(serverID: "a", seconds: 3600), at: Date())
-        #expect(try store.reapExpiredLeases(at: Date()).isEmpty, "renewed before the reaper came")
+        try assign(store, orphan, lease: JobLease(serverID: "a", seconds: -1))
+        try store.heartbeat(server: server("a"), lease: JobLease(serverID: "a", seconds: 3600), holding: [job.id], at: Date())
+        #expect(try store.reapExpiredLeases(at: Date()).map(\.id) == [orphan.id], "the held job renewed, the one the server lost track of reaped")
         #expect(try store.servers(heardWithin: 60, at: Date()).map(\.id) == ["a"])
         #expect(try store.servers(heardWithin: 60, at: Date()).first?.busEndpoint == "tcp://a:5555")
     }
@@ -349,5 +351,8 @@ func fixture(_ engine: StoreEngine) async throws -> (store: any AppStore, owner:
         #expect(try store.adopt(jobID: job.id, attempt: 1, workerID: "w", lease: b, at: Date()))
         #expect(try store.reapExpiredLeases(at: Date()).isEmpty, "B's lease holds it now")
         #expect(try store.job(id: job.id)?.status == .running)
+        #expect(try store.loseJob(jobID: job.id, attempt: 1, heldBy: "a", at: Date()) == nil, "A cannot lose what B holds")
+        #expect(try store.expire(jobID: job.id, attempt: 1, heldBy: "a", at: Date()) == nil)
+        #expect(try store.loseJob(jobID: job.id, attempt: 1, heldBy: "b", at: Date())?.status == .queued)
     }
 }

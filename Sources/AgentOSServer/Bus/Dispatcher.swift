@@ -123,7 +123,6 @@ public struct ClusterMembership: Sendable {
         self.leaseSeconds = leaseSeconds
     }
 
-    var lease: JobLease { JobLease(serverID: server.id, seconds: leaseSeconds) }
 }
 
 /// Matches queued jobs to workers' free slots and keeps job state true when workers
@@ -261,8 +260,17 @@ public final class Dispatcher {
     public func join(_ membership: ClusterMembership, now: Date = Date()) throws {
         self.membership = membership
         recoveryDeadline = nil
-        try store.heartbeat(server: membership.server, lease: membership.lease, at: now)
+        try store.heartbeat(server: membership.server, lease: lease!, holding: [], at: now)
         lastLeaseRenewal = now
+    }
+
+    /// The lease this server's jobs carry: the configured length, or longer when the fleet's
+    /// heartbeat has grown so that a worker could not leave a silent server within half of it
+    /// (it moves after `deadAfterIntervals` silent heartbeats; two seconds more to reconnect).
+    private var lease: JobLease? {
+        guard let membership else { return nil }
+        let failover = settings.heartbeatInterval(forFleetOf: workers.count) * Double(settings.deadAfterIntervals) + 2
+        return JobLease(serverID: membership.server.id, seconds: max(membership.leaseSeconds, 2 * failover))
     }
 
     /// Another server (or this one) queued a job, which had had `attempts` then: it joins the
@@ -299,19 +307,24 @@ public final class Dispatcher {
         dispatchWanted = true
     }
 
-    /// Renews this server's leases every third of a lease, and reaps expired ones once per
-    /// heartbeat interval.
-    private func keepLeases(now: Date) {
-        guard let membership else { return }
-        if now.timeIntervalSince(lastLeaseRenewal) >= membership.leaseSeconds / 3 {
+    /// Renews the leases of the jobs this server's workers run every third of a lease, and
+    /// reaps expired ones once per heartbeat interval. A server that could not renew for half a
+    /// lease stops its workers' runs, as a worker that hears from no server does: another
+    /// server will requeue them once the lease is over, and a job never runs twice at once.
+    private func keepLeases(now: Date) -> [Outbound] {
+        guard let membership, let lease else { return [] }
+        var out: [Outbound] = []
+        if now.timeIntervalSince(lastLeaseRenewal) >= lease.seconds / 3 {
+            let held = workers.values.flatMap { worker in worker.running.filter { $0.value > 0 }.map(\.key) }
             do {
-                try store.heartbeat(server: membership.server, lease: membership.lease, at: now)
+                try store.heartbeat(server: membership.server, lease: lease, holding: held, at: now)
                 lastLeaseRenewal = now
             } catch {
                 logger.error("could not renew this server's leases", metadata: ["error": "\(error)"])
+                if now.timeIntervalSince(lastLeaseRenewal) > lease.seconds / 2 { out += abandonRuns() }
             }
         }
-        guard now.timeIntervalSince(lastReap) >= settings.heartbeatInterval else { return }
+        guard now.timeIntervalSince(lastReap) >= settings.heartbeatInterval else { return out }
         lastReap = now
         // A database out of reach must not stop the rest of the tick (heartbeats to workers).
         let reaped: [Job]
@@ -319,7 +332,7 @@ public final class Dispatcher {
             reaped = try store.reapExpiredLeases(at: now)
         } catch {
             logger.error("could not reap expired leases", metadata: ["error": "\(error)"])
-            return
+            return out
         }
         for job in reaped {
             logger.warning("job's lease expired", metadata: [
@@ -327,6 +340,24 @@ public final class Dispatcher {
             ])
             if job.status.isFinal { jobFinished(FinishedJob(id: job.id, status: job.status)) } else { requeued(job) }
         }
+        return out
+    }
+
+    /// Stops every run of this server's workers (their leases can no longer be renewed).
+    private func abandonRuns() -> [Outbound] {
+        var out: [Outbound] = []
+        for (id, worker) in workers where !worker.running.isEmpty {
+            logger.warning("leases not renewed for half a lease; stopping the runs another server will requeue", metadata: [
+                "worker": "\(worker.name)", "jobs": "\(worker.running.keys.sorted())",
+            ])
+            for (jobID, attempt) in worker.running where attempt > 0 {
+                deadlines[jobID] = nil
+                watch.live.end(jobID: jobID, attempt: attempt)
+                out.append(Outbound(identity: worker.identity, message: BusMessage(.cancel, RunningJob(jobID: jobID, attempt: attempt))))
+            }
+            workers[id]?.running = [:]
+        }
+        return out
     }
 
     // MARK: The queue
@@ -406,7 +437,7 @@ public final class Dispatcher {
         for (jobID, attempt) in reported {
             if let job = try store.job(id: jobID), job.status == .running, job.attempts == attempt,
                 job.workerID == hello.workerID,
-                try membership.map({ try store.adopt(jobID: jobID, attempt: attempt, workerID: hello.workerID, lease: $0.lease, at: now) }) ?? true
+                try lease.map({ try store.adopt(jobID: jobID, attempt: attempt, workerID: hello.workerID, lease: $0, at: now) }) ?? true
             {
                 worker.running[jobID] = attempt
                 deadlines[jobID] = (attempt, deadline(timeoutSeconds: job.timeoutSeconds, from: job.startedAt ?? now))
@@ -424,7 +455,7 @@ public final class Dispatcher {
         out.append(Outbound(identity: identity, message: BusMessage(.welcome, Welcome(
             workerID: hello.workerID, heartbeatMS: Int((worker.heartbeatInterval * 1000).rounded()),
             deadAfterIntervals: settings.deadAfterIntervals, serverVersion: settings.serverVersion,
-            leaseMS: membership.map { Int(($0.leaseSeconds * 1000).rounded()) }))))
+            leaseMS: lease.map { Int(($0.seconds * 1000).rounded()) }))))
         workers[hello.workerID] = worker
         workerIDByIdentity[identity] = hello.workerID
         pendingConnected[worker.workerID] = WorkerRecord(
@@ -600,7 +631,7 @@ public final class Dispatcher {
                 try dropWorker(worker.workerID, now: now, reason: "silent for \(settings.deadAfterIntervals) heartbeats")
             }
         }
-        keepLeases(now: now)
+        out += keepLeases(now: now)
         if let deadline = recoveryDeadline, now >= deadline {
             for job in try store.runningJobs() where job.workerID.flatMap({ workers[$0]?.running[job.id] }) != job.attempts {
                 try lose(job, reason: "its worker did not return after the server restarted", now: now)
@@ -610,7 +641,7 @@ public final class Dispatcher {
         }
         for (jobID, deadline) in deadlines where now >= deadline.at {
             deadlines[jobID] = nil
-            guard let expired = try store.expire(jobID: jobID, attempt: deadline.attempt, at: now) else { continue }
+            guard let expired = try store.expire(jobID: jobID, attempt: deadline.attempt, heldBy: membership?.server.id, at: now) else { continue }
             logger.warning("job overran its time limit without a result", metadata: ["job": "\(jobID)", "worker": "\(expired.workerName ?? "")"])
             jobFinished(FinishedJob(id: expired.id, status: expired.status))
             if let workerID = expired.workerID { out += cancel(jobID: jobID, attempt: deadline.attempt, on: workerID) }
@@ -665,7 +696,7 @@ public final class Dispatcher {
         do {
             committed = try store.commitBusBatch(
                 results: results.map { (outcome: $0.outcome, workerID: $0.workerID) }, assignments: picks.map(\.assignment),
-                connected: Array(connected.values), lease: membership?.lease, at: now)
+                connected: Array(connected.values), lease: lease, at: now)
             metrics?.committed(results: pendingResults.count, took: ContinuousClock.now - started)
         } catch {
             logger.error("could not record results and assignments; retrying", metadata: [
@@ -833,7 +864,7 @@ public final class Dispatcher {
     }
 
     private func lose(_ job: Job, reason: String, now: Date) throws {
-        guard let updated = try store.loseJob(jobID: job.id, attempt: job.attempts, at: now) else { return }
+        guard let updated = try store.loseJob(jobID: job.id, attempt: job.attempts, heldBy: membership?.server.id, at: now) else { return }
         logger.warning("job lost its worker", metadata: [
             "job": "\(job.id)", "attempt": "\(job.attempts)", "reason": "\(reason)", "now": "\(updated.status.rawValue)",
         ])
