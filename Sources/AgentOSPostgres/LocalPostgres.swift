@@ -36,6 +36,9 @@ public struct LocalPostgres: Sendable {
     /// The postmaster's pid.
     public var pid: pid_t { process.processIdentifier }
 
+    /// Whether the postmaster still runs.
+    public var isRunning: Bool { process.isRunning }
+
     /// The directory of the Unix socket (`.s.PGSQL.<port>` inside it).
     public var socketDirectory: String { directory.appendingPathComponent("socket").path }
 

@@ -131,17 +131,20 @@ public final class Supervisor: Service, Sendable {
     var serverPublicKeyPath: String { dataDirectory + "/server-key.pub" }
 
     public func run() async throws {
-        var database: LocalPostgres?
+        let database = CurrentDatabase()
         var store = topology.database?.url
         if let local = localDatabase {
             let (cluster, url) = try await startLocalDatabase(directory: local.directory, port: local.port)
             write("[postgres] running in \(local.directory), on its Unix socket only (pid \(cluster.pid))\n")
-            database = cluster
+            database.set(cluster)
             store = url
         }
         let servers = serverProcesses(store: store)
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
+                if let local = localDatabase {
+                    group.addTask { await self.superviseDatabase(database, directory: local.directory, port: local.port) }
+                }
                 // The first server makes the keys and accounts the others then find.
                 for (index, server) in servers.enumerated() {
                     group.addTask { await self.supervise(server) }
@@ -161,7 +164,7 @@ public final class Supervisor: Service, Sendable {
             self.stopAll()
         }
         // Every process has ended: the database goes last.
-        if let database {
+        if let database = database.current {
             do {
                 try await database.stop()
                 write("[postgres] stopped\n")
@@ -181,6 +184,27 @@ public final class Supervisor: Service, Sendable {
             if topology.allServers.first?.busUsesCurve == true { lines.append("  bus:     CURVE, server key in \(serverPublicKeyPath)") }
         }
         write(lines.joined(separator: "\n") + "\n")
+    }
+
+    /// Restarts the local database when it exits on its own (with backoff, as the other
+    /// processes): the servers' pools reconnect to it.
+    private func superviseDatabase(_ database: CurrentDatabase, directory: String, port: Int) async {
+        var delay: Duration = .milliseconds(500)
+        while !stopping.load(ordering: .relaxed) {
+            try? await Task.sleep(for: .seconds(1))
+            guard let cluster = database.current, !cluster.isRunning, !stopping.load(ordering: .relaxed) else { continue }
+            write("[postgres] exited; restarting in \(delay)\n")
+            try? await Task.sleep(for: delay)
+            do {
+                let cluster = try await LocalPostgres.start(directory: URL(fileURLWithPath: directory), port: port)
+                database.set(cluster)
+                write("[postgres] running again (pid \(cluster.pid))\n")
+                delay = .milliseconds(500)
+            } catch {
+                write("[postgres] cannot start: \(error)\n")
+                delay = min(delay * 2, .seconds(30))
+            }
+        }
     }
 
     /// Waits for what the other processes need from the server's data directory.
@@ -256,6 +280,13 @@ public final class Supervisor: Service, Sendable {
     private func write(_ text: String) {
         output.withLock { _ in FileHandle.standardOutput.write(Data(text.utf8)) }
     }
+}
+
+/// The topology's local database as it runs now (restarted when it exits).
+final class CurrentDatabase: Sendable {
+    private let cluster = Mutex<LocalPostgres?>(nil)
+    var current: LocalPostgres? { cluster.withLock { $0 } }
+    func set(_ database: LocalPostgres) { cluster.withLock { $0 = database } }
 }
 
 /// Splits a byte stream into lines and hands each on with a prefix.
