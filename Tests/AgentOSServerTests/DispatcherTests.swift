@@ -536,3 +536,33 @@ extension Array where Element == Outbound {
         #expect(h.dispatcher.connectedWorkers.isEmpty)
     }
 }
+
+/// The queue as a cache of a store several servers share: what the notifications tell it.
+@Suite struct SharedQueueTests {
+    @Test func anEnqueueThatArrivesAfterTheJobWasTakenElsewhereLeavesNothingBehind() throws {
+        let h = try DispatcherHarness()
+        let job = try h.store.submit(Job(projectID: h.project.id, code: "pass", inputs: [:], target: .cloud, submittedBy: h.alice.id)).job
+        // Queued and taken by another server, both heard before this server's own API enqueue.
+        _ = h.dispatcher.heardQueued(QueuedJob(job), attempts: 0)
+        h.dispatcher.heardDequeued(jobID: job.id)
+        h.dispatcher.enqueue([QueuedJob(job)])
+        #expect(h.dispatcher.queuedCount == 0, "the late enqueue is dropped, not left in the index")
+        // A later, real requeue of the same job still enters it.
+        _ = h.dispatcher.heardQueued(QueuedJob(job), attempts: 1)
+        #expect(h.dispatcher.queuedCount == 1)
+    }
+
+    @Test func newsOfAQueuedJobOlderThanTheRunHereIsIgnoredAndNewerNewsStopsTheRun() throws {
+        let h = try DispatcherHarness()
+        let job = try h.submit()
+        let run = try h.connect("a", slots: 1).jobs(to: "a")[0]
+        #expect(run.attempt == 1)
+        // The submit's own notification, heard after the assignment: stale.
+        #expect(h.dispatcher.heardQueued(QueuedJob(job), attempts: 0).isEmpty)
+        #expect(h.dispatcher.connectedWorkers.first?.running == [job.id: 1])
+        // Requeued elsewhere with that attempt counted (its lease ran out): the run here stops.
+        let out = h.dispatcher.heardQueued(QueuedJob(job), attempts: 1)
+        #expect(out.map(\.message.command) == [.cancel])
+        #expect(h.dispatcher.connectedWorkers.first?.running.isEmpty == true)
+    }
+}

@@ -2,6 +2,7 @@ import AgentOSAuth
 import AgentOSStore
 import AgentOSWire
 import Foundation
+import DequeModule
 import HeapModule
 import Logging
 
@@ -205,6 +206,10 @@ public final class Dispatcher {
     private var membership: ClusterMembership?
     private var lastLeaseRenewal = Date.distantPast
     private var lastReap = Date.distantPast
+    /// Jobs some server took from the queue lately: an API enqueue of one that arrives after
+    /// that news (the notifications raced it) is dropped rather than left in the index.
+    private var recentlyDequeued: Set<String> = []
+    private var recentlyDequeuedOrder: Deque<String> = []
 
     private struct PendingResult {
         let outcome: JobOutcome
@@ -280,6 +285,7 @@ public final class Dispatcher {
     /// the queue sends it next.
     public func heardQueued(_ job: QueuedJob, attempts: Int) -> [Outbound] {
         if workers.values.contains(where: { ($0.running[job.id] ?? 0) > attempts }) { return [] }
+        recentlyDequeued.remove(job.id)
         var out: [Outbound] = []
         for (id, worker) in workers {
             guard let attempt = worker.running[job.id] else { continue }
@@ -298,6 +304,10 @@ public final class Dispatcher {
     public func heardDequeued(jobID: String) {
         ready.remove(jobID)
         watch.changed(jobID)
+        if recentlyDequeued.insert(jobID).inserted {
+            recentlyDequeuedOrder.append(jobID)
+            if recentlyDequeuedOrder.count > 65_536, let oldest = recentlyDequeuedOrder.popFirst() { recentlyDequeued.remove(oldest) }
+        }
     }
 
     /// Notifications may have been missed: the queue is read again (entries already gone from
@@ -365,7 +375,13 @@ public final class Dispatcher {
     /// Jobs entered the queue (submitted through the API, which reserved their places in the
     /// quotas): they are dispatched by the next commit.
     public func enqueue(_ jobs: [QueuedJob]) {
-        for job in jobs { ready.insert(job, reserved: true) }
+        for job in jobs {
+            if recentlyDequeued.remove(job.id) != nil {
+                ready.dropReservation(of: job)
+                continue
+            }
+            ready.insert(job, reserved: true)
+        }
         dispatchWanted = true
     }
 
@@ -377,6 +393,7 @@ public final class Dispatcher {
 
     private func requeued(_ job: Job) {
         guard job.status == .queued else { return }
+        recentlyDequeued.remove(job.id)
         watch.changed(job.id)
         ready.insert(QueuedJob(job), again: true)
         dispatchWanted = true

@@ -139,6 +139,11 @@ struct ReadyIndex {
         counts.add(target: job.placement.target, 1)
     }
 
+    /// Gives back the quota place the API reserved for `job`, which will not enter the index.
+    func dropReservation(of job: QueuedJob) {
+        counts.add(job, -1)
+    }
+
     /// Takes a job out of the queue (cancelled, timed out, or assigned elsewhere). A job not
     /// in the index yet (`departing`: it left the queue in the store) is kept out when it comes.
     mutating func remove(_ id: String, departing: Bool = false) {
