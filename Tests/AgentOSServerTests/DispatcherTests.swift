@@ -552,6 +552,19 @@ extension Array where Element == Outbound {
         #expect(h.dispatcher.queuedCount == 1)
     }
 
+    @Test func theAPIsEnqueueOfAJobAlreadyRunningHereLeavesTheRunAlone() throws {
+        let h = try DispatcherHarness()
+        let job = try h.store.submit(Job(projectID: h.project.id, code: "pass", inputs: [:], target: .cloud, submittedBy: h.alice.id)).job
+        // The notification came first and the job was assigned from it; the API's own enqueue comes late.
+        _ = h.dispatcher.heardQueued(QueuedJob(job), attempts: 0)
+        let run = try h.connect("a", slots: 2).jobs(to: "a")[0]
+        #expect(run.jobID == job.id && run.attempt == 1)
+        h.dispatcher.enqueue([QueuedJob(job)])
+        #expect(h.dispatcher.commit(now: h.now).allJobs.isEmpty, "no second claim")
+        #expect(h.dispatcher.connectedWorkers.first?.running == [job.id: 1], "the run is still held")
+        #expect(h.dispatcher.queuedCount == 0)
+    }
+
     @Test func newsOfAQueuedJobOlderThanTheRunHereIsIgnoredAndNewerNewsStopsTheRun() throws {
         let h = try DispatcherHarness()
         let job = try h.submit()

@@ -376,7 +376,9 @@ public final class Dispatcher {
     /// quotas): they are dispatched by the next commit.
     public func enqueue(_ jobs: [QueuedJob]) {
         for job in jobs {
-            if recentlyDequeued.remove(job.id) != nil {
+            // Already taken (by another server, or by this one from the notification that came
+            // first): it does not enter the queue again.
+            if recentlyDequeued.remove(job.id) != nil || deadlines[job.id] != nil {
                 ready.dropReservation(of: job)
                 continue
             }
@@ -812,6 +814,9 @@ public final class Dispatcher {
                 if best == nil || head.precedes(best!.entry) { best = (placement, head, top.workerID) }
             }
             guard let best, let entry = ready.popHead(of: best.placement), let worker = workers[best.workerID] else { break }
+            // A stale entry of a job already running here (news of its queueing came late):
+            // claiming it would fail, and marking the slot would clobber the run.
+            if deadlines[entry.id] != nil { continue }
             free[worker.workerID] = free[worker.workerID].flatMap { $0 > 1 ? $0 - 1 : nil }
             workers[worker.workerID]?.running[entry.id] = 0
             picks.append((Assignment(jobID: entry.id, workerID: worker.workerID, workerName: worker.name), entry.job))
@@ -882,6 +887,8 @@ public final class Dispatcher {
 
     private func lose(_ job: Job, reason: String, now: Date) throws {
         guard let updated = try store.loseJob(jobID: job.id, attempt: job.attempts, heldBy: membership?.server.id, at: now) else { return }
+        // No longer run here: its deadline goes (and with it the guard against claiming it again).
+        if deadlines[job.id]?.attempt == job.attempts { deadlines[job.id] = nil }
         logger.warning("job lost its worker", metadata: [
             "job": "\(job.id)", "attempt": "\(job.attempts)", "reason": "\(reason)", "now": "\(updated.status.rawValue)",
         ])
