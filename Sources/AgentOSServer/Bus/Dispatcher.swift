@@ -284,15 +284,19 @@ public final class Dispatcher {
     /// (its lease ran out while this server could not renew it) is stopped: the job runs where
     /// the queue sends it next.
     public func heardQueued(_ job: QueuedJob, attempts: Int) -> [Outbound] {
-        if workers.values.contains(where: { ($0.running[job.id] ?? 0) > attempts }) { return [] }
+        // Every job submitted anywhere comes by here: the runs held here are looked up by their
+        // deadline, and the workers searched only in the rare case that one of them runs it.
+        if let held = deadlines[job.id], held.attempt > attempts { return [] }
         recentlyDequeued.remove(job.id)
         var out: [Outbound] = []
-        for (id, worker) in workers {
-            guard let attempt = worker.running[job.id] else { continue }
-            workers[id]?.running[job.id] = nil
-            deadlines[job.id] = nil
-            watch.live.end(jobID: job.id, attempt: attempt)
-            out += [Outbound(identity: worker.identity, message: BusMessage(.cancel, RunningJob(jobID: job.id, attempt: attempt)))]
+        if deadlines[job.id] != nil {
+            for (id, worker) in workers {
+                guard let attempt = worker.running[job.id] else { continue }
+                workers[id]?.running[job.id] = nil
+                deadlines[job.id] = nil
+                watch.live.end(jobID: job.id, attempt: attempt)
+                out.append(Outbound(identity: worker.identity, message: BusMessage(.cancel, RunningJob(jobID: job.id, attempt: attempt))))
+            }
         }
         ready.insert(job)
         watch.changed(job.id)
