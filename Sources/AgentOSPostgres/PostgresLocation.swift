@@ -82,8 +82,8 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
 
     /// The location without its password, for logs and messages.
     public var description: String {
-        let address = socketDirectory.map { "\(host)?host=\($0)" } ?? "\(host):\(port)"
-        return "postgres://\(username)@\(address)/\(database)"
+        guard let socketDirectory else { return "postgres://\(username)@\(host):\(port)/\(database)" }
+        return "postgres://\(username)@\(host):\(port)/\(database)?host=\(socketDirectory)"
     }
 
     /// `url` with any password replaced by `***`, for error messages.

@@ -1,5 +1,6 @@
 import AgentOSAuth
 import AgentOSStore
+import Crypto
 import Foundation
 import GRDB
 import Logging
@@ -68,13 +69,16 @@ public struct StoreCopy {
     /// Inserts the source's rows of `table`, a page at a time, converting each value to the
     /// target column's type.
     private func copyRows(of table: String, types: [String: String], into db: PostgresConnection) async throws {
-        var offset = 0
+        // Pages by rowid, each read where the last ended (an OFFSET would rescan the table).
+        var last: Int64 = .min
         let page = 500
         while true {
             let rows = try await source.writer.read { db in
-                try Row.fetchAll(db, sql: "SELECT * FROM \(table) ORDER BY rowid LIMIT ? OFFSET ?", arguments: [page, offset])
+                try Row.fetchAll(
+                    db, sql: "SELECT rowid AS agentos_rowid, * FROM \(table) WHERE rowid > ? ORDER BY rowid LIMIT ?", arguments: [last, page])
             }
             for row in rows {
+                last = row["agentos_rowid"]
                 let names = Array(row.columnNames.filter { types[$0] != nil && !Self.skipped.contains("\(table).\($0)") })
                 var bindings = PostgresBindings(capacity: names.count)
                 for name in names { try Self.bind(row[name] as DatabaseValue, as: types[name]!, column: "\(table).\(name)", into: &bindings) }
@@ -84,7 +88,6 @@ public struct StoreCopy {
                     logger: target.logger)
             }
             guard rows.count == page else { return }
-            offset += page
         }
     }
 
@@ -141,7 +144,8 @@ public struct StoreCopy {
 
     // MARK: Checking
 
-    private func check(columns: [String: [String: String]]) throws -> [TableReport] {
+    /// Compares every table (and the blobs) of both stores, as they are now.
+    func check(columns: [String: [String: String]]) throws -> [TableReport] {
         var reports: [TableReport] = []
         for table in Self.tables {
             let types = columns[table]!.filter { !Self.skipped.contains("\(table).\($0.key)") }
@@ -150,23 +154,28 @@ public struct StoreCopy {
             // Both in SQLite's binary order of the key.
             let order = keys.joined(separator: ", ")
             let binaryOrder = keys.map { types[$0] == "text" ? "\($0) COLLATE \"C\"" : $0 }.joined(separator: ", ")
-            let sourceRows = try source.writer.read { db in
-                try Row.fetchAll(db, sql: "SELECT \(names.joined(separator: ", ")) FROM \(table) ORDER BY \(order)").map { row in
-                    try names.map { try Self.canonical(row[$0] as DatabaseValue, type: types[$0]!) }
+            // Rows are hashed as they are read: a long job history is never held whole.
+            let sourceDigest = try source.writer.read { db in
+                var digest = RowDigest()
+                let rows = try Row.fetchCursor(db, sql: "SELECT \(names.joined(separator: ", ")) FROM \(table) ORDER BY \(order)")
+                while let row = try rows.next() {
+                    digest.add(try names.map { try Self.canonical(row[$0] as DatabaseValue, type: types[$0]!) })
                 }
+                return digest
             }
-            let targetRows = try target.canonicalRows(of: table, columns: names, types: types, orderBy: binaryOrder)
+            let targetDigest = try target.canonicalDigest(of: table, columns: names, types: types, orderBy: binaryOrder)
             reports.append(TableReport(
-                table: table, rows: targetRows.count, sourceHash: Self.hash(sourceRows), targetHash: Self.hash(targetRows)))
-            if sourceRows.count != targetRows.count {
-                throw Failure(description: "\(table): \(sourceRows.count) rows in SQLite, \(targetRows.count) in PostgreSQL")
+                table: table, rows: targetDigest.rows, sourceHash: sourceDigest.hex, targetHash: targetDigest.hex))
+            if sourceDigest.rows != targetDigest.rows {
+                throw Failure(description: "\(table): \(sourceDigest.rows) rows in SQLite, \(targetDigest.rows) in PostgreSQL")
             }
         }
-        let blobHashes = try source.writer.read { db in try String.fetchAll(db, sql: "SELECT DISTINCT sha256 FROM files ORDER BY sha256") }
-        let stored = try target.blobDigests()
-        let sourceBlobs = blobHashes.map { [$0] }
-        reports.append(TableReport(
-            table: "blobs", rows: stored.count, sourceHash: Self.hash(sourceBlobs), targetHash: Self.hash(stored.map { [$0] })))
+        var sourceBlobs = RowDigest(), targetBlobs = RowDigest()
+        for hash in try source.writer.read({ db in try String.fetchAll(db, sql: "SELECT DISTINCT sha256 FROM files ORDER BY sha256") }) {
+            sourceBlobs.add([hash])
+        }
+        for digest in try target.blobDigests() { targetBlobs.add([digest]) }
+        reports.append(TableReport(table: "blobs", rows: targetBlobs.rows, sourceHash: sourceBlobs.hex, targetHash: targetBlobs.hex))
         return reports
     }
 
@@ -193,11 +202,19 @@ public struct StoreCopy {
         return String(decoding: data, as: UTF8.self)
     }
 
-    static func hash(_ rows: [[String]]) -> String {
-        var text = ""
-        for row in rows { text += row.joined(separator: "\u{1F}") + "\u{1E}" }
-        return ContentHash.sha256Hex(Data(text.utf8))
+}
+
+/// SHA-256 over rows of canonical values, fed one row at a time, and how many there were.
+struct RowDigest {
+    private var hasher = SHA256()
+    private(set) var rows = 0
+
+    mutating func add(_ values: [String]) {
+        hasher.update(data: Data((values.joined(separator: "\u{1F}") + "\u{1E}").utf8))
+        rows += 1
     }
+
+    var hex: String { hasher.finalize().map { String(format: "%02x", $0) }.joined() }
 }
 
 extension PostgresStore {
@@ -226,8 +243,8 @@ extension PostgresStore {
         }
     }
 
-    /// `table`'s rows, in `orderBy` order, each column in `StoreCopy.canonical`'s form.
-    func canonicalRows(of table: String, columns: [String], types: [String: String], orderBy: String) throws -> [[String]] {
+    /// The digest of `table`'s rows, in `orderBy` order, each column in `StoreCopy.canonical`'s form.
+    func canonicalDigest(of table: String, columns: [String], types: [String: String], orderBy: String) throws -> RowDigest {
         // Each column read as text in the canonical form, by the database itself.
         let expressions = columns.map { column -> String in
             switch types[column] {
@@ -240,7 +257,7 @@ extension PostgresStore {
         }
         let sql = "SELECT \(expressions.joined(separator: ", ")) FROM \(table) ORDER BY \(orderBy)"
         return try read { db in
-            var rows: [[String]] = []
+            var digest = RowDigest()
             for try await row in try await db.query(PostgresQuery(unsafeSQL: sql), logger: logger) {
                 let random = row.makeRandomAccess()
                 var values: [String] = []
@@ -252,9 +269,9 @@ extension PostgresStore {
                     default: values.append(text)
                     }
                 }
-                rows.append(values)
+                digest.add(values)
             }
-            return rows
+            return digest
         }
     }
 
