@@ -41,6 +41,9 @@ extension PostgresStore {
 
     public func updateUser(id: String, _ change: (inout User) -> Void) throws -> (before: User, after: User) {
         try write { db in
+            // User changes take turns (they are rare): two servers demoting the last two admins
+            // at once cannot both see the other still there, nor deadlock on each other's rows.
+            try await db.lockName("users", "update", logger: logger)
             guard let before = try await db.one(User.self, "SELECT * FROM users WHERE id = \(id) FOR UPDATE", logger: logger) else {
                 throw StoreError.notFound("user")
             }
@@ -49,9 +52,8 @@ extension PostgresStore {
             let wasActiveAdmin = before.role == .admin && !before.disabled
             let isActiveAdmin = after.role == .admin && !after.disabled
             if wasActiveAdmin && !isActiveAdmin {
-                // Every enabled admin's row, locked: two demotions at once cannot both see the other.
                 let admins = try await db.column(String.self, """
-                    SELECT id FROM users WHERE role = 'admin' AND NOT disabled ORDER BY id FOR UPDATE
+                    SELECT id FROM users WHERE role = 'admin' AND NOT disabled
                     """, logger: logger)
                 guard admins.contains(where: { $0 != id }) else {
                     throw StoreError.conflict("the last enabled admin cannot be demoted or disabled")
